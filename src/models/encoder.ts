@@ -1,0 +1,200 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { CheckpointError } from '../io/errors';
+import { TransformerDecoderLayer } from './transformer';
+import { countIndexed, RawWeights, TensorOwner } from './weights';
+
+/**
+ * The Style Transformer encoder: an IR-SE backbone (stages of bottleneck_IR_SE units, each stage starting with a
+ * stride-2 unit), an FPN over the last units of stages 2, 3 and 4, and three transformer decoder layers that
+ * refine the queries against c3, p2 and p1 in turn. NHWC inside; inputs are NHWC in [-1, 1].
+ */
+
+interface Affine { scale: tf.Tensor1D; shift: tf.Tensor1D }
+
+interface Unit {
+  stride: number;
+  shortcut: { filter: tf.Tensor4D; bn: Affine } | null;
+  bn1: Affine;
+  conv1: tf.Tensor4D;
+  prelu: tf.Tensor1D;
+  conv2: tf.Tensor4D;
+  bn2: Affine;
+  seFc1: tf.Tensor2D;
+  seFc2: tf.Tensor2D;
+}
+
+export interface EncoderConfig {
+  stageUnits: number[];
+  stageDepths: number[];
+  inputChannels: number;
+  stemChannels: number;
+  dModel: number;
+  nQueries: number;
+  ffn: number;
+}
+
+export interface EncoderFeatures extends tf.NamedTensorMap {
+  c1: tf.Tensor4D; c2: tf.Tensor4D; c3: tf.Tensor4D; p2: tf.Tensor4D; p1: tf.Tensor4D;
+}
+
+export interface EncoderTrace extends EncoderFeatures {
+  queryCoarse: tf.Tensor3D; queryMedium: tf.Tensor3D; codes: tf.Tensor3D;
+}
+
+export function inferEncoderConfig(weights: RawWeights): EncoderConfig {
+  const units = countIndexed(weights, 'body.', 'res_layer.1.weight');
+  if (units === 0) throw new CheckpointError('missing-tensor', 'not a Style Transformer encoder: no body units');
+  const stageUnits: number[] = [];
+  const stageDepths: number[] = [];
+  for (let i = 0; i < units; i++) {
+    const depth = weights.shape(`body.${i}.res_layer.1.weight`)[0];
+    if (i === 0 || weights.has(`body.${i}.shortcut_layer.0.weight`)) {
+      stageUnits.push(0);
+      stageDepths.push(depth);
+    }
+    stageUnits[stageUnits.length - 1]++;
+  }
+  if (stageUnits.length !== 4) {
+    throw new CheckpointError('shape-mismatch', `the encoder backbone has ${stageUnits.length} stages; the Style Transformer has 4`);
+  }
+  const stem = weights.shape('input_layer.0.weight');
+  const z = weights.shape('z');
+  return {
+    stageUnits, stageDepths, inputChannels: stem[1], stemChannels: stem[0],
+    dModel: z[2], nQueries: z[1], ffn: weights.shape('transformerlayer_coarse.linear1.weight')[0],
+  };
+}
+
+export class StyleTransformerEncoder extends TensorOwner {
+  readonly config: EncoderConfig;
+  /** The learned query seeds z [1, N, D]; the queries are the generator's mapping of them. */
+  readonly z: tf.Tensor3D;
+  private readonly stem: { conv: tf.Tensor4D; bn: Affine; prelu: tf.Tensor1D };
+  private readonly units: Unit[] = [];
+  private readonly taps: number[];
+  private readonly lat1: { filter: tf.Tensor4D; bias: tf.Tensor1D };
+  private readonly lat2: { filter: tf.Tensor4D; bias: tf.Tensor1D };
+  private readonly layers: TransformerDecoderLayer[];
+
+  constructor(weights: RawWeights, config = inferEncoderConfig(weights), heads = 4) {
+    super();
+    this.config = config;
+    this.z = this.keep(weights.tensor('z') as tf.Tensor3D);
+    this.stem = {
+      conv: this.keep(convFilter(weights, 'input_layer.0.weight')),
+      bn: this.batchNorm(weights, 'input_layer.1'),
+      prelu: this.keep(weights.tensor('input_layer.2.weight') as tf.Tensor1D),
+    };
+    let index = 0;
+    this.taps = [];
+    for (const count of config.stageUnits) {
+      for (let u = 0; u < count; u++, index++) this.units.push(this.unit(weights.scope(`body.${index}.`), u === 0 ? 2 : 1));
+      this.taps.push(index - 1);
+    }
+    this.lat1 = { filter: this.keep(convFilter(weights, 'latlayer1.weight')), bias: this.keep(weights.tensor('latlayer1.bias') as tf.Tensor1D) };
+    this.lat2 = { filter: this.keep(convFilter(weights, 'latlayer2.weight')), bias: this.keep(weights.tensor('latlayer2.bias') as tf.Tensor1D) };
+    this.layers = ['coarse', 'medium', 'fine'].map((n) => new TransformerDecoderLayer(weights.scope(`transformerlayer_${n}.`), heads));
+  }
+
+  private batchNorm(weights: RawWeights, name: string): Affine {
+    const w = weights.raw(`${name}.weight`).data;
+    const b = weights.raw(`${name}.bias`).data;
+    const mean = weights.raw(`${name}.running_mean`).data;
+    const variance = weights.raw(`${name}.running_var`).data;
+    const scale = new Float32Array(w.length);
+    const shift = new Float32Array(w.length);
+    for (let i = 0; i < w.length; i++) {
+      scale[i] = w[i] / Math.sqrt(variance[i] + 1e-5);
+      shift[i] = b[i] - mean[i] * scale[i];
+    }
+    return { scale: this.keep(tf.tensor1d(scale)), shift: this.keep(tf.tensor1d(shift)) };
+  }
+
+  private unit(weights: RawWeights, stride: number): Unit {
+    const dense = (name: string) => this.keep(tf.tidy(() => {
+      const t = weights.tensor(name);
+      return tf.transpose(tf.reshape(t, [t.shape[0]!, t.shape[1]!])) as tf.Tensor2D;
+    }));
+    return {
+      stride,
+      shortcut: weights.has('shortcut_layer.0.weight')
+        ? { filter: this.keep(convFilter(weights, 'shortcut_layer.0.weight')), bn: this.batchNorm(weights, 'shortcut_layer.1') }
+        : null,
+      bn1: this.batchNorm(weights, 'res_layer.0'),
+      conv1: this.keep(convFilter(weights, 'res_layer.1.weight')),
+      prelu: this.keep(weights.tensor('res_layer.2.weight') as tf.Tensor1D),
+      conv2: this.keep(convFilter(weights, 'res_layer.3.weight')),
+      bn2: this.batchNorm(weights, 'res_layer.4'),
+      seFc1: dense('res_layer.5.fc1.weight'),
+      seFc2: dense('res_layer.5.fc2.weight'),
+    };
+  }
+
+  /** Backbone and FPN features for images NHWC in [-1, 1]. */
+  features(images: tf.Tensor4D): EncoderFeatures {
+    return tf.tidy(() => {
+      let x = prelu(affine(tf.conv2d(images, this.stem.conv, 1, 1), this.stem.bn), this.stem.prelu) as tf.Tensor4D;
+      const tapped: tf.Tensor4D[] = [];
+      this.units.forEach((unit, i) => {
+        x = applyUnit(unit, x);
+        if (this.taps.includes(i)) tapped.push(x);
+      });
+      const [, c1, c2, c3] = tapped;
+      const p2 = tf.add(upsampleAlignCorners(c3, c2), tf.add(tf.conv2d(c2, this.lat1.filter, 1, 'valid'), this.lat1.bias)) as tf.Tensor4D;
+      const p1 = tf.add(upsampleAlignCorners(p2, c1), tf.add(tf.conv2d(c1, this.lat2.filter, 1, 'valid'), this.lat2.bias)) as tf.Tensor4D;
+      return { c1, c2, c3, p2, p1 };
+    });
+  }
+
+  /** Runs the three transformer layers; queries [B, N, D]. Returns the codes before latent_avg is added. */
+  trace(images: tf.Tensor4D, queries: tf.Tensor3D): EncoderTrace {
+    return tf.tidy(() => {
+      const f = this.features(images);
+      const tokens = (x: tf.Tensor4D) => tf.reshape(x, [x.shape[0], x.shape[1] * x.shape[2], x.shape[3]]) as tf.Tensor3D;
+      const queryCoarse = this.layers[0].apply(queries, tokens(f.c3));
+      const queryMedium = this.layers[1].apply(queryCoarse, tokens(f.p2));
+      const codes = this.layers[2].apply(queryMedium, tokens(f.p1));
+      return { ...f, queryCoarse, queryMedium, codes };
+    });
+  }
+
+  encode(images: tf.Tensor4D, queries: tf.Tensor3D): tf.Tensor3D {
+    return tf.tidy(() => this.trace(images, queries).codes);
+  }
+
+  override dispose(): void {
+    super.dispose();
+    for (const layer of this.layers) layer.dispose();
+  }
+}
+
+function convFilter(weights: RawWeights, name: string): tf.Tensor4D {
+  return tf.tidy(() => tf.transpose(weights.tensor(name), [2, 3, 1, 0]) as tf.Tensor4D);
+}
+
+function prelu(x: tf.Tensor4D, alpha: tf.Tensor1D): tf.Tensor4D {
+  return tf.prelu(x, alpha as unknown as tf.Tensor4D); // broadcast over the channel axis
+}
+
+function affine(x: tf.Tensor4D, a: Affine): tf.Tensor4D {
+  return tf.add(tf.mul(x, a.scale), a.shift) as tf.Tensor4D;
+}
+
+function applyUnit(u: Unit, x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const shortcut = u.shortcut
+    ? affine(tf.conv2d(x, u.shortcut.filter, u.stride, 'valid'), u.shortcut.bn)
+    : u.stride === 1 ? x : (tf.stridedSlice(x, [0, 0, 0, 0], [b, h, w, c], [1, u.stride, u.stride, 1]) as tf.Tensor4D);
+  let r = affine(x, u.bn1);
+  r = prelu(tf.conv2d(r, u.conv1, 1, 1), u.prelu);
+  r = affine(tf.conv2d(r, u.conv2, u.stride, 1), u.bn2);
+  const pooled = tf.mean(r, [1, 2]) as tf.Tensor2D;
+  const gate = tf.sigmoid(tf.matMul(tf.relu(tf.matMul(pooled, u.seFc1)), u.seFc2));
+  r = tf.mul(r, tf.reshape(gate, [b, 1, 1, r.shape[3]])) as tf.Tensor4D;
+  return tf.add(r, shortcut) as tf.Tensor4D;
+}
+
+/** F.interpolate(x, size=like's, mode='bilinear', align_corners=True). */
+function upsampleAlignCorners(x: tf.Tensor4D, like: tf.Tensor4D): tf.Tensor4D {
+  return tf.image.resizeBilinear(x, [like.shape[1], like.shape[2]], true);
+}
