@@ -47,21 +47,71 @@ function countStyle(weights: RawWeights): number {
   return n;
 }
 
-function blurKernel(channels: number, gain: number): tf.Tensor4D {
-  const sum = BLUR_1D.reduce((a, b) => a + b, 0);
-  const k: number[] = [];
-  for (const a of BLUR_1D) for (const b of BLUR_1D) k.push((a * b * gain) / (sum * sum));
-  // depthwise filter [4, 4, C, 1]; the kernel is symmetric, so convolution and correlation agree.
-  return tf.tile(tf.tensor4d(k, [4, 4, 1, 1]), [1, 1, channels, 1]);
+/** The 1-D factor of the blur kernel with the upsampling gain (2 per axis, 4 in all): [1, 3, 3, 1] / 4. */
+const BLUR_UP_1D = BLUR_1D.map((v) => (v * 2) / BLUR_1D.reduce((a, b) => a + b, 0));
+
+/**
+ * Taps of the polyphase form, per output phase r in {0, 1}, over inputs m-1, m, m+1 (1-D, one axis).
+ * Transposed conv (3 taps, stride 2) then blur with pad (1, 1): z[2m+r] = sum_u x[m-1+u] * G[r + 2 - 2u] with
+ * G[d] = sum_t w[d + t - 1] * blur[t], d in -2..3.
+ */
+function upsampleConvTaps(w: ArrayLike<number>): number[][] {
+  const g = (d: number) => {
+    let sum = 0;
+    for (let t = 0; t < 4; t++) {
+      const k = d + t - 1;
+      if (k >= 0 && k < 3) sum += w[k] * BLUR_UP_1D[t];
+    }
+    return sum;
+  };
+  return [0, 1].map((r) => [0, 1, 2].map((u) => g(r + 2 - 2 * u)));
+}
+
+/**
+ * Filter [3, 3, in, 4 * out] for the polyphase upsampling convolution; output channel (ry * 2 + rx) * out + o is
+ * phase (ry, rx) of channel o, the order tf.depthToSpace expects. `w` is the equalised weight [out, in, 3, 3].
+ */
+function upsampleConvFilter(w: Float32Array, outC: number, inC: number): tf.Tensor4D {
+  const filter = new Float32Array(9 * inC * 4 * outC);
+  const taps2d = (o: number, i: number) => {
+    // G2[dy][dx] = sum_ty,tx w[dy+ty-1][dx+tx-1] blur[ty] blur[tx]; build it by applying the 1-D rule per axis.
+    const base = (o * inC + i) * 9;
+    const rows: number[][][] = [0, 1, 2].map((kx) => upsampleConvTaps([w[base + kx], w[base + 3 + kx], w[base + 6 + kx]]));
+    // rows[kx][ry][u]: vertical taps for column kx; then the horizontal rule across kx.
+    const out: number[][][][] = [0, 1].map((ry) => [0, 1, 2].map((u) => upsampleConvTaps([rows[0][ry][u], rows[1][ry][u], rows[2][ry][u]])));
+    return out; // out[ry][u][rx][v]
+  };
+  for (let o = 0; o < outC; o++) {
+    for (let i = 0; i < inC; i++) {
+      const t = taps2d(o, i);
+      for (let ry = 0; ry < 2; ry++) for (let u = 0; u < 3; u++) for (let rx = 0; rx < 2; rx++) for (let v = 0; v < 3; v++) {
+        const channel = (ry * 2 + rx) * outC + o;
+        filter[((u * 3 + v) * inC + i) * 4 * outC + channel] = t[ry][u][rx][v];
+      }
+    }
+  }
+  return tf.tensor4d(filter, [3, 3, inC, 4 * outC]);
+}
+
+/** Filter [3, 3, C, 4C] of upfirdn2d(up=2, pad=(2, 1)) with the blur kernel, per channel, in polyphase form. */
+function upsampleFilter(channels: number): tf.Tensor4D {
+  // z[2m] = x[m-1] b[0] + x[m] b[2];  z[2m+1] = x[m] b[1] + x[m+1] b[3]
+  const taps = [[BLUR_UP_1D[0], BLUR_UP_1D[2], 0], [0, BLUR_UP_1D[1], BLUR_UP_1D[3]]];
+  const filter = new Float32Array(9 * channels * 4 * channels);
+  for (let c = 0; c < channels; c++) {
+    for (let ry = 0; ry < 2; ry++) for (let u = 0; u < 3; u++) for (let rx = 0; rx < 2; rx++) for (let v = 0; v < 3; v++) {
+      filter[((u * 3 + v) * channels + c) * 4 * channels + (ry * 2 + rx) * channels + c] = taps[ry][u] * taps[rx][v];
+    }
+  }
+  return tf.tensor4d(filter, [3, 3, channels, 4 * channels]);
 }
 
 interface ModConv {
   modW: tf.Tensor2D; // [styleDim, in], equalised
   modB: tf.Tensor1D; // [in]
-  filter: tf.Tensor4D; // conv: [k, k, in, out]; transposed conv: [k, k, out, in]
+  filter: tf.Tensor4D; // [k, k, in, out]; upsampling: [3, 3, in, 4 * out], see upsampleConvFilter
   demodSq: tf.Tensor2D | null; // [in, out]: sum over the kernel of the squared equalised weight
   upsample: boolean;
-  blur: tf.Tensor4D | null;
   inChannels: number;
   outChannels: number;
   kernel: number;
@@ -77,7 +127,7 @@ interface StyledLayer {
 interface RgbLayer {
   conv: ModConv;
   bias: tf.Tensor1D;
-  upsampleKernel: tf.Tensor4D | null;
+  upsampleFilter: tf.Tensor4D | null;
 }
 
 export class Generator extends TensorOwner {
@@ -119,15 +169,17 @@ export class Generator extends TensorOwner {
     const modW = this.keep(tf.tidy(() =>
       tf.transpose(tf.mul(weights.tensor(`${name}.modulation.weight`), 1 / Math.sqrt(modShape[1]))) as tf.Tensor2D));
     const modB = this.keep(weights.tensor(`${name}.modulation.bias`) as tf.Tensor1D);
-    const scaled = tf.tidy(() => tf.mul(tf.reshape(weights.tensor(`${name}.weight`), [outChannels, inChannels, kernel, kernel]), scale));
-    const filter = this.keep(tf.tidy(() =>
-      tf.transpose(scaled, upsample ? [2, 3, 0, 1] : [2, 3, 1, 0]) as tf.Tensor4D));
+    const raw = weights.raw(`${name}.weight`).data;
+    const scaled = raw.map((v) => v * scale);
+    const scaledTensor = tf.tensor4d(scaled, [outChannels, inChannels, kernel, kernel]);
+    const filter = this.keep(upsample
+      ? upsampleConvFilter(scaled, outChannels, inChannels)
+      : tf.tidy(() => tf.transpose(scaledTensor, [2, 3, 1, 0]) as tf.Tensor4D));
     const demodSq = demodulate
-      ? this.keep(tf.tidy(() => tf.transpose(tf.sum(tf.square(scaled), [2, 3])) as tf.Tensor2D))
+      ? this.keep(tf.tidy(() => tf.transpose(tf.sum(tf.square(scaledTensor), [2, 3])) as tf.Tensor2D))
       : null;
-    scaled.dispose();
-    const blur = upsample ? this.keep(blurKernel(outChannels, 4)) : null;
-    return { modW, modB, filter, demodSq, upsample, blur, inChannels, outChannels, kernel };
+    scaledTensor.dispose();
+    return { modW, modB, filter, demodSq, upsample, inChannels, outChannels, kernel };
   }
 
   private styled(weights: RawWeights, name: string, noiseIndex: number, upsample: boolean): StyledLayer {
@@ -147,7 +199,7 @@ export class Generator extends TensorOwner {
     return {
       conv: this.modConv(weights, `${name}.conv`, false, false),
       bias: this.keep(tf.tidy(() => tf.reshape(weights.tensor(`${name}.bias`), [3]) as tf.Tensor1D)),
-      upsampleKernel: upsample ? this.keep(blurKernel(3, 4)) : null,
+      upsampleFilter: upsample ? this.keep(upsampleFilter(3)) : null,
     };
   }
 
@@ -193,20 +245,16 @@ export class Generator extends TensorOwner {
   }
 
   private modulatedConv(conv: ModConv, x: tf.Tensor4D, style: tf.Tensor2D): tf.Tensor4D {
-    const [batch, height, width] = x.shape;
+    const batch = x.shape[0];
     const s = tf.add(tf.matMul(style, conv.modW), conv.modB) as tf.Tensor2D; // [B, in]
     const xs = tf.mul(x, tf.reshape(s, [batch, 1, 1, conv.inChannels])) as tf.Tensor4D;
-    let out: tf.Tensor4D;
-    if (conv.upsample) {
-      out = tf.conv2dTranspose(xs, conv.filter, [batch, 2 * height + 1, 2 * width + 1, conv.outChannels], 2, 'valid');
-    } else {
-      out = tf.conv2d(xs, conv.filter, 1, conv.kernel === 1 ? 'valid' : Math.floor(conv.kernel / 2));
-    }
+    let out = conv.upsample
+      ? tf.depthToSpace(tf.conv2d(xs, conv.filter, 1, 1), 2)
+      : tf.conv2d(xs, conv.filter, 1, conv.kernel === 1 ? 'valid' : Math.floor(conv.kernel / 2));
     if (conv.demodSq) {
       const demod = tf.rsqrt(tf.add(tf.matMul(tf.square(s), conv.demodSq), 1e-8)); // [B, out]
       out = tf.mul(out, tf.reshape(demod, [batch, 1, 1, conv.outChannels]));
     }
-    if (conv.blur) out = tf.depthwiseConv2d(tf.pad(out, [[0, 0], [1, 1], [1, 1], [0, 0]]), conv.blur, 1, 'valid');
     return out;
   }
 
@@ -223,20 +271,11 @@ export class Generator extends TensorOwner {
 
   private applyRgb(layer: RgbLayer, x: tf.Tensor4D, style: tf.Tensor2D, skip: tf.Tensor4D | null): tf.Tensor4D {
     let out = tf.add(this.modulatedConv(layer.conv, x, style), layer.bias) as tf.Tensor4D;
-    if (skip && layer.upsampleKernel) out = tf.add(out, upsample2x(skip, layer.upsampleKernel));
+    if (skip && layer.upsampleFilter) out = tf.add(out, tf.depthToSpace(tf.conv2d(skip, layer.upsampleFilter, 1, 1), 2));
     return out;
   }
 }
 
 function fusedLeakyRelu(x: tf.Tensor, bias: tf.Tensor1D): tf.Tensor {
   return tf.mul(tf.leakyRelu(tf.add(x, bias), 0.2), SQRT2);
-}
-
-/** upfirdn2d(up=2, pad=(2, 1)) with the 4x4 blur kernel: zero insertion, padding, then the FIR filter. */
-function upsample2x(x: tf.Tensor4D, kernel: tf.Tensor4D): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
-  const zeros = tf.zerosLike(x);
-  const cols = tf.reshape(tf.stack([x, zeros], 3), [b, h, 2 * w, c]);
-  const rows = tf.reshape(tf.stack([cols, tf.zerosLike(cols)], 2), [b, 2 * h, 2 * w, c]);
-  return tf.depthwiseConv2d(tf.pad(rows as tf.Tensor4D, [[0, 0], [2, 1], [2, 1], [0, 0]]), kernel, 1, 'valid');
 }

@@ -1,0 +1,86 @@
+/**
+ * npm run convert -- <checkpoint.pt> --out <dir> [--fp16] [--directions <file>...] [--edit <file>:<attribute>...]
+ *                    [--classifier <file>] [--attributes a,b,c] [--name <text>] [--domain face|car]
+ *                    [--input-size HxW] [--license <text>] [--source <text>]
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, extname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CheckpointError } from '../src/io/errors';
+import { fileSource } from '../src/io/node-source';
+import { readNpy } from '../src/io/npy';
+import { loadCheckpoint, type Checkpoint } from '../src/io/torch';
+import { convertCheckpoint, type DirectionInput } from '../src/weights/convert';
+import { writeBundle } from '../src/weights/node-files';
+import type { Domain } from '../src/weights/bundle';
+
+/** Tensors are read lazily from the file, so its handle stays open until the process ends. */
+async function open(path: string): Promise<Checkpoint> {
+  return loadCheckpoint(await fileSource(path));
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      out: { type: 'string' },
+      fp16: { type: 'boolean', default: false },
+      directions: { type: 'string', multiple: true },
+      edit: { type: 'string', multiple: true },
+      classifier: { type: 'string' },
+      attributes: { type: 'string' },
+      name: { type: 'string' },
+      domain: { type: 'string' },
+      'input-size': { type: 'string' },
+      license: { type: 'string' },
+      source: { type: 'string' },
+    },
+  });
+  if (positionals.length !== 1 || !values.out) {
+    console.error('usage: npm run convert -- <checkpoint.pt> --out <dir> [--fp16] [--directions <file>...] [--edit <file>:<attribute>...] [--classifier <file>]');
+    process.exit(2);
+  }
+  const directions: DirectionInput[] = [];
+  for (const file of values.directions ?? []) {
+    const name = basename(file, extname(file));
+    if (extname(file) === '.npy') {
+      directions.push({ name, value: readNpy(new Uint8Array(await readFile(file)), basename(file)) });
+    } else {
+      directions.push({ name, value: (await open(file)).root });
+    }
+  }
+  const edits = [];
+  for (const spec of values.edit ?? []) {
+    const at = spec.lastIndexOf(':');
+    const file = at > 0 ? spec.slice(0, at) : spec;
+    const attribute = at > 0 ? spec.slice(at + 1) : basename(file, extname(file));
+    edits.push({ attribute, checkpoint: await open(file) });
+  }
+  const inputSize = values['input-size']?.split('x').map(Number) as [number, number] | undefined;
+  const started = Date.now();
+  const { manifest, shards } = await convertCheckpoint({
+    checkpoint: await open(positionals[0]),
+    name: values.name,
+    domain: values.domain as Domain | undefined,
+    inputSize,
+    fp16: values.fp16,
+    directions,
+    edits,
+    classifier: values.classifier ? await open(values.classifier) : undefined,
+    attributes: values.attributes?.split(','),
+    license: values.license,
+    source: values.source ?? basename(positionals[0]),
+    log: (line) => console.log(line),
+  });
+  await writeBundle(values.out, manifest, shards);
+  console.log(`wrote ${values.out} (${manifest.domain}, input ${manifest.inputSize.join('x')}, output ${manifest.outputSize}, ` +
+    `${manifest.directions.length} directions, ${manifest.editBlocks.length} editing blocks) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+main().catch((error) => {
+  if (error instanceof CheckpointError) {
+    console.error(`convert: ${error.message}`);
+    process.exit(1);
+  }
+  throw error;
+});

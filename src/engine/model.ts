@@ -1,0 +1,154 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { CheckpointError } from '../io/errors';
+import {
+  EditTransformer, ganspaceEdit, interfaceganEdit, LatentClassifier, styleMask, type StyleRange,
+} from '../models/editing';
+import { StyleTransformerEncoder } from '../models/encoder';
+import { StyleTransformer } from '../models/style-transformer';
+import { Generator, type NoiseMode } from '../models/stylegan2';
+import { RawWeights } from '../models/weights';
+import type { BundleManifest, DirectionSpec } from '../weights/bundle';
+
+/** One slider's state: which direction, how far, and on which styles (defaults to the direction's own range). */
+export interface EditValue {
+  direction: string;
+  value: number;
+  range?: StyleRange;
+}
+
+export interface RenderOptions {
+  /** A power of two up to the output size; smaller ones are the generator's early exit (a preview). */
+  resolution?: number;
+  noise?: NoiseMode;
+}
+
+/** A loaded bundle: the networks plus everything the editor needs, with no DOM or React. */
+export class StudioModel {
+  readonly manifest: BundleManifest;
+  readonly generator: Generator;
+  readonly inverter: StyleTransformer | null;
+  readonly classifier: LatentClassifier | null;
+  readonly editBlocks = new Map<string, EditTransformer>();
+  private readonly directionTensors = new Map<string, tf.Tensor>();
+  private readonly latentAvg: tf.Tensor;
+
+  constructor(manifest: BundleManifest, weights: RawWeights) {
+    this.manifest = manifest;
+    this.generator = new Generator(weights.scope('decoder.module.'), manifest.generator);
+    this.latentAvg = weights.tensor('latent_avg');
+    this.inverter = manifest.encoder
+      ? new StyleTransformer(new StyleTransformerEncoder(weights.scope('encoder.module.'), manifest.encoder, manifest.heads), this.generator, this.latentAvg)
+      : null;
+    this.classifier = manifest.classifier
+      ? new LatentClassifier(weights.scope(manifest.classifier.prefix), manifest.classifier.activation)
+      : null;
+    for (const block of manifest.editBlocks) {
+      this.editBlocks.set(block.id, new EditTransformer(weights.scope(block.prefix), manifest.heads));
+    }
+    for (const d of manifest.directions) {
+      if (d.kind === 'interfacegan') this.directionTensors.set(d.tensor, weights.tensor(d.tensor));
+      if (d.kind === 'ganspace' && !this.directionTensors.has(`${d.pcs}.comp`)) {
+        for (const key of ['comp', 'std', 'mean']) this.directionTensors.set(`${d.pcs}.${key}`, weights.tensor(`${d.pcs}.${key}`));
+      }
+    }
+  }
+
+  get inputSize(): [number, number] {
+    return this.manifest.inputSize;
+  }
+
+  /** Images NHWC in [-1, 1] at the input size -> W+ codes [B, nQueries, D]. */
+  invert(images: tf.Tensor4D): tf.Tensor3D {
+    if (!this.inverter) throw new CheckpointError('missing-tensor', `${this.manifest.name} has no encoder; it can only generate`);
+    const [h, w] = this.inputSize;
+    if (images.shape[1] !== h || images.shape[2] !== w) {
+      throw new RangeError(`the encoder takes ${h}x${w} images; got ${images.shape[1]}x${images.shape[2]}`);
+    }
+    return this.inverter.invert(images);
+  }
+
+  /** Codes -> image NHWC in about [-1, 1], cropped to the picture (cars: the middle band). */
+  render(codes: tf.Tensor3D, options: RenderOptions = {}): tf.Tensor4D {
+    const resolution = options.resolution ?? this.manifest.outputSize;
+    return tf.tidy(() => {
+      const image = this.generator.synthesize(codes, { resolution, noise: options.noise });
+      const crop = this.manifest.outputCrop;
+      if (!crop) return image;
+      const scale = resolution / this.manifest.outputSize;
+      const top = Math.round(crop.top * scale);
+      const height = Math.round(crop.height * scale);
+      return tf.slice(image, [0, top, 0, 0], [-1, height, -1, -1]) as tf.Tensor4D;
+    });
+  }
+
+  /** Random W+ codes from z, truncated towards latent_avg. */
+  sample(batch: number, seed: number, truncation = 0.7): tf.Tensor3D {
+    return tf.tidy(() => {
+      const { styleDim } = this.manifest.generator;
+      const w = this.generator.mapping(tf.randomNormal([batch, styleDim], 0, 1, 'float32', seed) as tf.Tensor2D);
+      const avg = tf.reshape(tf.slice(tf.reshape(this.latentAvg, [-1, styleDim]), [0, 0], [1, styleDim]), [1, styleDim]);
+      const t = this.generator.truncate(w, avg, truncation);
+      return tf.tile(tf.expandDims(t, 1), [1, this.manifest.nQueries, 1]) as tf.Tensor3D;
+    });
+  }
+
+  direction(id: string): DirectionSpec {
+    const d = this.manifest.directions.find((x) => x.id === id);
+    if (!d) throw new RangeError(`${this.manifest.name} has no direction ${id}`);
+    return d;
+  }
+
+  /** Applies slider edits in order; label directions are computed at the codes being edited. */
+  applyEdits(codes: tf.Tensor3D, edits: EditValue[]): tf.Tensor3D {
+    return tf.tidy(() => {
+      let out = codes;
+      for (const edit of edits) {
+        if (edit.value === 0) continue;
+        const d = this.direction(edit.direction);
+        const range = edit.range ?? d.range;
+        if (d.kind === 'interfacegan') {
+          out = interfaceganEdit(out, this.directionTensors.get(d.tensor)!, edit.value, range);
+        } else if (d.kind === 'ganspace') {
+          const pcs = {
+            comp: this.directionTensors.get(`${d.pcs}.comp`)!,
+            std: this.directionTensors.get(`${d.pcs}.std`)!,
+            mean: this.directionTensors.get(`${d.pcs}.mean`)!,
+          };
+          // The slider moves the component's coordinate; GANSpace's own formula sets it to `value`.
+          out = ganspaceEdit(out, pcs, d.component, edit.value, range);
+        } else {
+          if (!this.classifier) throw new CheckpointError('missing-tensor', 'label directions need the latent classifier');
+          const direction = this.classifier.labelDirection(codes, d.attribute, edit.value >= 0 ? 1 : 0);
+          out = tf.add(out, tf.mul(tf.mul(direction, Math.abs(edit.value)), styleMask(out.shape[1], range, out.shape[2]))) as tf.Tensor3D;
+        }
+      }
+      return out;
+    });
+  }
+
+  /** Reference-based editing through a learned block, blended with the source by `strength` in [0, 1]. */
+  transfer(source: tf.Tensor3D, reference: tf.Tensor3D, block: string, strength = 1): tf.Tensor3D {
+    const edit = this.editBlocks.get(block);
+    if (!edit) throw new RangeError(`${this.manifest.name} has no editing block ${block}`);
+    return tf.tidy(() => {
+      const mixed = edit.apply(source, reference);
+      return tf.add(source, tf.mul(tf.sub(mixed, source), strength)) as tf.Tensor3D;
+    });
+  }
+
+  /** Style mixing: take the reference's styles on [start, end). */
+  mixStyles(source: tf.Tensor3D, reference: tf.Tensor3D, range: StyleRange, strength = 1): tf.Tensor3D {
+    return tf.tidy(() => {
+      const mask = tf.mul(styleMask(source.shape[1], range, source.shape[2]), strength);
+      return tf.add(source, tf.mul(tf.sub(reference, source), mask)) as tf.Tensor3D;
+    });
+  }
+
+  dispose(): void {
+    if (this.inverter) this.inverter.dispose(); else this.generator.dispose();
+    this.latentAvg.dispose();
+    this.classifier?.dispose();
+    for (const b of this.editBlocks.values()) b.dispose();
+    for (const t of this.directionTensors.values()) t.dispose();
+  }
+}

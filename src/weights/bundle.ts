@@ -1,0 +1,181 @@
+import type { EncoderConfig } from '../models/encoder';
+import type { StyleRange } from '../models/editing';
+import type { GeneratorConfig } from '../models/stylegan2';
+import { halfToFloat } from '../io/torch';
+import { CheckpointError } from '../io/errors';
+import type { RawTensor } from '../models/weights';
+
+/**
+ * A model bundle: `model.json` (architecture, domain, sizes, edits, licence) holding a standard tfjs weights
+ * manifest, plus its binary shards. Tensors keep their official PyTorch names and layouts, so a bundle and a
+ * checkpoint feed the same network code.
+ */
+export const BUNDLE_FORMAT = 'style-transformer-studio/bundle@1';
+export const SHARD_BYTES = 4 * 1024 * 1024;
+
+export type Domain = 'face' | 'car';
+
+export interface WeightEntry {
+  name: string;
+  shape: number[];
+  dtype: 'float32';
+  quantization?: { dtype: 'float16' };
+}
+
+export interface WeightsGroup {
+  paths: string[];
+  weights: WeightEntry[];
+}
+
+export type DirectionSpec =
+  | { id: string; label: string; kind: 'interfacegan'; tensor: string; range: StyleRange; min: number; max: number }
+  | { id: string; label: string; kind: 'ganspace'; pcs: string; component: number; range: StyleRange; min: number; max: number; preset: number }
+  | { id: string; label: string; kind: 'label'; attribute: number; range: StyleRange; min: number; max: number };
+
+export interface ClassifierSpec {
+  prefix: string;
+  fmaps: number[];
+  nClasses: number;
+  activation: 'leakyrelu' | 'relu';
+  attributes: string[];
+}
+
+export interface EditBlockSpec {
+  id: string;
+  attribute: string;
+  prefix: string;
+}
+
+export interface BundleManifest {
+  format: typeof BUNDLE_FORMAT;
+  name: string;
+  domain: Domain;
+  /** The encoder's input, [height, width]. */
+  inputSize: [number, number];
+  outputSize: number;
+  /** Rows of the generated square that hold the picture (cars: the middle band); null = all. */
+  outputCrop: { top: number; height: number } | null;
+  nQueries: number;
+  nLatent: number;
+  heads: number;
+  generator: GeneratorConfig;
+  encoder: EncoderConfig | null;
+  classifier: ClassifierSpec | null;
+  editBlocks: EditBlockSpec[];
+  directions: DirectionSpec[];
+  parameters: Record<string, number>;
+  license: string;
+  source: string;
+  weightsManifest: WeightsGroup[];
+}
+
+export function weightByteLength(entry: WeightEntry): number {
+  const n = entry.shape.reduce((a, b) => a * b, 1);
+  return n * (entry.quantization?.dtype === 'float16' ? 2 : 4);
+}
+
+export function manifestByteLength(manifest: BundleManifest): number {
+  return manifest.weightsManifest.reduce((sum, g) => sum + g.weights.reduce((s, w) => s + weightByteLength(w), 0), 0);
+}
+
+/** float32 -> IEEE half, round to nearest even (what numpy and torch do). */
+export function floatToHalf(value: number): number {
+  const f32 = new Float32Array(1);
+  const u32 = new Uint32Array(f32.buffer);
+  f32[0] = value;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  const e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - e;
+    let half = mantissa >>> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && (half & 1))) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++; // a carry into the exponent rounds correctly
+  return sign | half;
+}
+
+/** Packs tensors into shards of at most SHARD_BYTES; a tensor may straddle shards, as in tfjs. */
+export function encodeWeights(tensors: Map<string, RawTensor>, fp16: boolean): { group: WeightsGroup; shards: Uint8Array[] } {
+  const weights: WeightEntry[] = [];
+  let total = 0;
+  for (const [name, t] of tensors) {
+    const entry: WeightEntry = { name, shape: t.shape, dtype: 'float32', ...(fp16 ? { quantization: { dtype: 'float16' as const } } : {}) };
+    weights.push(entry);
+    total += weightByteLength(entry);
+  }
+  const shards: Uint8Array[] = [];
+  for (let offset = 0; offset < total; offset += SHARD_BYTES) shards.push(new Uint8Array(Math.min(SHARD_BYTES, total - offset)));
+  let position = 0;
+  const put = (bytes: Uint8Array) => {
+    let done = 0;
+    while (done < bytes.length) {
+      const shard = shards[Math.floor(position / SHARD_BYTES)];
+      const at = position % SHARD_BYTES;
+      const n = Math.min(bytes.length - done, shard.length - at);
+      shard.set(bytes.subarray(done, done + n), at);
+      done += n;
+      position += n;
+    }
+  };
+  for (const t of tensors.values()) {
+    if (fp16) {
+      const half = new Uint16Array(t.data.length);
+      for (let i = 0; i < half.length; i++) half[i] = floatToHalf(t.data[i]);
+      put(new Uint8Array(half.buffer));
+    } else {
+      put(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    }
+  }
+  const paths = shards.map((_, i) => `group1-shard${i + 1}of${shards.length}.bin`);
+  return { group: { paths, weights }, shards };
+}
+
+/**
+ * Reads tensors out of a group's shards without concatenating them (that would double the memory of a
+ * 300 MB model). tf.io.decodeWeights would do the same job but makes backend tensors, while the networks
+ * want plain arrays to derive their own layouts from.
+ */
+export function decodeWeights(group: WeightsGroup, shards: Uint8Array[]): Map<string, RawTensor> {
+  const out = new Map<string, RawTensor>();
+  let shard = 0;
+  let at = 0;
+  const take = (length: number): Uint8Array => {
+    const bytes = new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      if (shard >= shards.length) throw new CheckpointError('truncated', 'the bundle\'s weight files are shorter than its manifest says');
+      const n = Math.min(length - done, shards[shard].length - at);
+      bytes.set(shards[shard].subarray(at, at + n), done);
+      done += n;
+      at += n;
+      if (at === shards[shard].length) { shard++; at = 0; }
+    }
+    return bytes;
+  };
+  for (const entry of group.weights) {
+    const n = entry.shape.reduce((a, b) => a * b, 1);
+    const bytes = take(weightByteLength(entry));
+    let data: Float32Array;
+    if (entry.quantization?.dtype === 'float16') {
+      const half = new Uint16Array(bytes.buffer);
+      data = new Float32Array(n);
+      for (let i = 0; i < n; i++) data[i] = halfToFloat(half[i]);
+    } else {
+      data = new Float32Array(bytes.buffer);
+    }
+    out.set(entry.name, { shape: entry.shape, data });
+  }
+  return out;
+}
