@@ -1,0 +1,148 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { StudioModel } from '../src/engine/model';
+import { useNodeBackend } from '../src/node/backend';
+import { floatToHalf, manifestByteLength } from '../src/weights/bundle';
+import { halfToFloat } from '../src/io/torch';
+import { loadBundle, memoryFiles } from '../src/weights/loader';
+import { directoryFiles, writeBundle } from '../src/weights/node-files';
+import { fileSource } from '../src/io/node-source';
+import { getEntry, loadCheckpoint, TorchTensor } from '../src/io/torch';
+import { ganspaceEdit } from '../src/models/editing';
+import { GOLDEN, golden, goldenImage, goldenTensor, maxAbsDiff } from './helpers/golden';
+import { convertGolden } from './helpers/golden-bundle';
+
+beforeAll(async () => {
+  await useNodeBackend('cpu');
+});
+
+describe('model bundles', () => {
+  it('converts the golden checkpoints and, written to disk and loaded back, reproduces the golden outputs', async () => {
+    const { manifest, shards } = await convertGolden(false);
+    expect(manifest.domain).toBe('face');
+    expect(manifest.inputSize).toEqual([64, 64]);
+    expect(manifest.encoder?.stageUnits).toEqual([1, 2, 2, 1]);
+    expect(manifest.editBlocks.map((b) => b.id)).toEqual(['bangs']);
+    expect(manifest.directions.filter((d) => d.kind === 'label')).toHaveLength(5);
+    const dir = await mkdtemp(join(tmpdir(), 'stst-bundle-'));
+    await writeBundle(dir, manifest, shards);
+    const progress: number[] = [];
+    const { manifest: loaded, weights } = await loadBundle(directoryFiles(dir), (p) => progress.push(p.loaded / p.total));
+    expect(progress.at(-1)).toBe(1);
+    const model = new StudioModel(loaded, weights);
+    const input = goldenImage('style-transformer-tiny/input.npy');
+    const codes = model.invert(input);
+    const image = model.render(codes);
+    const diffs = {
+      codes: maxAbsDiff(codes, golden('style-transformer-tiny/codes.npy')),
+      image: maxAbsDiff(image, golden('style-transformer-tiny/image.npy'), true),
+    };
+    console.log('float32 bundle vs golden', diffs);
+    expect(diffs.codes).toBeLessThan(1e-5);
+    expect(diffs.image).toBeLessThan(1e-4);
+    const src = goldenTensor('edit-tiny/src.npy') as tf.Tensor3D;
+    const ref = goldenTensor('edit-tiny/ref.npy') as tf.Tensor3D;
+    expect(maxAbsDiff(model.transfer(src, ref, 'bangs', 1), golden('edit-tiny/mix.npy'))).toBeLessThan(1e-5);
+    tf.dispose([input, codes, image, src, ref]);
+    model.dispose();
+  });
+
+  it('stores float16 at half the size, within float16 rounding of the float32 results', async () => {
+    const f32 = await convertGolden(false);
+    const f16 = await convertGolden(true);
+    const bytes = (o: typeof f32) => o.shards.reduce((a, s) => a + s.length, 0);
+    expect(bytes(f16)).toBe(bytes(f32) / 2);
+    expect(manifestByteLength(f16.manifest)).toBe(bytes(f16));
+    const model = new StudioModel(f16.manifest, (await loadBundle(memoryFiles(f16.manifest, f16.shards))).weights);
+    const input = goldenImage('style-transformer-tiny/input.npy');
+    const codes = model.invert(input);
+    const diff = maxAbsDiff(codes, golden('style-transformer-tiny/codes.npy'));
+    console.log('float16 bundle codes vs golden', diff);
+    expect(diff).toBeGreaterThan(0);
+    expect(diff).toBeLessThan(0.05);
+    tf.dispose([input, codes]);
+    model.dispose();
+  });
+
+  it('rounds float16 to nearest even like numpy', () => {
+    for (const v of [0, 1, -2.5, 65504, 1e-7, 3.14159, -0.000061035, 1 + 2 ** -11, 1 + 3 * 2 ** -11]) {
+      const h = halfToFloat(floatToHalf(v));
+      expect(Math.abs(h - v)).toBeLessThanOrEqual(Math.abs(v) * 2 ** -11 + 2 ** -25);
+    }
+    expect(halfToFloat(floatToHalf(1 + 2 ** -11))).toBe(1); // tie -> even
+    expect(halfToFloat(floatToHalf(1 + 3 * 2 ** -11))).toBe(1 + 2 ** -9);
+    expect(halfToFloat(floatToHalf(1e6))).toBe(Infinity);
+  });
+});
+
+describe('edits', () => {
+  let model: StudioModel;
+  let codes: tf.Tensor3D;
+  beforeAll(async () => {
+    const { manifest, shards } = await convertGolden(false);
+    model = new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
+    codes = goldenTensor('style-transformer-tiny/codes.npy') as tf.Tensor3D;
+  });
+
+  it('InterFaceGAN moves every style by factor * direction, only within the chosen range', () => {
+    const d = golden('directions/smile_boundary.npy').data;
+    const edited = model.applyEdits(codes, [{ direction: 'smile-npy', value: 2, range: { start: 2, end: 5 } }]);
+    const a = codes.arraySync();
+    const b = edited.arraySync();
+    for (let s = 0; s < 8; s++) {
+      for (let c = 0; c < 64; c++) {
+        const expected = a[1][s][c] + (s >= 2 && s < 5 ? 2 * d[c] : 0);
+        expect(Math.abs(b[1][s][c] - expected)).toBeLessThan(1e-5);
+      }
+    }
+    edited.dispose();
+  });
+
+  it('GANSpace follows the published formula on its styles only', async () => {
+    const ck = await loadCheckpoint(await fileSource(join(GOLDEN, 'directions', 'ganspace_pcs.pt')));
+    const read = async (k: string) => Array.from(await (getEntry(ck.root, k) as TorchTensor).toFloat32());
+    const [comp, std, mean] = [await read('comp'), await read('std'), await read('mean')];
+    const pcs = { comp: tf.tensor2d(comp, [10, 64]), std: tf.tensor1d(std), mean: tf.tensor2d(mean, [1, 64]) };
+    const index = 3;
+    const strength = 4;
+    const edited = ganspaceEdit(codes, pcs, index, strength, { start: 1, end: 3 }).arraySync();
+    const a = codes.arraySync();
+    for (let b = 0; b < 2; b++) {
+      const c = comp.slice(index * 64, index * 64 + 64);
+      const coord = a[b][0].reduce((sum, w, i) => sum + (w - mean[i]) * c[i], 0) / std[index];
+      for (let s = 0; s < 8; s++) {
+        for (let i = 0; i < 64; i++) {
+          const expected = a[b][s][i] + (s >= 1 && s < 3 ? (strength - coord) * c[i] * std[index] : 0);
+          expect(Math.abs(edited[b][s][i] - expected)).toBeLessThan(1e-4);
+        }
+      }
+    }
+    tf.dispose([pcs.comp, pcs.std, pcs.mean]);
+  });
+
+  it('a label direction raises the classifier score of its attribute', () => {
+    const before = model.classifier!.logits(codes).arraySync();
+    const edited = model.applyEdits(codes, [{ direction: 'label-attribute-2', value: 0.5 }]);
+    const after = model.classifier!.logits(edited).arraySync();
+    for (let b = 0; b < 2; b++) expect(after[b][2]).toBeGreaterThan(before[b][2]);
+    const lowered = model.applyEdits(codes, [{ direction: 'label-attribute-2', value: -0.5 }]);
+    const down = model.classifier!.logits(lowered).arraySync();
+    for (let b = 0; b < 2; b++) expect(down[b][2]).toBeLessThan(before[b][2]);
+    tf.dispose([edited, lowered]);
+  });
+
+  it('style mixing takes the reference styles on the range only; transfer strength 0 keeps the source', () => {
+    const ref = goldenTensor('edit-tiny/ref.npy') as tf.Tensor3D;
+    const mixed = model.mixStyles(codes, ref, { start: 4, end: 8 }).arraySync();
+    const a = codes.arraySync();
+    const r = ref.arraySync();
+    expect(mixed[0][0]).toEqual(a[0][0]);
+    expect(mixed[0][5].map((v, i) => Math.abs(v - r[0][5][i]) < 1e-6).every(Boolean)).toBe(true);
+    const none = model.transfer(codes, ref, 'bangs', 0);
+    expect(maxAbsDiff(none, golden('style-transformer-tiny/codes.npy'))).toBe(0);
+    tf.dispose([ref, none]);
+  });
+});

@@ -1,0 +1,139 @@
+import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { zipSync } from 'fflate';
+import { describe, expect, it } from 'vitest';
+import { blobSource, bytesSource } from '../src/io/byte-source';
+import { CheckpointError } from '../src/io/errors';
+import { fileSource } from '../src/io/node-source';
+import { readNpy, writeNpy } from '../src/io/npy';
+import { collectTensors, getEntry, loadCheckpoint, TorchTensor } from '../src/io/torch';
+import { FIXTURES, GOLDEN } from './helpers/golden';
+import { torchZip } from './helpers/torch-writer';
+
+async function load(path: string) {
+  return loadCheckpoint(await fileSource(path));
+}
+
+async function expectCode(promise: Promise<unknown>, code: string, text?: RegExp) {
+  const error = await promise.then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(CheckpointError);
+  expect((error as CheckpointError).code).toBe(code);
+  if (text) expect((error as Error).message).toMatch(text);
+}
+
+describe('PyTorch checkpoint reader', () => {
+  it('reads shared storages with offsets and strides, float16 and int64 exactly', async () => {
+    const ck = await load(join(GOLDEN, 'storage-views.pt'));
+    const t = collectTensors(ck.root);
+    const values = async (k: string) => Array.from(await t.get(k)!.toFloat32());
+    const arange = (n: number) => Array.from({ length: n }, (_, i) => i);
+    expect(await values('whole')).toEqual(arange(24));
+    expect(t.get('view')!.shape).toEqual([3, 4]);
+    expect(await values('view')).toEqual(arange(12).map((i) => i + 4));
+    expect(t.get('strided')!.shape).toEqual([4, 3]);
+    expect(await values('strided')).toEqual(arange(12).map((i) => i * 2));
+    expect(t.get('half')!.dtype).toBe('float16');
+    expect(await values('half')).toEqual(arange(24));
+    expect(t.get('long')!.dtype).toBe('int64');
+    expect(await values('long')).toEqual(arange(5));
+    // view and whole share one storage
+    expect(t.get('view')!.storage).toBe(t.get('whole')!.storage);
+  });
+
+  it('reads the legacy (pre-1.6) format to the same tensors as the zip format', async () => {
+    const zip = await load(join(GOLDEN, 'stylegan2-tiny.pt'));
+    const legacy = await load(join(GOLDEN, 'stylegan2-tiny-legacy.pt'));
+    expect(zip.format).toBe('zip');
+    expect(legacy.format).toBe('legacy');
+    const a = collectTensors(zip.root);
+    const b = collectTensors(legacy.root);
+    expect([...b.keys()]).toEqual([...a.keys()]);
+    expect(a.size).toBeGreaterThan(50);
+    for (const [k, t] of a) expect(Array.from(await b.get(k)!.toFloat32()), k).toEqual(Array.from(await t.toFloat32()));
+  });
+
+  it('loads the five official direction files, including pose.pt saved on cuda:0', async () => {
+    const dir = join(FIXTURES, 'official-directions');
+    for (const f of ['age.pt', 'smile.pt']) {
+      const t = (await load(join(dir, f))).root as TorchTensor;
+      expect(t.shape).toEqual([1, 512]);
+      expect((await t.toFloat32()).some((v) => v !== 0)).toBe(true);
+    }
+    const pose = (await load(join(dir, 'pose.pt'))).root as TorchTensor;
+    expect(pose.storage.location).toBe('cuda:0');
+    expect(pose.shape).toEqual([1, 18, 512]);
+    expect((await pose.toFloat32()).every(Number.isFinite)).toBe(true);
+    for (const f of ['ffhq_pca.pt', 'cars_pca.pt']) {
+      const root = (await load(join(dir, f))).root;
+      expect((getEntry(root, 'comp') as TorchTensor).shape).toEqual([80, 1, 512]);
+      expect((getEntry(root, 'std') as TorchTensor).shape).toEqual([80]);
+      expect((getEntry(root, 'mean') as TorchTensor).shape).toEqual([1, 512]);
+    }
+  });
+
+  it('reads a Blob slice by slice, as the browser does with a dropped File', async () => {
+    const bytes = await readFile(join(GOLDEN, 'style-transformer-tiny.pt'));
+    const reads: number[] = [];
+    const blob = new Blob([bytes]);
+    const source = blobSource(blob, 'dropped.pt');
+    const counting = { ...source, read: (o: number, n: number) => { reads.push(n); return source.read(o, n); } };
+    const ck = await loadCheckpoint(counting);
+    const z = collectTensors(getEntry(ck.root, 'state_dict')).get('encoder.module.z')!;
+    expect(z.shape).toEqual([1, 8, 64]);
+    await z.toFloat32();
+    expect(Math.max(...reads)).toBeLessThan(bytes.length / 2);
+  });
+
+  it('says what is wrong with files that are not checkpoints', async () => {
+    await expectCode(loadCheckpoint(bytesSource(new Uint8Array(0), 'empty.pt')), 'not-a-checkpoint', /empty/);
+    await expectCode(loadCheckpoint(bytesSource(new TextEncoder().encode('hello, I am a text file'), 'notes.pt')), 'not-a-checkpoint', /not a PyTorch checkpoint/);
+    const plainZip = zipSync({ 'readme.txt': new TextEncoder().encode('hi') });
+    await expectCode(loadCheckpoint(bytesSource(plainZip, 'other.zip')), 'not-a-checkpoint', /no data.pkl/);
+  });
+
+  it('reports a truncated checkpoint, zip or legacy', async () => {
+    for (const f of ['style-transformer-tiny.pt', 'stylegan2-tiny-legacy.pt']) {
+      const bytes = new Uint8Array(await readFile(join(GOLDEN, f)));
+      const cut = bytes.subarray(0, Math.floor(bytes.length * 0.6));
+      const attempt = (async () => {
+        const ck = await loadCheckpoint(bytesSource(cut, f));
+        for (const t of collectTensors(ck.root).values()) await t.toFloat32();
+      })();
+      await expectCode(attempt, 'truncated');
+    }
+  });
+
+  it('never runs pickled code: a global outside the whitelist is refused by name', async () => {
+    const evil = torchZip({ payload: { rawGlobal: ['os', 'system'] } });
+    await expectCode(loadCheckpoint(bytesSource(evil, 'evil.pt')), 'forbidden-class', /os\.system/);
+  });
+
+  it('reads a checkpoint written by our test writer (used for the official-shape tests)', async () => {
+    const data = Float32Array.from([1.5, -2, 3.25, 4, 5, 6]);
+    const bytes = torchZip({ state_dict: { 'a.weight': { shape: [2, 3], data } }, opts: { output_size: 1024, note: 'x' } });
+    const dir = await mkdtemp(join(tmpdir(), 'stst-'));
+    await writeFile(join(dir, 'w.pt'), bytes);
+    const ck = await load(join(dir, 'w.pt'));
+    const t = collectTensors(getEntry(ck.root, 'state_dict')).get('a.weight')!;
+    expect(t.shape).toEqual([2, 3]);
+    expect(Array.from(await t.toFloat32())).toEqual(Array.from(data));
+    expect((getEntry(ck.root, 'opts') as Map<string, unknown>).get('output_size')).toBe(1024);
+  });
+});
+
+describe('.npy reader', () => {
+  it('reads InterFaceGAN boundaries and round-trips what it writes', async () => {
+    const npy = readNpy(new Uint8Array(await readFile(join(GOLDEN, 'directions', 'smile_boundary.npy'))));
+    const pt = (await load(join(GOLDEN, 'directions', 'smile.pt'))).root as TorchTensor;
+    expect(npy.shape).toEqual(pt.shape);
+    expect(Array.from(npy.data)).toEqual(Array.from(await pt.toFloat32()));
+    const back = readNpy(writeNpy(npy.data, npy.shape));
+    expect(back.shape).toEqual(npy.shape);
+    expect(Array.from(back.data)).toEqual(Array.from(npy.data));
+  });
+
+  it('rejects files that are not .npy', () => {
+    expect(() => readNpy(new TextEncoder().encode('not numpy'), 'x.npy')).toThrow(/not a NumPy/);
+  });
+});
