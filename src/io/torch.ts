@@ -72,6 +72,10 @@ export class TorchTensor {
     if (n === 0) return out;
     const extent = this.shape.reduce((acc, dim, i) => acc + (dim - 1) * this.stride[i], 0) + 1;
     const bytes = await this.storage.read(this.storageOffset, extent);
+    if (this.dtype === 'float32' && extent === n) {
+      // Contiguous float32 (nearly every weight): one copy, which also aligns the bytes for Float32Array.
+      return new Float32Array(bytes.slice().buffer);
+    }
     const decode = elementDecoder(this.dtype, bytes);
     const rank = this.shape.length;
     const index = new Array<number>(rank).fill(0);

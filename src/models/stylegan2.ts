@@ -51,21 +51,15 @@ function countStyle(weights: RawWeights): number {
 const BLUR_UP_1D = BLUR_1D.map((v) => (v * 2) / BLUR_1D.reduce((a, b) => a + b, 0));
 
 /**
- * Taps of the polyphase form, per output phase r in {0, 1}, over inputs m-1, m, m+1 (1-D, one axis).
- * Transposed conv (3 taps, stride 2) then blur with pad (1, 1): z[2m+r] = sum_u x[m-1+u] * G[r + 2 - 2u] with
- * G[d] = sum_t w[d + t - 1] * blur[t], d in -2..3.
+ * Upsampling convolution in polyphase form. Per axis, the transposed convolution (3 taps, stride 2) followed by
+ * the blur with pad (1, 1) gives z[2m+r] = sum_u x[m-1+u] * G[r + 2 - 2u], where G[d] = sum_t w[d+t-1] * blur[t]
+ * for d in -2..3. PHASE_TAPS[r][u][k] is the coefficient of w[k] in G[r + 2 - 2u].
  */
-function upsampleConvTaps(w: ArrayLike<number>): number[][] {
-  const g = (d: number) => {
-    let sum = 0;
-    for (let t = 0; t < 4; t++) {
-      const k = d + t - 1;
-      if (k >= 0 && k < 3) sum += w[k] * BLUR_UP_1D[t];
-    }
-    return sum;
-  };
-  return [0, 1].map((r) => [0, 1, 2].map((u) => g(r + 2 - 2 * u)));
-}
+const PHASE_TAPS: number[][][] = [0, 1].map((r) => [0, 1, 2].map((u) => [0, 1, 2].map((k) => {
+  const d = r + 2 - 2 * u;
+  const t = k - d + 1; // w[k] meets blur[t] in G[d] where k = d + t - 1
+  return t >= 0 && t < 4 ? BLUR_UP_1D[t] : 0;
+})));
 
 /**
  * Filter [3, 3, in, 4 * out] for the polyphase upsampling convolution; output channel (ry * 2 + rx) * out + o is
@@ -73,20 +67,19 @@ function upsampleConvTaps(w: ArrayLike<number>): number[][] {
  */
 function upsampleConvFilter(w: Float32Array, outC: number, inC: number): tf.Tensor4D {
   const filter = new Float32Array(9 * inC * 4 * outC);
-  const taps2d = (o: number, i: number) => {
-    // G2[dy][dx] = sum_ty,tx w[dy+ty-1][dx+tx-1] blur[ty] blur[tx]; build it by applying the 1-D rule per axis.
-    const base = (o * inC + i) * 9;
-    const rows: number[][][] = [0, 1, 2].map((kx) => upsampleConvTaps([w[base + kx], w[base + 3 + kx], w[base + 6 + kx]]));
-    // rows[kx][ry][u]: vertical taps for column kx; then the horizontal rule across kx.
-    const out: number[][][][] = [0, 1].map((ry) => [0, 1, 2].map((u) => upsampleConvTaps([rows[0][ry][u], rows[1][ry][u], rows[2][ry][u]])));
-    return out; // out[ry][u][rx][v]
-  };
+  const rowMix = new Float64Array(2 * 3 * 3); // [ry][u][kx]: the vertical rule applied to each kernel column
   for (let o = 0; o < outC; o++) {
     for (let i = 0; i < inC; i++) {
-      const t = taps2d(o, i);
+      const base = (o * inC + i) * 9;
+      for (let ry = 0; ry < 2; ry++) for (let u = 0; u < 3; u++) for (let kx = 0; kx < 3; kx++) {
+        const taps = PHASE_TAPS[ry][u];
+        rowMix[(ry * 3 + u) * 3 + kx] = taps[0] * w[base + kx] + taps[1] * w[base + 3 + kx] + taps[2] * w[base + 6 + kx];
+      }
       for (let ry = 0; ry < 2; ry++) for (let u = 0; u < 3; u++) for (let rx = 0; rx < 2; rx++) for (let v = 0; v < 3; v++) {
-        const channel = (ry * 2 + rx) * outC + o;
-        filter[((u * 3 + v) * inC + i) * 4 * outC + channel] = t[ry][u][rx][v];
+        const taps = PHASE_TAPS[rx][v];
+        const m = (ry * 3 + u) * 3;
+        const value = taps[0] * rowMix[m] + taps[1] * rowMix[m + 1] + taps[2] * rowMix[m + 2];
+        filter[((u * 3 + v) * inC + i) * 4 * outC + (ry * 2 + rx) * outC + o] = value;
       }
     }
   }
@@ -259,6 +252,11 @@ export class Generator extends TensorOwner {
   }
 
   private applyStyled(layer: StyledLayer, x: tf.Tensor4D, style: tf.Tensor2D, noise: NoiseMode, index: number): tf.Tensor4D {
+    // Each layer in its own scope: at 1024 px one activation is 128 MB, and wasm memory stops at 2-4 GB.
+    return tf.tidy(() => this.styledLayer(layer, x, style, noise, index));
+  }
+
+  private styledLayer(layer: StyledLayer, x: tf.Tensor4D, style: tf.Tensor2D, noise: NoiseMode, index: number): tf.Tensor4D {
     let out = this.modulatedConv(layer.conv, x, style);
     if (noise.kind === 'stored') {
       out = tf.add(out, tf.mul(layer.noise, layer.noiseWeight));
@@ -270,6 +268,10 @@ export class Generator extends TensorOwner {
   }
 
   private applyRgb(layer: RgbLayer, x: tf.Tensor4D, style: tf.Tensor2D, skip: tf.Tensor4D | null): tf.Tensor4D {
+    return tf.tidy(() => this.rgbLayer(layer, x, style, skip));
+  }
+
+  private rgbLayer(layer: RgbLayer, x: tf.Tensor4D, style: tf.Tensor2D, skip: tf.Tensor4D | null): tf.Tensor4D {
     let out = tf.add(this.modulatedConv(layer.conv, x, style), layer.bias) as tf.Tensor4D;
     if (skip && layer.upsampleFilter) out = tf.add(out, tf.depthToSpace(tf.conv2d(skip, layer.upsampleFilter, 1, 1), 2));
     return out;
