@@ -81,17 +81,3 @@ export function torchZip(root: PickleValue, archiveName = 'archive'): Uint8Array
   storages.forEach((s, i) => { files[`${archiveName}/data/${i}`] = [new Uint8Array(s.buffer, s.byteOffset, s.byteLength), { level: 0 }]; });
   return zipSync(files);
 }
-
-/** Deterministic pseudo-random normal numbers (xorshift + Box-Muller), scaled. */
-export function randomNormal(n: number, seed: number, scale = 1): Float32Array {
-  let x = seed >>> 0 || 1;
-  const next = () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return (x + 0.5) / 4294967296; };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(next()));
-    const t = 2 * Math.PI * next();
-    out[i] = r * Math.cos(t) * scale;
-    if (i + 1 < n) out[i + 1] = r * Math.sin(t) * scale;
-  }
-  return out;
-}

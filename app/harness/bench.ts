@@ -1,0 +1,26 @@
+// Benchmark harness (not part of the product), driven by `npm run bench -- --browser`.
+import { startBackend, type BrowserBackend } from '../../src/browser/backend';
+import { benchModel, type BenchRow } from '../../tests/suite/bench-suite';
+import { benchModels } from '../../tests/suite/bench-models';
+
+declare global {
+  interface Window { benchReport?: { rows: BenchRow[]; error?: string } }
+}
+
+async function main() {
+  const params = new URLSearchParams(location.search);
+  const out = document.getElementById('out')!;
+  const rows: BenchRow[] = [];
+  try {
+    await startBackend([params.get('backend') as BrowserBackend]);
+    const read = async (path: string) => new Uint8Array(await (await fetch(`/fixtures/${path}`)).arrayBuffer());
+    for (const model of await benchModels(read, (params.get('models') ?? 'tiny').split(','))) {
+      rows.push(...await benchModel(model, Number(params.get('runs') ?? 3), (line) => { out.textContent += `\n${line}`; }));
+    }
+    window.benchReport = { rows };
+  } catch (error) {
+    window.benchReport = { rows, error: (error as Error).message };
+  }
+}
+
+void main();

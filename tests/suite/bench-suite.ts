@@ -1,0 +1,62 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { StyleTransformer } from '../../src/models/style-transformer';
+import { RawWeights, type RawTensor } from '../../src/models/weights';
+
+/** Timings of the three user-facing stages for one model on the current backend; shared by Node and Chromium. */
+export interface BenchRow {
+  backend: string;
+  model: string;
+  stage: string;
+  medianMs: number;
+  runs: number;
+  peakMiB: number;
+}
+
+export interface BenchModel {
+  name: string;
+  weights: Map<string, RawTensor>;
+  inputSize: [number, number];
+}
+
+async function time(run: () => tf.Tensor): Promise<number> {
+  const started = performance.now();
+  const out = run();
+  await out.data(); // waits for the GPU too
+  out.dispose();
+  return performance.now() - started;
+}
+
+async function peak(run: () => tf.Tensor): Promise<number> {
+  const info = await tf.profile(async () => {
+    const out = run();
+    await out.data();
+    out.dispose();
+  });
+  return info.peakBytes / 2 ** 20;
+}
+
+export async function benchModel(model: BenchModel, runs: number, log: (line: string) => void = () => {}): Promise<BenchRow[]> {
+  const st = StyleTransformer.fromWeights(new RawWeights(model.weights));
+  const [h, w] = model.inputSize;
+  const size = st.generator.config.size;
+  const image = tf.randomUniform([1, h, w, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
+  const codes = st.invert(image);
+  const stages: Array<[string, () => tf.Tensor]> = [
+    [`encode ${h}x${w}`, () => st.invert(image)],
+    [`generate ${size}`, () => st.render(codes)],
+    [`preview ${size / 4}`, () => st.render(codes, { resolution: size / 4 })],
+  ];
+  const rows: BenchRow[] = [];
+  for (const [stage, run] of stages) {
+    await time(run); // warm-up: shader compilation, weight uploads
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) samples.push(await time(run));
+    samples.sort((a, b) => a - b);
+    const row = { backend: tf.getBackend(), model: model.name, stage, medianMs: samples[Math.floor(samples.length / 2)], runs, peakMiB: await peak(run) };
+    log(`${row.backend.padEnd(7)} ${row.model.padEnd(22)} ${row.stage.padEnd(16)} ${row.medianMs.toFixed(1).padStart(9)} ms  peak ${row.peakMiB.toFixed(0)} MiB`);
+    rows.push(row);
+  }
+  tf.dispose([image, codes]);
+  st.dispose();
+  return rows;
+}
