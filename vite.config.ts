@@ -1,28 +1,33 @@
-import { readFile } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import { join, normalize } from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 
 const here = import.meta.dirname;
 
-/** Serves the test fixtures at /fixtures during development and tests only (they are never bundled). */
-function fixtures(): Plugin {
-  const root = join(here, 'tests', 'fixtures');
+/**
+ * Serves a folder of the repository under a URL prefix: models/ (bundles and their catalog, also copied into
+ * the build) and, in development and tests only, tests/fixtures/.
+ */
+function folder(prefix: string, dir: string, ship: boolean): Plugin {
+  const root = join(here, dir);
   return {
-    name: 'stst-fixtures',
-    apply: 'serve',
+    name: `stst-folder-${dir}`,
     configureServer(server) {
-      server.middlewares.use('/fixtures', async (req, res, next) => {
+      server.middlewares.use(prefix, async (req, res, next) => {
         const path = normalize(join(root, decodeURIComponent((req.url ?? '').split('?')[0])));
         if (!path.startsWith(root)) return next();
         try {
           const body = await readFile(path);
-          res.setHeader('Content-Type', 'application/octet-stream');
+          res.setHeader('Content-Type', path.endsWith('.json') ? 'application/json' : 'application/octet-stream');
           res.end(body);
         } catch {
           next();
         }
       });
+    },
+    async closeBundle() {
+      if (ship) await cp(root, join(here, 'dist', prefix.slice(1)), { recursive: true });
     },
   };
 }
@@ -30,8 +35,13 @@ function fixtures(): Plugin {
 export default defineConfig({
   root: join(here, 'app'),
   publicDir: join(here, 'public'),
-  plugins: [react(), fixtures()],
+  plugins: [react(), folder('/models', 'models', true), folder('/fixtures', 'tests/fixtures', false)],
   server: { fs: { allow: [here] } },
-  build: { outDir: join(here, 'dist'), emptyOutDir: true, target: 'es2022' },
+  build: {
+    outDir: join(here, 'dist'),
+    emptyOutDir: true,
+    target: 'es2022',
+    rollupOptions: { input: { main: join(here, 'app', 'index.html') } },
+  },
   worker: { format: 'es' },
 });

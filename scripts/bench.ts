@@ -34,10 +34,10 @@ async function browser(models: string[], backends: string[], runs: number): Prom
   try {
     for (const backend of backends) {
       const page = await chrome.newPage();
+      page.on('console', (m) => { if (m.text().startsWith('bench: ')) console.log(m.text().slice(7)); });
       await page.goto(`http://127.0.0.1:5184/harness/bench.html?backend=${backend}&models=${models.join(',')}&runs=${runs}`);
       await page.waitForFunction(() => (window as { benchReport?: unknown }).benchReport !== undefined, undefined, { timeout: 0 });
       const report = await page.evaluate(() => (window as unknown as { benchReport: { rows: BenchRow[]; error?: string } }).benchReport);
-      for (const r of report.rows) console.log(`${r.backend.padEnd(7)} ${r.model.padEnd(22)} ${r.stage.padEnd(16)} ${r.medianMs.toFixed(1).padStart(9)} ms  peak ${r.peakMiB.toFixed(0)} MiB`);
       if (report.error) console.log(`${backend}: ${report.error}`);
       rows.push(...report.rows);
       await page.close();

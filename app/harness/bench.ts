@@ -15,7 +15,7 @@ async function main() {
     await startBackend([params.get('backend') as BrowserBackend]);
     const read = async (path: string) => new Uint8Array(await (await fetch(`/fixtures/${path}`)).arrayBuffer());
     for (const model of await benchModels(read, (params.get('models') ?? 'tiny').split(','))) {
-      rows.push(...await benchModel(model, Number(params.get('runs') ?? 3), (line) => { out.textContent += `\n${line}`; }));
+      rows.push(...await benchModel(model, Number(params.get('runs') ?? 3), (line) => { out.textContent += `\n${line}`; console.log(`bench: ${line}`); }));
     }
     window.benchReport = { rows };
   } catch (error) {
