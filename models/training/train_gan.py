@@ -1,0 +1,183 @@
+"""Stage: the StyleGAN2 generator (faces 64x64 or cars 128x128 with the picture in the middle 96 rows).
+
+Recipe: rosinality's StyleGAN2 (non-saturating loss, lazy R1 every 16 steps, style mixing 0.9, EMA generator,
+Adam lr 0.002 betas (0, 0.99)), narrowed widths; augmentation: horizontal flips. No path-length regulariser (it
+buys little at 64 px and costs a third of the step time). Time-boxed: it trains for --minutes and then writes
+  <out>/<name>.pt           {'g_ema', 'latent_avg'}: the rosinality layout that `npm run convert` reads
+  <out>/<name>-d.pt         {'d' (bfloat16), step, images, history}: with <name>.pt, the resume state
+Resuming restarts g from g_ema and Adam from zero: with beta1 = 0 Adam keeps no momentum, and its second moment
+re-settles in a few hundred steps. That keeps the resume state small enough to commit and to carry to the
+accelerator (64 MiB per call, data included).
+  <out>/<name>-samples.png  a sample grid (fixed z, truncation 0.7)
+  <out>/<name>-log.md       the LOG.md entry (stage, device, steps, images seen, minutes, losses)
+Resume with --resume <dir holding the parts>.
+"""
+import argparse
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+import data
+from sg2 import Discriminator, Generator
+
+PRESETS = {
+    'faces': dict(size=64, style_dim=256, n_mlp=4, g_channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32},
+                  d_channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32}),
+    'cars': dict(size=128, style_dim=256, n_mlp=4, g_channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16},
+                 d_channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16}),
+    # The CPU smoke run: the same code on a few images and small widths.
+    'smoke': dict(size=64, style_dim=32, n_mlp=2, g_channels={4: 32, 8: 32, 16: 32, 32: 16, 64: 8},
+                  d_channels={4: 32, 8: 32, 16: 32, 32: 16, 64: 8}),
+}
+def save_grid(images, path, columns=8):
+    x = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    n, h, w, _ = x.shape
+    rows = math.ceil(n / columns)
+    grid = np.zeros((rows * h, columns * w, 3), dtype=np.uint8)
+    for i in range(n):
+        grid[(i // columns) * h:(i // columns + 1) * h, (i % columns) * w:(i % columns + 1) * w] = x[i]
+    data.save_png(grid, path)
+
+
+def load_images(domain, folder, limit):
+    if domain == 'cars':
+        tiles, _ = data.cars(folder, 'train', limit)
+        # 128x96 pictures in the middle band of a 128x128 square; the bands outside are not supervised (zeros).
+        square = np.zeros((tiles.shape[0], 3, 128, 128), dtype=np.uint8)
+        square[:, :, 16:112] = tiles
+        return square
+    tiles, _ = data.faces(folder, 'train', limit)
+    return tiles
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--domain', choices=['faces', 'cars'], default='faces')
+    ap.add_argument('--data', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--resume')
+    ap.add_argument('--minutes', type=float, default=8)
+    ap.add_argument('--batch', type=int, default=64)
+    ap.add_argument('--limit', type=int, help='use only the first N training images')
+    ap.add_argument('--smoke', action='store_true', help='tiny widths, for the CPU proof run')
+    ap.add_argument('--name')
+    args = ap.parse_args()
+
+    started = time.time()
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    device_name = torch.cuda.get_device_name(0) if device == 'cuda' else f'CPU ({os.cpu_count()} cores)'
+    torch.backends.cudnn.benchmark = True
+    preset = PRESETS['smoke' if args.smoke else args.domain]
+    name = args.name or f'{args.domain}-gan'
+    os.makedirs(args.out, exist_ok=True)
+
+    images = torch.from_numpy(load_images(args.domain, args.data, args.limit)).to(device)
+    print(f'{len(images)} training images on {device_name}; loaded in {time.time() - started:.0f} s', flush=True)
+
+    size = preset['size']
+    g = Generator(size, preset['style_dim'], preset['n_mlp'], preset['g_channels']).to(device)
+    g_ema = Generator(size, preset['style_dim'], preset['n_mlp'], preset['g_channels']).to(device).eval()
+    d = Discriminator(size, preset['d_channels']).to(device)
+    g_ema.load_state_dict(g.state_dict())
+    d_reg_every, r1_gamma = 16, 0.1 if size <= 64 else 0.2
+    d_ratio = d_reg_every / (d_reg_every + 1)
+    g_optim = torch.optim.Adam(g.parameters(), lr=0.002, betas=(0, 0.99))
+    d_optim = torch.optim.Adam(d.parameters(), lr=0.002 * d_ratio, betas=(0, 0.99 ** d_ratio))
+    step, seen, history = 0, 0, []
+    if args.resume and os.path.exists(os.path.join(args.resume, f'{name}-d.pt')):
+        generator = torch.load(os.path.join(args.resume, f'{name}.pt'), map_location='cpu')
+        state = torch.load(os.path.join(args.resume, f'{name}-d.pt'), map_location='cpu')
+        g.load_state_dict(generator['g_ema'])
+        g_ema.load_state_dict(generator['g_ema'])
+        d.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state['d'].items()})
+        step, seen, history = state['step'], state['images'], state.get('history', [])
+        print(f'resumed at step {step}, {seen} images seen', flush=True)
+
+    batch = args.batch
+    ema_decay = 0.5 ** (batch / (10 * 1000))
+    sample_z = torch.randn(32, preset['style_dim'], generator=torch.Generator().manual_seed(0)).to(device)
+    budget = args.minutes * 60
+    losses = {'r1': 0.0}
+    count, t_steps, first_rate = 0, time.time(), None
+    session_start_step = step
+
+    def mixed_noise():
+        if random.random() < 0.9:
+            return list(torch.randn(2, batch, preset['style_dim'], device=device).unbind(0))
+        return [torch.randn(batch, preset['style_dim'], device=device)]
+
+    def real_batch():
+        idx = torch.randint(0, len(images), (batch,), device=device)
+        x = images[idx].float() / 127.5 - 1
+        flip = torch.rand(batch, device=device) < 0.5
+        return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+    while time.time() - started < budget:
+        real = real_batch()
+        # discriminator
+        g.requires_grad_(False); d.requires_grad_(True)
+        fake = g(mixed_noise())
+        d_loss = F.softplus(d(fake)).mean() + F.softplus(-d(real)).mean()
+        d_optim.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_optim.step()
+        if step % d_reg_every == 0:
+            real.requires_grad_(True)
+            pred = d(real)
+            grad, = torch.autograd.grad(pred.sum(), real, create_graph=True)
+            r1 = grad.pow(2).reshape(batch, -1).sum(1).mean()
+            d_optim.zero_grad(set_to_none=True)
+            (r1_gamma / 2 * r1 * d_reg_every + 0 * pred[0]).sum().backward()
+            d_optim.step()
+            losses['r1'] = r1.item()
+        # generator
+        g.requires_grad_(True); d.requires_grad_(False)
+        g_loss = F.softplus(-d(g(mixed_noise()))).mean()
+        g_optim.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_optim.step()
+        with torch.no_grad():
+            for pe, p in zip(g_ema.parameters(), g.parameters()):
+                pe.lerp_(p, 1 - ema_decay)
+        step += 1
+        seen += batch
+        count += 1
+        if count == 20:
+            torch.cuda.synchronize() if device == 'cuda' else None
+            first_rate = 20 * batch / (time.time() - t_steps)
+            print(f'throughput: {first_rate:.0f} images/s', flush=True)
+        if step % 200 == 0:
+            print(f'step {step} images {seen} d {d_loss.item():.3f} g {g_loss.item():.3f} r1 {losses["r1"]:.3f} '
+                  f'{time.time() - started:.0f} s', flush=True)
+            history.append([step, seen, round(d_loss.item(), 4), round(g_loss.item(), 4), round(losses['r1'], 4)])
+
+    minutes = (time.time() - started) / 60
+    with torch.no_grad():
+        latent_avg = g_ema.mean_latent(8192)
+        w = g_ema.style(sample_z)
+        samples = g_ema([latent_avg + 0.7 * (w - latent_avg)], randomize_noise=False)
+    torch.save({'g_ema': {k: v.cpu() for k, v in g_ema.state_dict().items()}, 'latent_avg': latent_avg.cpu(),
+                'config': {k: v for k, v in preset.items()}}, os.path.join(args.out, f'{name}.pt'))
+    torch.save({'d': {k: v.to(torch.bfloat16).cpu() if v.is_floating_point() else v.cpu() for k, v in d.state_dict().items()},
+                'step': step, 'images': seen, 'history': history}, os.path.join(args.out, f'{name}-d.pt'))
+    save_grid(samples, os.path.join(args.out, f'{name}-samples.png'))
+    last = history[-1] if history else [step, seen, round(d_loss.item(), 4), round(g_loss.item(), 4), round(losses['r1'], 4)]
+    entry = (f'| {time.strftime("%Y-%m-%d")} | {name}{" (smoke)" if args.smoke else ""} | {device_name} | '
+             f'{step - session_start_step} steps (total {step}) | {seen:,} images seen in all | {minutes:.1f} min | '
+             f'{first_rate or 0:.0f} img/s | d {last[2]} g {last[3]} r1 {last[4]} | `{name}-samples.png` |\n')
+    with open(os.path.join(args.out, f'{name}-log.md'), 'w') as f:
+        f.write(entry)
+    print(entry, end='')
+    for f in (f'{name}.pt', f'{name}-d.pt'):
+        print(f'{f}: {os.path.getsize(os.path.join(args.out, f)) / 2 ** 20:.1f} MiB', flush=True)
+    print(json.dumps({'step': step, 'images': seen, 'minutes': round(minutes, 2)}))
+
+
+if __name__ == '__main__':
+    main()
