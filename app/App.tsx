@@ -20,12 +20,17 @@ export function App() {
   const { backend, catalog, modelId, model, busy, progress, error, log, seed, set } = useStudio();
   const canvas = useRef<HTMLCanvasElement>(null);
   const timing = useRef<HTMLSpanElement>(null);
+  const booted = useRef(false);
 
   useEffect(() => {
+    if (booted.current) return; // React's development double-effect: start once
+    booted.current = true;
     void (async () => {
       try {
         set({ busy: 'Starting the engine' });
-        const name = await engine.start();
+        // ?backend=wasm (or webgl, webgpu) forces one backend: for tests and for users whose GPU misbehaves.
+        const forced = new URLSearchParams(location.search).get('backend');
+        const name = await engine.start(forced ? [forced as 'webgpu' | 'webgl' | 'wasm'] : undefined);
         const response = await fetch('/models/catalog.json');
         const entries = (await response.json()) as CatalogEntry[];
         set({ backend: name, catalog: entries, busy: null });

@@ -29,6 +29,8 @@ export interface WorkerError {
 }
 
 let model: StudioModel | null = null;
+// One start per worker: React's development double-effects would otherwise race two setBackend calls.
+let started: Promise<string> | null = null;
 
 function summary(m: BundleManifest): ModelSummary {
   return {
@@ -50,7 +52,8 @@ function use(manifest: BundleManifest, next: StudioModel): ModelSummary {
 
 const api = {
   async start(order?: BrowserBackend[]): Promise<string> {
-    return startBackend(order);
+    started ??= startBackend(order);
+    return started;
   },
 
   async loadModel(url: string, onProgress?: (p: LoadProgress) => void): Promise<ModelSummary | WorkerError> {

@@ -1,12 +1,13 @@
 import { expect, test } from '@playwright/test';
 
 /** The app starts, picks a backend, loads the bundled model from our own origin and renders a sample. */
-test('the app opens on a bundled model and renders a sample', async ({ page }, testInfo) => {
+for (const [query, backend] of [['', 'webgpu'], ['?backend=wasm', 'wasm']] as const) {
+test(`the app opens on a bundled model and renders a sample (${backend})`, async ({ page }, testInfo) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto('/');
-  await expect(page.getByTestId('backend')).toHaveText(/webgpu|webgl|wasm/, { timeout: 120_000 });
-  await expect(page.getByText('Golden tiny (test model, renders noise)').first()).toBeVisible();
+  await page.goto(`/${query}`);
+  await expect(page.getByTestId('backend')).toHaveText(backend, { timeout: 120_000 });
+  await expect(page.getByLabel('Bundled models')).toHaveValue('golden-tiny');
   await expect(page.getByText(/encoder 0\.27M/)).toBeVisible({ timeout: 120_000 });
   const canvas = page.getByLabel('generated sample');
   await expect.poll(async () => canvas.evaluate((c: HTMLCanvasElement) => c.width), { timeout: 120_000 }).toBe(32);
@@ -15,9 +16,10 @@ test('the app opens on a bundled model and renders a sample', async ({ page }, t
     return new Set(Array.from(d.filter((_, i) => i % 4 === 0))).size;
   });
   expect(distinct).toBeGreaterThan(20);
-  await page.screenshot({ path: testInfo.outputPath('app-sample.png') });
+  await page.screenshot({ path: testInfo.outputPath(`app-sample-${backend}.png`) });
   expect(errors).toEqual([]);
 });
+}
 
 test('a file that is not a checkpoint gets a clear message and the app keeps working', async ({ page }) => {
   await page.goto('/');

@@ -14,9 +14,13 @@ import { convertCheckpoint, type DirectionInput } from '../src/weights/convert';
 import { writeBundle } from '../src/weights/node-files';
 import type { Domain } from '../src/weights/bundle';
 
-/** Tensors are read lazily from the file, so its handle stays open until the process ends. */
+const opened: Array<{ close(): Promise<void> }> = [];
+
+/** Tensors are read lazily from the file, so its handle stays open until conversion is done. */
 async function open(path: string): Promise<Checkpoint> {
-  return loadCheckpoint(await fileSource(path));
+  const source = await fileSource(path);
+  opened.push(source);
+  return loadCheckpoint(source);
 }
 
 async function main(): Promise<void> {
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
     log: (line) => console.log(line),
   });
   await writeBundle(values.out, manifest, shards);
+  await Promise.all(opened.map((s) => s.close()));
   console.log(`wrote ${values.out} (${manifest.domain}, input ${manifest.inputSize.join('x')}, output ${manifest.outputSize}, ` +
     `${manifest.directions.length} directions, ${manifest.editBlocks.length} editing blocks) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

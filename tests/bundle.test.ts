@@ -9,7 +9,8 @@ import { floatToHalf, manifestByteLength } from '../src/weights/bundle';
 import { halfToFloat } from '../src/io/torch';
 import { loadBundle, memoryFiles } from '../src/weights/loader';
 import { directoryFiles, writeBundle } from '../src/weights/node-files';
-import { fileSource } from '../src/io/node-source';
+import { readFile } from 'node:fs/promises';
+import { bytesSource } from '../src/io/byte-source';
 import { getEntry, loadCheckpoint, TorchTensor } from '../src/io/torch';
 import { ganspaceEdit } from '../src/models/editing';
 import { GOLDEN, golden, goldenImage, goldenTensor, maxAbsDiff } from './helpers/golden';
@@ -102,7 +103,7 @@ describe('edits', () => {
   });
 
   it('GANSpace follows the published formula on its styles only', async () => {
-    const ck = await loadCheckpoint(await fileSource(join(GOLDEN, 'directions', 'ganspace_pcs.pt')));
+    const ck = await loadCheckpoint(bytesSource(new Uint8Array(await readFile(join(GOLDEN, 'directions', 'ganspace_pcs.pt')))));
     const read = async (k: string) => Array.from(await (getEntry(ck.root, k) as TorchTensor).toFloat32());
     const [comp, std, mean] = [await read('comp'), await read('std'), await read('mean')];
     const pcs = { comp: tf.tensor2d(comp, [10, 64]), std: tf.tensor1d(std), mean: tf.tensor2d(mean, [1, 64]) };

@@ -12,7 +12,7 @@ import { FIXTURES, GOLDEN } from './helpers/golden';
 import { torchZip } from './helpers/torch-writer';
 
 async function load(path: string) {
-  return loadCheckpoint(await fileSource(path));
+  return loadCheckpoint(bytesSource(new Uint8Array(await readFile(path)), path));
 }
 
 async function expectCode(promise: Promise<unknown>, code: string, text?: RegExp) {
@@ -69,6 +69,18 @@ describe('PyTorch checkpoint reader', () => {
       expect((getEntry(root, 'comp') as TorchTensor).shape).toEqual([80, 1, 512]);
       expect((getEntry(root, 'std') as TorchTensor).shape).toEqual([80]);
       expect((getEntry(root, 'mean') as TorchTensor).shape).toEqual([1, 512]);
+    }
+  });
+
+  it('reads a file on disk by positioned reads in Node', async () => {
+    const source = await fileSource(join(GOLDEN, 'stylegan2-tiny.pt'));
+    try {
+      const ck = await loadCheckpoint(source);
+      const w = collectTensors(getEntry(ck.root, 'g_ema')).get('style.1.weight')!;
+      const fromBytes = collectTensors(getEntry((await load(join(GOLDEN, 'stylegan2-tiny.pt'))).root, 'g_ema')).get('style.1.weight')!;
+      expect(Array.from(await w.toFloat32())).toEqual(Array.from(await fromBytes.toFloat32()));
+    } finally {
+      await source.close();
     }
   });
 

@@ -34,11 +34,13 @@ describe.each([
     const path = join(dir, `${model}.pt`);
     await writeFile(path, randomOfficialCheckpoint(model));
     const lines: string[] = [];
+    const source = await fileSource(path);
     const { manifest, shards } = await convertCheckpoint({
-      checkpoint: await loadCheckpoint(await fileSource(path)),
+      checkpoint: await loadCheckpoint(source),
       fp16: true,
       log: (l) => lines.push(l),
     });
+    await source.close();
     await rm(path);
     console.log(`${model}: ${lines.join(' | ')}`);
     const bytes = shards.reduce((a, s) => a + s.length, 0);
