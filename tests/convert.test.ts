@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { StudioModel } from '../src/engine/model';
+import { bytesSource } from '../src/io/byte-source';
+import { CheckpointError } from '../src/io/errors';
+import { loadCheckpoint } from '../src/io/torch';
+import { useNodeBackend } from '../src/node/backend';
+import { convertCheckpoint } from '../src/weights/convert';
+import { loadBundle, memoryFiles } from '../src/weights/loader';
+import { GOLDEN, golden, goldenTensor, maxAbsDiff } from './helpers/golden';
+import { officialSpec } from './helpers/official-checkpoint';
+import { torchZip, type PickleDict } from './helpers/torch-writer';
+
+async function checkpoint(name: string) {
+  return loadCheckpoint(bytesSource(new Uint8Array(await readFile(join(GOLDEN, name))), name));
+}
+
+async function rejection(promise: Promise<unknown>): Promise<CheckpointError> {
+  const error = await promise.then(() => null, (e: unknown) => e);
+  expect(error).toBeInstanceOf(CheckpointError);
+  return error as CheckpointError;
+}
+
+/** A layout-only checkpoint: every tensor of `layout` (zeros), minus `drop`, plus `extra`. */
+function layoutCheckpoint(layout: Record<string, number[]>, drop: string[] = [], extra: Record<string, number[]> = {}) {
+  const state: PickleDict = {};
+  for (const [name, shape] of Object.entries({ ...layout, ...extra })) {
+    if (!drop.includes(name)) state[name] = { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
+  }
+  return loadCheckpoint(bytesSource(torchZip({ state_dict: state, latent_avg: { shape: [512], data: new Float32Array(512) } })));
+}
+
+beforeAll(async () => {
+  await useNodeBackend('cpu');
+});
+
+describe('converter', () => {
+  it('turns a rosinality StyleGAN2 checkpoint (g_ema, latent_avg) into a generator-only bundle', async () => {
+    const { manifest, shards } = await convertCheckpoint({ checkpoint: await checkpoint('stylegan2-tiny-legacy.pt') });
+    expect(manifest.encoder).toBeNull();
+    expect(manifest.generator.size).toBe(32);
+    const model = new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
+    const wplus = goldenTensor('stylegan2-tiny/wplus.npy') as tf.Tensor3D;
+    const image = model.render(wplus);
+    expect(maxAbsDiff(image, golden('stylegan2-tiny/image_from_wplus.npy'), true)).toBeLessThan(1e-5);
+    expect(() => model.invert(tf.zeros([1, 64, 64, 3]))).toThrow(/no encoder/);
+    tf.dispose([wplus, image]);
+    model.dispose();
+  });
+
+  it('says which checkpoint an editing or classifier file is, and how to add it', async () => {
+    expect((await rejection(convertCheckpoint({ checkpoint: await checkpoint('edit-tiny.pt') }))).message).toMatch(/--edit/);
+    expect((await rejection(convertCheckpoint({ checkpoint: await checkpoint('classifier-tiny.pt') }))).message).toMatch(/--classifier/);
+    expect((await rejection(convertCheckpoint({ checkpoint: await checkpoint('storage-views.pt') }))).code).toBe('not-a-checkpoint');
+  });
+
+  it('names missing, unexpected and mis-shaped tensors against the official layout', async () => {
+    const layout = officialSpec('cars').tensors;
+    const missing = await rejection(convertCheckpoint({ checkpoint: await layoutCheckpoint(layout, ['encoder.module.body.5.res_layer.2.weight']) }));
+    expect(missing.code).toBe('missing-tensor');
+    expect(missing.message).toContain('encoder.module.body.5.res_layer.2.weight');
+    const unexpected = await rejection(convertCheckpoint({ checkpoint: await layoutCheckpoint(layout, [], { 'encoder.module.extra_head.weight': [4, 4] }) }));
+    expect(unexpected.code).toBe('unexpected-tensor');
+    expect(unexpected.message).toContain('encoder.module.extra_head.weight');
+    const wrong = await rejection(convertCheckpoint({ checkpoint: await layoutCheckpoint(layout, [], { 'encoder.module.latlayer1.bias': [256] }) }));
+    expect(wrong.code).toBe('shape-mismatch');
+    expect(wrong.message).toMatch(/latlayer1\.bias is \[256\] where \[512\] is expected/);
+  });
+
+  it('refuses a direction whose width does not match the model', async () => {
+    const error = await rejection(convertCheckpoint({
+      checkpoint: await checkpoint('style-transformer-tiny.pt'),
+      directions: [{ name: 'smile', value: { shape: [1, 512], data: new Float32Array(512) } }],
+    }));
+    expect(error.message).toMatch(/512 wide; this model's styles are 64/);
+  });
+});
