@@ -1,0 +1,50 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { downscaleRgb } from './raster';
+import type { Point, RgbImage } from './types';
+
+export interface DetectedFace {
+  box: { x: number; y: number; width: number; height: number };
+  score: number;
+  /** The 68 landmarks (iBUG order), in the photo's pixel coordinates. */
+  landmarks: Point[];
+}
+
+export interface FaceDetector {
+  /** Every face, largest first. */
+  detect(photo: RgbImage): Promise<DetectedFace[]>;
+}
+
+/** The part of @vladmandic/face-api we use (its Node and browser builds both have it). */
+export interface FaceApi {
+  detectAllFaces(input: tf.Tensor3D, options: unknown): { withFaceLandmarks(): Promise<Array<{
+    detection: { box: { x: number; y: number; width: number; height: number }; score: number };
+    landmarks: { positions: Array<{ x: number; y: number }> };
+  }>> };
+  SsdMobilenetv1Options: new (options: { minConfidence: number; maxResults?: number }) => unknown;
+}
+
+/** Detection runs on a copy no larger than this; landmarks are scaled back to the original. */
+export const DETECTION_MAX_SIDE = 1024;
+
+export function faceApiDetector(faceapi: FaceApi, minConfidence = 0.5): FaceDetector {
+  return {
+    async detect(photo) {
+      const { image, factor } = downscaleRgb(photo, DETECTION_MAX_SIDE);
+      const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+      try {
+        const found = await faceapi.detectAllFaces(input, new faceapi.SsdMobilenetv1Options({ minConfidence, maxResults: 20 })).withFaceLandmarks();
+        // face-api places landmarks relative to the downscaled copy; pixel centres scale about +0.5
+        const up = (v: number) => (v + 0.5) * factor - 0.5;
+        return found
+          .map((f) => ({
+            box: { x: up(f.detection.box.x), y: up(f.detection.box.y), width: f.detection.box.width * factor, height: f.detection.box.height * factor },
+            score: f.detection.score,
+            landmarks: f.landmarks.positions.map((p) => ({ x: up(p.x), y: up(p.y) })),
+          }))
+          .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+      } finally {
+        input.dispose();
+      }
+    },
+  };
+}
