@@ -9,6 +9,7 @@ import { alignFace } from '../src/photo/align';
 import type { FaceDetector } from '../src/photo/faces';
 import { ffhqQuad, invertAffine, applyAffine } from '../src/photo/geometry';
 import { findFaces } from '../src/photo/intake';
+import { pasteBack, psnrInside } from '../src/photo/pasteback';
 import { PhotoError, type RgbImage } from '../src/photo/types';
 import { FIXTURES } from './helpers/golden';
 
@@ -84,6 +85,18 @@ describe('photo intake on real photos', () => {
     expect(Math.abs(mid.y - 0.475)).toBeLessThan(0.02);
     expect(Math.abs(mid.y - expectedMid.y / SIZE)).toBeLessThan(0.02);
     expect(Math.abs(measured.eyeDistance / SIZE - expectedEyes)).toBeLessThan(0.02);
+  });
+
+  it.each([256, 1024])('pastes an unedited round trip back within resampling error (aligned at %i px)', async (size) => {
+    const image = await photo('faces/obama.jpg');
+    const [face] = await findFaces(image, detector);
+    const aligned = alignFace(image, ffhqQuad(face.landmarks), size);
+    const { image: restored, mask, box } = pasteBack(image, aligned.image, aligned.transform);
+    const psnr = psnrInside(image, restored, mask, box);
+    const untouched = Array.from(restored.data.subarray(0, 3 * 50));
+    console.log(`paste-back round trip at ${size} px: PSNR ${psnr.toFixed(1)} dB inside the mask (${mask.filter((m) => m === 1).length} px)`);
+    expect(psnr).toBeGreaterThan(size >= 1024 ? 35 : 26);
+    expect(untouched).toEqual(Array.from(image.data.subarray(0, 3 * 50))); // outside the crop nothing changes
   });
 
   it('finds both people in two_people.jpg, largest first', async () => {

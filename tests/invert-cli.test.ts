@@ -1,0 +1,63 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { readNpy } from '../src/io/npy';
+import { FIXTURES } from './helpers/golden';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..');
+
+describe('npm run invert (batch CLI)', () => {
+  it('writes every file per photo, reports bad files and exits 1 when any failed', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'stst-invert-'));
+    const bad = join(out, 'notes.jpg');
+    await writeFile(bad, 'this is text');
+    const photos = ['faces/obama.jpg', 'faces/two_people.jpg'].map((p) => join(FIXTURES, 'photos', p));
+    const result = await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', out, '--pasteback', '--raw', ...photos, bad], { cwd: ROOT })
+      .then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => e);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/notes\.jpg: FAILED: notes\.jpg is not an image/);
+    for (const name of ['obama', 'two_people']) {
+      const files = (await readdir(join(out, name))).sort();
+      expect(files).toEqual(['aligned.png', 'codes.npy', 'image.npy', 'pasteback.png', 'reconstruction.png', 'report.json']);
+      const report = JSON.parse(await readFile(join(out, name, 'report.json'), 'utf8'));
+      expect(report.backend).toBe('wasm');
+      expect(report.facesFound).toBe(name === 'two_people' ? 2 : 1);
+      expect(report.reconstructionMse).toBeGreaterThan(0);
+      expect(Object.keys(report.timingsMs)).toEqual(expect.arrayContaining(['decode', 'detect', 'align', 'encode', 'generate']));
+      const codes = readNpy(new Uint8Array(await readFile(join(out, name, 'codes.npy'))));
+      expect(codes.shape).toEqual([1, 8, 64]);
+      const raw = readNpy(new Uint8Array(await readFile(join(out, name, 'image.npy'))));
+      expect(raw.shape).toEqual([1, 3, 32, 32]);
+      expect((await sharp(join(out, name, 'aligned.png')).metadata()).width).toBe(64);
+      const original = await sharp(join(FIXTURES, 'photos', 'faces', `${name}.jpg`)).metadata();
+      const pasted = await sharp(join(out, name, 'pasteback.png')).metadata();
+      expect([pasted.width, pasted.height]).toEqual([original.width, original.height]);
+    }
+    const failure = JSON.parse(await readFile(join(out, 'notes', 'report.json'), 'utf8'));
+    expect(failure.code).toBe('not-an-image');
+  });
+
+  it('inverts a car photo through its centred 4:3 crop and pastes it back into the box', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'stst-invert-car-'));
+    const G = join(FIXTURES, 'golden');
+    // The golden tiny model read as a car model: 4:3 input, the picture in the middle band of the square.
+    await run('npx', ['tsx', 'scripts/convert.ts', join(G, 'style-transformer-tiny.pt'), '--out', join(out, 'car-model'), '--domain', 'car'], { cwd: ROOT });
+    const photo = join(FIXTURES, 'photos', 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg');
+    await run('npx', ['tsx', 'scripts/invert.ts', '--model', join(out, 'car-model'), '--out', out, '--pasteback', photo], { cwd: ROOT });
+    const dir = join(out, 'ferrari-red-3852233337_7593a392c1_b');
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'));
+    const meta = await sharp(photo).metadata();
+    expect(report.cropBox.width / report.cropBox.height).toBeCloseTo(4 / 3, 2);
+    expect(Math.max(report.cropBox.width, report.cropBox.height)).toBeGreaterThanOrEqual(Math.min(meta.width!, (meta.height! * 4) / 3) - 1);
+    expect((await sharp(join(dir, 'aligned.png')).metadata()).width).toBe(32);
+    expect((await sharp(join(dir, 'aligned.png')).metadata()).height).toBe(24);
+    expect((await sharp(join(dir, 'reconstruction.png')).metadata()).height).toBe(24); // rows 4..27 of 32
+    const pasted = await sharp(join(dir, 'pasteback.png')).metadata();
+    expect([pasted.width, pasted.height]).toEqual([meta.width, meta.height]);
+  });
+});
