@@ -35,7 +35,12 @@ function folder(prefix: string, dir: string, ship: boolean): Plugin {
 export default defineConfig({
   root: join(here, 'app'),
   publicDir: join(here, 'public'),
-  plugins: [react(), folder('/models', 'models', true), folder('/fixtures', 'tests/fixtures', false)],
+  plugins: [
+    react(),
+    folder('/models', 'models', true),
+    folder('/face-api-models', 'node_modules/@vladmandic/face-api/model', true),
+    folder('/fixtures', 'tests/fixtures', false),
+  ],
   server: { fs: { allow: [here] } },
   build: {
     outDir: join(here, 'dist'),

@@ -41,7 +41,7 @@ async function processImage(model: StudioModel, path: string, outDir: string, op
   const photo = await time('decode', async () => decodePhoto(new Uint8Array(await readFile(path)), basename(path)));
   const report: Record<string, unknown> = { file: path, width: photo.width, height: photo.height, backend, domain: model.manifest.domain };
   let input: RgbImage;
-  let paste: ((recon: RgbImage) => RgbImage) | null = null;
+  let paste: ((recon: RgbImage) => Promise<RgbImage>) | null = null;
   if (options.aligned) {
     input = await time('resize', () => cropAndResize(photo, { x: 0, y: 0, width: photo.width, height: photo.height }, [h, w]));
   } else if (model.manifest.domain === 'face') {
@@ -50,14 +50,14 @@ async function processImage(model: StudioModel, path: string, outDir: string, op
     report.chosenFace = { box: roundBox(faces[0].box), score: Number(faces[0].score.toFixed(3)) };
     const aligned = await time('align', () => alignFace(photo, ffhqQuad(faces[0].landmarks), h));
     input = aligned.image;
-    paste = (recon) => pasteBack(photo, recon, aligned.transform).image;
+    paste = async (recon) => (await pasteBack(photo, recon, aligned.transform)).image;
   } else {
     const box: CropBox = centredBox(photo, w / h);
     report.cropBox = box;
     input = await time('crop', () => cropAndResize(photo, box, [h, w]));
-    paste = (recon) => {
+    paste = async (recon) => {
       const out: RgbImage = { width: photo.width, height: photo.height, data: photo.data.slice() };
-      const resized = cropAndResize(recon, { x: 0, y: 0, width: recon.width, height: recon.height }, [box.height, box.width]);
+      const resized = await cropAndResize(recon, { x: 0, y: 0, width: recon.width, height: recon.height }, [box.height, box.width]);
       for (let y = 0; y < box.height; y++) out.data.set(resized.data.subarray(y * box.width * 3, (y + 1) * box.width * 3), ((box.y + y) * photo.width + box.x) * 3);
       return out;
     };

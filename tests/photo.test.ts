@@ -71,7 +71,7 @@ describe('photo intake on real photos', () => {
     const image = await photo(file);
     const [face] = await findFaces(image, detector, file);
     const { q } = eyeGeometry(face.landmarks);
-    const aligned = alignFace(image, q, SIZE);
+    const aligned = await alignFace(image, q, SIZE);
     // Where the rule puts the eyes in the crop (from the original landmarks) ...
     const toOutput = invertAffine(aligned.transform.toSource);
     const expectedMid = applyAffine(toOutput, { x: (q.eyeLeft.x + q.eyeRight.x) / 2, y: (q.eyeLeft.y + q.eyeRight.y) / 2 });
@@ -90,8 +90,8 @@ describe('photo intake on real photos', () => {
   it.each([256, 1024])('pastes an unedited round trip back within resampling error (aligned at %i px)', async (size) => {
     const image = await photo('faces/obama.jpg');
     const [face] = await findFaces(image, detector);
-    const aligned = alignFace(image, ffhqQuad(face.landmarks), size);
-    const { image: restored, mask, box } = pasteBack(image, aligned.image, aligned.transform);
+    const aligned = await alignFace(image, ffhqQuad(face.landmarks), size);
+    const { image: restored, mask, box } = await pasteBack(image, aligned.image, aligned.transform);
     const psnr = psnrInside(image, restored, mask, box);
     const untouched = Array.from(restored.data.subarray(0, 3 * 50));
     console.log(`paste-back round trip at ${size} px: PSNR ${psnr.toFixed(1)} dB inside the mask (${mask.filter((m) => m === 1).length} px)`);
@@ -134,7 +134,7 @@ describe('photo intake on real photos', () => {
     const image = await decodePhoto(new Uint8Array(big), 'big.jpg');
     expect([image.width, image.height]).toEqual([8000, 6000]);
     const [found] = await findFaces(image, detector);
-    const aligned = alignFace(image, ffhqQuad(found.landmarks), SIZE);
+    const aligned = await alignFace(image, ffhqQuad(found.landmarks), SIZE);
     const [again] = await findFaces(aligned.image, detector);
     const mid = eyeGeometry(again.landmarks).mid;
     expect(Math.abs(mid.x / SIZE - 0.5)).toBeLessThan(0.02);

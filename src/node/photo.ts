@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { faceApiDetector, type FaceApi, type FaceDetector } from '../photo/faces';
+import { checkImageBytes } from '../photo/sniff';
 import { MAX_PIXELS, PhotoError, type RgbImage } from '../photo/types';
 
 const require = createRequire(import.meta.url);
@@ -13,7 +14,7 @@ const require = createRequire(import.meta.url);
  * EXIF orientation applied, transparency composited over neutral grey, grayscale expanded to RGB.
  */
 export async function decodePhoto(bytes: Uint8Array, name = 'photo'): Promise<RgbImage> {
-  if (bytes.length === 0) throw new PhotoError('empty-file', `${name} is empty`);
+  checkImageBytes(bytes.subarray(0, 64 * 1024), name, bytes.length);
   let metadata;
   try {
     metadata = await sharp(bytes, { limitInputPixels: false }).metadata();

@@ -25,7 +25,7 @@ export interface AlignedFace {
  * to avoid aliasing. Where the quad leaves the photo, the photo is mirrored and, towards the outside, blurred
  * and faded to its median colour (the FFHQ script's feathering).
  */
-export function alignFace(photo: RgbImage, quad: FfhqQuad, outputSize: number): AlignedFace {
+export async function alignFace(photo: RgbImage, quad: FfhqQuad, outputSize: number): Promise<AlignedFace> {
   const toSource = quadToAffine(quad, outputSize);
   const border = Math.max(Math.round(quad.size * 0.1), 3);
   const xs = quad.corners.map((c) => c.x);
@@ -58,7 +58,7 @@ export function alignFace(photo: RgbImage, quad: FfhqQuad, outputSize: number): 
     out = tf.add(out, tf.mul(tf.sub(tf.tensor1d(median), out), medianW));
     return tf.clipByValue(tf.round(out), 0, 255);
   });
-  const data = Uint8Array.from(pixels.dataSync());
+  const data = Uint8Array.from(await pixels.data()); // async: WebGPU cannot read back synchronously
   pixels.dispose();
   return {
     image: { width: outputSize, height: outputSize, data },

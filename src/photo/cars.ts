@@ -34,7 +34,7 @@ export function clampBox(box: CropBox, photo: { width: number; height: number })
 }
 
 /** Crops `box` and resizes it to [height, width] = size, box-filtering first when shrinking a lot. */
-export function cropAndResize(photo: RgbImage, box: CropBox, size: [number, number]): RgbImage {
+export async function cropAndResize(photo: RgbImage, box: CropBox, size: [number, number]): Promise<RgbImage> {
   const region = cropRgb(photo, box.x, box.y, box.x + box.width, box.y + box.height);
   const [h, w] = size;
   const result = tf.tidy(() => {
@@ -43,7 +43,7 @@ export function cropAndResize(photo: RgbImage, box: CropBox, size: [number, numb
     if (factor > 1) x = tf.avgPool(x, factor, factor, 'valid');
     return tf.clipByValue(tf.round(tf.image.resizeBilinear(x, [h, w], false, true)), 0, 255);
   });
-  const data = Uint8Array.from(result.dataSync());
+  const data = Uint8Array.from(await result.data());
   result.dispose();
   return { width: w, height: h, data };
 }

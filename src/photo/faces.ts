@@ -26,9 +26,25 @@ export interface FaceApi {
 /** Detection runs on a copy no larger than this; landmarks are scaled back to the original. */
 export const DETECTION_MAX_SIDE = 1024;
 
-export function faceApiDetector(faceapi: FaceApi, minConfidence = 0.5): FaceDetector {
+/**
+ * Runs `work` with tfjs switched to `backend`, then switches back. Tensors made inside stay on that backend.
+ * Used for face-api, which finds no faces on tfjs-webgpu 4.22 (measured: e2e/photo.spec.ts) but works on wasm and
+ * webgl; the Style Transformer keeps its own backend.
+ */
+export async function withBackend<T>(backend: string | undefined, work: () => Promise<T>): Promise<T> {
+  const previous = tf.getBackend();
+  if (!backend || backend === previous) return work();
+  await tf.setBackend(backend);
+  try {
+    return await work();
+  } finally {
+    await tf.setBackend(previous);
+  }
+}
+
+export function faceApiDetector(faceapi: FaceApi, minConfidence = 0.5, backend?: string): FaceDetector {
   return {
-    async detect(photo) {
+    detect: (photo) => withBackend(backend, async () => {
       const { image, factor } = downscaleRgb(photo, DETECTION_MAX_SIDE);
       const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
       try {
@@ -45,6 +61,6 @@ export function faceApiDetector(faceapi: FaceApi, minConfidence = 0.5): FaceDete
       } finally {
         input.dispose();
       }
-    },
+    }),
   };
 }

@@ -9,7 +9,7 @@ import type { RgbImage } from './types';
  * crop's edges. Only the crop's bounding box of the photo is touched. The crop may be at any square size (the
  * generator's output size differs from the encoder's input).
  */
-export function pasteBack(photo: RgbImage, crop: RgbImage, transform: AlignTransform, feather = 0.08): { image: RgbImage; mask: Float32Array; box: { x0: number; y0: number; x1: number; y1: number } } {
+export async function pasteBack(photo: RgbImage, crop: RgbImage, transform: AlignTransform, feather = 0.08): Promise<{ image: RgbImage; mask: Float32Array; box: { x0: number; y0: number; x1: number; y1: number } }> {
   const corners = transform.quad.corners;
   const x0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c.x))));
   const y0 = Math.max(0, Math.floor(Math.min(...corners.map((c) => c.y))));
@@ -30,7 +30,7 @@ export function pasteBack(photo: RgbImage, crop: RgbImage, transform: AlignTrans
     const source = tf.tensor4d(Float32Array.from(crop.data), [1, crop.height, crop.width, 3]);
     return tf.image.transform(source, tf.tensor2d([[...m, 0, 0]], [1, 8]), 'bilinear', 'nearest', 0, [height, width]);
   });
-  const pixels = warped.dataSync();
+  const pixels = await warped.data();
   warped.dispose();
 
   const size = transform.outputSize;

@@ -1,0 +1,50 @@
+import * as faceapi from '@vladmandic/face-api/dist/face-api.esm-nobundle.js';
+import { faceApiDetector, withBackend, type FaceApi, type FaceDetector } from '../photo/faces';
+import { checkImageBytes } from '../photo/sniff';
+import { PhotoError, type RgbImage } from '../photo/types';
+
+/**
+ * Decodes a dropped File or Blob in the page or a worker: the browser's own decoders (JPEG, PNG, WebP, GIF's
+ * first frame, AVIF...), EXIF orientation applied, transparency composited over neutral grey, always RGB.
+ */
+export async function decodePhotoBlob(blob: Blob, name = (blob as File).name ?? 'photo'): Promise<RgbImage> {
+  const head = new Uint8Array(await blob.slice(0, 64 * 1024).arrayBuffer());
+  checkImageBytes(head, name, blob.size);
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'default' });
+  } catch (error) {
+    throw new PhotoError('decode-failed', `${name} could not be decoded (${(error as Error).message}); it may be damaged`);
+  }
+  const { width, height } = bitmap;
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  if (!ctx) throw new PhotoError('decode-failed', 'this browser cannot draw images off-screen');
+  ctx.fillStyle = 'rgb(128, 128, 128)';
+  ctx.fillRect(0, 0, width, height);
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0, j = 0; i < rgba.length; i += 4, j += 3) {
+    data[j] = rgba[i];
+    data[j + 1] = rgba[i + 1];
+    data[j + 2] = rgba[i + 2];
+  }
+  return { width, height, data };
+}
+
+let detector: Promise<FaceDetector> | null = null;
+
+/**
+ * face-api's nets, loaded from our own origin (`modelsUrl`, served from the npm package), on our tfjs. They load
+ * and run on the wasm backend whatever the editor uses (see withBackend).
+ */
+export function browserFaceDetector(modelsUrl = '/face-api-models', backend = 'wasm'): Promise<FaceDetector> {
+  detector ??= withBackend(backend, async () => {
+    await faceapi.nets.ssdMobilenetv1.loadFromUri(modelsUrl);
+    await faceapi.nets.faceLandmark68Net.loadFromUri(modelsUrl);
+    return faceApiDetector(faceapi as unknown as FaceApi, 0.5, backend);
+  });
+  return detector;
+}
