@@ -122,7 +122,8 @@ export class StudioModel {
           out = tf.add(out, tf.mul(tf.mul(direction, Math.abs(edit.value)), styleMask(out.shape[1], range, out.shape[2]))) as tf.Tensor3D;
         }
       }
-      return out;
+      // Always a new tensor: callers own (and dispose) what this returns, never the input.
+      return out === codes ? tf.clone(codes) : out;
     });
   }
 

@@ -1,0 +1,190 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { StyleRange } from '../models/editing';
+import { alignFace, type AlignTransform } from '../photo/align';
+import { centredBox, clampBox, cropAndResize, type CropBox } from '../photo/cars';
+import type { DetectedFace, FaceDetector } from '../photo/faces';
+import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
+import { findFaces } from '../photo/intake';
+import { pasteBack } from '../photo/pasteback';
+import type { Point, RgbImage } from '../photo/types';
+import { fromRgb, toRgb } from './image';
+import type { EditValue, StudioModel } from './model';
+
+/** What the reference panel applies on top of the slider edits. */
+export type Transfer =
+  | { kind: 'block'; block: string; strength: number }
+  | { kind: 'mix'; range: StyleRange; strength: number };
+
+export interface Framing {
+  /** faces: the chosen face (or manual points); cars: the crop box. */
+  kind: 'face' | 'manual' | 'car';
+  faceIndex?: number;
+  points?: { eyeLeft: Point; eyeRight: Point; mouth: Point };
+  box?: CropBox;
+}
+
+/** One photo's inversion, with everything needed to render edits and paste them back. */
+interface Subject {
+  photo: RgbImage;
+  faces: DetectedFace[];
+  aligned: RgbImage | null;
+  transform: AlignTransform | null;
+  box: CropBox | null;
+  codes: tf.Tensor3D | null;
+}
+
+/**
+ * The editor's state machine without any UI: photo -> framing (face or crop) -> inversion -> edits, reference
+ * transfer, paste-back. The page's worker wraps it; Node tests drive it directly.
+ */
+export class EditorSession {
+  private subject: Subject | null = null;
+  private reference: Subject | null = null;
+
+  constructor(readonly model: StudioModel, private readonly detector: FaceDetector | null) {}
+
+  get domain() {
+    return this.model.manifest.domain;
+  }
+
+  /** Sets the photo; for faces, detects them (largest first; throws PhotoError 'no-face' when none). */
+  async setPhoto(photo: RgbImage, which: 'subject' | 'reference' = 'subject'): Promise<DetectedFace[]> {
+    const subject: Subject = { photo, faces: [], aligned: null, transform: null, box: null, codes: null };
+    this.replace(which, subject);
+    if (this.domain === 'face') {
+      if (!this.detector) throw new Error('no face detector');
+      subject.faces = await findFaces(photo, this.detector);
+    }
+    return subject.faces;
+  }
+
+  /** The default framing: the largest face, or the largest centred crop of the model's aspect. */
+  defaultFraming(which: 'subject' | 'reference' = 'subject'): Framing {
+    const s = this.get(which);
+    if (this.domain === 'face') return { kind: 'face', faceIndex: 0 };
+    const [h, w] = this.model.inputSize;
+    return { kind: 'car', box: centredBox(s.photo, w / h) };
+  }
+
+  /** Frames the photo (a face, hand-placed eyes and mouth, or a crop box) to the encoder's input. */
+  async frame(framing: Framing, which: 'subject' | 'reference' = 'subject'): Promise<RgbImage> {
+    const s = this.get(which);
+    const [h, w] = this.model.inputSize;
+    s.codes?.dispose();
+    s.codes = null;
+    if (framing.kind === 'car') {
+      s.box = clampBox(framing.box ?? centredBox(s.photo, w / h), s.photo);
+      s.transform = null;
+      s.aligned = await cropAndResize(s.photo, s.box, [h, w]);
+    } else {
+      const quad = framing.kind === 'manual'
+        ? ffhqQuadFromEyesAndMouth(framing.points!.eyeLeft, framing.points!.eyeRight, framing.points!.mouth)
+        : ffhqQuad(s.faces[framing.faceIndex ?? 0].landmarks);
+      const aligned = await alignFace(s.photo, quad, h);
+      s.aligned = aligned.image;
+      s.transform = aligned.transform;
+      s.box = null;
+    }
+    return s.aligned;
+  }
+
+  /** Inverts the framed photo; returns the reconstruction and its MSE against the input (images in [-1, 1]). */
+  async invert(which: 'subject' | 'reference' = 'subject'): Promise<{ reconstruction: RgbImage; mse: number; ms: number }> {
+    const s = this.get(which);
+    if (!s.aligned) throw new Error('frame the photo first');
+    const started = performance.now();
+    const input = fromRgb(s.aligned);
+    s.codes?.dispose();
+    s.codes = this.model.invert(input);
+    const image = this.model.render(s.codes);
+    const reconstruction = await toRgb(image);
+    const mseTensor = tf.tidy(() => {
+      const resized = tf.image.resizeBilinear(tf.clipByValue(image, -1, 1), [input.shape[1], input.shape[2]], false, true);
+      return tf.mean(tf.square(tf.sub(resized, input)));
+    });
+    const mse = (await mseTensor.data())[0];
+    tf.dispose([input, image, mseTensor]);
+    return { reconstruction, mse, ms: performance.now() - started };
+  }
+
+  /** The edited codes: slider edits, then the reference transfer. Caller disposes. */
+  editedCodes(edits: EditValue[], transfer?: Transfer | null): tf.Tensor3D {
+    const s = this.get('subject');
+    if (!s.codes) throw new Error('invert the photo first');
+    return tf.tidy(() => {
+      let codes = this.model.applyEdits(s.codes!, edits);
+      const ref = this.reference?.codes;
+      if (transfer && ref) {
+        codes = transfer.kind === 'block'
+          ? this.model.transfer(codes, ref, transfer.block, transfer.strength)
+          : this.model.mixStyles(codes, ref, transfer.range, transfer.strength);
+      }
+      return codes;
+    });
+  }
+
+  /** Renders the edit; `preview` uses the generator's early exit at a quarter of the size. */
+  async render(edits: EditValue[], options: { preview?: boolean; transfer?: Transfer | null } = {}): Promise<{ image: RgbImage; ms: number }> {
+    const started = performance.now();
+    const codes = this.editedCodes(edits, options.transfer);
+    const size = this.model.manifest.outputSize;
+    const image = this.model.render(codes, { resolution: options.preview ? Math.max(8, size / 4) : size });
+    const rgb = await toRgb(image);
+    tf.dispose([codes, image]);
+    return { image: rgb, ms: performance.now() - started };
+  }
+
+  /** The edit blended back into the full-resolution photo. */
+  async pasteBack(edit: RgbImage): Promise<RgbImage> {
+    const s = this.get('subject');
+    if (s.transform) return (await pasteBack(s.photo, edit, s.transform)).image;
+    if (!s.box) throw new Error('frame the photo first');
+    const box = s.box;
+    const resized = await cropAndResize(edit, { x: 0, y: 0, width: edit.width, height: edit.height }, [box.height, box.width]);
+    const out: RgbImage = { width: s.photo.width, height: s.photo.height, data: s.photo.data.slice() };
+    for (let y = 0; y < box.height; y++) {
+      out.data.set(resized.data.subarray(y * box.width * 3, (y + 1) * box.width * 3), ((box.y + y) * s.photo.width + box.x) * 3);
+    }
+    return out;
+  }
+
+  async exportCodes(): Promise<{ data: Float32Array; shape: number[] }> {
+    const s = this.get('subject');
+    if (!s.codes) throw new Error('invert the photo first');
+    return { data: (await s.codes.data()) as Float32Array, shape: [...s.codes.shape] };
+  }
+
+  /** Continues from exported codes (W+ [1, N, D] of this model). */
+  importCodes(data: Float32Array, shape: number[]): void {
+    const s = this.get('subject');
+    const { nQueries, generator } = this.model.manifest;
+    if (shape.length !== 3 || shape[1] !== nQueries || shape[2] !== generator.styleDim) {
+      throw new RangeError(`these codes are [${shape}]; this model's are [1, ${nQueries}, ${generator.styleDim}]`);
+    }
+    s.codes?.dispose();
+    s.codes = tf.tensor3d(data, [1, nQueries, generator.styleDim]);
+  }
+
+  hasReference(): boolean {
+    return Boolean(this.reference?.codes);
+  }
+
+  dispose(): void {
+    this.subject?.codes?.dispose();
+    this.reference?.codes?.dispose();
+    this.subject = null;
+    this.reference = null;
+  }
+
+  private get(which: 'subject' | 'reference'): Subject {
+    const s = which === 'subject' ? this.subject : this.reference;
+    if (!s) throw new Error(`no ${which} photo`);
+    return s;
+  }
+
+  private replace(which: 'subject' | 'reference', next: Subject): void {
+    const old = which === 'subject' ? this.subject : this.reference;
+    old?.codes?.dispose();
+    if (which === 'subject') this.subject = next; else this.reference = next;
+  }
+}

@@ -1,0 +1,83 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { StudioModel } from '../src/engine/model';
+import { EditorSession } from '../src/engine/session';
+import { useNodeBackend } from '../src/node/backend';
+import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
+import type { FaceDetector } from '../src/photo/faces';
+import type { RgbImage } from '../src/photo/types';
+import { loadBundle } from '../src/weights/loader';
+import { directoryFiles } from '../src/weights/node-files';
+import { FIXTURES } from './helpers/golden';
+
+const ROOT = join(import.meta.dirname, '..');
+let model: StudioModel;
+let detector: FaceDetector;
+
+const photo = async (p: string) => decodePhoto(new Uint8Array(await readFile(join(FIXTURES, 'photos', p))), p);
+const differs = (a: RgbImage, b: RgbImage) => a.data.some((v, i) => v !== b.data[i]);
+
+beforeAll(async () => {
+  await useNodeBackend('wasm');
+  const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', 'golden-tiny')));
+  model = new StudioModel(manifest, weights);
+  detector = await nodeFaceDetector();
+});
+
+describe('editor session (the app\'s engine side, without a browser)', () => {
+  it('frames, inverts, edits, transfers from a reference and pastes back', async () => {
+    const session = new EditorSession(model, detector);
+    const faces = await session.setPhoto(await photo('faces/two_people.jpg'));
+    expect(faces).toHaveLength(2);
+    const aligned = await session.frame({ kind: 'face', faceIndex: 1 });
+    expect([aligned.width, aligned.height]).toEqual([64, 64]);
+    const { reconstruction, mse } = await session.invert();
+    expect([reconstruction.width, mse > 0]).toEqual([32, true]);
+    const plain = (await session.render([])).image;
+    expect(differs(plain, reconstruction)).toBe(false);
+    const smiled = (await session.render([{ direction: 'smile', value: 3 }])).image;
+    expect(differs(smiled, reconstruction)).toBe(true);
+    const preview = (await session.render([{ direction: 'smile', value: 3 }], { preview: true })).image;
+    expect(preview.width).toBe(8);
+
+    await session.setPhoto(await photo('faces/obama.jpg'), 'reference');
+    await session.frame(session.defaultFraming('reference'), 'reference');
+    await session.invert('reference');
+    const transferred = (await session.render([], { transfer: { kind: 'block', block: 'bangs', strength: 1 } })).image;
+    expect(differs(transferred, reconstruction)).toBe(true);
+    const mixed = (await session.render([], { transfer: { kind: 'mix', range: { start: 4, end: 8 }, strength: 1 } })).image;
+    expect(differs(mixed, reconstruction)).toBe(true);
+
+    const pasted = await session.pasteBack(smiled);
+    expect([pasted.width, pasted.height]).toEqual([1126, 661]);
+    const codes = await session.exportCodes();
+    session.importCodes(codes.data, codes.shape);
+    expect(differs((await session.render([])).image, reconstruction)).toBe(false);
+    expect(() => session.importCodes(new Float32Array(18 * 512), [1, 18, 512])).toThrow(/this model's are \[1, 8, 64\]/);
+    session.dispose();
+  });
+
+  it('frames by hand-placed eyes and mouth when no face is found', async () => {
+    const session = new EditorSession(model, detector);
+    await expect(session.setPhoto(await photo('cars/ferrari-red-3852233337_7593a392c1_b.jpg'))).rejects.toThrow(/No face/);
+    const aligned = await session.frame({ kind: 'manual', points: { eyeLeft: { x: 400, y: 300 }, eyeRight: { x: 480, y: 300 }, mouth: { x: 440, y: 390 } } });
+    expect(aligned.width).toBe(64);
+    await session.invert();
+    session.dispose();
+  });
+
+  it('leaks no tensor over many edits and renders', async () => {
+    const session = new EditorSession(model, detector);
+    await session.setPhoto(await photo('faces/obama.jpg'));
+    await session.frame(session.defaultFraming());
+    await session.invert();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 30; i++) {
+      await session.render([{ direction: 'smile', value: i / 10 }, { direction: 'label-attribute-0', value: 1 }], { preview: i % 2 === 0 });
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    session.dispose();
+  });
+});
