@@ -1,111 +1,88 @@
 import { useEffect, useRef } from 'react';
-import { Comlink, engine } from './engine';
-import type { WorkerError } from './engine.worker';
-import { useStudio, type CatalogEntry } from './store';
-
-function isError(value: unknown): value is WorkerError {
-  return typeof value === 'object' && value !== null && 'kind' in value && 'message' in value;
-}
-
-async function loadCatalogModel(entry: CatalogEntry) {
-  const { set } = useStudio.getState();
-  set({ busy: `Loading ${entry.name}`, progress: 0, error: null, modelId: entry.id });
-  const url = new URL(`/models/${entry.path}/`, location.href).toString();
-  const result = await engine.loadModel(url, Comlink.proxy((p: { loaded: number; total: number }) => set({ progress: p.total ? p.loaded / p.total : null })));
-  if (isError(result)) set({ error: `${entry.name} could not be loaded: ${result.message}`, busy: null, progress: null });
-  else set({ model: result, busy: null, progress: null });
-}
+import { addCheckpoint, boot, openPhoto, renderEdit, selectModel } from './actions';
+import { EditPanel } from './components/EditPanel';
+import { OutputPanel } from './components/OutputPanel';
+import { PhotoPanel } from './components/PhotoPanel';
+import { ReferencePanel } from './components/ReferencePanel';
+import { ResultPanel } from './components/ResultPanel';
+import { removeModel } from './persist';
+import { useStudio } from './store';
 
 export function App() {
-  const { backend, catalog, modelId, model, busy, progress, error, log, seed, set } = useStudio();
-  const canvas = useRef<HTMLCanvasElement>(null);
-  const timing = useRef<HTMLSpanElement>(null);
+  const { backend, timings, catalog, modelId, model, busy, rendering, progress, error, notice, log, set } = useStudio();
   const booted = useRef(false);
 
   useEffect(() => {
     if (booted.current) return; // React's development double-effect: start once
     booted.current = true;
-    void (async () => {
-      try {
-        set({ busy: 'Starting the engine' });
-        // ?backend=wasm (or webgl, webgpu) forces one backend: for tests and for users whose GPU misbehaves.
-        const forced = new URLSearchParams(location.search).get('backend');
-        const name = await engine.start(forced ? [forced as 'webgpu' | 'webgl' | 'wasm'] : undefined);
-        const response = await fetch('/models/catalog.json');
-        const entries = (await response.json()) as CatalogEntry[];
-        set({ backend: name, catalog: entries, busy: null });
-        if (entries[0]) await loadCatalogModel(entries[0]);
-      } catch (e) {
-        set({ error: `The engine could not start: ${(e as Error).message}`, busy: null });
-      }
-    })();
-  }, [set]);
+    void boot();
+  }, []);
 
   useEffect(() => {
-    if (!model) return;
-    void (async () => {
-      const result = await engine.sample(seed);
-      if (isError(result)) { set({ error: result.message }); return; }
-      const ctx = canvas.current?.getContext('2d');
-      if (!ctx || !canvas.current) return;
-      canvas.current.width = result.pixels.width;
-      canvas.current.height = result.pixels.height;
-      ctx.putImageData(new ImageData(result.pixels.data as Uint8ClampedArray<ArrayBuffer>, result.pixels.width, result.pixels.height), 0, 0);
-      if (timing.current) timing.current.textContent = `${result.ms.toFixed(0)} ms`;
-    })();
-  }, [model, seed, set]);
+    // Drop anywhere, paste anywhere: a photo goes to the editor, a .pt to the converter.
+    const take = (file: File | null | undefined) => {
+      if (!file) return;
+      if (/\.(pt|pth)$/i.test(file.name)) void addCheckpoint(file);
+      else void openPhoto(file, file.name || 'pasted image', 'subject');
+    };
+    const onDrop = (e: DragEvent) => { e.preventDefault(); take(e.dataTransfer?.files?.[0]); };
+    const onDragOver = (e: DragEvent) => e.preventDefault();
+    const onPaste = (e: ClipboardEvent) => {
+      const item = [...(e.clipboardData?.items ?? [])].find((i) => i.kind === 'file');
+      if (item) take(item.getAsFile());
+    };
+    const onKey = (e: KeyboardEvent) => {
+      if (!(e.ctrlKey || e.metaKey) || e.key.toLowerCase() !== 'z') return;
+      if ((e.target as HTMLElement)?.tagName === 'INPUT' && (e.target as HTMLInputElement).type === 'text') return;
+      e.preventDefault();
+      if (e.shiftKey) useStudio.getState().redo(); else useStudio.getState().undo();
+      void renderEdit(false);
+    };
+    window.addEventListener('drop', onDrop);
+    window.addEventListener('dragover', onDragOver);
+    window.addEventListener('paste', onPaste);
+    window.addEventListener('keydown', onKey);
+    return () => {
+      window.removeEventListener('drop', onDrop);
+      window.removeEventListener('dragover', onDragOver);
+      window.removeEventListener('paste', onPaste);
+      window.removeEventListener('keydown', onKey);
+    };
+  }, []);
 
-  async function addCheckpoint(file: File | undefined) {
-    if (!file) return;
-    set({ busy: `Converting ${file.name}`, error: null, log: [] });
-    const lines: string[] = [];
-    const result = await engine.convert(file, true, Comlink.proxy((line: string) => { lines.push(line); set({ log: [...lines] }); }));
-    if (isError(result)) set({ error: `${file.name}: ${result.message}`, busy: null });
-    else set({ model: result, modelId: `file:${file.name}`, busy: null });
-  }
-
+  const entry = catalog.find((c) => c.id === modelId);
   return (
     <main>
       <header>
         <h1>Style Transformer Studio</h1>
         <p className="status" aria-live="polite">
           Engine: <strong data-testid="backend">{backend ?? '…'}</strong>
-          {busy && <> · {busy}{progress !== null && ` ${(progress * 100).toFixed(0)}%`}</>}
+          {Object.keys(timings).length > 0 && <> · {Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(' · ')}</>}
+          <span className="busy" data-testid="busy">{busy ? ` · ${busy}${progress !== null ? ` ${(progress * 100).toFixed(0)}%` : ''}…` : rendering ? ' · rendering…' : ''}</span>
         </p>
+        <div className="models">
+          <label>Model{' '}
+            <select value={modelId ?? ''} onChange={(e) => { const c = catalog.find((x) => x.id === e.target.value); if (c) void selectModel(c); }} aria-label="model">
+              {catalog.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+            </select>
+          </label>
+          <label className="file">Add an official checkpoint (.pt){' '}
+            <input type="file" accept=".pt,.pth" data-testid="checkpoint-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void addCheckpoint(f); e.target.value = ''; }} />
+          </label>
+          {entry && !entry.path && (
+            <button type="button" onClick={() => void removeModel(entry.id).then(() => set({ catalog: catalog.filter((c) => c.id !== entry.id) }))}>Remove this model from the browser</button>
+          )}
+          {model && <small data-testid="model-summary"> {model.domain}, {model.inputSize.join('×')} → {model.outputSize}px · {Object.entries(model.parameters).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${(n / 1e6).toFixed(2)}M`).join(', ')} · {model.source}</small>}
+        </div>
       </header>
-      {error && <p role="alert" className="error">{error}</p>}
-      <section aria-labelledby="models-heading">
-        <h2 id="models-heading">Model</h2>
-        <label>
-          Bundled models{' '}
-          <select value={modelId ?? ''} onChange={(e) => { const entry = catalog.find((c) => c.id === e.target.value); if (entry) void loadCatalogModel(entry); }}>
-            {catalog.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
-          </select>
-        </label>
-        <label className="file">
-          Add an official checkpoint (.pt){' '}
-          <input type="file" accept=".pt,.pth" onChange={(e) => void addCheckpoint(e.target.files?.[0])} />
-        </label>
-        {model && (
-          <dl className="summary">
-            <dt>Name</dt><dd>{model.name}</dd>
-            <dt>Domain</dt><dd>{model.domain}</dd>
-            <dt>Input / output</dt><dd>{model.inputSize.join('×')} → {model.outputSize}px</dd>
-            <dt>Parameters</dt><dd>{Object.entries(model.parameters).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${(n / 1e6).toFixed(2)}M`).join(', ')}</dd>
-            <dt>Edits</dt><dd>{model.directions} directions, {model.editBlocks} editing blocks</dd>
-            <dt>Source</dt><dd>{model.source}</dd>
-          </dl>
-        )}
-        {log.length > 0 && <pre className="log">{log.join('\n')}</pre>}
-      </section>
-      <section aria-labelledby="sample-heading">
-        <h2 id="sample-heading">Random sample</h2>
-        <canvas ref={canvas} width={256} height={256} aria-label="generated sample" />
-        <p>
-          <button type="button" onClick={() => set({ seed: seed + 1 })} disabled={!model}>New sample</button>{' '}
-          <span ref={timing} />
-        </p>
-      </section>
+      {error && <p role="alert" className="error">{error} <button type="button" onClick={() => set({ error: null })} aria-label="dismiss">×</button></p>}
+      {notice && <p role="status" className="notice">{notice}</p>}
+      {log.length > 0 && <pre className="log">{log.join('\n')}</pre>}
+      <div className="layout">
+        <div className="column"><PhotoPanel /><ReferencePanel /></div>
+        <div className="column wide"><ResultPanel /><OutputPanel /></div>
+        <div className="column"><EditPanel /></div>
+      </div>
     </main>
   );
 }

@@ -1,31 +1,133 @@
-import { expect, test } from '@playwright/test';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import sharp from 'sharp';
 
-/** The app starts, picks a backend, loads the bundled model from our own origin and renders a sample. */
-for (const [query, backend] of [['', 'webgpu'], ['?backend=wasm', 'wasm']] as const) {
-test(`the app opens on a bundled model and renders a sample (${backend})`, async ({ page }, testInfo) => {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(e.message));
+/** The editor in Chromium, against the bundled golden tiny models (they render noise, but every path runs). */
+const PHOTOS = join(import.meta.dirname, '..', 'tests', 'fixtures', 'photos');
+const FACE = join(PHOTOS, 'faces', 'obama.jpg');
+const TWO = join(PHOTOS, 'faces', 'two_people.jpg');
+const CAR = join(PHOTOS, 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg');
+
+async function start(page: Page, query = '') {
+  await page.setViewportSize({ width: 1280, height: 720 });
   await page.goto(`/${query}`);
-  await expect(page.getByTestId('backend')).toHaveText(backend, { timeout: 120_000 });
-  await expect(page.getByLabel('Bundled models')).toHaveValue('golden-tiny');
-  await expect(page.getByText(/encoder 0\.27M/)).toBeVisible({ timeout: 120_000 });
-  const canvas = page.getByLabel('generated sample');
-  await expect.poll(async () => canvas.evaluate((c: HTMLCanvasElement) => c.width), { timeout: 120_000 }).toBe(32);
-  const distinct = await canvas.evaluate((c: HTMLCanvasElement) => {
-    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
-    return new Set(Array.from(d.filter((_, i) => i % 4 === 0))).size;
-  });
-  expect(distinct).toBeGreaterThan(20);
-  await page.screenshot({ path: testInfo.outputPath(`app-sample-${backend}.png`) });
-  expect(errors).toEqual([]);
-});
+  await expect(page.getByTestId('model-summary')).toBeVisible({ timeout: 120_000 });
 }
 
-test('a file that is not a checkpoint gets a clear message and the app keeps working', async ({ page }) => {
-  await page.goto('/');
-  await expect(page.getByText(/encoder 0\.27M/)).toBeVisible({ timeout: 120_000 });
-  await page.locator('input[type=file]').setInputFiles({ name: 'holiday.pt', mimeType: 'application/octet-stream', buffer: Buffer.from('just some text') });
-  await expect(page.getByRole('alert')).toContainText('holiday.pt is not a PyTorch checkpoint');
-  await page.getByRole('button', { name: 'New sample' }).click();
-  await expect(page.getByText(/encoder 0\.27M/)).toBeVisible();
+/** Drops a file on the page the way a person drags one from their desktop. */
+async function drop(page: Page, path: string, type = 'image/jpeg') {
+  const bytes = Array.from(await readFile(path));
+  const name = path.split('/').pop()!;
+  await page.evaluate(({ bytes, name, type }) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], name, { type }));
+    window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, { bytes, name, type });
+}
+
+const canvasPixels = (page: Page, testId: string) =>
+  page.getByTestId(testId).evaluate((c: HTMLCanvasElement) => Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data));
+
+async function inverted(page: Page) {
+  await expect(page.getByText('Invert: done')).toBeVisible({ timeout: 180_000 });
+  await expect(page.getByTestId('busy')).toHaveText('', { timeout: 180_000 });
+}
+
+for (const [query, backend] of [['', 'webgpu'], ['?backend=wasm', 'wasm']] as const) {
+  test(`a dropped face photo is aligned, inverted and edited (${backend})`, async ({ page }, info) => {
+    await start(page, query);
+    await expect(page.getByTestId('backend')).toHaveText(backend);
+    await drop(page, FACE);
+    await inverted(page);
+    const reconstruction = await canvasPixels(page, 'reconstruction');
+    expect(new Set(reconstruction).size).toBeGreaterThan(20);
+    const before = await canvasPixels(page, 'edited');
+    await page.getByTestId('slider-smile').fill('4');
+    await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== before[i]), { timeout: 60_000 }).toBe(true);
+    await expect(page.getByTestId('busy')).toHaveText('', { timeout: 60_000 });
+    expect(await canvasPixels(page, 'reconstruction')).toEqual(reconstruction);
+    await expect(page.getByText(/Reconstruction MSE \d/)).toBeVisible();
+    await page.screenshot({ path: info.outputPath(`edited-${backend}.png`) });
+  });
+}
+
+test('several faces: the user picks one; a reference photo transfers through the editing block', async ({ page }, info) => {
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(TWO);
+  await inverted(page);
+  await expect(page.getByRole('group', { name: 'faces found' })).toContainText('2 faces found');
+  const first = await canvasPixels(page, 'aligned');
+  await page.getByRole('button', { name: 'Face 2' }).click();
+  await inverted(page);
+  await expect.poll(async () => (await canvasPixels(page, 'aligned')).some((v, i) => v !== first[i])).toBe(true);
+  const before = await canvasPixels(page, 'edited');
+  await page.getByTestId('reference-input').setInputFiles(FACE);
+  await expect(page.getByRole('combobox', { name: 'Attribute', exact: true })).toHaveValue('block:bangs', { timeout: 120_000 });
+  await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== before[i]), { timeout: 60_000 }).toBe(true);
+  await page.screenshot({ path: info.outputPath('reference.png') });
+});
+
+test('a car photo is framed by a 4:3 crop box that the user can move', async ({ page }, info) => {
+  await start(page);
+  await page.getByLabel('model').selectOption('golden-tiny-car');
+  await expect(page.getByTestId('model-summary')).toContainText('car, 24×32');
+  await page.getByTestId('photo-input').setInputFiles(CAR);
+  await inverted(page);
+  const group = page.getByRole('group', { name: 'crop box' });
+  await expect(group).toContainText(/Crop box \d+×\d+/);
+  const box = await group.textContent();
+  const [, w, h] = box!.match(/(\d+)×(\d+)/)!.map(Number);
+  expect(w / h).toBeCloseTo(4 / 3, 1);
+  await group.getByRole('button', { name: 'smaller' }).click();
+  await inverted(page);
+  await expect(group).not.toHaveText(box!);
+  await page.screenshot({ path: info.outputPath('car.png') });
+});
+
+test('a non-image file and a face-less photo get clear messages, and the app keeps working', async ({ page }, info) => {
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles({ name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is a text file') });
+  await expect(page.getByRole('alert')).toContainText('notes.jpg is not an image');
+  await page.getByTestId('photo-input').setInputFiles(CAR);
+  await expect(page.getByRole('status').filter({ hasText: 'No face was found' })).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByText(/Manual alignment: click the left eye/)).toBeVisible();
+  // place eyes and mouth by hand on the photo
+  const thumb = page.getByTestId('photo-thumb');
+  const b = (await thumb.boundingBox())!;
+  for (const [x, y] of [[0.4, 0.4], [0.55, 0.4], [0.48, 0.55]]) await thumb.click({ position: { x: b.width * x, y: b.height * y } });
+  await inverted(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  await page.screenshot({ path: info.outputPath('errors-recovered.png') });
+});
+
+test('a reload restores the session', async ({ page }, info) => {
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  await page.getByTestId('slider-smile').fill('2.5');
+  await expect(page.getByTestId('busy')).toHaveText('', { timeout: 60_000 });
+  const edited = await canvasPixels(page, 'edited');
+  await page.waitForTimeout(500); // the session is saved after each render
+  await page.reload();
+  await expect(page.getByText('Your last session was restored.')).toBeVisible({ timeout: 120_000 });
+  await inverted(page);
+  await expect(page.getByTestId('slider-smile')).toHaveValue('2.5');
+  await expect.poll(async () => canvasPixels(page, 'edited'), { timeout: 60_000 }).toEqual(edited);
+  await page.screenshot({ path: info.outputPath('restored.png') });
+});
+
+test('both downloads are PNGs of the right size', async ({ page }) => {
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  const save = async (name: string) => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name }).click()]);
+    return sharp(await download.path()).metadata();
+  };
+  const edit = await save('Download edit (PNG)');
+  expect([edit.format, edit.width, edit.height]).toEqual(['png', 32, 32]);
+  const full = await save('Download edit in the original (PNG)');
+  expect([full.format, full.width, full.height]).toEqual(['png', 910, 1137]);
 });

@@ -9,7 +9,7 @@ import { loadCheckpoint } from '../src/io/torch';
 import { useNodeBackend } from '../src/node/backend';
 import { convertCheckpoint } from '../src/weights/convert';
 import { loadBundle, memoryFiles } from '../src/weights/loader';
-import { GOLDEN, golden, goldenTensor, maxAbsDiff } from './helpers/golden';
+import { FIXTURES, GOLDEN, golden, goldenTensor, maxAbsDiff } from './helpers/golden';
 import { officialSpec } from './helpers/official-checkpoint';
 import { torchZip, type PickleDict } from './helpers/torch-writer';
 
@@ -75,5 +75,8 @@ describe('converter', () => {
       directions: [{ name: 'smile', value: { shape: [1, 512], data: new Float32Array(512) } }],
     }));
     expect(error.message).toMatch(/512 wide; this model's styles are 64/);
+    const pca = await loadCheckpoint(bytesSource(new Uint8Array(await readFile(join(FIXTURES, 'official-directions', 'cars_pca.pt')))));
+    const ganspace = await rejection(convertCheckpoint({ checkpoint: await checkpoint('style-transformer-tiny.pt'), directions: [{ name: 'cars_pca', value: pca.root }] }));
+    expect(ganspace.message).toMatch(/GANSpace file cars_pca is 512 wide/);
   });
 });

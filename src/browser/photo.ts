@@ -37,10 +37,24 @@ export async function decodePhotoBlob(blob: Blob, name = (blob as File).name ?? 
 let detector: Promise<FaceDetector> | null = null;
 
 /**
+ * face-api recognises only a page or Node; in a worker it must be told what it has. It gets tensors from us, so
+ * off-screen canvases stand in for the DOM elements it would otherwise create.
+ */
+function useWorkerEnvironment(): void {
+  const unavailable = () => { throw new Error('not available in a worker'); };
+  faceapi.env.setEnv({
+    Canvas: OffscreenCanvas, CanvasRenderingContext2D: OffscreenCanvasRenderingContext2D, Image: OffscreenCanvas,
+    ImageData, Video: OffscreenCanvas, createCanvasElement: () => new OffscreenCanvas(1, 1),
+    createImageElement: unavailable, createVideoElement: unavailable, fetch: globalThis.fetch.bind(globalThis), readFile: unavailable,
+  } as unknown as Parameters<typeof faceapi.env.setEnv>[0]);
+}
+
+/**
  * face-api's nets, loaded from our own origin (`modelsUrl`, served from the npm package), on our tfjs. They load
  * and run on the wasm backend whatever the editor uses (see withBackend).
  */
 export function browserFaceDetector(modelsUrl = '/face-api-models', backend = 'wasm'): Promise<FaceDetector> {
+  if (typeof document === 'undefined') useWorkerEnvironment();
   detector ??= withBackend(backend, async () => {
     await faceapi.nets.ssdMobilenetv1.loadFromUri(modelsUrl);
     await faceapi.nets.faceLandmark68Net.loadFromUri(modelsUrl);

@@ -206,6 +206,10 @@ export async function convertCheckpoint(input: ConvertInput): Promise<ConvertOut
         if (!(t instanceof TorchTensor)) throw new CheckpointError('missing-tensor', `GANSpace file ${d.name} lacks ${key}`);
         out.set(`directions.${id}.${key}`, await rawTensor(t));
       }
+      const compWidth = out.get(`directions.${id}.comp`)!.shape.at(-1);
+      if (compWidth !== generator.styleDim) {
+        throw new CheckpointError('shape-mismatch', `GANSpace file ${d.name} is ${compWidth} wide; this model's styles are ${generator.styleDim}`);
+      }
       const components = out.get(`directions.${id}.std`)!.data.length;
       for (const [label, component, start, end, strength] of GANSPACE_PRESETS[domain]) {
         if (component >= components) continue;

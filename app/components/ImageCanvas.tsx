@@ -1,0 +1,31 @@
+import { useEffect, useRef } from 'react';
+import type { Pixels } from '../engine.worker';
+
+/** Draws engine pixels; the box keeps its size while empty or computing (no layout jumps). */
+export function ImageCanvas({ pixels, label, size = 224, testId, onClick }: { pixels: Pixels | null; label: string; size?: number; testId?: string; onClick?: (x: number, y: number) => void }) {
+  const canvas = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const c = canvas.current;
+    if (!c || !pixels) return;
+    c.width = pixels.width;
+    c.height = pixels.height;
+    c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(pixels.data), pixels.width, pixels.height), 0, 0);
+  }, [pixels]);
+  const aspect = pixels ? pixels.width / pixels.height : 1;
+  return (
+    <figure className="image" style={{ width: size }}>
+      <canvas
+        ref={canvas}
+        role="img"
+        aria-label={label}
+        data-testid={testId}
+        style={{ width: size, height: size / aspect }}
+        onClick={onClick ? (e) => {
+          const r = e.currentTarget.getBoundingClientRect();
+          onClick(((e.clientX - r.left) / r.width) * e.currentTarget.width, ((e.clientY - r.top) / r.height) * e.currentTarget.height);
+        } : undefined}
+      />
+      <figcaption>{label}</figcaption>
+    </figure>
+  );
+}

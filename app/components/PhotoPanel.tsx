@@ -1,0 +1,91 @@
+import { useEffect, useState } from 'react';
+import type { Point } from '../../src/photo/types';
+import { frame, openPhoto } from '../actions';
+import { useStudio, type Step } from '../store';
+import { ImageCanvas } from './ImageCanvas';
+
+interface GalleryItem { file: string; domain: 'face' | 'car'; credit: string }
+
+const STEP_LABELS: Record<Step, string> = { decode: 'Decode', detect: 'Find the face', align: 'Align', invert: 'Invert' };
+
+export function PhotoPanel() {
+  const { photo, steps, model } = useStudio();
+  const [gallery, setGallery] = useState<GalleryItem[]>([]);
+  const [points, setPoints] = useState<Point[]>([]);
+  useEffect(() => { void fetch('/gallery/gallery.json').then((r) => r.json()).then(setGallery).catch(() => setGallery([])); }, []);
+  const domain = model?.domain ?? 'face';
+  const steplist = domain === 'car' ? (['decode', 'align', 'invert'] as Step[]) : (['decode', 'detect', 'align', 'invert'] as Step[]);
+  const manual = photo && photo.noFace !== undefined;
+
+  async function place(x: number, y: number) {
+    if (!photo || !manual) return;
+    const next = [...points, { x: x * photo.thumbScale, y: y * photo.thumbScale }];
+    if (next.length < 3) { setPoints(next); return; }
+    setPoints([]);
+    await frame({ kind: 'manual', points: { eyeLeft: next[0], eyeRight: next[1], mouth: next[2] } }, 'subject');
+  }
+
+  const box = photo?.framing?.box;
+  const moveBox = (dx: number, dy: number, grow: number) => {
+    if (!photo || !box) return;
+    const width = Math.max(16, box.width * grow);
+    const height = width * (box.height / box.width);
+    void frame({ kind: 'car', box: { x: box.x + dx * box.width + (box.width - width) / 2, y: box.y + dy * box.height + (box.height - height) / 2, width, height } }, 'subject');
+  };
+
+  return (
+    <section aria-labelledby="photo-heading" className="panel">
+      <h2 id="photo-heading">Photo</h2>
+      <label className="file">
+        Open a {domain === 'car' ? 'car' : 'face'} photo{' '}
+        <input type="file" accept="image/*" data-testid="photo-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void openPhoto(f, f.name, 'subject'); e.target.value = ''; }} />
+      </label>
+      <p className="hint">or drop it anywhere on the page, or paste it (Ctrl+V).</p>
+      <ol className="steps" aria-label="progress">
+        {steplist.map((s) => <li key={s} className={steps[s]}>{STEP_LABELS[s]}: {steps[s]}</li>)}
+      </ol>
+      {photo && (
+        <div className="thumb">
+          <ImageCanvas pixels={photo.thumb} label={`${photo.name} (${photo.width}×${photo.height})`} size={260} onClick={manual ? place : undefined} testId="photo-thumb" />
+          {photo.faces.length > 1 && (
+            <div role="group" aria-label="faces found">
+              {photo.faces.length} faces found:{' '}
+              {photo.faces.map((f, i) => (
+                <button key={i} type="button" aria-pressed={photo.framing?.faceIndex === i} onClick={() => void frame({ kind: 'face', faceIndex: i }, 'subject')}>
+                  Face {i + 1}{i === 0 ? ' (largest)' : ''}
+                </button>
+              ))}
+            </div>
+          )}
+          {manual && (
+            <p className="manual" role="status">Manual alignment: click the {['left eye', 'right eye', 'mouth centre'][points.length]} on the photo ({points.length}/3).</p>
+          )}
+          {box && (
+            <div role="group" aria-label="crop box">
+              Crop box {Math.round(box.width)}×{Math.round(box.height)} at {Math.round(box.x)},{Math.round(box.y)}:{' '}
+              <button type="button" onClick={() => moveBox(-0.1, 0, 1)}>←</button>
+              <button type="button" onClick={() => moveBox(0.1, 0, 1)}>→</button>
+              <button type="button" onClick={() => moveBox(0, -0.1, 1)}>↑</button>
+              <button type="button" onClick={() => moveBox(0, 0.1, 1)}>↓</button>
+              <button type="button" onClick={() => moveBox(0, 0, 0.9)}>smaller</button>
+              <button type="button" onClick={() => moveBox(0, 0, 1.1)}>larger</button>
+            </div>
+          )}
+        </div>
+      )}
+      <details className="gallery" open={!photo}>
+        <summary>Sample photos</summary>
+        <ul>
+          {gallery.filter((g) => g.domain === domain).map((g) => (
+            <li key={g.file}>
+              <button type="button" onClick={() => void fetch(`/gallery/${g.file}`).then((r) => r.blob()).then((b) => openPhoto(b, g.file, 'subject'))}>
+                <img src={`/gallery/${g.file}`} alt={g.file} width={64} height={64} />
+              </button>
+              <small>{g.credit}</small>
+            </li>
+          ))}
+        </ul>
+      </details>
+    </section>
+  );
+}
