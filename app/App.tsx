@@ -70,7 +70,11 @@ export function App() {
             <input type="file" accept=".pt,.pth" data-testid="checkpoint-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void addCheckpoint(f); e.target.value = ''; }} />
           </label>
           {entry && !entry.path && (
-            <button type="button" onClick={() => void removeModel(entry.id).then(() => set({ catalog: catalog.filter((c) => c.id !== entry.id) }))}>Remove this model from the browser</button>
+            <button type="button" onClick={() => void removeModel(entry.id).then(async () => {
+              const rest = catalog.filter((c) => c.id !== entry.id);
+              set({ catalog: rest });
+              if (rest[0]) await selectModel(rest[0]);
+            })}>Remove this model from the browser</button>
           )}
           {model && <small data-testid="model-summary"> {model.domain}, {model.inputSize.join('×')} → {model.outputSize}px · {Object.entries(model.parameters).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${(n / 1e6).toFixed(2)}M`).join(', ')} · {model.source}</small>}
         </div>

@@ -116,7 +116,7 @@ export async function frame(framing: Framing, which: 'subject' | 'reference'): P
   } else {
     set({
       photo: { ...state().photo!, framing },
-      aligned: result.aligned, reconstruction: result.reconstruction, mse: result.mse, busy: null,
+      aligned: result.aligned, reconstruction: result.reconstruction, mse: result.mse, identity: result.identity, busy: null,
       steps: { decode: 'done', detect: 'done', align: 'done', invert: 'done' },
       timings: { ...state().timings, align: result.msFrame, invert: result.msInvert },
     });

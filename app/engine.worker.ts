@@ -130,13 +130,13 @@ const api = {
     });
   },
 
-  frameAndInvert(framing: Framing, which: 'subject' | 'reference'): Promise<Result<{ aligned: Pixels; reconstruction: Pixels; mse: number; msInvert: number; msFrame: number }>> {
+  frameAndInvert(framing: Framing, which: 'subject' | 'reference'): Promise<Result<{ aligned: Pixels; reconstruction: Pixels; mse: number; identity: number | null; msInvert: number; msFrame: number }>> {
     return guard(async () => {
       const t = performance.now();
       const aligned = await current().frame(framing, which);
       const msFrame = performance.now() - t;
-      const { reconstruction, mse, ms } = await current().invert(which);
-      return { aligned: pixels(aligned), reconstruction: pixels(reconstruction), mse, msInvert: ms, msFrame };
+      const { reconstruction, mse, identity, ms } = await current().invert(which);
+      return { aligned: pixels(aligned), reconstruction: pixels(reconstruction), mse, identity, msInvert: ms, msFrame };
     });
   },
 

@@ -49,6 +49,7 @@ export interface StudioState {
   reconstruction: Pixels | null;
   edited: Pixels | null;
   mse: number | null;
+  identity: number | null;
   edits: EditState;
   past: EditState[];
   future: EditState[];
@@ -83,6 +84,7 @@ export const useStudio = create<StudioState>((set, get) => ({
   reconstruction: null,
   edited: null,
   mse: null,
+  identity: null,
   edits: NO_EDITS,
   past: [],
   future: [],

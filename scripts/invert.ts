@@ -1,98 +1,70 @@
 /**
  * npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback] [--backend wasm|cpu] <image>...
- * The whole photo pipeline without a browser. Per image, <out>/<name>/: aligned.png, reconstruction.png, codes.npy
- * (W+, float32), report.json, and with --pasteback pasteback.png, with --raw image.npy (the generator's float32
- * output before clamping, NCHW, full resolution). A bad file is reported and the batch goes on; the exit code is 1
- * when any image failed.
+ * The whole photo pipeline without a browser (the same EditorSession the app's worker uses). Per image,
+ * <out>/<name>/: aligned.png, reconstruction.png, codes.npy (W+, float32), report.json, and with --pasteback
+ * pasteback.png, with --raw image.npy (the generator's float32 output before clamping, NCHW, full resolution).
+ * A bad file is reported and the batch goes on; the exit code is 1 when any image failed.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as tf from '@tensorflow/tfjs-core';
-import { fromRgb, toRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
+import { EditorSession } from '../src/engine/session';
 import { CheckpointError } from '../src/io/errors';
 import { writeNpy } from '../src/io/npy';
 import { useNodeBackend, type NodeBackend } from '../src/node/backend';
 import { decodePhoto, encodePng, nodeFaceDetector } from '../src/node/photo';
-import { alignFace } from '../src/photo/align';
-import { centredBox, cropAndResize, type CropBox } from '../src/photo/cars';
-import { ffhqQuad } from '../src/photo/geometry';
-import { findFaces } from '../src/photo/intake';
-import { pasteBack } from '../src/photo/pasteback';
-import { PhotoError, type RgbImage } from '../src/photo/types';
+import { PhotoError } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
 
 interface Options { aligned: boolean; raw: boolean; pasteback: boolean }
 
-async function processImage(model: StudioModel, path: string, outDir: string, options: Options, backend: string) {
+async function processImage(session: EditorSession, path: string, outDir: string, options: Options, backend: string) {
   const timings: Record<string, number> = {};
-  const time = async <T>(stage: string, run: () => Promise<T> | T): Promise<T> => {
+  const time = async <T>(stage: string, run: () => Promise<T>): Promise<T> => {
     const t = performance.now();
     const result = await run();
     timings[stage] = Math.round(performance.now() - t);
     return result;
   };
-  const name = basename(path, extname(path));
-  const dir = join(outDir, name);
+  const dir = join(outDir, basename(path, extname(path)));
   await mkdir(dir, { recursive: true });
-  const [h, w] = model.inputSize;
   const photo = await time('decode', async () => decodePhoto(new Uint8Array(await readFile(path)), basename(path)));
-  const report: Record<string, unknown> = { file: path, width: photo.width, height: photo.height, backend, domain: model.manifest.domain };
-  let input: RgbImage;
-  let paste: ((recon: RgbImage) => Promise<RgbImage>) | null = null;
-  if (options.aligned) {
-    input = await time('resize', () => cropAndResize(photo, { x: 0, y: 0, width: photo.width, height: photo.height }, [h, w]));
-  } else if (model.manifest.domain === 'face') {
-    const faces = await time('detect', () => findFaces(photo, detector!, basename(path)));
+  const report: Record<string, unknown> = { file: path, width: photo.width, height: photo.height, backend, domain: session.domain };
+  const faces = await time('detect', () => session.setPhoto(photo, 'subject', !options.aligned));
+  if (session.domain === 'face' && !options.aligned) {
     report.facesFound = faces.length;
-    report.chosenFace = { box: roundBox(faces[0].box), score: Number(faces[0].score.toFixed(3)) };
-    const aligned = await time('align', () => alignFace(photo, ffhqQuad(faces[0].landmarks), h));
-    input = aligned.image;
-    paste = async (recon) => (await pasteBack(photo, recon, aligned.transform)).image;
-  } else {
-    const box: CropBox = centredBox(photo, w / h);
-    report.cropBox = box;
-    input = await time('crop', () => cropAndResize(photo, box, [h, w]));
-    paste = async (recon) => {
-      const out: RgbImage = { width: photo.width, height: photo.height, data: photo.data.slice() };
-      const resized = await cropAndResize(recon, { x: 0, y: 0, width: recon.width, height: recon.height }, [box.height, box.width]);
-      for (let y = 0; y < box.height; y++) out.data.set(resized.data.subarray(y * box.width * 3, (y + 1) * box.width * 3), ((box.y + y) * photo.width + box.x) * 3);
-      return out;
-    };
+    const { box, score } = faces[0];
+    report.chosenFace = { box: { x: Math.round(box.x), y: Math.round(box.y), width: Math.round(box.width), height: Math.round(box.height) }, score: Number(score.toFixed(3)) };
   }
+  const framing = options.aligned ? { kind: 'resize' as const } : session.defaultFraming();
+  if (framing.kind === 'car') report.cropBox = framing.box;
+  const input = await time('align', () => session.frame(framing));
   await writeFile(join(dir, 'aligned.png'), await encodePng(input));
-  const inputTensor = fromRgb(input);
-  const codes = await time('encode', async () => { const c = model.invert(inputTensor); await c.data(); return c; });
-  const image = await time('generate', async () => { const i = model.render(codes); await i.data(); return i; });
-  const reconstruction = await toRgb(image);
+  const { reconstruction, mse, identity, encodeMs, generateMs } = await session.invert();
+  timings.encode = Math.round(encodeMs);
+  timings.generate = Math.round(generateMs);
+  report.reconstructionMse = mse;
+  if (session.domain === 'face') report.identitySimilarity = identity;
   await writeFile(join(dir, 'reconstruction.png'), await encodePng(reconstruction));
-  await writeFile(join(dir, 'codes.npy'), writeNpy(await codes.data() as Float32Array, codes.shape));
-  report.reconstructionMse = tf.tidy(() => {
-    const resized = tf.image.resizeBilinear(image, [h, w], false, true);
-    return tf.mean(tf.square(tf.sub(tf.clipByValue(resized, -1, 1), inputTensor))).dataSync()[0];
-  });
+  const codes = await session.exportCodes();
+  await writeFile(join(dir, 'codes.npy'), writeNpy(codes.data, codes.shape));
+  const outputs = ['aligned.png', 'reconstruction.png', 'codes.npy', 'report.json'];
   if (options.raw) {
-    const raw = tf.tidy(() => tf.transpose(model.generator.synthesize(codes), [0, 3, 1, 2]));
-    await writeFile(join(dir, 'image.npy'), writeNpy(await raw.data() as Float32Array, raw.shape));
-    raw.dispose();
+    const raw = await session.rawOutput();
+    await writeFile(join(dir, 'image.npy'), writeNpy(raw.data, raw.shape));
+    outputs.push('image.npy');
   }
-  if (options.pasteback && paste) {
-    await writeFile(join(dir, 'pasteback.png'), await encodePng(await time('pasteback', () => paste!(reconstruction))));
+  if (options.pasteback) {
+    await writeFile(join(dir, 'pasteback.png'), await encodePng(await time('pasteback', () => session.pasteBack(reconstruction))));
+    outputs.push('pasteback.png');
   }
-  tf.dispose([inputTensor, codes, image]);
   report.timingsMs = timings;
-  report.outputs = ['aligned.png', 'reconstruction.png', 'codes.npy', 'report.json', ...(options.raw ? ['image.npy'] : []), ...(options.pasteback && paste ? ['pasteback.png'] : [])];
+  report.outputs = outputs;
   await writeFile(join(dir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;
 }
-
-function roundBox(b: { x: number; y: number; width: number; height: number }) {
-  return { x: Math.round(b.x), y: Math.round(b.y), width: Math.round(b.width), height: Math.round(b.height) };
-}
-
-let detector: Awaited<ReturnType<typeof nodeFaceDetector>> | null = null;
 
 async function main() {
   const { values, positionals } = parseArgs({
@@ -108,12 +80,11 @@ async function main() {
   }
   const backend = await useNodeBackend(values.backend as NodeBackend);
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));
-  const model = new StudioModel(manifest, weights);
-  if (manifest.domain === 'face' && !values.aligned) detector = await nodeFaceDetector();
+  const session = new EditorSession(new StudioModel(manifest, weights), manifest.domain === 'face' ? await nodeFaceDetector() : null);
   let failed = 0;
   for (const path of positionals) {
     try {
-      const report = await processImage(model, path, values.out, { aligned: values.aligned, raw: values.raw, pasteback: values.pasteback }, backend);
+      const report = await processImage(session, path, values.out, { aligned: values.aligned, raw: values.raw, pasteback: values.pasteback }, backend);
       console.log(`${path}: ok, MSE ${(report.reconstructionMse as number).toFixed(4)}, ${JSON.stringify(report.timingsMs)}`);
     } catch (error) {
       failed++;

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../src/node/backend';
 import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
 import { alignFace } from '../src/photo/align';
-import type { FaceDetector } from '../src/photo/faces';
+import { cosineSimilarity, type FaceDetector } from '../src/photo/faces';
 import { ffhqQuad, invertAffine, applyAffine } from '../src/photo/geometry';
 import { findFaces } from '../src/photo/intake';
 import { pasteBack, psnrInside } from '../src/photo/pasteback';
@@ -97,6 +97,20 @@ describe('photo intake on real photos', () => {
     console.log(`paste-back round trip at ${size} px: PSNR ${psnr.toFixed(1)} dB inside the mask (${mask.filter((m) => m === 1).length} px)`);
     expect(psnr).toBeGreaterThan(size >= 1024 ? 35 : 26);
     expect(untouched).toEqual(Array.from(image.data.subarray(0, 3 * 50))); // outside the crop nothing changes
+  });
+
+  it('identity descriptors tell the same person from another', async () => {
+    const describe = async (file: string) => {
+      const image = await photo(file);
+      const aligned = await alignFace(image, ffhqQuad((await findFaces(image, detector))[0].landmarks), SIZE);
+      return (await detector.describe(aligned.image))!;
+    };
+    const [obama, obama2, biden] = [await describe('faces/obama.jpg'), await describe('faces/obama2.jpg'), await describe('faces/biden.jpg')];
+    const same = cosineSimilarity(obama, obama2);
+    const other = cosineSimilarity(obama, biden);
+    console.log(`identity similarity: obama/obama2 ${same.toFixed(3)}, obama/biden ${other.toFixed(3)}`);
+    expect(same).toBeGreaterThan(other + 0.05);
+    expect(cosineSimilarity(obama, obama)).toBeCloseTo(1, 5);
   });
 
   it('finds both people in two_people.jpg, largest first', async () => {

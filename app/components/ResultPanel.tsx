@@ -3,7 +3,7 @@ import { useStudio } from '../store';
 import { ImageCanvas } from './ImageCanvas';
 
 export function ResultPanel() {
-  const { aligned, reconstruction, edited, mse, model } = useStudio();
+  const { aligned, reconstruction, edited, mse, identity, model } = useStudio();
   const [split, setSplit] = useState(50);
   return (
     <section aria-labelledby="result-heading" className="panel result">
@@ -19,7 +19,10 @@ export function ResultPanel() {
       <label>Before / after{' '}
         <input type="range" min={0} max={100} value={split} onChange={(e) => setSplit(Number(e.target.value))} aria-label="compare before and after" />
       </label>
-      <p data-testid="quality">{mse !== null ? `Reconstruction MSE ${mse.toFixed(4)} (images in [−1, 1]) · output ${model?.outputSize}px` : 'Open a photo to invert it.'}</p>
+      <p data-testid="quality">
+        {mse !== null ? `Reconstruction MSE ${mse.toFixed(4)} (images in [−1, 1])` : 'Open a photo to invert it.'}
+        {mse !== null && model?.domain === 'face' && ` · identity similarity ${identity === null ? 'n/a (no face found in the reconstruction)' : identity.toFixed(3)}`}
+      </p>
     </section>
   );
 }

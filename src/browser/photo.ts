@@ -58,6 +58,7 @@ export function browserFaceDetector(modelsUrl = '/face-api-models', backend = 'w
   detector ??= withBackend(backend, async () => {
     await faceapi.nets.ssdMobilenetv1.loadFromUri(modelsUrl);
     await faceapi.nets.faceLandmark68Net.loadFromUri(modelsUrl);
+    await faceapi.nets.faceRecognitionNet.loadFromUri(modelsUrl);
     return faceApiDetector(faceapi as unknown as FaceApi, 0.5, backend);
   });
   return detector;

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { StyleRange } from '../models/editing';
 import { alignFace, type AlignTransform } from '../photo/align';
 import { centredBox, clampBox, cropAndResize, type CropBox } from '../photo/cars';
-import type { DetectedFace, FaceDetector } from '../photo/faces';
+import { cosineSimilarity, type DetectedFace, type FaceDetector } from '../photo/faces';
 import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
 import { findFaces } from '../photo/intake';
 import { pasteBack } from '../photo/pasteback';
@@ -16,8 +16,8 @@ export type Transfer =
   | { kind: 'mix'; range: StyleRange; strength: number };
 
 export interface Framing {
-  /** faces: the chosen face (or manual points); cars: the crop box. */
-  kind: 'face' | 'manual' | 'car';
+  /** faces: the chosen face (or manual points); cars: the crop box; resize: an already aligned image, as it is. */
+  kind: 'face' | 'manual' | 'car' | 'resize';
   faceIndex?: number;
   points?: { eyeLeft: Point; eyeRight: Point; mouth: Point };
   box?: CropBox;
@@ -48,10 +48,10 @@ export class EditorSession {
   }
 
   /** Sets the photo; for faces, detects them (largest first; throws PhotoError 'no-face' when none). */
-  async setPhoto(photo: RgbImage, which: 'subject' | 'reference' = 'subject'): Promise<DetectedFace[]> {
+  async setPhoto(photo: RgbImage, which: 'subject' | 'reference' = 'subject', detect = true): Promise<DetectedFace[]> {
     const subject: Subject = { photo, faces: [], aligned: null, transform: null, box: null, codes: null };
     this.replace(which, subject);
-    if (this.domain === 'face') {
+    if (this.domain === 'face' && detect) {
       if (!this.detector) throw new Error('no face detector');
       subject.faces = await findFaces(photo, this.detector);
     }
@@ -72,8 +72,8 @@ export class EditorSession {
     const [h, w] = this.model.inputSize;
     s.codes?.dispose();
     s.codes = null;
-    if (framing.kind === 'car') {
-      s.box = clampBox(framing.box ?? centredBox(s.photo, w / h), s.photo);
+    if (framing.kind === 'car' || framing.kind === 'resize') {
+      s.box = framing.kind === 'resize' ? { x: 0, y: 0, width: s.photo.width, height: s.photo.height } : clampBox(framing.box ?? centredBox(s.photo, w / h), s.photo);
       s.transform = null;
       s.aligned = await cropAndResize(s.photo, s.box, [h, w]);
     } else {
@@ -88,23 +88,40 @@ export class EditorSession {
     return s.aligned;
   }
 
-  /** Inverts the framed photo; returns the reconstruction and its MSE against the input (images in [-1, 1]). */
-  async invert(which: 'subject' | 'reference' = 'subject'): Promise<{ reconstruction: RgbImage; mse: number; ms: number }> {
+  /**
+   * Inverts the framed photo; returns the reconstruction, its MSE against the input (images in [-1, 1]) and, for
+   * faces, the identity similarity (cosine of face-api descriptors; null when no face is found in either).
+   */
+  async invert(which: 'subject' | 'reference' = 'subject'): Promise<{ reconstruction: RgbImage; mse: number; identity: number | null; ms: number; encodeMs: number; generateMs: number }> {
     const s = this.get(which);
     if (!s.aligned) throw new Error('frame the photo first');
     const started = performance.now();
     const input = fromRgb(s.aligned);
     s.codes?.dispose();
     s.codes = this.model.invert(input);
+    await s.codes.data();
+    const encodeMs = performance.now() - started;
     const image = this.model.render(s.codes);
     const reconstruction = await toRgb(image);
+    const generateMs = performance.now() - started - encodeMs;
     const mseTensor = tf.tidy(() => {
       const resized = tf.image.resizeBilinear(tf.clipByValue(image, -1, 1), [input.shape[1], input.shape[2]], false, true);
       return tf.mean(tf.square(tf.sub(resized, input)));
     });
     const mse = (await mseTensor.data())[0];
     tf.dispose([input, image, mseTensor]);
-    return { reconstruction, mse, ms: performance.now() - started };
+    const ms = performance.now() - started;
+    return { reconstruction, mse, identity: which === 'subject' ? await this.identity(s.aligned, reconstruction) : null, ms, encodeMs, generateMs };
+  }
+
+  private async identity(input: RgbImage, reconstruction: RgbImage): Promise<number | null> {
+    if (this.domain !== 'face' || !this.detector) return null;
+    const [h, w] = this.model.inputSize;
+    const size = Math.max(h, 160); // the recognition net wants a face of at least ~150 px
+    // One after the other: the detector switches tfjs backends around each call.
+    const a = await this.detector.describe(input.width >= size ? input : await cropAndResize(input, { x: 0, y: 0, width: input.width, height: input.height }, [size, size]));
+    const b = await this.detector.describe(await cropAndResize(reconstruction, { x: 0, y: 0, width: reconstruction.width, height: reconstruction.height }, [size, Math.round((size * w) / h)]));
+    return a && b ? cosineSimilarity(a, b) : null;
   }
 
   /** The edited codes: slider edits, then the reference transfer. Caller disposes. */
@@ -146,6 +163,22 @@ export class EditorSession {
       out.data.set(resized.data.subarray(y * box.width * 3, (y + 1) * box.width * 3), ((box.y + y) * s.photo.width + box.x) * 3);
     }
     return out;
+  }
+
+  /** The generator's float32 output for the current codes before any clamping, NCHW, at full resolution. */
+  async rawOutput(): Promise<{ data: Float32Array; shape: number[] }> {
+    const s = this.get('subject');
+    if (!s.codes) throw new Error('invert the photo first');
+    const raw = tf.tidy(() => tf.transpose(this.model.generator.synthesize(s.codes!), [0, 3, 1, 2]));
+    const data = (await raw.data()) as Float32Array;
+    const shape = [...raw.shape];
+    raw.dispose();
+    return { data, shape };
+  }
+
+  /** The faces found in the subject photo (largest first). */
+  faces(): DetectedFace[] {
+    return this.get('subject').faces;
   }
 
   async exportCodes(): Promise<{ data: Float32Array; shape: number[] }> {

@@ -12,6 +12,17 @@ export interface DetectedFace {
 export interface FaceDetector {
   /** Every face, largest first. */
   detect(photo: RgbImage): Promise<DetectedFace[]>;
+  /** face-api's 128-d identity descriptor of the largest face, or null when no face is found. */
+  describe(photo: RgbImage): Promise<Float32Array | null>;
+}
+
+/** Cosine similarity of two identity descriptors (1 = same direction). */
+export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) { dot += a[i] * b[i]; na += a[i] * a[i]; nb += b[i] * b[i]; }
+  return dot / Math.sqrt(na * nb);
 }
 
 /** The part of @vladmandic/face-api we use (its Node and browser builds both have it). */
@@ -19,7 +30,7 @@ export interface FaceApi {
   detectAllFaces(input: tf.Tensor3D, options: unknown): { withFaceLandmarks(): Promise<Array<{
     detection: { box: { x: number; y: number; width: number; height: number }; score: number };
     landmarks: { positions: Array<{ x: number; y: number }> };
-  }>> };
+  }>> & { withFaceDescriptors(): Promise<Array<{ detection: { box: { width: number; height: number } }; descriptor: Float32Array }>> } };
   SsdMobilenetv1Options: new (options: { minConfidence: number; maxResults?: number }) => unknown;
 }
 
@@ -58,6 +69,17 @@ export function faceApiDetector(faceapi: FaceApi, minConfidence = 0.5, backend?:
             landmarks: f.landmarks.positions.map((p) => ({ x: up(p.x), y: up(p.y) })),
           }))
           .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+      } finally {
+        input.dispose();
+      }
+    }),
+    describe: (photo) => withBackend(backend, async () => {
+      const input = tf.tensor3d(photo.data, [photo.height, photo.width, 3], 'int32');
+      try {
+        const found = await faceapi.detectAllFaces(input, new faceapi.SsdMobilenetv1Options({ minConfidence: 0.3, maxResults: 5 })).withFaceLandmarks().withFaceDescriptors();
+        if (!found.length) return null;
+        found.sort((a, b) => b.detection.box.width * b.detection.box.height - a.detection.box.width * a.detection.box.height);
+        return found[0].descriptor;
       } finally {
         input.dispose();
       }
