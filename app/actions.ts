@@ -31,6 +31,7 @@ export async function boot(): Promise<void> {
     const stored = await storedModels().catch(() => []);
     const all = [...catalog, ...stored.map((m) => ({ id: m.id, name: `${m.name} (added)`, domain: m.manifest.domain, path: '' }))];
     set({ backend, catalog: all, busy: null });
+    await engine.watchDeviceLoss(Comlink.proxy((reason: string) => void recoverFromDeviceLoss(reason)));
     const saved = await loadSession().catch(() => undefined);
     const entry = all.find((c) => c.id === saved?.modelId) ?? all[0];
     if (entry) await selectModel(entry);
@@ -43,6 +44,28 @@ export async function boot(): Promise<void> {
     }
   } catch (error) {
     set({ error: `The engine could not start: ${(error as Error).message}. Try reloading, or ?backend=wasm.`, busy: null });
+  }
+}
+
+/**
+ * The GPU went away: tell the user, restart the engine on the next backend, reload the model and redo the photo
+ * with the same framing, edits and reference. Nothing the user did is lost.
+ */
+export async function recoverFromDeviceLoss(reason: string): Promise<void> {
+  const { catalog, modelId, photo, edits, past, future, transfer, reference } = state();
+  set({ notice: `The GPU stopped working (${reason}). Restarting the editor on another backend; your photo and edits are kept.` });
+  const backend = await engine.restart();
+  set({ backend });
+  await engine.watchDeviceLoss(Comlink.proxy((r: string) => void recoverFromDeviceLoss(r)));
+  const entry = catalog.find((c) => c.id === modelId);
+  if (!entry) return;
+  await selectModel(entry);
+  if (subjectBlob && photo) {
+    set({ edits, past, future });
+    await openPhoto(subjectBlob, photo.name, 'subject', photo.framing);
+    if (referenceBlob && reference) await openPhoto(referenceBlob, reference.name, 'reference', reference.framing);
+    set({ transfer, notice: `The GPU stopped working (${reason}); the editor now runs on ${backend}. Your photo and edits are kept.` });
+    await renderEdit(false);
   }
 }
 

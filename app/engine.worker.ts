@@ -1,6 +1,7 @@
 // All model work runs here, off the page's thread, so the UI never freezes.
 import * as Comlink from 'comlink';
-import { startBackend, type BrowserBackend } from '../src/browser/backend';
+import * as tf from '@tensorflow/tfjs-core';
+import { BACKEND_ORDER, startBackend, type BrowserBackend } from '../src/browser/backend';
 import { browserFaceDetector, decodePhotoBlob } from '../src/browser/photo';
 import { StudioModel, type EditValue } from '../src/engine/model';
 import { EditorSession, type Framing, type Transfer } from '../src/engine/session';
@@ -35,6 +36,14 @@ export type Result<T> = T | WorkerError;
 let model: StudioModel | null = null;
 let session: EditorSession | null = null;
 let started: Promise<string> | null = null; // one start per worker (React's double effects would race it)
+let onDeviceLost: ((reason: string) => void) | null = null;
+
+/** A WebGPU device can be lost (driver reset, GPU removed, browser reclaiming it); the page is told, once. */
+function watchDevice(backend: string): void {
+  if (backend !== 'webgpu') return;
+  const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  void device?.lost.then((info) => onDeviceLost?.(info.message || info.reason || 'unknown reason'));
+}
 
 function summary(m: BundleManifest): ModelSummary {
   return {
@@ -89,8 +98,32 @@ function current(): EditorSession {
 
 const api = {
   start(order?: BrowserBackend[]): Promise<string> {
-    started ??= startBackend(order);
+    started ??= startBackend(order).then((name) => { watchDevice(name); return name; });
     return started;
+  },
+
+  watchDeviceLoss(callback: (reason: string) => void): void {
+    onDeviceLost = callback;
+  },
+
+  /** After a lost GPU: drops the dead backend and its model, starts the next backend in line. */
+  async restart(): Promise<string> {
+    const dead = tf.getBackend();
+    session?.dispose();
+    try { model?.dispose(); } catch { /* its tensors died with the device */ }
+    session = null;
+    model = null;
+    tf.removeBackend(dead);
+    const order = BACKEND_ORDER.filter((b) => b !== dead);
+    started = startBackend(order).then((name) => { watchDevice(name); return name; });
+    return started;
+  },
+
+  /** For tests: destroys the WebGPU device, as a driver reset would. */
+  simulateDeviceLoss(): boolean {
+    const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
+    device?.destroy();
+    return Boolean(device);
   },
 
   loadModel(url: string, onProgress?: (p: LoadProgress) => void): Promise<Result<ModelSummary>> {

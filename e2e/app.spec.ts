@@ -118,7 +118,7 @@ test('a reload restores the session', async ({ page }, info) => {
   await page.screenshot({ path: info.outputPath('restored.png') });
 });
 
-test('both downloads are PNGs of the right size', async ({ page }) => {
+test('both downloads are PNGs of the right size', async ({ page }, info) => {
   await start(page);
   await page.getByTestId('photo-input').setInputFiles(FACE);
   await inverted(page);
@@ -130,9 +130,10 @@ test('both downloads are PNGs of the right size', async ({ page }) => {
   expect([edit.format, edit.width, edit.height]).toEqual(['png', 32, 32]);
   const full = await save('Download edit in the original (PNG)');
   expect([full.format, full.width, full.height]).toEqual(['png', 910, 1137]);
+  await page.screenshot({ path: info.outputPath('downloads.png') });
 });
 
-test('a checkpoint dropped on the page is converted in the browser, kept for later visits and removable', async ({ page }) => {
+test('a checkpoint dropped on the page is converted in the browser, kept for later visits and removable', async ({ page }, info) => {
   await start(page);
   const checkpoint = join(import.meta.dirname, '..', 'tests', 'fixtures', 'golden', 'style-transformer-tiny.pt');
   await drop(page, checkpoint, 'application/octet-stream');
@@ -148,4 +149,22 @@ test('a checkpoint dropped on the page is converted in the browser, kept for lat
   await expect(page.getByTestId('model-summary')).toContainText('style-transformer-tiny.pt');
   await page.getByRole('button', { name: 'Remove this model from the browser' }).click();
   await expect(page.getByLabel('model').locator('option', { hasText: '(added)' })).toHaveCount(0);
+  await page.screenshot({ path: info.outputPath('checkpoint-removed.png') });
+});
+
+test('a lost GPU is reported, the editor restarts on another backend, and the photo and edits are kept', async ({ page }, info) => {
+  await start(page);
+  await expect(page.getByTestId('backend')).toHaveText('webgpu');
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  await page.getByTestId('slider-smile').fill('3');
+  await expect(page.getByTestId('busy')).toHaveText('', { timeout: 60_000 });
+  expect(await page.evaluate(() => (window as unknown as { studioEngine: { simulateDeviceLoss(): Promise<boolean> } }).studioEngine.simulateDeviceLoss())).toBe(true);
+  await expect(page.getByRole('status').filter({ hasText: 'The GPU stopped working' })).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByTestId('backend')).toHaveText(/webgl|wasm/, { timeout: 120_000 });
+  await expect(page.getByRole('status').filter({ hasText: /now runs on (webgl|wasm)/ })).toBeVisible({ timeout: 180_000 });
+  await inverted(page);
+  await expect(page.getByTestId('slider-smile')).toHaveValue('3');
+  expect(new Set(await canvasPixels(page, 'edited')).size).toBeGreaterThan(20);
+  await page.screenshot({ path: info.outputPath('device-lost.png') });
 });
