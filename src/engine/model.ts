@@ -81,17 +81,6 @@ export class StudioModel {
     });
   }
 
-  /** Random W+ codes from z, truncated towards latent_avg. */
-  sample(batch: number, seed: number, truncation = 0.7): tf.Tensor3D {
-    return tf.tidy(() => {
-      const { styleDim } = this.manifest.generator;
-      const w = this.generator.mapping(tf.randomNormal([batch, styleDim], 0, 1, 'float32', seed) as tf.Tensor2D);
-      const avg = tf.reshape(tf.slice(tf.reshape(this.latentAvg, [-1, styleDim]), [0, 0], [1, styleDim]), [1, styleDim]);
-      const t = this.generator.truncate(w, avg, truncation);
-      return tf.tile(tf.expandDims(t, 1), [1, this.manifest.nQueries, 1]) as tf.Tensor3D;
-    });
-  }
-
   direction(id: string): DirectionSpec {
     const d = this.manifest.directions.find((x) => x.id === id);
     if (!d) throw new RangeError(`${this.manifest.name} has no direction ${id}`);

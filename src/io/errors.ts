@@ -1,3 +1,5 @@
+import { CodedError } from '../errors';
+
 /** Every failure the readers report is one of these, so callers can tell the user what is wrong with the file. */
 export type CheckpointErrorCode =
   | 'not-a-checkpoint'
@@ -10,11 +12,6 @@ export type CheckpointErrorCode =
   | 'shape-mismatch'
   | 'not-npy';
 
-export class CheckpointError extends Error {
-  readonly code: CheckpointErrorCode;
-  constructor(code: CheckpointErrorCode, message: string) {
-    super(message);
-    this.name = 'CheckpointError';
-    this.code = code;
-  }
+export class CheckpointError extends CodedError<CheckpointErrorCode> {
+  override name = 'CheckpointError';
 }
