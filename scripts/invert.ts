@@ -79,8 +79,14 @@ async function main() {
     process.exit(2);
   }
   const backend = await useNodeBackend(values.backend as NodeBackend);
-  const { manifest, weights } = await loadBundle(directoryFiles(values.model));
-  const session = new EditorSession(new StudioModel(manifest, weights), manifest.domain === 'face' ? await nodeFaceDetector() : null);
+  let session: EditorSession;
+  try {
+    const { manifest, weights } = await loadBundle(directoryFiles(values.model));
+    session = new EditorSession(new StudioModel(manifest, weights), manifest.domain === 'face' ? await nodeFaceDetector() : null);
+  } catch (error) {
+    console.error(`invert: the model in ${values.model} could not be loaded: ${(error as Error).message}`);
+    process.exit(2);
+  }
   let failed = 0;
   for (const path of positionals) {
     try {

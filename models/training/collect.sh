@@ -6,7 +6,8 @@ from=$1
 stage=$2
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$here/state/$stage" "$here/samples"
-cp "$from/$stage.pt" "$from/$stage-d.pt" "$here/state/$stage/"
+cp "$from/$stage.pt" "$here/state/$stage/"
+if [ -f "$from/$stage-d.pt" ]; then cp "$from/$stage-d.pt" "$here/state/$stage/"; fi
 n=$(ls "$here/samples" | grep -c "^$stage-" || true)
 cp "$from/$stage-samples.png" "$here/samples/$stage-$((n + 1)).png"
 sed "s#\`$stage-samples.png\`#\`samples/$stage-$((n + 1)).png\`#" "$from/$stage-log.md" >> "$here/LOG.md"

@@ -55,7 +55,8 @@ export function inferEncoderConfig(weights: RawWeights): EncoderConfig {
     stageUnits[stageUnits.length - 1]++;
   }
   if (stageUnits.length !== 4) {
-    throw new CheckpointError('shape-mismatch', `the encoder backbone has ${stageUnits.length} stages; the Style Transformer has 4`);
+    throw new CheckpointError('shape-mismatch', `the encoder backbone shows ${stageUnits.length} stages where the Style Transformer has 4 ` +
+      '(stages are found where the width changes, so consecutive stages must differ in width)');
   }
   const stem = weights.shape('input_layer.0.weight');
   const z = weights.shape('z');

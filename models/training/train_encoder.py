@@ -1,0 +1,171 @@
+"""Stage: the Style Transformer encoder for a trained generator (faces 64x64, or cars).
+
+The official losses' networks (LPIPS, ArcFace) are not available here, so the recipe uses what we can compute:
+  pixel MSE + (1 - SSIM at two scales) + distance of our own discriminator's features (a perceptual stand-in)
+  + on generated samples, where the true W+ codes are known, an L2 latent loss.
+Each batch is half real training images and half generator samples (style-mixed, truncation 0.7..1).
+The generator is frozen. Writes, time-boxed like train_gan.py:
+  <out>/<name>.pt   {'state_dict': encoder.module.* + decoder.module.*, 'latent_avg', 'opts'}: the official layout
+  <out>/<name>-samples.png (held-out faces: input row, reconstruction row), <out>/<name>-log.md
+Resume with --resume <dir> (the same .pt; Adam restarts).
+"""
+import argparse
+import json
+import os
+import random
+import time
+
+import torch
+from torch.nn import functional as F
+
+import data
+from sg2 import Discriminator, Generator
+from st_encoder import StyleTransformerEncoder, queries
+from train_gan import PRESETS, load_images, save_grid
+
+ENCODERS = {
+    'faces': dict(stage_units=(2, 2, 4, 2), depths=(32, 64, 128, 256), stem=32, ffn=512, heads=4),
+    'cars': dict(stage_units=(2, 2, 4, 2), depths=(32, 64, 128, 256), stem=32, ffn=512, heads=4),
+    # Every stage needs its own width: stage starts are read from width changes (a stride-2 unit whose width does
+    # not change has a weightless shortcut, so it looks like any other unit).
+    # The last stage's width is the style width: its features are the first transformer layer's keys and values.
+    'smoke': dict(stage_units=(1, 1, 1, 1), depths=(16, 20, 24, 32), stem=16, ffn=64, heads=4),
+}
+
+
+def ssim(a, b, window=7):
+    """Mean SSIM over channels with a uniform window (images in [-1, 1] mapped to [0, 1])."""
+    a, b = (a + 1) / 2, (b + 1) / 2
+    pool = lambda x: F.avg_pool2d(x, window, 1, window // 2, count_include_pad=False)
+    mu_a, mu_b = pool(a), pool(b)
+    var_a = pool(a * a) - mu_a ** 2
+    var_b = pool(b * b) - mu_b ** 2
+    cov = pool(a * b) - mu_a * mu_b
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    return (((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))).mean()
+
+
+def d_features(d, x):
+    feats, out = [], x
+    for layer in d.convs:
+        out = layer(out)
+        feats.append(out)
+    return feats
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--domain', choices=['faces', 'cars'], default='faces')
+    ap.add_argument('--data', required=True)
+    ap.add_argument('--gan', required=True, help='folder with <domain>-gan.pt and <domain>-gan-d.pt')
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--resume')
+    ap.add_argument('--minutes', type=float, default=8)
+    ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--limit', type=int)
+    ap.add_argument('--smoke', action='store_true')
+    args = ap.parse_args()
+
+    started = time.time()
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    device_name = torch.cuda.get_device_name(0) if device == 'cuda' else f'CPU ({os.cpu_count()} cores)'
+    name = f'{args.domain}-encoder'
+    preset = PRESETS['smoke' if args.smoke else args.domain]
+    os.makedirs(args.out, exist_ok=True)
+
+    gan = torch.load(os.path.join(args.gan, f'{args.domain}-gan.pt'), map_location='cpu')
+    g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels'])
+    g.load_state_dict(gan['g_ema'])
+    g = g.to(device).eval().requires_grad_(False)
+    latent_avg = gan['latent_avg'].to(device)
+    d = Discriminator(preset['size'], preset['d_channels'])
+    d_state = torch.load(os.path.join(args.gan, f'{args.domain}-gan-d.pt'), map_location='cpu')['d']
+    d.load_state_dict({k: v.float() for k, v in d_state.items()})
+    d = d.to(device).eval().requires_grad_(False)
+
+    spec = ENCODERS['smoke' if args.smoke else args.domain]
+    n_latent = g.n_latent
+    enc = StyleTransformerEncoder(spec['stage_units'], spec['depths'], spec['stem'], preset['style_dim'], n_latent, spec['ffn'], spec['heads']).to(device)
+    step, seen, history = 0, 0, []
+    if args.resume and os.path.exists(os.path.join(args.resume, f'{name}.pt')):
+        state = torch.load(os.path.join(args.resume, f'{name}.pt'), map_location='cpu')
+        enc.load_state_dict({k[len('encoder.module.'):]: v for k, v in state['state_dict'].items() if k.startswith('encoder.module.')})
+        step, seen, history = state['opts'].get('steps', 0), state['opts'].get('images_seen', 0), state['opts'].get('history', [])
+        print(f'resumed at step {step}', flush=True)
+    optim = torch.optim.Adam(enc.parameters(), lr=1e-4)
+
+    images = torch.from_numpy(load_images(args.domain, args.data, args.limit)).to(device)
+    holdout = None
+    if args.domain == 'faces':
+        held, _ = data.faces(args.data, 'holdout', 16)
+        holdout = torch.from_numpy(held).to(device).float() / 127.5 - 1
+    print(f'{len(images)} training images on {device_name}', flush=True)
+
+    def encode(x):
+        return enc(x, queries(enc, g, x.shape[0])) + latent_avg
+
+    def generated(batch):
+        with torch.no_grad():
+            z = torch.randn(2, batch, preset['style_dim'], device=device)
+            w = g.style(z.reshape(-1, preset['style_dim'])).reshape(2, batch, -1)
+            psi = torch.rand(batch, 1, device=device) * 0.3 + 0.7
+            w = latent_avg + psi * (w - latent_avg)
+            cut = random.randint(1, n_latent - 1)
+            wplus = torch.cat([w[0].unsqueeze(1).repeat(1, cut, 1), w[1].unsqueeze(1).repeat(1, n_latent - cut, 1)], 1)
+            return g([wplus], input_is_latent=True, randomize_noise=False).clamp(-1, 1), wplus
+
+    budget = args.minutes * 60
+    first_rate, t0, count = None, time.time(), 0
+    session_start = step
+    while time.time() - started < budget:
+        half = args.batch // 2
+        real = images[torch.randint(0, len(images), (half,), device=device)].float() / 127.5 - 1
+        fake, wplus = generated(half)
+        x = torch.cat([real, fake])
+        codes = encode(x)
+        recon = g([codes], input_is_latent=True, randomize_noise=False)
+        mse = F.mse_loss(recon, x)
+        structure = 1 - 0.5 * (ssim(recon, x) + ssim(F.avg_pool2d(recon, 2), F.avg_pool2d(x, 2)))
+        feat = sum(F.mse_loss(a, b) for a, b in zip(d_features(d, recon), d_features(d, x))) / len(d.convs)
+        latent = F.mse_loss(codes[half:], wplus)
+        loss = mse + 0.5 * structure + 0.1 * feat + 1.0 * latent
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        step += 1
+        seen += args.batch
+        count += 1
+        if count == 20:
+            if device == 'cuda':
+                torch.cuda.synchronize()
+            first_rate = 20 * args.batch / (time.time() - t0)
+            print(f'throughput: {first_rate:.0f} images/s', flush=True)
+        if step % 100 == 0:
+            row = [step, seen, round(mse.item(), 4), round(structure.item(), 4), round(feat.item(), 4), round(latent.item(), 4)]
+            history.append(row)
+            print(f'step {step} mse {row[2]} 1-ssim {row[3]} feat {row[4]} latent {row[5]} {time.time() - started:.0f} s', flush=True)
+
+    minutes = (time.time() - started) / 60
+    enc.eval()
+    state_dict = {f'encoder.module.{k}': v.cpu() for k, v in enc.state_dict().items()}
+    state_dict.update({f'decoder.module.{k}': v.cpu() for k, v in g.state_dict().items()})
+    opts = {'output_size': preset['size'], 'dataset_type': f'{args.domain}_encode', 'encoder_type': 'StyleTransformer (narrow, our recipe)',
+            'start_from_latent_avg': True, 'learn_in_w': False, 'input_nc': 3, 'steps': step, 'images_seen': seen, 'history': history}
+    torch.save({'state_dict': state_dict, 'latent_avg': latent_avg.cpu(), 'opts': opts}, os.path.join(args.out, f'{name}.pt'))
+    sample = holdout if holdout is not None else images[:8].float() / 127.5 - 1
+    with torch.no_grad():
+        recon = g([encode(sample[:8])], input_is_latent=True, randomize_noise=False)
+    save_grid(torch.cat([sample[:8], recon.clamp(-1, 1)]), os.path.join(args.out, f'{name}-samples.png'))
+    last = history[-1] if history else [step, seen, round(mse.item(), 4), round(structure.item(), 4), round(feat.item(), 4), round(latent.item(), 4)]
+    entry = (f'| {time.strftime("%Y-%m-%d")} | {name}{" (smoke)" if args.smoke else ""} | {device_name} | '
+             f'{step - session_start} steps (total {step}) | {seen:,} images seen in all | {minutes:.1f} min | '
+             f'{first_rate or 0:.0f} img/s | mse {last[2]} 1-ssim {last[3]} feat {last[4]} latent {last[5]} | `{name}-samples.png` |\n')
+    with open(os.path.join(args.out, f'{name}-log.md'), 'w') as f:
+        f.write(entry)
+    print(entry, end='')
+    print(f'{name}.pt: {os.path.getsize(os.path.join(args.out, f"{name}.pt")) / 2 ** 20:.1f} MiB')
+    print(json.dumps({'step': step, 'images': seen, 'minutes': round(minutes, 2)}))
+
+
+if __name__ == '__main__':
+    main()
