@@ -1,0 +1,157 @@
+"""Stage (CPU): everything the editor's sliders and reference panel need, from a trained generator + encoder.
+
+1. Codes: the encoder's W+ codes of the training faces (and of the held-out ones, for evaluation).
+2. LCNet_40: the latent attribute classifier on those codes and the 40 CelebA attributes (the official
+   LCNet_40 structure: fmaps [n*D, 512, 512] here, 40 heads, leaky ReLU 0.2) -> faces-classifier.pt {'state_dict'}.
+3. InterFaceGAN: for each attribute in --boundaries, a linear boundary on the mean style (a logistic regression,
+   as the paper's linear SVM), unit normal saved as <attribute>.npy [1, D].
+4. Editing blocks: for each attribute in --blocks, the paper's reference editing transformer block trained with
+   its reference loss, in our form: the classifier must see the reference's label for the attribute, the other
+   attributes' embeddings must stay the source's, and the codes may move only a little
+   -> faces-edit-<attribute>.pt {'state_dict': encoder.module.transformerlayer.* + classifier.module.* + decoder.module.*}.
+"""
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import data
+from sg2 import Generator
+from st_encoder import StyleTransformerEncoder, TransformerDecoderLayer, queries
+from train_encoder import ENCODERS
+from train_gan import PRESETS
+
+ATTRS = ['5_o_Clock_Shadow', 'Arched_Eyebrows', 'Attractive', 'Bags_Under_Eyes', 'Bald', 'Bangs', 'Big_Lips', 'Big_Nose',
+         'Black_Hair', 'Blond_Hair', 'Blurry', 'Brown_Hair', 'Bushy_Eyebrows', 'Chubby', 'Double_Chin', 'Eyeglasses',
+         'Goatee', 'Gray_Hair', 'Heavy_Makeup', 'High_Cheekbones', 'Male', 'Mouth_Slightly_Open', 'Mustache',
+         'Narrow_Eyes', 'No_Beard', 'Oval_Face', 'Pale_Skin', 'Pointy_Nose', 'Receding_Hairline', 'Rosy_Cheeks',
+         'Sideburns', 'Smiling', 'Straight_Hair', 'Wavy_Hair', 'Wearing_Earrings', 'Wearing_Hat', 'Wearing_Lipstick',
+         'Wearing_Necklace', 'Wearing_Necktie', 'Young']
+
+
+class LCNet40(nn.Module):
+    """The official LCNet_40 (fcs -> per-class 512->32 embedding -> 32->1 score); names match the release."""
+
+    def __init__(self, fmaps, n_classes=40):
+        super().__init__()
+        self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(fmaps[:-1], fmaps[1:]))
+        self.indep_fcs = nn.ModuleList(nn.Linear(fmaps[-1], 32) for _ in range(n_classes))
+        self.output_fcs = nn.ModuleList(nn.Linear(32, 1) for _ in range(n_classes))
+        self.relu = nn.LeakyReLU(0.2)
+
+    def forward(self, x):
+        for layer in self.fcs:
+            x = self.relu(layer(x))
+        feats = [fc(x) for fc in self.indep_fcs]
+        return torch.cat([o(f) for o, f in zip(self.output_fcs, feats)], 1), torch.stack(feats, 1)
+
+
+def encode_all(enc, g, latent_avg, images, batch=256):
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(images), batch):
+            x = torch.from_numpy(images[i:i + batch]).float() / 127.5 - 1
+            out.append(enc(x, queries(enc, g, len(x))) + latent_avg)
+    return torch.cat(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--data', required=True)
+    ap.add_argument('--state', required=True, help='folder with faces-gan/ and faces-encoder/')
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--boundaries', default='Smiling,Young,Male,Eyeglasses,Bangs')
+    ap.add_argument('--blocks', default='Bangs,Eyeglasses,Smiling,Blond_Hair')
+    ap.add_argument('--limit', type=int)
+    ap.add_argument('--classifier-epochs', type=int, default=20)
+    ap.add_argument('--block-steps', type=int, default=2000)
+    ap.add_argument('--smoke', action='store_true')
+    args = ap.parse_args()
+    started = time.time()
+    torch.manual_seed(0)
+    os.makedirs(args.out, exist_ok=True)
+    preset = PRESETS['smoke' if args.smoke else 'faces']
+    spec = ENCODERS['smoke' if args.smoke else 'faces']
+    gan = torch.load(os.path.join(args.state, 'faces-gan', 'faces-gan.pt'), map_location='cpu')
+    g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels']).eval().requires_grad_(False)
+    g.load_state_dict(gan['g_ema'])
+    ck = torch.load(os.path.join(args.state, 'faces-encoder', 'faces-encoder.pt'), map_location='cpu')
+    enc = StyleTransformerEncoder(spec['stage_units'], spec['depths'], spec['stem'], preset['style_dim'], g.n_latent, spec['ffn'], spec['heads']).eval()
+    enc.load_state_dict({k[len('encoder.module.'):]: v for k, v in ck['state_dict'].items() if k.startswith('encoder.module.')})
+    latent_avg = ck['latent_avg']
+
+    images, rows = data.faces(args.data, 'train', args.limit)
+    labels = torch.tensor([[1.0 if r[a] == '1' else 0.0 for a in ATTRS] for r in rows])
+    codes = encode_all(enc, g, latent_avg, images)
+    n, d = codes.shape[1:]
+    print(f'encoded {len(codes)} faces in {time.time() - started:.0f} s', flush=True)
+
+    # 2. LCNet_40
+    cls = LCNet40([n * d, 512, 512])
+    opt = torch.optim.Adam(cls.parameters(), lr=1e-3)
+    flat = codes.reshape(len(codes), -1)
+    split = int(len(flat) * 0.9)
+    for epoch in range(args.classifier_epochs):
+        perm = torch.randperm(split)
+        for i in range(0, split, 256):
+            idx = perm[i:i + 256]
+            logits, _ = cls(flat[idx])
+            loss = F.binary_cross_entropy_with_logits(logits, labels[idx])
+            opt.zero_grad(); loss.backward(); opt.step()
+    cls.eval()
+    with torch.no_grad():
+        accuracy = ((cls(flat[split:])[0] > 0).float() == labels[split:]).float().mean(0)
+    print('classifier accuracy on a 10% split: ' + ', '.join(f'{a} {accuracy[ATTRS.index(a)]:.2f}' for a in ['Smiling', 'Male', 'Young', 'Eyeglasses', 'Bangs']), flush=True)
+    torch.save({'state_dict': cls.state_dict()}, os.path.join(args.out, 'faces-classifier.pt'))
+
+    # 3. InterFaceGAN boundaries on the mean style
+    mean_style = codes.mean(1)
+    for name in args.boundaries.split(','):
+        y = labels[:, ATTRS.index(name)]
+        w = torch.zeros(d, requires_grad=True)
+        b = torch.zeros(1, requires_grad=True)
+        lbfgs = torch.optim.LBFGS([w, b], max_iter=200)
+        x = (mean_style - mean_style.mean(0)) / mean_style.std(0)
+
+        def closure():
+            lbfgs.zero_grad()
+            loss = F.binary_cross_entropy_with_logits(x @ w + b, y) + 1e-3 * w.square().sum()
+            loss.backward()
+            return loss
+        lbfgs.step(closure)
+        normal = (w.detach() / mean_style.std(0))
+        normal = normal / normal.norm()
+        np.save(os.path.join(args.out, f'{name.lower()}.npy'), normal.reshape(1, d).numpy().astype(np.float32))
+
+    # 4. Reference editing blocks
+    for name in args.blocks.split(','):
+        a = ATTRS.index(name)
+        block = TransformerDecoderLayer(d, 4, 2 * d if args.smoke else 1024 if d >= 512 else 2 * d)
+        opt = torch.optim.Adam(block.parameters(), lr=1e-4)
+        pos = torch.nonzero(labels[:, a] == 1).flatten()
+        neg = torch.nonzero(labels[:, a] == 0).flatten()
+        for step in range(args.block_steps):
+            src = codes[neg[torch.randint(0, len(neg), (32,))]]
+            ref = codes[pos[torch.randint(0, len(pos), (32,))]]
+            out = block(src.permute(1, 0, 2), ref.permute(1, 0, 2)).permute(1, 0, 2)
+            logits, emb = cls(out.reshape(32, -1))
+            _, emb_src = cls(src.reshape(32, -1))
+            _, emb_ref = cls(ref.reshape(32, -1))
+            keep = torch.ones(40, dtype=torch.bool); keep[a] = False
+            loss = (F.binary_cross_entropy_with_logits(logits[:, a], torch.ones(32)) + F.mse_loss(emb[:, a], emb_ref[:, a])
+                    + F.mse_loss(emb[:, keep], emb_src[:, keep]) + 0.1 * F.mse_loss(out, src))
+            opt.zero_grad(); loss.backward(); opt.step()
+        state = {f'encoder.module.transformerlayer.{k}': v for k, v in block.state_dict().items()}
+        state.update({f'classifier.module.{k}': v for k, v in cls.state_dict().items()})
+        state.update({f'decoder.module.{k}': v for k, v in g.state_dict().items()})
+        torch.save({'state_dict': state, 'opts': {'attribute': name}}, os.path.join(args.out, f'faces-edit-{name.lower()}.pt'))
+        print(f'editing block {name}: final loss {loss.item():.3f}', flush=True)
+    print(f'done in {(time.time() - started) / 60:.1f} min')
+
+
+if __name__ == '__main__':
+    main()
