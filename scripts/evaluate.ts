@@ -1,0 +1,143 @@
+/**
+ * npm run evaluate -- --model <bundle dir> --data ../shared/datasets/faces-64 [--limit N] [--json out.json]
+ * npm run evaluate -- --model <bundle dir> --data ../shared/datasets/cars-128x96 [--limit N]
+ * Reports a demo model on images it never trained on. Faces: the 100 held-out identities of
+ * models/training/holdout-faces.txt (500 faces) — reconstruction MSE (images in [-1, 1]) and SSIM at 64x64,
+ * identity similarity (face-api descriptors, input vs reconstruction), and per face direction the change of the
+ * latent classifier's logit for its attribute per unit of slider. Cars: reconstruction MSE on the last 200
+ * images of the index (the training stage holds them out).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import sharp from 'sharp';
+import { fromRgb, toRgb } from '../src/engine/image';
+import { StudioModel } from '../src/engine/model';
+import { useNodeBackend } from '../src/node/backend';
+import { nodeFaceDetector } from '../src/node/photo';
+import { cropAndResize } from '../src/photo/cars';
+import { cosineSimilarity } from '../src/photo/faces';
+import type { RgbImage } from '../src/photo/types';
+import { loadBundle } from '../src/weights/loader';
+import { directoryFiles } from '../src/weights/node-files';
+
+const ROOT = join(import.meta.dirname, '..');
+const INTERFACEGAN_ATTRIBUTE: Record<string, string> = { smiling: 'Smiling', smile: 'Smiling', young: 'Young', age: 'Young', male: 'Male', eyeglasses: 'Eyeglasses', bangs: 'Bangs' };
+
+async function tiles(folder: string, rows: Array<Record<string, string>>, [h, w]: [number, number]): Promise<RgbImage[]> {
+  const sheets = new Map<string, Buffer>();
+  const out: RgbImage[] = [];
+  for (const r of rows) {
+    const file = `sheet-${String(Number(r.sheet)).padStart(3, '0')}.jpg`;
+    if (!sheets.has(file)) sheets.set(file, await readFile(join(folder, file)));
+    const slot = Number(r.slot);
+    const { data } = await sharp(sheets.get(file)!).extract({ left: (slot % 16) * w, top: Math.floor(slot / 16) * h, width: w, height: h })
+      .removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    out.push({ width: w, height: h, data: new Uint8Array(data) });
+  }
+  return out;
+}
+
+function csv(text: string): Array<Record<string, string>> {
+  const [head, ...lines] = text.trim().split('\n');
+  const keys = head.split(',');
+  return lines.map((l) => {
+    const cells = l.split(',');
+    // class names may contain commas: everything past the known columns is the last field
+    const row: Record<string, string> = {};
+    keys.forEach((k, i) => { row[k] = i === keys.length - 1 ? cells.slice(i).join(',') : cells[i]; });
+    return row;
+  });
+}
+
+/** SSIM with an 11x11 Gaussian window (sigma 1.5) on [0, 1] images, averaged over channels and pixels. */
+function ssim(a: tf.Tensor4D, b: tf.Tensor4D): number {
+  return tf.tidy(() => {
+    const g = Array.from({ length: 11 }, (_, i) => Math.exp(-((i - 5) ** 2) / (2 * 1.5 ** 2)));
+    const sum = g.reduce((x, y) => x + y, 0);
+    const k: number[] = [];
+    for (const y of g) for (const x of g) k.push((x * y) / (sum * sum));
+    const kernel = tf.tile(tf.tensor4d(k, [11, 11, 1, 1]), [1, 1, 3, 1]) as tf.Tensor4D;
+    const blur = (x: tf.Tensor4D) => tf.depthwiseConv2d(x, kernel, 1, 'valid');
+    const [x, y] = [tf.div(tf.add(a, 1), 2) as tf.Tensor4D, tf.div(tf.add(b, 1), 2) as tf.Tensor4D];
+    const [mx, my] = [blur(x), blur(y)];
+    const vx = tf.sub(blur(tf.mul(x, x) as tf.Tensor4D), tf.square(mx));
+    const vy = tf.sub(blur(tf.mul(y, y) as tf.Tensor4D), tf.square(my));
+    const cov = tf.sub(blur(tf.mul(x, y) as tf.Tensor4D), tf.mul(mx, my));
+    const c1 = 0.01 ** 2;
+    const c2 = 0.03 ** 2;
+    const map = tf.div(tf.mul(tf.add(tf.mul(tf.mul(mx, my), 2), c1), tf.add(tf.mul(cov, 2), c2)),
+      tf.mul(tf.add(tf.add(tf.square(mx), tf.square(my)), c1), tf.add(tf.add(vx, vy), c2)));
+    return tf.mean(map).dataSync()[0];
+  });
+}
+
+async function main() {
+  const { values } = parseArgs({ options: { model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'string' } } });
+  if (!values.model || !values.data) {
+    console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
+    process.exit(2);
+  }
+  await useNodeBackend('wasm');
+  const { manifest, weights } = await loadBundle(directoryFiles(values.model));
+  const model = new StudioModel(manifest, weights);
+  const rows = csv(await readFile(join(values.data, 'index.csv'), 'utf8'));
+  const face = manifest.domain === 'face';
+  let held: Array<Record<string, string>>;
+  if (face) {
+    const ids = new Set((await readFile(join(ROOT, 'models', 'training', 'holdout-faces.txt'), 'utf8')).split('\n').filter((l) => l && !l.startsWith('#')));
+    held = rows.filter((r) => ids.has(r.identity));
+  } else {
+    held = rows.slice(-200);
+  }
+  if (values.limit) held = held.slice(0, Number(values.limit));
+  const images = await tiles(values.data, held, face ? [64, 64] : [96, 128]);
+  const detector = face ? await nodeFaceDetector() : null;
+  const [h, w] = model.inputSize;
+  let mse = 0;
+  let ssimSum = 0;
+  const identities: number[] = [];
+  const perDirection = new Map<string, number[]>();
+  for (const image of images) {
+    const input = fromRgb(await cropAndResize(image, { x: 0, y: 0, width: image.width, height: image.height }, [h, w]));
+    const codes = model.invert(input);
+    const recon = model.render(codes);
+    const truth = fromRgb(image);
+    const resized = tf.tidy(() => tf.clipByValue(tf.image.resizeBilinear(recon, [image.height, image.width], false, true), -1, 1) as tf.Tensor4D);
+    mse += tf.tidy(() => tf.mean(tf.square(tf.sub(resized, truth))).dataSync()[0]);
+    ssimSum += ssim(resized, truth);
+    if (detector) {
+      const big = (x: RgbImage) => cropAndResize(x, { x: 0, y: 0, width: x.width, height: x.height }, [160, 160]);
+      const a = await detector.describe(await big(image));
+      const b = await detector.describe(await big(await toRgb(resized)));
+      if (a && b) identities.push(cosineSimilarity(a, b));
+    }
+    if (model.classifier) {
+      const attributes = manifest.classifier!.attributes;
+      const before = model.classifier.logits(codes);
+      for (const d of manifest.directions) {
+        const attribute = d.kind === 'label' ? d.attribute : d.kind === 'interfacegan' ? attributes.indexOf(INTERFACEGAN_ATTRIBUTE[d.id] ?? '') : -1;
+        if (attribute < 0) continue;
+        const edited = model.applyEdits(codes, [{ direction: d.id, value: 1 }]);
+        const after = model.classifier.logits(edited);
+        const change = tf.tidy(() => tf.mean(tf.sub(tf.slice(after, [0, attribute], [-1, 1]), tf.slice(before, [0, attribute], [-1, 1]))).dataSync()[0]);
+        perDirection.set(d.label, [...(perDirection.get(d.label) ?? []), change]);
+        tf.dispose([edited, after]);
+      }
+      before.dispose();
+    }
+    tf.dispose([input, codes, recon, truth, resized]);
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const report = {
+    model: manifest.name, images: images.length, heldOut: face ? '100 identities (holdout-faces.txt)' : 'last 200 of the index',
+    reconstructionMse: mse / images.length, ssim: ssimSum / images.length,
+    identitySimilarity: face ? { mean: identities.length ? mean(identities) : null, facesFoundInBoth: identities.length } : undefined,
+    classifierLogitChangePerUnit: Object.fromEntries([...perDirection].map(([k, v]) => [k, Number(mean(v).toFixed(4))])),
+  };
+  console.log(JSON.stringify(report, null, 2));
+  if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
+}
+
+void main();
