@@ -59,8 +59,9 @@ test('several faces: the user picks one; a reference photo transfers through the
   await inverted(page);
   await expect(page.getByRole('group', { name: 'faces found' })).toContainText('2 faces found');
   const first = await canvasPixels(page, 'aligned');
-  await page.getByRole('button', { name: 'Face 2' }).click();
+  await page.locator('.face-box').nth(1).click(); // on the photo
   await inverted(page);
+  await expect(page.getByRole('button', { name: 'Face 2' })).toHaveAttribute('aria-pressed', 'true');
   await expect.poll(async () => (await canvasPixels(page, 'aligned')).some((v, i) => v !== first[i])).toBe(true);
   const before = await canvasPixels(page, 'edited');
   await page.getByTestId('reference-input').setInputFiles(FACE);

@@ -6,6 +6,9 @@ import { ImageCanvas } from './ImageCanvas';
 
 interface GalleryItem { file: string; domain: 'face' | 'car'; credit: string }
 
+/** Width of the photo preview, in CSS pixels. */
+const THUMB = 260;
+
 const STEP_LABELS: Record<Step, string> = { decode: 'Decode', detect: 'Find the face', align: 'Align', invert: 'Invert' };
 
 export function PhotoPanel() {
@@ -46,7 +49,17 @@ export function PhotoPanel() {
       </ol>
       {photo && (
         <div className="thumb">
-          <ImageCanvas pixels={photo.thumb} label={`${photo.name} (${photo.width}×${photo.height})`} size={260} onClick={manual ? place : undefined} testId="photo-thumb" />
+          <div className="thumb-frame">
+            <ImageCanvas pixels={photo.thumb} label={`${photo.name} (${photo.width}×${photo.height})`} size={THUMB} onClick={manual ? place : undefined} testId="photo-thumb" />
+            {photo.faces.length > 1 && photo.faces.map((f, i) => (
+              <button
+                key={i} type="button" className="face-box" tabIndex={-1} aria-hidden="true"
+                data-selected={photo.framing?.faceIndex === i}
+                style={{ left: (f.box.x / photo.width) * THUMB, top: (f.box.y / photo.width) * THUMB, width: (f.box.width / photo.width) * THUMB, height: (f.box.height / photo.width) * THUMB }}
+                onClick={() => void frame({ kind: 'face', faceIndex: i }, 'subject')}
+              >{i + 1}</button>
+            ))}
+          </div>
           {photo.faces.length > 1 && (
             <div role="group" aria-label="faces found">
               {photo.faces.length} faces found:{' '}
