@@ -30,7 +30,7 @@ const SQRT2 = Math.SQRT2;
 const BLUR_1D = [1, 3, 3, 1];
 
 export function inferGeneratorConfig(weights: RawWeights): GeneratorConfig {
-  const nMlp = countStyle(weights);
+  const nMlp = countIndexed(weights, 'style.', 'weight', 1); // style.0 is the PixelNorm
   if (!weights.has('input.input')) throw new CheckpointError('missing-tensor', 'not a StyleGAN2 generator: input.input is missing');
   const styleDim = weights.shape('conv1.conv.modulation.weight')[1];
   const channels: Record<number, number> = { 4: weights.shape('input.input')[1] };
@@ -39,12 +39,6 @@ export function inferGeneratorConfig(weights: RawWeights): GeneratorConfig {
   const size = 2 ** (blocks + 2);
   const logSize = blocks + 2;
   return { size, styleDim, nMlp, channels, nLatent: logSize * 2 - 2, numLayers: (logSize - 2) * 2 + 1 };
-}
-
-function countStyle(weights: RawWeights): number {
-  let n = 0;
-  while (weights.has(`style.${n + 1}.weight`)) n++;
-  return n;
 }
 
 /** The 1-D factor of the blur kernel with the upsampling gain (2 per axis, 4 in all): [1, 3, 3, 1] / 4. */

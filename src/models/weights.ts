@@ -46,10 +46,10 @@ export class RawWeights {
   }
 }
 
-/** Counts indices `i` for which `${stem}${i}.${suffix}` exists. */
-export function countIndexed(weights: RawWeights, stem: string, suffix: string): number {
+/** Counts consecutive indices from `first` for which `${stem}${i}.${suffix}` exists. */
+export function countIndexed(weights: RawWeights, stem: string, suffix: string, first = 0): number {
   let n = 0;
-  while (weights.has(`${stem}${n}.${suffix}`)) n++;
+  while (weights.has(`${stem}${first + n}.${suffix}`)) n++;
   return n;
 }
 
