@@ -237,8 +237,8 @@ async function loadLegacy(source: ByteSource): Promise<Checkpoint> {
     try {
       return await parseLegacy(source, prefix);
     } catch (error) {
-      if (error instanceof CheckpointError || prefixLength >= source.size) {
-        if (error instanceof CheckpointError) throw error;
+      if (error instanceof CheckpointError) throw error;
+      if (prefixLength >= source.size) {
         throw new CheckpointError('truncated', `${source.name}: the legacy checkpoint could not be parsed (${(error as Error).message})`);
       }
       prefixLength = Math.min(source.size, prefixLength * 4);
