@@ -5,6 +5,7 @@ import sys
 import numpy as np
 import torch
 
+from golden_check import report
 from sg2 import Generator
 
 golden = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..', '..', 'tests', 'fixtures', 'golden')
@@ -19,9 +20,4 @@ with torch.no_grad():
         'image_from_z_trunc0.7': (g([ck['latent_avg'] + 0.7 * (g.style(load('z.npy')) - ck['latent_avg'])], input_is_latent=True, randomize_noise=False),
                                   load('image_from_z_trunc0.7.npy')),
     }
-worst = 0.0
-for name, (a, b) in checks.items():
-    diff = (a - b).abs().max().item()
-    worst = max(worst, diff)
-    print(f'{name}: max abs diff {diff:.2e}')
-sys.exit(0 if worst < 1e-4 else 1)
+report(checks)

@@ -10,7 +10,6 @@ The generator is frozen. Writes, time-boxed like train_gan.py:
 Resume with --resume <dir> (the same .pt; Adam restarts).
 """
 import argparse
-import json
 import os
 import random
 import time
@@ -21,7 +20,7 @@ from torch.nn import functional as F
 import data
 from sg2 import Discriminator, Generator
 from st_encoder import StyleTransformerEncoder, queries
-from train_gan import PRESETS, load_images, save_grid
+from train_gan import PRESETS, finish_run, load_images, save_grid
 
 ENCODERS = {
     'faces': dict(stage_units=(2, 2, 4, 2), depths=(32, 64, 128, 256), stem=32, ffn=512, heads=4),
@@ -157,14 +156,8 @@ def main():
         recon = g([encode(sample[:8])], input_is_latent=True, randomize_noise=False)
     save_grid(torch.cat([sample[:8], recon.clamp(-1, 1)]), os.path.join(args.out, f'{name}-samples.png'))
     last = history[-1] if history else [step, seen, round(mse.item(), 4), round(structure.item(), 4), round(feat.item(), 4), round(latent.item(), 4)]
-    entry = (f'| {time.strftime("%Y-%m-%d")} | {name}{" (smoke)" if args.smoke else ""} | {device_name} | '
-             f'{step - session_start} steps (total {step}) | {seen:,} images seen in all | {minutes:.1f} min | '
-             f'{first_rate or 0:.0f} img/s | mse {last[2]} 1-ssim {last[3]} feat {last[4]} latent {last[5]} | `{name}-samples.png` |\n')
-    with open(os.path.join(args.out, f'{name}-log.md'), 'w') as f:
-        f.write(entry)
-    print(entry, end='')
-    print(f'{name}.pt: {os.path.getsize(os.path.join(args.out, f"{name}.pt")) / 2 ** 20:.1f} MiB')
-    print(json.dumps({'step': step, 'images': seen, 'minutes': round(minutes, 2)}))
+    finish_run(args.out, name, args.smoke, device_name, step - session_start, step, seen, minutes, first_rate,
+               f'mse {last[2]} 1-ssim {last[3]} feat {last[4]} latent {last[5]}', [f'{name}.pt'])
 
 
 if __name__ == '__main__':

@@ -45,6 +45,19 @@ def save_grid(images, path, columns=8):
     data.save_png(grid, path)
 
 
+def finish_run(out, name, smoke, device_name, steps_this_run, step, seen, minutes, rate, losses, files):
+    """Writes the stage's LOG.md row to <out>/<name>-log.md and prints it with the output sizes and a summary."""
+    entry = (f'| {time.strftime("%Y-%m-%d")} | {name}{" (smoke)" if smoke else ""} | {device_name} | '
+             f'{steps_this_run} steps (total {step}) | {seen:,} images seen in all | {minutes:.1f} min | '
+             f'{rate or 0:.0f} img/s | {losses} | `{name}-samples.png` |\n')
+    with open(os.path.join(out, f'{name}-log.md'), 'w') as f:
+        f.write(entry)
+    print(entry, end='')
+    for file in files:
+        print(f'{file}: {os.path.getsize(os.path.join(out, file)) / 2 ** 20:.1f} MiB', flush=True)
+    print(json.dumps({'step': step, 'images': seen, 'minutes': round(minutes, 2)}))
+
+
 def load_images(domain, folder, limit):
     if domain == 'cars':
         tiles, _ = data.cars(folder, 'train', limit)
@@ -168,15 +181,8 @@ def main():
                 'step': step, 'images': seen, 'history': history}, os.path.join(args.out, f'{name}-d.pt'))
     save_grid(samples, os.path.join(args.out, f'{name}-samples.png'))
     last = history[-1] if history else [step, seen, round(d_loss.item(), 4), round(g_loss.item(), 4), round(losses['r1'], 4)]
-    entry = (f'| {time.strftime("%Y-%m-%d")} | {name}{" (smoke)" if args.smoke else ""} | {device_name} | '
-             f'{step - session_start_step} steps (total {step}) | {seen:,} images seen in all | {minutes:.1f} min | '
-             f'{first_rate or 0:.0f} img/s | d {last[2]} g {last[3]} r1 {last[4]} | `{name}-samples.png` |\n')
-    with open(os.path.join(args.out, f'{name}-log.md'), 'w') as f:
-        f.write(entry)
-    print(entry, end='')
-    for f in (f'{name}.pt', f'{name}-d.pt'):
-        print(f'{f}: {os.path.getsize(os.path.join(args.out, f)) / 2 ** 20:.1f} MiB', flush=True)
-    print(json.dumps({'step': step, 'images': seen, 'minutes': round(minutes, 2)}))
+    finish_run(args.out, name, args.smoke, device_name, step - session_start_step, step, seen, minutes, first_rate,
+               f'd {last[2]} g {last[3]} r1 {last[4]}', [f'{name}.pt', f'{name}-d.pt'])
 
 
 if __name__ == '__main__':
