@@ -62,7 +62,8 @@ def encode_all(enc, g, latent_avg, images, batch=256):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', required=True)
-    ap.add_argument('--state', required=True, help='folder with faces-gan/ and faces-encoder/')
+    ap.add_argument('--state', help='folder with faces-gan/ and faces-encoder/ (the GPU recipe)')
+    ap.add_argument('--checkpoint', help='one Style Transformer checkpoint holding encoder and decoder (faces-cpu.pt)')
     ap.add_argument('--out', required=True)
     ap.add_argument('--boundaries', default='Smiling,Young,Male,Eyeglasses,Bangs')
     ap.add_argument('--blocks', default='Bangs,Eyeglasses,Smiling,Blond_Hair')
@@ -76,10 +77,15 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     preset = PRESETS['smoke' if args.smoke else 'faces']
     spec = ENCODERS['smoke' if args.smoke else 'faces']
-    gan = torch.load(os.path.join(args.state, 'faces-gan', 'faces-gan.pt'), map_location='cpu')
+    if bool(args.state) == bool(args.checkpoint):
+        ap.error('give --state or --checkpoint')
     g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels']).eval().requires_grad_(False)
-    g.load_state_dict(gan['g_ema'])
-    ck = torch.load(os.path.join(args.state, 'faces-encoder', 'faces-encoder.pt'), map_location='cpu')
+    if args.checkpoint:
+        ck = torch.load(args.checkpoint, map_location='cpu')
+        g.load_state_dict({k[len('decoder.module.'):]: v for k, v in ck['state_dict'].items() if k.startswith('decoder.module.')})
+    else:
+        g.load_state_dict(torch.load(os.path.join(args.state, 'faces-gan', 'faces-gan.pt'), map_location='cpu')['g_ema'])
+        ck = torch.load(os.path.join(args.state, 'faces-encoder', 'faces-encoder.pt'), map_location='cpu')
     enc = StyleTransformerEncoder(spec['stage_units'], spec['depths'], spec['stem'], preset['style_dim'], g.n_latent, spec['ffn'], spec['heads']).eval()
     enc.load_state_dict({k[len('encoder.module.'):]: v for k, v in ck['state_dict'].items() if k.startswith('encoder.module.')})
     latent_avg = ck['latent_avg']
