@@ -1,7 +1,8 @@
 /**
  * npm run convert -- <checkpoint.pt> --out <dir> [--fp16] [--directions <file>...] [--edit <file>:<attribute>...]
  *                    [--classifier <file>] [--attributes a,b,c] [--name <text>] [--domain face|car]
- *                    [--input-size HxW] [--license <text>] [--source <text>]
+ *                    [--input-size HxW] [--license <text>] [--source <text>] [--ganspace-presets <file.json>]
+ * --ganspace-presets: [[label, component, first style, end style, strength], ...] for a model's own GANSpace file.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
@@ -10,9 +11,18 @@ import { CheckpointError } from '../src/io/errors';
 import { fileSource } from '../src/io/node-source';
 import { readNpy } from '../src/io/npy';
 import { loadCheckpoint, type Checkpoint } from '../src/io/torch';
-import { convertCheckpoint, type DirectionInput } from '../src/weights/convert';
+import { convertCheckpoint, type DirectionInput, type GanspacePreset } from '../src/weights/convert';
 import { writeBundle } from '../src/weights/node-files';
 import type { Domain } from '../src/weights/bundle';
+
+const USAGE = `usage: npm run convert -- <checkpoint.pt> --out <dir> [options]
+  --fp16                       store weights as float16 (half the download)
+  --directions <file>          InterFaceGAN direction (.pt/.npy tensor) or GANSpace {comp, std, mean}; repeatable
+  --edit <file>:<attribute>    a reference editing block checkpoint for an attribute; repeatable
+  --classifier <file>          LCNet latent classifier checkpoint
+  --attributes a,b,c           the classifier's attribute names (default: CelebA's 40)
+  --ganspace-presets <json>    [[label, component, first style, end style, strength], ...]
+  --name <text> --domain face|car --input-size HxW --license <text> --source <text>`;
 
 const opened: Array<{ close(): Promise<void> }> = [];
 
@@ -38,11 +48,13 @@ async function main(): Promise<void> {
       'input-size': { type: 'string' },
       license: { type: 'string' },
       source: { type: 'string' },
+      'ganspace-presets': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (positionals.length !== 1 || !values.out) {
-    console.error('usage: npm run convert -- <checkpoint.pt> --out <dir> [--fp16] [--directions <file>...] [--edit <file>:<attribute>...] [--classifier <file>]');
-    process.exit(2);
+  if (values.help || positionals.length !== 1 || !values.out) {
+    (values.help ? console.log : console.error)(USAGE);
+    process.exit(values.help ? 0 : 2);
   }
   const directions: DirectionInput[] = [];
   for (const file of values.directions ?? []) {
@@ -72,6 +84,7 @@ async function main(): Promise<void> {
     edits,
     classifier: values.classifier ? await open(values.classifier) : undefined,
     attributes: values.attributes?.split(','),
+    ganspacePresets: values['ganspace-presets'] ? JSON.parse(await readFile(values['ganspace-presets'], 'utf8')) as GanspacePreset[] : undefined,
     license: values.license,
     source: values.source ?? basename(positionals[0]),
     log: (line) => console.log(line),

@@ -40,6 +40,11 @@ export interface ConvertInput {
   classifier?: Checkpoint;
   classifierActivation?: 'leakyrelu' | 'relu';
   attributes?: string[];
+  /**
+   * GANSpace sliders as (label, component, first style, end style, strength): defaults to the presets published for
+   * the official models; a model trained here names its own components (models/training/*-ganspace-presets.json).
+   */
+  ganspacePresets?: GanspacePreset[];
   license?: string;
   source?: string;
   log?: (line: string) => void;
@@ -51,7 +56,8 @@ export interface ConvertOutput {
 }
 
 /** GANSpace presets published with the encoder4editing directions: (component, first style, end style, strength). */
-export const GANSPACE_PRESETS: Record<Domain, Array<[string, number, number, number, number]>> = {
+export type GanspacePreset = [label: string, component: number, start: number, end: number, strength: number];
+export const GANSPACE_PRESETS: Record<Domain, GanspacePreset[]> = {
   face: [['eyes', 54, 7, 8, 20], ['beard', 58, 7, 9, -20], ['lip', 34, 10, 11, 20]],
   car: [['pose I', 0, 0, 5, 2], ['pose II', 0, 0, 5, -2], ['cube', 16, 3, 6, 25], ['color', 22, 9, 11, -8], ['grass', 41, 9, 11, -18]],
 };
@@ -211,7 +217,7 @@ export async function convertCheckpoint(input: ConvertInput): Promise<ConvertOut
         throw new CheckpointError('shape-mismatch', `GANSpace file ${d.name} is ${compWidth} wide; this model's styles are ${generator.styleDim}`);
       }
       const components = out.get(`directions.${id}.std`)!.data.length;
-      for (const [label, component, start, end, strength] of GANSPACE_PRESETS[domain]) {
+      for (const [label, component, start, end, strength] of input.ganspacePresets ?? GANSPACE_PRESETS[domain]) {
         if (component >= components) continue;
         const span = Math.abs(strength) * 2;
         directions.push({
