@@ -1,11 +1,13 @@
 /**
- * npm run evaluate -- --model <bundle dir> --data ../shared/datasets/faces-64 [--limit N] [--json out.json]
+ * npm run evaluate -- --model <bundle dir> --data ../shared/datasets/faces-64 [--limit N] [--json out.json] [--grid out.png]
  * npm run evaluate -- --model <bundle dir> --data ../shared/datasets/cars-128x96 [--limit N]
  * Reports a demo model on images it never trained on. Faces: the 100 held-out identities of
  * models/training/holdout-faces.txt (500 faces) — reconstruction MSE (images in [-1, 1]) and SSIM at 64x64,
  * identity similarity (face-api descriptors, input vs reconstruction), and per face direction the change of the
  * latent classifier's logit for its attribute per unit of slider. Cars: reconstruction MSE on the last 200
  * images of the index (the training stage holds them out).
+ * --grid writes a sample grid of the first 8 held-out images: input, reconstruction, then one column per slider
+ * (InterFaceGAN at +3, GANSpace at its preset) and per editing block (the next held-out face as the reference).
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -74,7 +76,7 @@ function ssim(a: tf.Tensor4D, b: tf.Tensor4D): number {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'string' } } });
+  const { values } = parseArgs({ options: { model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'string' }, grid: { type: 'string' } } });
   if (!values.model || !values.data) {
     console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
     process.exit(2);
@@ -138,6 +140,57 @@ async function main() {
   };
   console.log(JSON.stringify(report, null, 2));
   if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
+  if (values.grid) await writeGrid(model, images.slice(0, 9), values.grid);
+}
+
+/** Rows: held-out images; columns: input, reconstruction, each slider, each editing block. */
+async function writeGrid(model: StudioModel, images: RgbImage[], path: string) {
+  const [h, w] = model.inputSize;
+  const sliders = model.manifest.directions.filter((d) => d.kind === 'interfacegan' || d.kind === 'ganspace');
+  const blocks = model.manifest.editBlocks;
+  const rows = images.slice(0, 8);
+  const tiles: RgbImage[][] = [];
+  const invert = async (image: RgbImage) => {
+    const input = fromRgb(await cropAndResize(image, { x: 0, y: 0, width: image.width, height: image.height }, [h, w]));
+    const codes = model.invert(input);
+    input.dispose();
+    return codes;
+  };
+  const picture = async (codes: tf.Tensor3D) => {
+    const out = model.render(codes);
+    const resized = tf.tidy(() => tf.clipByValue(tf.image.resizeBilinear(out, [images[0].height, images[0].width], false, true), -1, 1) as tf.Tensor4D);
+    const rgb = await toRgb(resized);
+    tf.dispose([out, resized]);
+    return rgb;
+  };
+  for (let r = 0; r < rows.length; r++) {
+    const codes = await invert(rows[r]);
+    const reference = blocks.length ? await invert(images[(r + 1) % images.length]) : null;
+    const row = [rows[r], await picture(codes)];
+    for (const d of sliders) {
+      const edited = model.applyEdits(codes, [{ direction: d.id, value: d.kind === 'ganspace' ? d.preset : 3 }]);
+      row.push(await picture(edited));
+      edited.dispose();
+    }
+    for (const b of blocks) {
+      const edited = model.transfer(codes, reference!, b.id);
+      row.push(await picture(edited));
+      edited.dispose();
+    }
+    tf.dispose([codes, reference].filter((t): t is tf.Tensor3D => t !== null));
+    tiles.push(row);
+  }
+  const { width, height } = rows[0];
+  const columns = tiles[0].length;
+  const canvas = new Uint8Array(rows.length * height * columns * width * 3);
+  tiles.forEach((row, r) => row.forEach((tile, c) => {
+    for (let y = 0; y < height; y++) {
+      canvas.set(tile.data.subarray(y * width * 3, (y + 1) * width * 3), ((r * height + y) * columns * width + c * width) * 3);
+    }
+  }));
+  await sharp(canvas, { raw: { width: columns * width, height: rows.length * height, channels: 3 } })
+    .resize(columns * width * 2, rows.length * height * 2, { kernel: 'nearest' }).png().toFile(path);
+  console.log(`grid ${path}: columns input, reconstruction, ${[...sliders.map((d) => d.label), ...blocks.map((b) => `${b.attribute} from the next row's face`)].join(', ')}`);
 }
 
 void main();
