@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'react';
-import { addCheckpoint, boot, openPhoto, renderEdit, selectModel } from './actions';
+import { addCheckpoint, boot, defaultModel, openPhoto, renderEdit, selectModel } from './actions';
 import { EditPanel } from './components/EditPanel';
 import { OutputPanel } from './components/OutputPanel';
 import { PhotoPanel } from './components/PhotoPanel';
@@ -63,7 +63,7 @@ export function App() {
         <div className="models">
           <label>Model{' '}
             <select value={modelId ?? ''} onChange={(e) => { const c = catalog.find((x) => x.id === e.target.value); if (c) void selectModel(c); }} aria-label="model">
-              {catalog.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+              {catalog.filter((c) => !c.hidden || c.id === modelId).map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
             </select>
           </label>
           <label className="file">Add an official checkpoint (.pt){' '}
@@ -73,9 +73,11 @@ export function App() {
             <button type="button" onClick={() => void removeModel(entry.id).then(async () => {
               const rest = catalog.filter((c) => c.id !== entry.id);
               set({ catalog: rest });
-              if (rest[0]) await selectModel(rest[0]);
+              const next = defaultModel(rest);
+              if (next) await selectModel(next);
             })}>Remove this model from the browser</button>
           )}
+          {entry?.note && <small className="model-note" data-testid="model-note">{entry.note}</small>}
           {model && <small data-testid="model-summary"> {model.domain}, {model.inputSize.join('×')} → {model.outputSize}px · {Object.entries(model.parameters).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${(n / 1e6).toFixed(2)}M`).join(', ')} · {model.source}</small>}
         </div>
       </header>

@@ -25,7 +25,8 @@ export function editList(edits: EditState): EditValue[] {
 export async function boot(): Promise<void> {
   set({ busy: 'Starting the engine' });
   try {
-    const forced = new URLSearchParams(location.search).get('backend');
+    const params = new URLSearchParams(location.search);
+    const forced = params.get('backend');
     const backend = await engine.start(forced ? [forced as 'webgpu' | 'webgl' | 'wasm'] : undefined);
     const catalog = (await (await fetch('/models/catalog.json')).json()) as CatalogEntry[];
     const stored = await storedModels().catch(() => []);
@@ -33,7 +34,9 @@ export async function boot(): Promise<void> {
     set({ backend, catalog: all, busy: null });
     await engine.watchDeviceLoss(Comlink.proxy((reason: string) => void recoverFromDeviceLoss(reason)));
     const saved = await loadSession().catch(() => undefined);
-    const entry = all.find((c) => c.id === saved?.modelId) ?? all[0];
+    const requested = params.get('model');
+    const entry = all.find((c) => c.id === requested) ?? all.find((c) => c.id === saved?.modelId) ?? defaultModel(all);
+    if (requested && entry?.id !== requested) set({ notice: `There is no model "${requested}" here; ${entry?.name ?? 'no model'} is open instead.` });
     if (entry) await selectModel(entry);
     if (saved && saved.modelId === entry?.id && saved.photo) {
       set({ edits: saved.edits ?? NO_EDITS });
@@ -67,6 +70,11 @@ export async function recoverFromDeviceLoss(reason: string): Promise<void> {
     set({ transfer, notice: `The GPU stopped working (${reason}); the editor now runs on ${backend}. Your photo and edits are kept.` });
     await renderEdit(false);
   }
+}
+
+/** The first model the menu offers (the catalog lists the bundled demo models first). */
+export function defaultModel(catalog: CatalogEntry[]): CatalogEntry | undefined {
+  return catalog.find((c) => !c.hidden) ?? catalog[0];
 }
 
 export async function selectModel(entry: CatalogEntry): Promise<void> {

@@ -8,6 +8,8 @@ export interface CatalogEntry {
   domain: 'face' | 'car';
   path: string;
   note?: string;
+  /** Test models: left out of the menu, opened only by ?model=<id>. */
+  hidden?: boolean;
 }
 
 export type Step = 'decode' | 'detect' | 'align' | 'invert';

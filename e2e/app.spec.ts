@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import sharp from 'sharp';
 
-/** The editor in Chromium, against the bundled golden tiny models (they render noise, but every path runs). */
+/**
+ * The editor in Chromium. Most tests open the golden tiny test models (?model=golden-tiny: they render noise, but
+ * every path runs fast); the default demo models are tested on a real photo in demo.spec.ts.
+ */
 const PHOTOS = join(import.meta.dirname, '..', 'tests', 'fixtures', 'photos');
 const FACE = join(PHOTOS, 'faces', 'obama.jpg');
 const TWO = join(PHOTOS, 'faces', 'two_people.jpg');
@@ -12,9 +15,9 @@ const CAR = join(PHOTOS, 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg');
 /** The backend this run is about: the Playwright project's name (webgpu, or wasm forced by ?backend=wasm). */
 const backend = () => test.info().project.name;
 
-async function start(page: Page) {
+async function start(page: Page, model = 'golden-tiny') {
   await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(backend() === 'wasm' ? '/?backend=wasm' : '/');
+  await page.goto(`/?model=${model}${backend() === 'wasm' ? '&backend=wasm' : ''}`);
   await expect(page.getByTestId('backend')).toHaveText(backend(), { timeout: 120_000 });
   await expect(page.getByTestId('model-summary')).toBeVisible({ timeout: 120_000 });
 }
@@ -71,8 +74,7 @@ test('several faces: the user picks one; a reference photo transfers through the
 });
 
 test('a car photo is framed by a 4:3 crop box that the user can move', async ({ page }, info) => {
-  await start(page);
-  await page.getByLabel('model').selectOption('golden-tiny-car');
+  await start(page, 'golden-tiny-car');
   await expect(page.getByTestId('model-summary')).toContainText('car, 24×32');
   await page.getByTestId('photo-input').setInputFiles(CAR);
   await inverted(page);
