@@ -86,6 +86,28 @@ test('a car photo is framed by a 4:3 crop box that the user can move', async ({ 
   await group.getByRole('button', { name: 'smaller' }).click();
   await inverted(page);
   await expect(group).not.toHaveText(box!);
+  // drag the box on the photo, then its corner
+  const smaller = (await group.textContent())!;
+  const at = (await page.getByTestId('crop-box').boundingBox())!;
+  await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(at.x + at.width / 2 + 12, at.y + at.height / 2 + 6, { steps: 4 });
+  await page.mouse.up();
+  await inverted(page);
+  await expect(group).not.toHaveText(smaller);
+  const [, x0, y0] = smaller.match(/at (\d+),(\d+)/)!.map(Number);
+  const [, x1, y1] = (await group.textContent())!.match(/at (\d+),(\d+)/)!.map(Number);
+  expect([x1 > x0, y1 > y0]).toEqual([true, true]);
+  const moved = (await group.textContent())!;
+  const handle = (await page.getByTestId('crop-handle').boundingBox())!;
+  await page.mouse.move(handle.x + 5, handle.y + 5);
+  await page.mouse.down();
+  await page.mouse.move(handle.x - 15, handle.y - 10, { steps: 4 });
+  await page.mouse.up();
+  await inverted(page);
+  const [, w2, h2] = (await group.textContent())!.match(/(\d+)×(\d+)/)!.map(Number);
+  expect(w2).toBeLessThan(Number(moved.match(/(\d+)×/)![1]));
+  expect(w2 / h2).toBeCloseTo(4 / 3, 1);
   await page.screenshot({ path: info.outputPath('car.png') });
 });
 

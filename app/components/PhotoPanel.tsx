@@ -1,4 +1,5 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
+import type { CropBox as Box } from '../../src/photo/cars';
 import type { Point } from '../../src/photo/types';
 import { frame, openPhoto } from '../actions';
 import { useStudio, type Step } from '../store';
@@ -59,6 +60,7 @@ export function PhotoPanel() {
                 onClick={() => void frame({ kind: 'face', faceIndex: i }, 'subject')}
               >{i + 1}</button>
             ))}
+            {box && <CropBox box={box} scale={THUMB / photo.width} onChange={(b) => void frame({ kind: 'car', box: b }, 'subject')} />}
           </div>
           {photo.faces.length > 1 && (
             <div role="group" aria-label="faces found">
@@ -75,7 +77,7 @@ export function PhotoPanel() {
           )}
           {box && (
             <div role="group" aria-label="crop box">
-              Crop box {Math.round(box.width)}×{Math.round(box.height)} at {Math.round(box.x)},{Math.round(box.y)}:{' '}
+              Crop box {Math.round(box.width)}×{Math.round(box.height)} at {Math.round(box.x)},{Math.round(box.y)} (drag it on the photo, or):{' '}
               <button type="button" onClick={() => moveBox(-0.1, 0, 1)}>←</button>
               <button type="button" onClick={() => moveBox(0.1, 0, 1)}>→</button>
               <button type="button" onClick={() => moveBox(0, -0.1, 1)}>↑</button>
@@ -100,5 +102,46 @@ export function PhotoPanel() {
         </ul>
       </details>
     </section>
+  );
+}
+
+/**
+ * The car crop box over the photo preview: drag it to move, drag its corner to resize (the 4:3 shape is kept). The
+ * box follows the pointer live; the photo is re-framed and inverted once, on release.
+ */
+function CropBox({ box, scale, onChange }: { box: Box; scale: number; onChange: (box: Box) => void }) {
+  const [live, setLive] = useState<Box | null>(null);
+  const drag = useRef<{ x: number; y: number; start: Box; resize: boolean } | null>(null);
+  const shown = live ?? box;
+  const down = (e: ReactPointerEvent<HTMLDivElement>, resize: boolean) => {
+    e.stopPropagation();
+    e.currentTarget.setPointerCapture(e.pointerId);
+    drag.current = { x: e.clientX, y: e.clientY, start: box, resize };
+  };
+  const move = (e: ReactPointerEvent<HTMLDivElement>) => {
+    const d = drag.current;
+    if (!d) return;
+    const dx = (e.clientX - d.x) / scale;
+    const dy = (e.clientY - d.y) / scale;
+    if (d.resize) {
+      const width = Math.max(16, d.start.width + Math.max(dx, (dy * d.start.width) / d.start.height));
+      setLive({ ...d.start, width, height: width * (d.start.height / d.start.width) });
+    } else {
+      setLive({ ...d.start, x: d.start.x + dx, y: d.start.y + dy });
+    }
+  };
+  const up = () => {
+    const next = live;
+    drag.current = null;
+    setLive(null);
+    if (next) onChange(next);
+  };
+  return (
+    <div
+      className="crop-box" data-testid="crop-box" onPointerDown={(e) => down(e, false)} onPointerMove={move} onPointerUp={up} onPointerCancel={up}
+      style={{ left: shown.x * scale, top: shown.y * scale, width: shown.width * scale, height: shown.height * scale }}
+    >
+      <div className="crop-handle" data-testid="crop-handle" onPointerDown={(e) => down(e, true)} onPointerMove={move} onPointerUp={up} onPointerCancel={up} />
+    </div>
   );
 }
