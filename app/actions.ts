@@ -14,6 +14,8 @@ export function failed<T>(r: Result<T>): r is WorkerError {
 
 let subjectBlob: Blob | null = null;
 let referenceBlob: Blob | null = null;
+/** Codes the user imported (.npy bytes): they replace the photo's inversion until the photo is re-framed. */
+let importedCodes: Uint8Array | null = null;
 
 /** Slider state -> the engine's edit list (ranges the user changed override the direction's own). */
 export function editList(edits: EditState): EditValue[] {
@@ -42,6 +44,7 @@ export async function boot(): Promise<void> {
       set({ edits: saved.edits ?? NO_EDITS });
       await openPhoto(saved.photo, saved.photoName, 'subject', saved.framing);
       if (saved.reference) await openPhoto(saved.reference, saved.referenceName, 'reference', null);
+      await reimportCodes(saved.codes);
       set({ transfer: saved.transfer ?? state().transfer, notice: 'Your last session was restored.' });
       await renderEdit(false);
     }
@@ -64,8 +67,10 @@ export async function recoverFromDeviceLoss(reason: string): Promise<void> {
   if (!entry) return;
   await selectModel(entry);
   if (subjectBlob && photo) {
+    const codes = importedCodes;
     set({ edits, past, future });
     await openPhoto(subjectBlob, photo.name, 'subject', photo.framing);
+    await reimportCodes(codes);
     if (referenceBlob && reference) await openPhoto(referenceBlob, reference.name, 'reference', reference.framing);
     set({ transfer, notice: `The GPU stopped working (${reason}); the editor now runs on ${backend}. Your photo and edits are kept.` });
     await renderEdit(false);
@@ -113,7 +118,7 @@ export async function addCheckpoint(file: File): Promise<void> {
 export async function openPhoto(blob: Blob, name: string, which: 'subject' | 'reference', framing?: Framing | null): Promise<void> {
   if (!state().model) return;
   set({ error: null, notice: null, busy: `Reading ${name}` });
-  if (which === 'subject') set({ steps: { ...resetSteps(), decode: 'running' } });
+  if (which === 'subject') { set({ steps: { ...resetSteps(), decode: 'running' } }); importedCodes = null; }
   const opened = await engine.openPhoto(blob, name, which);
   if (failed(opened)) {
     // The previous photo and its edits stay as they were.
@@ -136,6 +141,7 @@ export async function openPhoto(blob: Blob, name: string, which: 'subject' | 're
 
 export async function frame(framing: Framing, which: 'subject' | 'reference'): Promise<void> {
   set({ busy: which === 'subject' ? 'Aligning and inverting' : 'Inverting the reference' });
+  if (which === 'subject') importedCodes = null;
   if (which === 'subject') set({ steps: { ...state().steps, detect: state().steps.detect === 'failed' && framing.kind === 'manual' ? 'done' : state().steps.detect, align: 'running', invert: 'running' } });
   const result = await engine.frameAndInvert(framing, which);
   if (failed(result)) {
@@ -192,7 +198,7 @@ export async function persist(): Promise<void> {
   if (!modelId) return;
   await saveSession({
     modelId, photo: subjectBlob, photoName: photo?.name ?? '', framing: photo?.framing ?? null, edits,
-    reference: referenceBlob, referenceName: reference?.name ?? '', transfer,
+    reference: referenceBlob, referenceName: reference?.name ?? '', transfer, codes: importedCodes,
   }).catch(() => undefined);
 }
 
@@ -215,10 +221,20 @@ export async function exportCodes(): Promise<void> {
 }
 
 export async function importCodes(file: File): Promise<void> {
-  const result = await engine.importCodes(new Uint8Array(await file.arrayBuffer()));
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const result = await engine.importCodes(bytes);
   if (failed(result)) { set({ error: `${file.name}: ${result.error.message}` }); return; }
+  importedCodes = bytes;
   set({ notice: `Codes loaded from ${file.name}.` });
   await renderEdit(false);
+}
+
+/** After a restore or a restart the photo is inverted afresh; codes the user had imported take its place again. */
+async function reimportCodes(bytes: Uint8Array | null | undefined): Promise<void> {
+  if (!bytes) return;
+  const result = await engine.importCodes(bytes);
+  if (failed(result)) { set({ notice: `The codes you had imported could not be restored: ${result.error.message}` }); return; }
+  importedCodes = bytes;
 }
 
 function save(blob: Blob, name: string) {

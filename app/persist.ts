@@ -16,6 +16,8 @@ export interface SavedSession {
   reference: Blob | null;
   referenceName: string;
   transfer: Transfer | null;
+  /** Imported W+ codes (.npy bytes), when the user replaced the inversion with them. */
+  codes?: Uint8Array | null;
 }
 
 export interface StoredModel {

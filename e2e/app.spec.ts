@@ -10,6 +10,7 @@ import sharp from 'sharp';
 const PHOTOS = join(import.meta.dirname, '..', 'tests', 'fixtures', 'photos');
 const FACE = join(PHOTOS, 'faces', 'obama.jpg');
 const TWO = join(PHOTOS, 'faces', 'two_people.jpg');
+const OTHER = join(PHOTOS, 'faces', 'biden.jpg');
 const CAR = join(PHOTOS, 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg');
 
 /** The backend this run is about: the Playwright project's name (webgpu, or wasm forced by ?backend=wasm). */
@@ -142,6 +143,27 @@ test('a reload restores the session', async ({ page }, info) => {
   await expect(page.getByTestId('slider-smile')).toHaveValue('2.5');
   await expect.poll(async () => canvasPixels(page, 'edited'), { timeout: 60_000 }).toEqual(edited);
   await page.screenshot({ path: info.outputPath('restored.png') });
+});
+
+test('exported codes can be imported over another photo, and they survive a reload', async ({ page }, info) => {
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  const first = await canvasPixels(page, 'edited');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export codes (.npy)' }).click()]);
+  expect(download.suggestedFilename()).toMatch(/\.npy$/);
+  const npy = info.outputPath('codes.npy');
+  await download.saveAs(npy);
+  await page.getByTestId('photo-input').setInputFiles(OTHER);
+  await inverted(page);
+  expect(await canvasPixels(page, 'edited')).not.toEqual(first);
+  await page.getByTestId('codes-input').setInputFiles(npy);
+  await expect(page.getByRole('status').filter({ hasText: 'Codes loaded from codes.npy' })).toBeVisible();
+  await expect.poll(async () => canvasPixels(page, 'edited'), { timeout: 60_000 }).toEqual(first);
+  await page.waitForTimeout(500); // the session is saved after each render
+  await page.reload();
+  await expect(page.getByText('Your last session was restored.')).toBeVisible({ timeout: 120_000 });
+  await expect.poll(async () => canvasPixels(page, 'edited'), { timeout: 60_000 }).toEqual(first);
 });
 
 test('both downloads are PNGs of the right size', async ({ page }, info) => {

@@ -12,7 +12,7 @@ export function OutputPanel() {
         <button type="button" disabled={disabled} onClick={() => void download('pasteback')}>Download edit in the original (PNG)</button>
         <button type="button" disabled={disabled} onClick={() => void exportCodes()}>Export codes (.npy)</button>
         <label className="file">Import codes{' '}
-          <input type="file" accept=".npy" disabled={disabled} onChange={(e) => { const f = e.target.files?.[0]; if (f) void importCodes(f); e.target.value = ''; }} />
+          <input type="file" accept=".npy" data-testid="codes-input" disabled={disabled} onChange={(e) => { const f = e.target.files?.[0]; if (f) void importCodes(f); e.target.value = ''; }} />
         </label>
       </p>
     </section>
