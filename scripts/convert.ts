@@ -2,7 +2,7 @@
  * npm run convert -- <checkpoint.pt> --out <dir> [--fp16] [--directions <file>...] [--edit <file>:<attribute>...]
  *                    [--classifier <file>] [--attributes a,b,c] [--name <text>] [--domain face|car]
  *                    [--input-size HxW] [--license <text>] [--source <text>] [--ganspace-presets <file.json>]
- * --ganspace-presets: [[label, component, first style, end style, strength], ...] for a model's own GANSpace file.
+ * [--label-range <r>]; npm run convert -- --help lists them all.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
@@ -22,6 +22,7 @@ const USAGE = `usage: npm run convert -- <checkpoint.pt> --out <dir> [options]
   --classifier <file>          LCNet latent classifier checkpoint
   --attributes a,b,c           the classifier's attribute names (default: CelebA's 40)
   --ganspace-presets <json>    [[label, component, first style, end style, strength], ...]
+  --label-range <r>            slider limit of the classifier's label directions (default 3)
   --name <text> --domain face|car --input-size HxW --license <text> --source <text>`;
 
 const opened: Array<{ close(): Promise<void> }> = [];
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
       license: { type: 'string' },
       source: { type: 'string' },
       'ganspace-presets': { type: 'string' },
+      'label-range': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -84,6 +86,7 @@ async function main(): Promise<void> {
     edits,
     classifier: values.classifier ? await open(values.classifier) : undefined,
     attributes: values.attributes?.split(','),
+    labelRange: values['label-range'] ? Number(values['label-range']) : undefined,
     ganspacePresets: values['ganspace-presets'] ? JSON.parse(await readFile(values['ganspace-presets'], 'utf8')) as GanspacePreset[] : undefined,
     license: values.license,
     source: values.source ?? basename(positionals[0]),

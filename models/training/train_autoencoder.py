@@ -11,8 +11,8 @@ Attribute directions found in it (train_editing.py) still move reconstructions a
 what the editor needs to work end to end. The GPU recipe replaces it.
 
 Writes, time-boxed and every --save-every minutes (so an interrupted run keeps its progress):
-  <out>/<name>.pt   {'state_dict': encoder.module.* + decoder.module.*, 'latent_avg', 'opts'}: the official layout
-                    that `npm run convert` reads; it is also the resume state (--resume <dir>; Adam restarts)
+  <out>/<name>.pt   {'state_dict': encoder.module.* + decoder.module.* (float16), 'latent_avg', 'opts'}: the official
+                    layout that `npm run convert` reads; it is also the resume state (--resume <dir>; Adam restarts)
   <out>/<name>-samples.png (held-out inputs, their reconstructions), <out>/<name>-log.md
 Cars: the encoder sees the 128x96 picture (what the app feeds it); the generator is 128x128 and only its middle
 96 rows (16..111) are compared with the picture.
@@ -68,7 +68,7 @@ def main():
     path = os.path.join(args.resume or '', f'{name}.pt')
     if args.resume and os.path.exists(path):
         state = torch.load(path, map_location='cpu')
-        sd = state['state_dict']
+        sd = {k: v.float() if v.is_floating_point() else v for k, v in state['state_dict'].items()}
         enc.load_state_dict({k[len('encoder.module.'):]: v for k, v in sd.items() if k.startswith('encoder.module.')})
         g.load_state_dict({k[len('decoder.module.'):]: v for k, v in sd.items() if k.startswith('decoder.module.')})
         latent_avg = state['latent_avg'].to(device)
@@ -93,8 +93,10 @@ def main():
 
     def save(final):
         minutes = (time.time() - started) / 60
-        sd = {f'encoder.module.{k}': v.detach().cpu() for k, v in enc.state_dict().items()}
-        sd.update({f'decoder.module.{k}': v.detach().cpu() for k, v in g.state_dict().items()})
+        # float16: the bundle is float16 anyway, and it halves the committed resume state (17 instead of 35 MiB)
+        half = lambda v: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
+        sd = {f'encoder.module.{k}': half(v) for k, v in enc.state_dict().items()}
+        sd.update({f'decoder.module.{k}': half(v) for k, v in g.state_dict().items()})
         opts = {'output_size': preset['size'], 'dataset_type': f'{args.domain}_encode',
                 'encoder_type': 'StyleTransformer (narrow; trained jointly with the generator as an autoencoder)',
                 'start_from_latent_avg': True, 'learn_in_w': False, 'input_nc': 3, 'steps': step,

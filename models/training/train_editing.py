@@ -4,7 +4,8 @@
 2. LCNet_40: the latent attribute classifier on those codes and the 40 CelebA attributes (the official
    LCNet_40 structure: fmaps [n*D, 512, 512] here, 40 heads, leaky ReLU 0.2) -> faces-classifier.pt {'state_dict'}.
 3. InterFaceGAN: for each attribute in --boundaries, a linear boundary on the mean style (a logistic regression,
-   as the paper's linear SVM), unit normal saved as <attribute>.npy [1, D].
+   as the paper's linear SVM); its normal, scaled to one standard deviation of the codes along it (so a slider unit
+   means the same for every attribute and model), saved as <attribute>.npy [1, D].
 4. Editing blocks: for each attribute in --blocks, the paper's reference editing transformer block trained with
    its reference loss, in our form: the classifier must see the reference's label for the attribute, the other
    attributes' embeddings must stay the source's, and the codes may move only a little
@@ -131,6 +132,12 @@ def main():
         lbfgs.step(closure)
         normal = (w.detach() / mean_style.std(0))
         normal = normal / normal.norm()
+        # One slider unit = one standard deviation of the training codes along the boundary's normal (InterFaceGAN
+        # saves unit normals; W of an official generator has a spread of about 1 along them, the codes here need not).
+        spread = (mean_style @ normal).std().item()
+        accuracy = (((x @ w.detach() + b.detach()) > 0).float() == y).float().mean().item()
+        print(f'boundary {name}: training accuracy {accuracy:.3f}, code spread along the normal {spread:.3f}', flush=True)
+        normal = normal * spread
         np.save(os.path.join(args.out, f'{name.lower()}.npy'), normal.reshape(1, d).numpy().astype(np.float32))
 
     # 4. Reference editing blocks

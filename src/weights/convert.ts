@@ -45,6 +45,11 @@ export interface ConvertInput {
    * the official models; a model trained here names its own components (models/training/*-ganspace-presets.json).
    */
   ganspacePresets?: GanspacePreset[];
+  /**
+   * Slider limit of the classifier's label directions (default 3). The edit is the official one, a unit gradient
+   * step per style; a model whose codes spread less than an official generator's needs a shorter slider.
+   */
+  labelRange?: number;
   license?: string;
   source?: string;
   log?: (line: string) => void;
@@ -232,7 +237,7 @@ export async function convertCheckpoint(input: ConvertInput): Promise<ConvertOut
   if (classifier) {
     const spec = classifier as ClassifierSpec;
     spec.attributes.forEach((attribute, i) =>
-      directions.push({ id: `label-${slug(attribute)}`, label: attribute.replace(/_/g, ' '), kind: 'label', attribute: i, range: all, min: -3, max: 3 }));
+      directions.push({ id: `label-${slug(attribute)}`, label: attribute.replace(/_/g, ' '), kind: 'label', attribute: i, range: all, min: -(input.labelRange ?? 3), max: input.labelRange ?? 3 }));
   }
 
   const parameters: Record<string, number> = {
