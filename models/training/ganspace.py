@@ -13,7 +13,7 @@ import torch
 
 import data
 from sg2 import Generator
-from st_encoder import StyleTransformerEncoder, queries
+from st_encoder import StyleTransformerEncoder, queries, scoped
 from train_encoder import ENCODERS
 from train_gan import PRESETS, save_grid
 
@@ -35,10 +35,10 @@ preset = PRESETS['smoke' if args.smoke else args.domain]
 g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels']).eval()
 if args.checkpoint:
     ck = torch.load(args.checkpoint, map_location='cpu')
-    g.load_state_dict({k[len('decoder.module.'):]: v for k, v in ck['state_dict'].items() if k.startswith('decoder.module.')})
+    g.load_state_dict(scoped(ck['state_dict'], 'decoder.module.'))
     spec = ENCODERS['smoke' if args.smoke else args.domain]
     enc = StyleTransformerEncoder(spec['stage_units'], spec['depths'], spec['stem'], preset['style_dim'], g.n_latent, spec['ffn'], spec['heads']).eval()
-    enc.load_state_dict({k[len('encoder.module.'):]: v for k, v in ck['state_dict'].items() if k.startswith('encoder.module.')})
+    enc.load_state_dict(scoped(ck['state_dict'], 'encoder.module.'))
     encode = lambda x: enc(x, queries(enc, g, len(x))) + ck['latent_avg']
     load = lambda split, n: torch.from_numpy((data.cars if args.domain == 'cars' else data.faces)(args.data, split, n)[0]).float() / 127.5 - 1
     with torch.no_grad():

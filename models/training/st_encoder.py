@@ -101,3 +101,8 @@ class StyleTransformerEncoder(nn.Module):
 def queries(encoder, generator, batch):
     n, c = encoder.z.shape[1:]
     return generator.style(encoder.z.expand(batch, n, c).reshape(-1, c)).reshape(batch, n, c)
+
+
+def scoped(state_dict, prefix):
+    """The tensors under `prefix` (e.g. 'encoder.module.'), renamed without it, in float32 (saved states may be half)."""
+    return {k[len(prefix):]: v.float() if v.is_floating_point() else v for k, v in state_dict.items() if k.startswith(prefix)}

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 import data
 from sg2 import Generator
-from st_encoder import StyleTransformerEncoder, queries
+from st_encoder import StyleTransformerEncoder, queries, scoped
 from train_encoder import ENCODERS, ssim
 from train_gan import PRESETS, finish_run, load_images, save_grid
 
@@ -68,9 +68,8 @@ def main():
     path = os.path.join(args.resume or '', f'{name}.pt')
     if args.resume and os.path.exists(path):
         state = torch.load(path, map_location='cpu')
-        sd = {k: v.float() if v.is_floating_point() else v for k, v in state['state_dict'].items()}
-        enc.load_state_dict({k[len('encoder.module.'):]: v for k, v in sd.items() if k.startswith('encoder.module.')})
-        g.load_state_dict({k[len('decoder.module.'):]: v for k, v in sd.items() if k.startswith('decoder.module.')})
+        enc.load_state_dict(scoped(state['state_dict'], 'encoder.module.'))
+        g.load_state_dict(scoped(state['state_dict'], 'decoder.module.'))
         latent_avg = state['latent_avg'].to(device)
         step, seen, history = state['opts']['steps'], state['opts']['images_seen'], state['opts']['history']
         print(f'resumed at step {step}, {seen} images seen', flush=True)

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 
 import data
 from sg2 import Generator
-from st_encoder import StyleTransformerEncoder, TransformerDecoderLayer, queries
+from st_encoder import StyleTransformerEncoder, TransformerDecoderLayer, queries, scoped
 from train_encoder import ENCODERS
 from train_gan import PRESETS
 
@@ -83,12 +83,12 @@ def main():
     g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels']).eval().requires_grad_(False)
     if args.checkpoint:
         ck = torch.load(args.checkpoint, map_location='cpu')
-        g.load_state_dict({k[len('decoder.module.'):]: v for k, v in ck['state_dict'].items() if k.startswith('decoder.module.')})
+        g.load_state_dict(scoped(ck['state_dict'], 'decoder.module.'))
     else:
         g.load_state_dict(torch.load(os.path.join(args.state, 'faces-gan', 'faces-gan.pt'), map_location='cpu')['g_ema'])
         ck = torch.load(os.path.join(args.state, 'faces-encoder', 'faces-encoder.pt'), map_location='cpu')
     enc = StyleTransformerEncoder(spec['stage_units'], spec['depths'], spec['stem'], preset['style_dim'], g.n_latent, spec['ffn'], spec['heads']).eval()
-    enc.load_state_dict({k[len('encoder.module.'):]: v for k, v in ck['state_dict'].items() if k.startswith('encoder.module.')})
+    enc.load_state_dict(scoped(ck['state_dict'], 'encoder.module.'))
     latent_avg = ck['latent_avg']
 
     images, rows = data.faces(args.data, 'train', args.limit)

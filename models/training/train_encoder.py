@@ -19,7 +19,7 @@ from torch.nn import functional as F
 
 import data
 from sg2 import Discriminator, Generator
-from st_encoder import StyleTransformerEncoder, queries
+from st_encoder import StyleTransformerEncoder, queries, scoped
 from train_gan import PRESETS, finish_run, load_images, save_grid
 
 ENCODERS = {
@@ -88,7 +88,7 @@ def main():
     step, seen, history = 0, 0, []
     if args.resume and os.path.exists(os.path.join(args.resume, f'{name}.pt')):
         state = torch.load(os.path.join(args.resume, f'{name}.pt'), map_location='cpu')
-        enc.load_state_dict({k[len('encoder.module.'):]: v for k, v in state['state_dict'].items() if k.startswith('encoder.module.')})
+        enc.load_state_dict(scoped(state['state_dict'], 'encoder.module.'))
         step, seen, history = state['opts'].get('steps', 0), state['opts'].get('images_seen', 0), state['opts'].get('history', [])
         print(f'resumed at step {step}', flush=True)
     optim = torch.optim.Adam(enc.parameters(), lr=1e-4)
