@@ -1,7 +1,7 @@
 /**
  * npm run bench                         Node: wasm and cpu backends
  * npm run bench -- --browser            Chromium: webgpu (SwiftShader here), webgl, wasm
- * Options: --models tiny,ffhq,cars  --runs N  --backends a,b  --cpu-full (the cpu backend on the full models too)
+ * Options: --models tiny,ffhq,cars,demo-faces,demo-cars (default: all)  --runs N  --backends a,b  --cpu-full (the cpu backend on the full models too)
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,16 +9,19 @@ import { parseArgs } from 'node:util';
 import { useNodeBackend, type NodeBackend } from '../src/node/backend';
 import { benchModel, type BenchRow } from '../tests/suite/bench-suite';
 import { benchModels } from '../tests/suite/bench-models';
+import { loadBundle } from '../src/weights/loader';
+import { directoryFiles } from '../src/weights/node-files';
 
 const FIXTURES = join(import.meta.dirname, '..', 'tests', 'fixtures');
+const MODELS = join(import.meta.dirname, '..', 'models');
 
 async function node(models: string[], backends: string[], runs: number, cpuFull: boolean): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const read = async (p: string) => new Uint8Array(await readFile(join(FIXTURES, p)));
   for (const backend of backends) {
     await useNodeBackend(backend as NodeBackend);
-    const names = backend === 'cpu' && !cpuFull ? models.filter((m) => m === 'tiny') : models;
-    for (const model of await benchModels(read, names)) rows.push(...await benchModel(model, runs, console.log));
+    const names = backend === 'cpu' && !cpuFull ? models.filter((m) => m === 'tiny' || m.startsWith('demo-')) : models;
+    for (const model of await benchModels(read, names, (dir) => loadBundle(directoryFiles(join(MODELS, dir))))) rows.push(...await benchModel(model, runs, console.log));
   }
   return rows;
 }
@@ -53,7 +56,7 @@ async function main() {
   const { values } = parseArgs({
     options: {
       browser: { type: 'boolean', default: false },
-      models: { type: 'string', default: 'tiny,ffhq,cars' },
+      models: { type: 'string', default: 'tiny,ffhq,cars,demo-faces,demo-cars' },
       backends: { type: 'string' },
       runs: { type: 'string', default: '3' },
       'cpu-full': { type: 'boolean', default: false },

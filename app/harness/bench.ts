@@ -2,6 +2,7 @@
 import { startBackend, type BrowserBackend } from '../../src/browser/backend';
 import { benchModel, type BenchRow } from '../../tests/suite/bench-suite';
 import { benchModels } from '../../tests/suite/bench-models';
+import { httpFiles, loadBundle } from '../../src/weights/loader';
 
 declare global {
   interface Window { benchReport?: { rows: BenchRow[]; error?: string } }
@@ -14,7 +15,8 @@ async function main() {
   try {
     await startBackend([params.get('backend') as BrowserBackend]);
     const read = async (path: string) => new Uint8Array(await (await fetch(`/fixtures/${path}`)).arrayBuffer());
-    for (const model of await benchModels(read, (params.get('models') ?? 'tiny').split(','))) {
+    const openBundle = (dir: string) => loadBundle(httpFiles(new URL(`/models/${dir}/`, location.href).toString()));
+    for (const model of await benchModels(read, (params.get('models') ?? 'tiny').split(','), openBundle)) {
       rows.push(...await benchModel(model, Number(params.get('runs') ?? 3), (line) => { out.textContent += `\n${line}`; console.log(`bench: ${line}`); }));
     }
     window.benchReport = { rows };

@@ -1,11 +1,22 @@
 import { bytesSource } from '../../src/io/byte-source';
 import { getEntry, loadCheckpoint } from '../../src/io/torch';
 import { readTensors } from '../../src/weights/from-checkpoint';
+import type { RawWeights } from '../../src/models/weights';
+import type { BundleManifest } from '../../src/weights/bundle';
 import type { BenchModel } from './bench-suite';
 import { randomWeights } from './random-weights';
 
-/** tiny: the golden checkpoint; ffhq / cars: random weights with the full released shapes. */
-export async function benchModels(read: (fixture: string) => Promise<Uint8Array>, names: string[]): Promise<BenchModel[]> {
+/** The shipped demo bundles, by benchmark name. */
+const DEMO_BUNDLES: Record<string, string> = { 'demo-faces': 'demo-faces-64', 'demo-cars': 'demo-cars-128' };
+
+/**
+ * tiny: the golden checkpoint; ffhq / cars: random weights with the full released shapes; demo-faces / demo-cars:
+ * the bundles in models/ (opened by `openBundle` with the folder name).
+ */
+export async function benchModels(
+  read: (fixture: string) => Promise<Uint8Array>, names: string[],
+  openBundle?: (dir: string) => Promise<{ manifest: BundleManifest; weights: RawWeights }>,
+): Promise<BenchModel[]> {
   const models: BenchModel[] = [];
   for (const name of names) {
     if (name === 'tiny') {
@@ -20,8 +31,11 @@ export async function benchModels(read: (fixture: string) => Promise<Uint8Array>
         weights: randomWeights(spec.tensors),
         inputSize: name === 'cars' ? [192, 256] : [256, 256],
       });
+    } else if (DEMO_BUNDLES[name] && openBundle) {
+      const { manifest, weights } = await openBundle(DEMO_BUNDLES[name]);
+      models.push({ name, weights, inputSize: manifest.inputSize });
     } else {
-      throw new Error(`unknown benchmark model ${name} (tiny, ffhq, cars)`);
+      throw new Error(`unknown benchmark model ${name} (tiny, ffhq, cars, demo-faces, demo-cars)`);
     }
   }
   return models;

@@ -14,7 +14,7 @@ export interface BenchRow {
 
 export interface BenchModel {
   name: string;
-  weights: Map<string, RawTensor>;
+  weights: Map<string, RawTensor> | RawWeights;
   inputSize: [number, number];
 }
 
@@ -36,7 +36,7 @@ async function peak(run: () => tf.Tensor): Promise<number> {
 }
 
 export async function benchModel(model: BenchModel, runs: number, log: (line: string) => void = () => {}): Promise<BenchRow[]> {
-  const st = StyleTransformer.fromWeights(new RawWeights(model.weights));
+  const st = StyleTransformer.fromWeights(model.weights instanceof RawWeights ? model.weights : new RawWeights(model.weights));
   const [h, w] = model.inputSize;
   const size = st.generator.config.size;
   const image = tf.randomUniform([1, h, w, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
