@@ -70,6 +70,7 @@ def main():
     ap.add_argument('--blocks', default='Bangs,Eyeglasses,Smiling,Blond_Hair')
     ap.add_argument('--limit', type=int)
     ap.add_argument('--classifier-epochs', type=int, default=20)
+    ap.add_argument('--classifier-from', help='a faces-classifier.pt from an earlier run: reused instead of trained')
     ap.add_argument('--block-steps', type=int, default=2000)
     ap.add_argument('--smoke', action='store_true')
     args = ap.parse_args()
@@ -102,7 +103,9 @@ def main():
     opt = torch.optim.Adam(cls.parameters(), lr=1e-3)
     flat = codes.reshape(len(codes), -1)
     split = int(len(flat) * 0.9)
-    for epoch in range(args.classifier_epochs):
+    if args.classifier_from:
+        cls.load_state_dict(torch.load(args.classifier_from, map_location='cpu')['state_dict'])
+    for epoch in range(0 if args.classifier_from else args.classifier_epochs):
         perm = torch.randperm(split)
         for i in range(0, split, 256):
             idx = perm[i:i + 256]
@@ -113,11 +116,12 @@ def main():
     with torch.no_grad():
         accuracy = ((cls(flat[split:])[0] > 0).float() == labels[split:]).float().mean(0)
     print('classifier accuracy on a 10% split: ' + ', '.join(f'{a} {accuracy[ATTRS.index(a)]:.2f}' for a in ['Smiling', 'Male', 'Young', 'Eyeglasses', 'Bangs']), flush=True)
-    torch.save({'state_dict': cls.state_dict()}, os.path.join(args.out, 'faces-classifier.pt'))
+    if not args.classifier_from:
+        torch.save({'state_dict': cls.state_dict()}, os.path.join(args.out, 'faces-classifier.pt'))
 
     # 3. InterFaceGAN boundaries on the mean style
     mean_style = codes.mean(1)
-    for name in args.boundaries.split(','):
+    for name in filter(None, args.boundaries.split(',')):
         y = labels[:, ATTRS.index(name)]
         w = torch.zeros(d, requires_grad=True)
         b = torch.zeros(1, requires_grad=True)
@@ -141,7 +145,7 @@ def main():
         np.save(os.path.join(args.out, f'{name.lower()}.npy'), normal.reshape(1, d).numpy().astype(np.float32))
 
     # 4. Reference editing blocks
-    for name in args.blocks.split(','):
+    for name in filter(None, args.blocks.split(',')):
         a = ATTRS.index(name)
         block = TransformerDecoderLayer(d, 4, 2 * d if args.smoke else 1024 if d >= 512 else 2 * d)
         opt = torch.optim.Adam(block.parameters(), lr=1e-4)
