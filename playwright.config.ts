@@ -24,11 +24,11 @@ export default defineConfig({
     browserName: 'chromium',
     launchOptions: { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS },
   },
-  // The editor's tests run twice: on WebGPU (SwiftShader) and forced to WASM; the other specs choose backends
-  // themselves.
+  // The editor's and the demo models' tests run twice: on WebGPU (SwiftShader) and forced to WASM; the other specs
+  // choose backends themselves.
   projects: [
     { name: 'webgpu' },
-    { name: 'wasm', testMatch: 'app.spec.ts' },
+    { name: 'wasm', testMatch: ['app.spec.ts', 'demo.spec.ts'] },
   ],
   webServer: {
     command: `npx vite --port ${PORT} --strictPort --host 127.0.0.1`,

@@ -9,14 +9,15 @@ const here = import.meta.dirname;
  * Serves a folder of the repository under a URL prefix: models/ (bundles and their catalog, also copied into
  * the build) and, in development and tests only, tests/fixtures/.
  */
-function folder(prefix: string, dir: string, ship: boolean): Plugin {
+function folder(prefix: string, dir: string, ship: boolean, skip: string[] = []): Plugin {
   const root = join(here, dir);
+  const skipped = skip.map((s) => join(root, s));
   return {
     name: `stst-folder-${dir}`,
     configureServer(server) {
       server.middlewares.use(prefix, async (req, res, next) => {
         const path = normalize(join(root, decodeURIComponent((req.url ?? '').split('?')[0])));
-        if (!path.startsWith(root)) return next();
+        if (!path.startsWith(root) || skipped.some((s) => path.startsWith(s))) return next();
         try {
           const body = await readFile(path);
           res.setHeader('Content-Type', path.endsWith('.json') ? 'application/json' : 'application/octet-stream');
@@ -27,7 +28,7 @@ function folder(prefix: string, dir: string, ship: boolean): Plugin {
       });
     },
     async closeBundle() {
-      if (ship) await cp(root, join(here, 'dist', prefix.slice(1)), { recursive: true });
+      if (ship) await cp(root, join(here, 'dist', prefix.slice(1)), { recursive: true, filter: (src) => !skipped.some((s) => src.startsWith(s)) });
     },
   };
 }
@@ -37,7 +38,7 @@ export default defineConfig({
   publicDir: join(here, 'public'),
   plugins: [
     react(),
-    folder('/models', 'models', true),
+    folder('/models', 'models', true, ['training']), // the training scripts and resume states are not the product
     folder('/face-api-models', 'node_modules/@vladmandic/face-api/model', true),
     folder('/fixtures', 'tests/fixtures', false),
   ],
