@@ -118,7 +118,7 @@ export async function addCheckpoint(file: File): Promise<void> {
 export async function openPhoto(blob: Blob, name: string, which: 'subject' | 'reference', framing?: Framing | null): Promise<void> {
   if (!state().model) return;
   set({ error: null, notice: null, busy: `Reading ${name}` });
-  if (which === 'subject') { set({ steps: { ...resetSteps(), decode: 'running' } }); importedCodes = null; }
+  if (which === 'subject') set({ steps: { ...resetSteps(), decode: 'running' } });
   const opened = await engine.openPhoto(blob, name, which);
   if (failed(opened)) {
     // The previous photo and its edits stay as they were.
@@ -134,6 +134,7 @@ export async function openPhoto(blob: Blob, name: string, which: 'subject' | 're
     return;
   }
   subjectBlob = blob;
+  importedCodes = null; // a new photo: its own inversion, not codes imported for the last one
   set({ photo, aligned: null, reconstruction: null, edited: null, mse: null, steps: { decode: 'done', detect: photo.noFace ? 'failed' : 'done', align: 'pending', invert: 'pending' } });
   if (photo.framing) await frame(photo.framing, 'subject');
   else set({ busy: null, notice: photo.noFace ?? null });
