@@ -13,8 +13,8 @@ import torch
 
 import data
 from sg2 import Generator
-from st_encoder import StyleTransformerEncoder, queries, scoped
-from train_encoder import ENCODERS
+from st_encoder import queries
+from train_encoder import load_style_transformer
 from train_gan import PRESETS, save_grid
 
 ap = argparse.ArgumentParser()
@@ -32,14 +32,9 @@ args = ap.parse_args()
 
 torch.manual_seed(0)
 preset = PRESETS['smoke' if args.smoke else args.domain]
-g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels']).eval()
 if args.checkpoint:
-    ck = torch.load(args.checkpoint, map_location='cpu')
-    g.load_state_dict(scoped(ck['state_dict'], 'decoder.module.'))
-    spec = ENCODERS['smoke' if args.smoke else args.domain]
-    enc = StyleTransformerEncoder(spec['stage_units'], spec['depths'], spec['stem'], preset['style_dim'], g.n_latent, spec['ffn'], spec['heads']).eval()
-    enc.load_state_dict(scoped(ck['state_dict'], 'encoder.module.'))
-    encode = lambda x: enc(x, queries(enc, g, len(x))) + ck['latent_avg']
+    enc, g, latent_avg = load_style_transformer(args.checkpoint, args.domain, args.smoke)
+    encode = lambda x: enc(x, queries(enc, g, len(x))) + latent_avg
     load = lambda split, n: torch.from_numpy((data.cars if args.domain == 'cars' else data.faces)(args.data, split, n)[0]).float() / 127.5 - 1
     with torch.no_grad():
         train = load('train', args.limit)
@@ -47,6 +42,7 @@ if args.checkpoint:
         base_plus = encode(load('holdout', 4))
     print(f'encoded {len(w)} training images')
 else:
+    g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels']).eval()
     g.load_state_dict(torch.load(os.path.join(args.state, f'{args.domain}-gan', f'{args.domain}-gan.pt'), map_location='cpu')['g_ema'])
     with torch.no_grad():
         w = torch.cat([g.style(torch.randn(10_000, preset['style_dim'])) for _ in range(max(1, args.samples // 10_000))])

@@ -17,7 +17,6 @@ Writes, time-boxed and every --save-every minutes (so an interrupted run keeps i
 Cars: the encoder sees the 128x96 picture (what the app feeds it); the generator is 128x128 and only its middle
 96 rows (16..111) are compared with the picture.
 """
-import argparse
 import os
 import time
 
@@ -26,42 +25,31 @@ from torch.nn import functional as F
 
 import data
 from sg2 import Generator
-from st_encoder import StyleTransformerEncoder, queries, scoped
-from train_encoder import ENCODERS, ssim
-from train_gan import PRESETS, finish_run, load_images, save_grid
+from st_encoder import queries, scoped
+from train_encoder import build_encoder, official_state_dict, ssim
+from train_gan import PRESETS, Throughput, finish_run, load_images, save_grid, stage_arguments, training_device
 
 BAND = (16, 112)  # cars: the picture's rows in the 128x128 generator output
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--domain', choices=['faces', 'cars'], default='faces')
-    ap.add_argument('--data', required=True)
-    ap.add_argument('--out', required=True)
-    ap.add_argument('--resume')
-    ap.add_argument('--minutes', type=float, default=8)
+    ap = stage_arguments(16)
     ap.add_argument('--save-every', type=float, default=10)
-    ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--lr', type=float, default=3e-4)
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
-    ap.add_argument('--limit', type=int)
-    ap.add_argument('--smoke', action='store_true')
     args = ap.parse_args()
 
     started = time.time()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    device_name = torch.cuda.get_device_name(0) if device == 'cuda' else f'CPU ({os.cpu_count()} cores)'
+    device, device_name = training_device()
     name = f'{args.domain}-cpu'
     preset = PRESETS['smoke' if args.smoke else args.domain]
-    spec = ENCODERS['smoke' if args.smoke else args.domain]
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(2026)
 
     g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels']).to(device)
-    enc = StyleTransformerEncoder(spec['stage_units'], spec['depths'], spec['stem'], preset['style_dim'], g.n_latent,
-                                  spec['ffn'], spec['heads']).to(device)
+    enc = build_encoder(args.domain, args.smoke, preset['style_dim'], g.n_latent).to(device)
     with torch.no_grad():
         latent_avg = g.mean_latent(4096)
     step, seen, history = 0, 0, []
@@ -93,9 +81,7 @@ def main():
     def save(final):
         minutes = (time.time() - started) / 60
         # float16: the bundle is float16 anyway, and it halves the committed resume state (17 instead of 35 MiB)
-        half = lambda v: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()
-        sd = {f'encoder.module.{k}': half(v) for k, v in enc.state_dict().items()}
-        sd.update({f'decoder.module.{k}': half(v) for k, v in g.state_dict().items()})
+        sd = official_state_dict(enc, g, torch.float16)
         opts = {'output_size': preset['size'], 'dataset_type': f'{args.domain}_encode',
                 'encoder_type': 'StyleTransformer (narrow; trained jointly with the generator as an autoencoder)',
                 'start_from_latent_avg': True, 'learn_in_w': False, 'input_nc': 3, 'steps': step,
@@ -112,7 +98,7 @@ def main():
         return minutes
 
     budget, next_save = args.minutes * 60, args.save_every * 60
-    first_rate, t0, count, session_start = None, time.time(), 0, step
+    throughput, session_start = Throughput(device, args.batch, steps=10), step
     enc.train(), g.train()
     while time.time() - started < budget:
         idx = torch.randint(0, len(images), (args.batch,), device=device)
@@ -132,12 +118,7 @@ def main():
         optim.step()
         step += 1
         seen += args.batch
-        count += 1
-        if count == 10:
-            if device == 'cuda':
-                torch.cuda.synchronize()
-            first_rate = 10 * args.batch / (time.time() - t0)
-            print(f'throughput: {first_rate:.1f} images/s', flush=True)
+        throughput.step()
         if step % 50 == 0:
             history.append([step, seen, round(mse.item(), 4), round(structure.item(), 4)])
             print(f'step {step} images {seen} mse {mse.item():.4f} 1-ssim {structure.item():.4f} '
@@ -148,7 +129,7 @@ def main():
 
     minutes = save(True)
     last = history[-1] if history else [step, seen, round(mse.item(), 4), round(structure.item(), 4)]
-    finish_run(args.out, name, args.smoke, device_name, step - session_start, step, seen, minutes, first_rate,
+    finish_run(args.out, name, args.smoke, device_name, step - session_start, step, seen, minutes, throughput.rate,
                f'mse {last[2]} 1-ssim {last[3]}', [f'{name}.pt'])
 
 

@@ -21,10 +21,8 @@ from torch import nn
 from torch.nn import functional as F
 
 import data
-from sg2 import Generator
-from st_encoder import StyleTransformerEncoder, TransformerDecoderLayer, queries, scoped
-from train_encoder import ENCODERS
-from train_gan import PRESETS
+from st_encoder import TransformerDecoderLayer, queries
+from train_encoder import load_style_transformer
 
 ATTRS = ['5_o_Clock_Shadow', 'Arched_Eyebrows', 'Attractive', 'Bags_Under_Eyes', 'Bald', 'Bangs', 'Big_Lips', 'Big_Nose',
          'Black_Hair', 'Blond_Hair', 'Blurry', 'Brown_Hair', 'Bushy_Eyebrows', 'Chubby', 'Double_Chin', 'Eyeglasses',
@@ -63,7 +61,7 @@ def encode_all(enc, g, latent_avg, images, batch=256):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', required=True)
-    ap.add_argument('--state', help='folder with faces-gan/ and faces-encoder/ (the GPU recipe)')
+    ap.add_argument('--state', help='folder with faces-encoder/ (the GPU recipe; its checkpoint holds the generator too)')
     ap.add_argument('--checkpoint', help='one Style Transformer checkpoint holding encoder and decoder (faces-cpu.pt)')
     ap.add_argument('--out', required=True)
     ap.add_argument('--boundaries', default='Smiling,Young,Male,Eyeglasses,Bangs')
@@ -77,20 +75,12 @@ def main():
     started = time.time()
     torch.manual_seed(0)
     os.makedirs(args.out, exist_ok=True)
-    preset = PRESETS['smoke' if args.smoke else 'faces']
-    spec = ENCODERS['smoke' if args.smoke else 'faces']
     if bool(args.state) == bool(args.checkpoint):
         ap.error('give --state or --checkpoint')
-    g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels']).eval().requires_grad_(False)
-    if args.checkpoint:
-        ck = torch.load(args.checkpoint, map_location='cpu')
-        g.load_state_dict(scoped(ck['state_dict'], 'decoder.module.'))
-    else:
-        g.load_state_dict(torch.load(os.path.join(args.state, 'faces-gan', 'faces-gan.pt'), map_location='cpu')['g_ema'])
-        ck = torch.load(os.path.join(args.state, 'faces-encoder', 'faces-encoder.pt'), map_location='cpu')
-    enc = StyleTransformerEncoder(spec['stage_units'], spec['depths'], spec['stem'], preset['style_dim'], g.n_latent, spec['ffn'], spec['heads']).eval()
-    enc.load_state_dict(scoped(ck['state_dict'], 'encoder.module.'))
-    latent_avg = ck['latent_avg']
+    # The encoder stage saves the frozen generator beside the encoder, so one file holds both in either recipe.
+    path = args.checkpoint or os.path.join(args.state, 'faces-encoder', 'faces-encoder.pt')
+    enc, g, latent_avg = load_style_transformer(path, 'faces', args.smoke)
+    g.requires_grad_(False)
 
     images, rows = data.faces(args.data, 'train', args.limit)
     labels = torch.tensor([[1.0 if r[a] == '1' else 0.0 for a in ATTRS] for r in rows])

@@ -9,7 +9,6 @@ The generator is frozen. Writes, time-boxed like train_gan.py:
   <out>/<name>-samples.png (held-out faces: input row, reconstruction row), <out>/<name>-log.md
 Resume with --resume <dir> (the same .pt; Adam restarts).
 """
-import argparse
 import os
 import random
 import time
@@ -20,7 +19,7 @@ from torch.nn import functional as F
 import data
 from sg2 import Discriminator, Generator
 from st_encoder import StyleTransformerEncoder, queries, scoped
-from train_gan import PRESETS, finish_run, load_images, save_grid
+from train_gan import PRESETS, Throughput, finish_run, load_images, save_grid, stage_arguments, training_device
 
 ENCODERS = {
     'faces': dict(stage_units=(2, 2, 4, 2), depths=(32, 64, 128, 256), stem=32, ffn=512, heads=4),
@@ -30,6 +29,31 @@ ENCODERS = {
     # The last stage's width is the style width: its features are the first transformer layer's keys and values.
     'smoke': dict(stage_units=(1, 1, 1, 1), depths=(16, 20, 24, 32), stem=16, ffn=64, heads=4),
 }
+
+
+def build_encoder(domain, smoke, style_dim, n_latent):
+    """The narrowed Style Transformer encoder of a stage's domain (or the smoke widths)."""
+    spec = ENCODERS['smoke' if smoke else domain]
+    return StyleTransformerEncoder(spec['stage_units'], spec['depths'], spec['stem'], style_dim, n_latent, spec['ffn'], spec['heads'])
+
+
+def official_state_dict(enc, g, dtype=None):
+    """encoder.module.* + decoder.module.*, the layout of the official checkpoints (floats cast to `dtype` if given)."""
+    cast = lambda v: v.detach().cpu().to(dtype) if dtype is not None and v.is_floating_point() else v.detach().cpu()
+    out = {f'encoder.module.{k}': cast(v) for k, v in enc.state_dict().items()}
+    out.update({f'decoder.module.{k}': cast(v) for k, v in g.state_dict().items()})
+    return out
+
+
+def load_style_transformer(path, domain, smoke=False):
+    """A checkpoint holding encoder and decoder (<domain>-cpu.pt): (encoder, generator, latent_avg), in eval mode."""
+    ck = torch.load(path, map_location='cpu')
+    preset = PRESETS['smoke' if smoke else domain]
+    g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels']).eval()
+    g.load_state_dict(scoped(ck['state_dict'], 'decoder.module.'))
+    enc = build_encoder(domain, smoke, preset['style_dim'], g.n_latent).eval()
+    enc.load_state_dict(scoped(ck['state_dict'], 'encoder.module.'))
+    return enc, g, ck['latent_avg']
 
 
 def ssim(a, b, window=7):
@@ -53,21 +77,12 @@ def d_features(d, x):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--domain', choices=['faces', 'cars'], default='faces')
-    ap.add_argument('--data', required=True)
+    ap = stage_arguments(32)
     ap.add_argument('--gan', required=True, help='folder with <domain>-gan.pt and <domain>-gan-d.pt')
-    ap.add_argument('--out', required=True)
-    ap.add_argument('--resume')
-    ap.add_argument('--minutes', type=float, default=8)
-    ap.add_argument('--batch', type=int, default=32)
-    ap.add_argument('--limit', type=int)
-    ap.add_argument('--smoke', action='store_true')
     args = ap.parse_args()
 
     started = time.time()
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    device_name = torch.cuda.get_device_name(0) if device == 'cuda' else f'CPU ({os.cpu_count()} cores)'
+    device, device_name = training_device()
     name = f'{args.domain}-encoder'
     preset = PRESETS['smoke' if args.smoke else args.domain]
     os.makedirs(args.out, exist_ok=True)
@@ -82,9 +97,8 @@ def main():
     d.load_state_dict({k: v.float() for k, v in d_state.items()})
     d = d.to(device).eval().requires_grad_(False)
 
-    spec = ENCODERS['smoke' if args.smoke else args.domain]
     n_latent = g.n_latent
-    enc = StyleTransformerEncoder(spec['stage_units'], spec['depths'], spec['stem'], preset['style_dim'], n_latent, spec['ffn'], spec['heads']).to(device)
+    enc = build_encoder(args.domain, args.smoke, preset['style_dim'], n_latent).to(device)
     step, seen, history = 0, 0, []
     if args.resume and os.path.exists(os.path.join(args.resume, f'{name}.pt')):
         state = torch.load(os.path.join(args.resume, f'{name}.pt'), map_location='cpu')
@@ -114,7 +128,7 @@ def main():
             return g([wplus], input_is_latent=True, randomize_noise=False).clamp(-1, 1), wplus
 
     budget = args.minutes * 60
-    first_rate, t0, count = None, time.time(), 0
+    throughput = Throughput(device, args.batch)
     session_start = step
     while time.time() - started < budget:
         half = args.batch // 2
@@ -133,12 +147,7 @@ def main():
         optim.step()
         step += 1
         seen += args.batch
-        count += 1
-        if count == 20:
-            if device == 'cuda':
-                torch.cuda.synchronize()
-            first_rate = 20 * args.batch / (time.time() - t0)
-            print(f'throughput: {first_rate:.0f} images/s', flush=True)
+        throughput.step()
         if step % 100 == 0:
             row = [step, seen, round(mse.item(), 4), round(structure.item(), 4), round(feat.item(), 4), round(latent.item(), 4)]
             history.append(row)
@@ -146,8 +155,7 @@ def main():
 
     minutes = (time.time() - started) / 60
     enc.eval()
-    state_dict = {f'encoder.module.{k}': v.cpu() for k, v in enc.state_dict().items()}
-    state_dict.update({f'decoder.module.{k}': v.cpu() for k, v in g.state_dict().items()})
+    state_dict = official_state_dict(enc, g)
     opts = {'output_size': preset['size'], 'dataset_type': f'{args.domain}_encode', 'encoder_type': 'StyleTransformer (narrow, our recipe)',
             'start_from_latent_avg': True, 'learn_in_w': False, 'input_nc': 3, 'steps': step, 'images_seen': seen, 'history': history}
     torch.save({'state_dict': state_dict, 'latent_avg': latent_avg.cpu(), 'opts': opts}, os.path.join(args.out, f'{name}.pt'))
@@ -156,7 +164,7 @@ def main():
         recon = g([encode(sample[:8])], input_is_latent=True, randomize_noise=False)
     save_grid(torch.cat([sample[:8], recon.clamp(-1, 1)]), os.path.join(args.out, f'{name}-samples.png'))
     last = history[-1] if history else [step, seen, round(mse.item(), 4), round(structure.item(), 4), round(feat.item(), 4), round(latent.item(), 4)]
-    finish_run(args.out, name, args.smoke, device_name, step - session_start, step, seen, minutes, first_rate,
+    finish_run(args.out, name, args.smoke, device_name, step - session_start, step, seen, minutes, throughput.rate,
                f'mse {last[2]} 1-ssim {last[3]} feat {last[4]} latent {last[5]}', [f'{name}.pt'])
 
 

@@ -45,6 +45,43 @@ def save_grid(images, path, columns=8):
     data.save_png(grid, path)
 
 
+def stage_arguments(batch, limit_help=None):
+    """The options every time-boxed training stage takes (train_gan, train_encoder, train_autoencoder)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--domain', choices=['faces', 'cars'], default='faces')
+    ap.add_argument('--data', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--resume')
+    ap.add_argument('--minutes', type=float, default=8)
+    ap.add_argument('--batch', type=int, default=batch)
+    ap.add_argument('--limit', type=int, help=limit_help)
+    ap.add_argument('--smoke', action='store_true', help='tiny widths, for the CPU proof run')
+    return ap
+
+
+def training_device():
+    """('cuda' or 'cpu', its name for the log)."""
+    if torch.cuda.is_available():
+        return 'cuda', torch.cuda.get_device_name(0)
+    return 'cpu', f'CPU ({os.cpu_count()} cores)'
+
+
+class Throughput:
+    """Images per second over the first `steps` training steps (start-up excluded), printed once."""
+
+    def __init__(self, device, batch, steps=20):
+        self.device, self.batch, self.steps = device, batch, steps
+        self.count, self.started, self.rate = 0, time.time(), None
+
+    def step(self):
+        self.count += 1
+        if self.count == self.steps:
+            if self.device == 'cuda':
+                torch.cuda.synchronize()
+            self.rate = self.steps * self.batch / (time.time() - self.started)
+            print(f'throughput: {self.rate:.1f} images/s', flush=True)
+
+
 def finish_run(out, name, smoke, device_name, steps_this_run, step, seen, minutes, rate, losses, files):
     """Writes the stage's LOG.md row to <out>/<name>-log.md and prints it with the output sizes and a summary."""
     entry = (f'| {time.strftime("%Y-%m-%d")} | {name}{" (smoke)" if smoke else ""} | {device_name} | '
@@ -70,21 +107,12 @@ def load_images(domain, folder, limit):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('--domain', choices=['faces', 'cars'], default='faces')
-    ap.add_argument('--data', required=True)
-    ap.add_argument('--out', required=True)
-    ap.add_argument('--resume')
-    ap.add_argument('--minutes', type=float, default=8)
-    ap.add_argument('--batch', type=int, default=64)
-    ap.add_argument('--limit', type=int, help='use only the first N training images')
-    ap.add_argument('--smoke', action='store_true', help='tiny widths, for the CPU proof run')
+    ap = stage_arguments(64, 'use only the first N training images')
     ap.add_argument('--name')
     args = ap.parse_args()
 
     started = time.time()
-    device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    device_name = torch.cuda.get_device_name(0) if device == 'cuda' else f'CPU ({os.cpu_count()} cores)'
+    device, device_name = training_device()
     torch.backends.cudnn.benchmark = True
     preset = PRESETS['smoke' if args.smoke else args.domain]
     name = args.name or f'{args.domain}-gan'
@@ -117,7 +145,7 @@ def main():
     sample_z = torch.randn(32, preset['style_dim'], generator=torch.Generator().manual_seed(0)).to(device)
     budget = args.minutes * 60
     losses = {'r1': 0.0}
-    count, t_steps, first_rate = 0, time.time(), None
+    throughput = Throughput(device, batch)
     session_start_step = step
 
     def mixed_noise():
@@ -160,11 +188,7 @@ def main():
                 pe.lerp_(p, 1 - ema_decay)
         step += 1
         seen += batch
-        count += 1
-        if count == 20:
-            torch.cuda.synchronize() if device == 'cuda' else None
-            first_rate = 20 * batch / (time.time() - t_steps)
-            print(f'throughput: {first_rate:.0f} images/s', flush=True)
+        throughput.step()
         if step % 200 == 0:
             print(f'step {step} images {seen} d {d_loss.item():.3f} g {g_loss.item():.3f} r1 {losses["r1"]:.3f} '
                   f'{time.time() - started:.0f} s', flush=True)
@@ -181,7 +205,7 @@ def main():
                 'step': step, 'images': seen, 'history': history}, os.path.join(args.out, f'{name}-d.pt'))
     save_grid(samples, os.path.join(args.out, f'{name}-samples.png'))
     last = history[-1] if history else [step, seen, round(d_loss.item(), 4), round(g_loss.item(), 4), round(losses['r1'], 4)]
-    finish_run(args.out, name, args.smoke, device_name, step - session_start_step, step, seen, minutes, first_rate,
+    finish_run(args.out, name, args.smoke, device_name, step - session_start_step, step, seen, minutes, throughput.rate,
                f'd {last[2]} g {last[3]} r1 {last[4]}', [f'{name}.pt', f'{name}-d.pt'])
 
 
