@@ -96,21 +96,18 @@ async function main() {
   if (values.limit) held = held.slice(0, Number(values.limit));
   const images = await tiles(values.data, held, face ? [64, 64] : [96, 128]);
   const detector = face ? await nodeFaceDetector() : null;
-  const [h, w] = model.inputSize;
   let mse = 0;
   let ssimSum = 0;
   const identities: number[] = [];
   const perDirection = new Map<string, number[]>();
   for (const image of images) {
-    const input = fromRgb(await cropAndResize(image, { x: 0, y: 0, width: image.width, height: image.height }, [h, w]));
-    const codes = model.invert(input);
-    const recon = model.render(codes);
+    const codes = await invertImage(model, image);
     const truth = fromRgb(image);
-    const resized = tf.tidy(() => tf.clipByValue(tf.image.resizeBilinear(recon, [image.height, image.width], false, true), -1, 1) as tf.Tensor4D);
+    const resized = renderAt(model, codes, image);
     mse += tf.tidy(() => tf.mean(tf.square(tf.sub(resized, truth))).dataSync()[0]);
     ssimSum += ssim(resized, truth);
     if (detector) {
-      const big = (x: RgbImage) => cropAndResize(x, { x: 0, y: 0, width: x.width, height: x.height }, [160, 160]);
+      const big = (x: RgbImage) => cropAndResize(x, whole(x), [160, 160]);
       const a = await detector.describe(await big(image));
       const b = await detector.describe(await big(await toRgb(resized)));
       if (a && b) identities.push(cosineSimilarity(a, b));
@@ -129,7 +126,7 @@ async function main() {
       }
       before.dispose();
     }
-    tf.dispose([input, codes, recon, truth, resized]);
+    tf.dispose([codes, truth, resized]);
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const report = {
@@ -143,24 +140,32 @@ async function main() {
   if (values.grid) await writeGrid(model, images.slice(0, 9), values.grid);
 }
 
+const whole = (x: RgbImage) => ({ x: 0, y: 0, width: x.width, height: x.height });
+
+/** The whole image resized to the model's input, inverted to W+ codes. */
+async function invertImage(model: StudioModel, image: RgbImage): Promise<tf.Tensor3D> {
+  const input = fromRgb(await cropAndResize(image, whole(image), model.inputSize));
+  const codes = model.invert(input);
+  input.dispose();
+  return codes;
+}
+
+/** The picture of `codes`, resized to the size of `like` and clipped to [-1, 1], for comparing with it. */
+function renderAt(model: StudioModel, codes: tf.Tensor3D, like: RgbImage): tf.Tensor4D {
+  return tf.tidy(() => tf.clipByValue(tf.image.resizeBilinear(model.render(codes), [like.height, like.width], false, true), -1, 1) as tf.Tensor4D);
+}
+
 /** Rows: held-out images; columns: input, reconstruction, each slider, each editing block. */
 async function writeGrid(model: StudioModel, images: RgbImage[], path: string) {
-  const [h, w] = model.inputSize;
   const sliders = model.manifest.directions.filter((d) => d.kind === 'interfacegan' || d.kind === 'ganspace');
   const blocks = model.manifest.editBlocks;
   const rows = images.slice(0, 8);
   const tiles: RgbImage[][] = [];
-  const invert = async (image: RgbImage) => {
-    const input = fromRgb(await cropAndResize(image, { x: 0, y: 0, width: image.width, height: image.height }, [h, w]));
-    const codes = model.invert(input);
-    input.dispose();
-    return codes;
-  };
+  const invert = (image: RgbImage) => invertImage(model, image);
   const picture = async (codes: tf.Tensor3D) => {
-    const out = model.render(codes);
-    const resized = tf.tidy(() => tf.clipByValue(tf.image.resizeBilinear(out, [images[0].height, images[0].width], false, true), -1, 1) as tf.Tensor4D);
+    const resized = renderAt(model, codes, images[0]);
     const rgb = await toRgb(resized);
-    tf.dispose([out, resized]);
+    resized.dispose();
     return rgb;
   };
   for (let r = 0; r < rows.length; r++) {
