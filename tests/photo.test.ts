@@ -113,6 +113,19 @@ describe('photo intake on real photos', () => {
     expect(cosineSimilarity(obama, obama)).toBeCloseTo(1, 5);
   });
 
+  it('identity descriptors of a given face box (no detection) also tell the same person from another', async () => {
+    const describe = async (file: string) => {
+      const image = await photo(file);
+      return detector.describeRegion(image, (await findFaces(image, detector))[0].box);
+    };
+    const [obama, obama2, biden] = [await describe('faces/obama.jpg'), await describe('faces/obama2.jpg'), await describe('faces/biden.jpg')];
+    const same = cosineSimilarity(obama, obama2);
+    const other = cosineSimilarity(obama, biden);
+    console.log(`identity similarity on detected boxes: obama/obama2 ${same.toFixed(3)}, obama/biden ${other.toFixed(3)}`);
+    expect(obama).toHaveLength(128);
+    expect(same).toBeGreaterThan(other + 0.05);
+  });
+
   it('finds both people in two_people.jpg, largest first', async () => {
     const faces = await findFaces(await photo('faces/two_people.jpg'), detector);
     expect(faces).toHaveLength(2);

@@ -14,6 +14,11 @@ export interface FaceDetector {
   detect(photo: RgbImage): Promise<DetectedFace[]>;
   /** face-api's 128-d identity descriptor of the largest face, or null when no face is found. */
   describe(photo: RgbImage): Promise<Float32Array | null>;
+  /**
+   * face-api's identity descriptor of a given region, without detecting: to compare a picture with a re-rendering
+   * of it on the same pixels (a smooth reconstruction may be too soft for the detector, yet still be comparable).
+   */
+  describeRegion(photo: RgbImage, box: DetectedFace['box']): Promise<Float32Array>;
 }
 
 /** Cosine similarity of two identity descriptors (1 = same direction). */
@@ -31,6 +36,7 @@ export interface FaceApi {
     detection: { box: { x: number; y: number; width: number; height: number }; score: number };
     landmarks: { positions: Array<{ x: number; y: number }> };
   }>> & { withFaceDescriptors(): Promise<Array<{ detection: { box: { width: number; height: number } }; descriptor: Float32Array }>> } };
+  computeFaceDescriptor(input: tf.Tensor3D): Promise<Float32Array | Float32Array[]>;
   SsdMobilenetv1Options: new (options: { minConfidence: number; maxResults?: number }) => unknown;
 }
 
@@ -82,6 +88,19 @@ export function faceApiDetector(faceapi: FaceApi, minConfidence = 0.5, backend?:
         return found[0].descriptor;
       } finally {
         input.dispose();
+      }
+    }),
+    describeRegion: (photo, box) => withBackend(backend, async () => {
+      const x = Math.max(0, Math.round(box.x));
+      const y = Math.max(0, Math.round(box.y));
+      const width = Math.min(photo.width - x, Math.round(box.width));
+      const height = Math.min(photo.height - y, Math.round(box.height));
+      const region = tf.tidy(() => tf.slice(tf.tensor3d(photo.data, [photo.height, photo.width, 3], 'int32'), [y, x, 0], [height, width, 3]));
+      try {
+        const descriptor = await faceapi.computeFaceDescriptor(region as tf.Tensor3D);
+        return Array.isArray(descriptor) ? descriptor[0] : descriptor;
+      } finally {
+        region.dispose();
       }
     }),
   };
