@@ -53,7 +53,7 @@ test('a dropped face photo is aligned, inverted and edited', async ({ page }, in
   await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== before[i]), { timeout: 60_000 }).toBe(true);
   await expect(page.getByTestId('busy')).toHaveText('', { timeout: 60_000 });
   expect(await canvasPixels(page, 'reconstruction')).toEqual(reconstruction);
-  await expect(page.getByTestId('quality')).toContainText(/Reconstruction MSE \d.*identity similarity n\/a/);
+  await expect(page.getByTestId('quality')).toContainText(/Reconstruction MSE \d.*identity similarity -?\d\.\d+/); // a number even for this untrained model: the face box comes from the aligned photo
   await page.screenshot({ path: info.outputPath('edited.png') });
 });
 

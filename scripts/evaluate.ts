@@ -16,10 +16,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { fromRgb, toRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
+import { reencodingError } from '../src/engine/quality';
 import { useNodeBackend } from '../src/node/backend';
 import { nodeFaceDetector } from '../src/node/photo';
 import { cropAndResize } from '../src/photo/cars';
-import { cosineSimilarity } from '../src/photo/faces';
+import { cosineSimilarity, describeAlignedPair } from '../src/photo/faces';
 import type { RgbImage } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
@@ -100,6 +101,7 @@ async function main() {
   let ssimSum = 0;
   const described: Array<{ identity: string; input: Float32Array; reconstruction: Float32Array }> = [];
   let undetected = 0;
+  const kept: tf.Tensor3D[] = [];
   const perDirection = new Map<string, number[]>();
   for (const [index, image] of images.entries()) {
     const codes = await invertImage(model, image);
@@ -108,16 +110,9 @@ async function main() {
     mse += tf.tidy(() => tf.mean(tf.square(tf.sub(resized, truth))).dataSync()[0]);
     ssimSum += ssim(resized, truth);
     if (detector) {
-      // The detector runs on the input only; both descriptors are taken on the face box it found there, since the
-      // reconstruction lies on the same pixels (on its own the detector finds few faces in smooth 64 px renders).
-      const input = await framed(image);
-      const box = (await detector.detect(input))[0]?.box;
-      if (box) {
-        described.push({
-          identity: held[index].identity,
-          input: await detector.describeRegion(input, box),
-          reconstruction: await detector.describeRegion(await framed(await toRgb(resized)), box),
-        });
+      const pair = await describeAlignedPair(detector, image, await toRgb(resized));
+      if (pair) {
+        described.push({ identity: held[index].identity, input: pair.face, reconstruction: pair.rendering });
       } else undetected++;
     }
     if (model.classifier) {
@@ -134,18 +129,61 @@ async function main() {
       }
       before.dispose();
     }
-    tf.dispose([codes, truth, resized]);
+    tf.dispose([truth, resized]);
+    if (manifest.editBlocks.length) kept.push(codes); else codes.dispose();
   }
+  const blocks = editingBlockReport(model, held, kept);
+  tf.dispose(kept);
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const report = {
     model: manifest.name, images: images.length, heldOut: face ? '100 identities (holdout-faces.txt)' : 'last 200 of the index',
     reconstructionMse: mse / images.length, ssim: ssimSum / images.length,
     identitySimilarity: face ? identityReport(described, undetected) : undefined,
     classifierLogitChangePerUnit: Object.fromEntries([...perDirection].map(([k, v]) => [k, Number(mean(v).toFixed(4))])),
+    editingBlocks: blocks,
   };
   console.log(JSON.stringify(report, null, 2));
   if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
   if (values.grid) await writeGrid(model, images.slice(0, 9), values.grid);
+}
+
+/**
+ * Each reference editing block on held-out pairs: a source without the attribute (by its CelebA label) and a
+ * reference with it. How often the latent classifier reads the attribute before and after the transfer, and the
+ * re-encoding error of the edit next to the source's (an edit that renders noise does not re-encode).
+ */
+function editingBlockReport(model: StudioModel, rows: Array<Record<string, string>>, codes: tf.Tensor3D[], pairs = 64) {
+  const classifier = model.classifier;
+  if (!classifier || !codes.length) return undefined;
+  const key = (name: string) => name.toLowerCase().replace(/[_ ]/g, '');
+  const report: Record<string, object> = {};
+  for (const block of model.manifest.editBlocks) {
+    const column = Object.keys(rows[0]).find((k) => key(k) === key(block.attribute));
+    const attribute = model.manifest.classifier!.attributes.findIndex((a) => key(a) === key(block.attribute));
+    if (!column || attribute < 0) continue;
+    const having = rows.flatMap((r, i) => (r[column] === '1' ? [i] : []));
+    const lacking = rows.flatMap((r, i) => (r[column] === '1' ? [] : [i]));
+    const n = Math.min(pairs, having.length, lacking.length);
+    let before = 0;
+    let after = 0;
+    let sourceError = 0;
+    let editedError = 0;
+    for (let i = 0; i < n; i++) {
+      const source = codes[lacking[i]];
+      const edited = model.transfer(source, codes[having[i]], block.id, 1);
+      const read = (c: tf.Tensor3D) => tf.tidy(() => classifier.logits(c).dataSync()[attribute] > 0 ? 1 : 0);
+      before += read(source);
+      after += read(edited);
+      sourceError += reencodingError(model, source);
+      editedError += reencodingError(model, edited);
+      edited.dispose();
+    }
+    report[block.attribute] = {
+      pairs: n, classifierSeesAttributeBefore: Number((before / n).toFixed(3)), after: Number((after / n).toFixed(3)),
+      reencodingErrorSource: Number((sourceError / n).toFixed(5)), reencodingErrorEdited: Number((editedError / n).toFixed(5)),
+    };
+  }
+  return report;
 }
 
 /**
@@ -172,19 +210,6 @@ function identityReport(described: Array<{ identity: string; input: Float32Array
     samePersonByFaceApiRule: round(samePerson(described)),
     otherIdentitySamePersonByFaceApiRule: round(samePerson(pairs)),
   };
-}
-
-/**
- * A 64 px aligned face at 128 px in the middle of a 384 px grey frame: face-api's SSD finds no face that fills its
- * picture (0 of 40 held-out faces upscaled to 160, 256 or 400 px), and 40 of 40 framed like this.
- */
-async function framed(face: RgbImage): Promise<RgbImage> {
-  const inner = await cropAndResize(face, whole(face), [128, 128]);
-  const side = 384;
-  const offset = (side - 128) / 2;
-  const data = new Uint8Array(side * side * 3).fill(128);
-  for (let y = 0; y < 128; y++) data.set(inner.data.subarray(y * 128 * 3, (y + 1) * 128 * 3), ((y + offset) * side + offset) * 3);
-  return { width: side, height: side, data };
 }
 
 const whole = (x: RgbImage) => ({ x: 0, y: 0, width: x.width, height: x.height });

@@ -21,7 +21,7 @@ export function ResultPanel() {
       </label>
       <p data-testid="quality">
         {mse !== null ? `Reconstruction MSE ${mse.toFixed(4)} (images in [−1, 1])` : 'Open a photo to invert it.'}
-        {mse !== null && model?.domain === 'face' && ` · identity similarity ${identity === null ? 'n/a (no face found in the reconstruction)' : identity.toFixed(3)}`}
+        {mse !== null && model?.domain === 'face' && ` · identity similarity ${identity === null ? 'n/a (face-api found no face in the aligned photo)' : identity.toFixed(3)}`}
       </p>
     </section>
   );

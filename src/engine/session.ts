@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { StyleRange } from '../models/editing';
 import { alignFace, type AlignTransform } from '../photo/align';
 import { centredBox, clampBox, cropAndResize, type CropBox } from '../photo/cars';
-import { cosineSimilarity, type DetectedFace, type FaceDetector } from '../photo/faces';
+import { cosineSimilarity, describeAlignedPair, type DetectedFace, type FaceDetector } from '../photo/faces';
 import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
 import { findFaces } from '../photo/intake';
 import { pasteBack } from '../photo/pasteback';
@@ -116,12 +116,8 @@ export class EditorSession {
 
   private async identity(input: RgbImage, reconstruction: RgbImage): Promise<number | null> {
     if (this.domain !== 'face' || !this.detector) return null;
-    const [h, w] = this.model.inputSize;
-    const size = Math.max(h, 160); // the recognition net wants a face of at least ~150 px
-    // One after the other: the detector switches tfjs backends around each call.
-    const a = await this.detector.describe(input.width >= size ? input : await cropAndResize(input, { x: 0, y: 0, width: input.width, height: input.height }, [size, size]));
-    const b = await this.detector.describe(await cropAndResize(reconstruction, { x: 0, y: 0, width: reconstruction.width, height: reconstruction.height }, [size, Math.round((size * w) / h)]));
-    return a && b ? cosineSimilarity(a, b) : null;
+    const pair = await describeAlignedPair(this.detector, input, reconstruction);
+    return pair && cosineSimilarity(pair.face, pair.rendering);
   }
 
   /** The edited codes: slider edits, then the reference transfer. Caller disposes. */
