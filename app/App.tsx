@@ -78,7 +78,7 @@ export function App() {
             })}>Remove this model from the browser</button>
           )}
           {entry?.note && <small className="model-note" data-testid="model-note">{entry.note}</small>}
-          {model && <small data-testid="model-summary"> {model.domain}, {model.inputSize.join('×')} → {model.outputSize}px · {Object.entries(model.parameters).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${(n / 1e6).toFixed(2)}M`).join(', ')} · {model.source}</small>}
+          {model && <small data-testid="model-summary"> {model.domain}, {model.inputSize.join('×')} → {model.outputSize}px · {Object.entries(model.parameters).filter(([, n]) => n > 0).map(([k, n]) => `${k === 'editBlocks' ? 'editing blocks' : k} ${(n / 1e6).toFixed(2)}M`).join(', ')} · {model.source}</small>}
         </div>
       </header>
       {error && <p role="alert" className="error">{error} <button type="button" onClick={() => set({ error: null })} aria-label="dismiss">×</button></p>}

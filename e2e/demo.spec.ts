@@ -8,6 +8,7 @@ import { expect, test, type Page } from '@playwright/test';
  */
 const PHOTOS = join(import.meta.dirname, '..', 'tests', 'fixtures', 'photos');
 const FACE = join(PHOTOS, 'faces', 'obama.jpg');
+const REFERENCE = join(PHOTOS, 'faces', 'biden.jpg');
 const CAR = join(PHOTOS, 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg');
 const backend = () => test.info().project.name;
 
@@ -38,7 +39,7 @@ test.beforeEach(async ({ page }) => {
   await expect(page.getByTestId('model-summary')).toBeVisible({ timeout: 240_000 });
 });
 
-test('the demo face model opens by default, reconstructs a real photo and edits it', async ({ page }, info) => {
+test('the demo face model opens by default, reconstructs a real photo, edits it and transfers from a reference', async ({ page }, info) => {
   await expect(page.getByLabel('model')).toHaveValue('demo-faces-64');
   await expect(page.getByLabel('model').locator('option', { hasText: 'test model' })).toHaveCount(0);
   await expect(page.getByTestId('model-note')).toContainText('CelebA');
@@ -52,6 +53,16 @@ test('the demo face model opens by default, reconstructs a real photo and edits 
   const before = (await pixels(page, 'edited')).data;
   await page.getByTestId('slider-smiling').fill('3');
   await expect.poll(async () => (await pixels(page, 'edited')).data.some((v, i) => v !== before[i]), { timeout: 120_000 }).toBe(true);
+  await expect(page.getByTestId('busy')).toHaveText('', { timeout: 120_000 });
+  // A second photo as the reference: the shipped learned editing blocks transfer its attribute.
+  const smiled = (await pixels(page, 'edited')).data;
+  await page.getByTestId('reference-input').setInputFiles(REFERENCE);
+  const attribute = page.getByRole('combobox', { name: 'Attribute', exact: true });
+  await expect(attribute).toHaveValue('block:bangs', { timeout: 120_000 });
+  await expect(attribute.locator('option', { hasText: 'learned editing block' })).toHaveText(['Bangs (learned editing block)',
+    'Eyeglasses (learned editing block)', 'Smiling (learned editing block)', 'Blond Hair (learned editing block)']);
+  await attribute.selectOption('block:smiling');
+  await expect.poll(async () => (await pixels(page, 'edited')).data.some((v, i) => v !== smiled[i]), { timeout: 120_000 }).toBe(true);
   await expect(page.getByTestId('busy')).toHaveText('', { timeout: 120_000 });
   await page.screenshot({ path: info.outputPath('demo-faces.png') });
 });

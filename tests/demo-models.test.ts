@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { toRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
+import { reencodingError } from '../src/engine/quality';
 import { EditorSession } from '../src/engine/session';
 import { useNodeBackend } from '../src/node/backend';
 import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
@@ -36,13 +38,13 @@ const mse = (a: RgbImage, b: RgbImage) => {
 
 /** Inverts each photo; returns [input as the encoder saw it, reconstruction] pairs. */
 async function invertAll(model: StudioModel, folder: string, names: string[]) {
-  const out: Array<{ input: RgbImage; reconstruction: RgbImage; session: EditorSession }> = [];
+  const out: Array<{ input: RgbImage; reconstruction: RgbImage; identity: number | null; session: EditorSession }> = [];
   for (const name of names) {
     const session = new EditorSession(model, detector);
     await session.setPhoto(await photo(`${folder}/${name}`));
     const input = await session.frame(session.defaultFraming());
-    const { reconstruction } = await session.invert();
-    out.push({ input, reconstruction, session });
+    const { reconstruction, identity } = await session.invert();
+    out.push({ input, reconstruction, identity, session });
   }
   return out;
 }
@@ -63,6 +65,9 @@ describe('demo face model', () => {
     const model = await open('demo-faces-64');
     const pairs = await invertAll(model, 'faces', FACES);
     expectEachClosestToItsOwnPhoto(pairs);
+    // The identity similarity is measured for every photo (on the face box found in the aligned photo).
+    console.log(`identity similarity: ${pairs.map((p, i) => `${FACES[i]} ${p.identity?.toFixed(3)}`).join(', ')}`);
+    for (const p of pairs) expect(p.identity).toBeGreaterThan(0.5);
     // Every InterFaceGAN slider raises the classifier's logit for its attribute on every photo.
     const attributes = model.manifest.classifier!.attributes;
     const directions = model.manifest.directions.filter((d) => d.kind === 'interfacegan');
@@ -82,6 +87,54 @@ describe('demo face model', () => {
       tf.dispose([before, codes]);
       session.dispose();
     }
+    model.dispose();
+  }, 300_000);
+});
+
+describe('demo face model, reference editing blocks', () => {
+  it('transfer one attribute between real photos: towards the reference, keeping the face, on the manifold', async () => {
+    const model = await open('demo-faces-64');
+    const blocks = model.manifest.editBlocks;
+    expect(blocks.length).toBeGreaterThanOrEqual(3);
+    const pairs = await invertAll(model, 'faces', FACES);
+    const codes = await Promise.all(pairs.map(async ({ session }) => {
+      const exported = await session.exportCodes();
+      return tf.tensor3d(exported.data, exported.shape as [number, number, number]);
+    }));
+    const attributes = model.manifest.classifier!.attributes.map((a) => a.toLowerCase().replace(/[_ ]/g, ''));
+    const picture = async (c: tf.Tensor3D) => {
+      const image = tf.tidy(() => tf.clipByValue(model.render(c), -1, 1) as tf.Tensor4D);
+      const rgb = await toRgb(image);
+      image.dispose();
+      return rgb;
+    };
+    for (const block of blocks) {
+      const attribute = attributes.indexOf(block.attribute.toLowerCase().replace(/[_ ]/g, ''));
+      expect(attribute, block.attribute).toBeGreaterThanOrEqual(0);
+      let towardsReference = 0;
+      const lines: string[] = [];
+      for (const [i, source] of codes.entries()) {
+        for (const [j, reference] of codes.entries()) {
+          if (i === j) continue;
+          const edited = model.transfer(source, reference, block.id, 1);
+          const logit = (c: tf.Tensor3D) => tf.tidy(() => model.classifier!.logits(c).dataSync()[attribute]);
+          const [before, after, target] = [logit(source), logit(edited), logit(reference)];
+          towardsReference += (after - before) * Math.sign(target - before);
+          // On the manifold: the edit re-encodes about as well as the photo's own codes.
+          const [sourceError, editedError] = [reencodingError(model, source), reencodingError(model, edited)];
+          expect(editedError, `${block.attribute} ${FACES[j]} -> ${FACES[i]}`).toBeLessThan(2 * sourceError);
+          // One attribute, not the whole face: the edit still looks more like the source photo than the reference's.
+          const look = await picture(edited);
+          expect(mse(look, pairs[i].input)).toBeLessThan(mse(look, pairs[j].input));
+          lines.push(`${FACES[j]} -> ${FACES[i]}: logit ${before.toFixed(2)} -> ${after.toFixed(2)} (reference ${target.toFixed(2)}), re-encoding ${sourceError.toFixed(4)} -> ${editedError.toFixed(4)}`);
+          edited.dispose();
+        }
+      }
+      console.log(`${block.attribute} block:\n  ${lines.join('\n  ')}`);
+      expect(towardsReference, block.attribute).toBeGreaterThan(0);
+    }
+    tf.dispose(codes);
+    for (const p of pairs) p.session.dispose();
     model.dispose();
   }, 300_000);
 });
