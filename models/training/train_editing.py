@@ -49,7 +49,8 @@ class LCNet40(nn.Module):
     def forward(self, x):
         for layer in self.fcs:
             x = self.relu(layer(x))
-        # The 40 heads as one batched product (a Python loop over 80 small layers made each step ~10x slower).
+        # The 40 heads as one batched product: 1.3-1.4x faster than a loop over 80 small layers (21 vs 28 ms forward +
+        # backward at batch 32 on one thread), same outputs to 2e-7.
         embed_w = torch.stack([fc.weight for fc in self.indep_fcs])       # [C, 32, H]
         embed_b = torch.stack([fc.bias for fc in self.indep_fcs])         # [C, 32]
         out_w = torch.stack([fc.weight[0] for fc in self.output_fcs])     # [C, 32]
@@ -120,6 +121,8 @@ def train_block(codes, labels, a, cls, distance, steps, smoke=False, batch=32, w
         source, reference = codes[src], codes[ref]
         out = apply_block(block, source, reference)
         logits, emb = cls(out.reshape(batch, -1))
+        # The classifier is frozen and the targets need no graph (89 ms per step on one thread, measured with
+        # another job on the second core; the first version also back-propagated into the classifier: 225 ms).
         with torch.no_grad():
             _, emb_src = cls(source.reshape(batch, -1))
             _, emb_ref = cls(reference.reshape(batch, -1))
