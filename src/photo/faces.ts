@@ -13,10 +13,8 @@ export interface DetectedFace {
 export interface FaceDetector {
   /** Every face, largest first. */
   detect(photo: RgbImage): Promise<DetectedFace[]>;
-  /** face-api's 128-d identity descriptor of the largest face, or null when no face is found. */
-  describe(photo: RgbImage): Promise<Float32Array | null>;
   /**
-   * face-api's identity descriptor of a given region, without detecting: to compare a picture with a re-rendering
+   * face-api's 128-d identity descriptor of a given region, without detecting: to compare a picture with a re-rendering
    * of it on the same pixels (a smooth reconstruction may be too soft for the detector, yet still be comparable).
    */
   describeRegion(photo: RgbImage, box: DetectedFace['box']): Promise<Float32Array>;
@@ -36,7 +34,7 @@ export interface FaceApi {
   detectAllFaces(input: tf.Tensor3D, options: unknown): { withFaceLandmarks(): Promise<Array<{
     detection: { box: { x: number; y: number; width: number; height: number }; score: number };
     landmarks: { positions: Array<{ x: number; y: number }> };
-  }>> & { withFaceDescriptors(): Promise<Array<{ detection: { box: { width: number; height: number } }; descriptor: Float32Array }>> } };
+  }>> };
   computeFaceDescriptor(input: tf.Tensor3D): Promise<Float32Array | Float32Array[]>;
   SsdMobilenetv1Options: new (options: { minConfidence: number; maxResults?: number }) => unknown;
 }
@@ -76,17 +74,6 @@ export function faceApiDetector(faceapi: FaceApi, minConfidence = 0.5, backend?:
             landmarks: f.landmarks.positions.map((p) => ({ x: up(p.x), y: up(p.y) })),
           }))
           .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
-      } finally {
-        input.dispose();
-      }
-    }),
-    describe: (photo) => withBackend(backend, async () => {
-      const input = tf.tensor3d(photo.data, [photo.height, photo.width, 3], 'int32');
-      try {
-        const found = await faceapi.detectAllFaces(input, new faceapi.SsdMobilenetv1Options({ minConfidence: 0.3, maxResults: 5 })).withFaceLandmarks().withFaceDescriptors();
-        if (!found.length) return null;
-        found.sort((a, b) => b.detection.box.width * b.detection.box.height - a.detection.box.width * a.detection.box.height);
-        return found[0].descriptor;
       } finally {
         input.dispose();
       }
