@@ -155,12 +155,12 @@ async function main() {
 function editingBlockReport(model: StudioModel, rows: Array<Record<string, string>>, codes: tf.Tensor3D[], pairs = 64) {
   const classifier = model.classifier;
   if (!classifier || !codes.length) return undefined;
-  const key = (name: string) => name.toLowerCase().replace(/[_ ]/g, '');
   const report: Record<string, object> = {};
   for (const block of model.manifest.editBlocks) {
-    const column = Object.keys(rows[0]).find((k) => key(k) === key(block.attribute));
-    const attribute = model.manifest.classifier!.attributes.findIndex((a) => key(a) === key(block.attribute));
-    if (!column || attribute < 0) continue;
+    // Blocks, classifier outputs and the dataset's label columns all use CelebA's names (e.g. Blond_Hair).
+    const column = block.attribute;
+    const attribute = model.manifest.classifier!.attributes.indexOf(column);
+    if (!(column in rows[0]) || attribute < 0) continue;
     const having = rows.flatMap((r, i) => (r[column] === '1' ? [i] : []));
     const lacking = rows.flatMap((r, i) => (r[column] === '1' ? [] : [i]));
     const n = Math.min(pairs, having.length, lacking.length);

@@ -101,7 +101,7 @@ describe('demo face model, reference editing blocks', () => {
       const exported = await session.exportCodes();
       return tf.tensor3d(exported.data, exported.shape as [number, number, number]);
     }));
-    const attributes = model.manifest.classifier!.attributes.map((a) => a.toLowerCase().replace(/[_ ]/g, ''));
+    const attributes = model.manifest.classifier!.attributes;
     const picture = async (c: tf.Tensor3D) => {
       const image = tf.tidy(() => tf.clipByValue(model.render(c), -1, 1) as tf.Tensor4D);
       const rgb = await toRgb(image);
@@ -109,7 +109,7 @@ describe('demo face model, reference editing blocks', () => {
       return rgb;
     };
     for (const block of blocks) {
-      const attribute = attributes.indexOf(block.attribute.toLowerCase().replace(/[_ ]/g, ''));
+      const attribute = attributes.indexOf(block.attribute);
       expect(attribute, block.attribute).toBeGreaterThanOrEqual(0);
       let towardsReference = 0;
       const lines: string[] = [];

@@ -1,3 +1,4 @@
+import { attributeLabel } from '../../src/weights/celeba';
 import { openPhoto, renderEdit } from '../actions';
 import { useStudio } from '../store';
 import { ImageCanvas } from './ImageCanvas';
@@ -7,7 +8,7 @@ export function ReferencePanel() {
   if (!model) return null;
   const n = model.nStyles;
   const modes = [
-    ...model.editBlocks.map((b) => ({ key: `block:${b.id}`, label: `${b.attribute.replace(/_/g, ' ')} (learned editing block)` })),
+    ...model.editBlocks.map((b) => ({ key: `block:${b.id}`, label: `${attributeLabel(b.attribute)} (learned editing block)` })),
     ...[['coarse', 0, Math.min(4, n)], ['medium', 4, Math.min(8, n)], ['fine', 8, n]].filter(([, s, e]) => (e as number) > (s as number))
       .map(([name, s, e]) => ({ key: `mix:${s}:${e}`, label: `style mixing, ${name} styles` })),
   ];

@@ -7,3 +7,8 @@ export const CELEBA_ATTRIBUTES = [
   'Sideburns', 'Smiling', 'Straight_Hair', 'Wavy_Hair', 'Wearing_Earrings', 'Wearing_Hat', 'Wearing_Lipstick',
   'Wearing_Necklace', 'Wearing_Necktie', 'Young',
 ];
+
+/** How an attribute reads in the editor: 'Blond_Hair' -> 'Blond Hair'. */
+export function attributeLabel(attribute: string): string {
+  return attribute.replace(/_/g, ' ');
+}

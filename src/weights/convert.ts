@@ -11,7 +11,7 @@ import {
   BUNDLE_FORMAT, encodeWeights, type BundleManifest, type ClassifierSpec, type DirectionSpec, type Domain,
   type EditBlockSpec,
 } from './bundle';
-import { CELEBA_ATTRIBUTES } from './celeba';
+import { attributeLabel, CELEBA_ATTRIBUTES } from './celeba';
 import { readTensors, rawTensor } from './from-checkpoint';
 
 /**
@@ -237,7 +237,7 @@ export async function convertCheckpoint(input: ConvertInput): Promise<ConvertOut
   if (classifier) {
     const spec = classifier as ClassifierSpec;
     spec.attributes.forEach((attribute, i) =>
-      directions.push({ id: `label-${slug(attribute)}`, label: attribute.replace(/_/g, ' '), kind: 'label', attribute: i, range: all, min: -(input.labelRange ?? 3), max: input.labelRange ?? 3 }));
+      directions.push({ id: `label-${slug(attribute)}`, label: attributeLabel(attribute), kind: 'label', attribute: i, range: all, min: -(input.labelRange ?? 3), max: input.labelRange ?? 3 }));
   }
 
   const parameters: Record<string, number> = {
