@@ -5,7 +5,10 @@ The official losses' networks (LPIPS, ArcFace) are not available here, so the re
   + on generated samples, where the true W+ codes are known, an L2 latent loss.
 Each batch is half real training images and half generator samples (style-mixed, truncation 0.7..1).
 The generator is frozen. Writes, time-boxed like train_gan.py:
-  <out>/<name>.pt   {'state_dict': encoder.module.* + decoder.module.*, 'latent_avg', 'opts'}: the official layout
+  <out>/<name>.pt   {'state_dict': encoder.module.* in float16, 'latent_avg', 'opts'}: the resume state. The
+                    device returns files of at most 16 MiB: with the decoder in float32 it was 35 MiB, the encoder half
+                    in float16 is 11 MiB. `assemble_checkpoint.py` adds the generator's decoder.module.* for the
+                    official layout that `npm run convert` reads.
   <out>/<name>-samples.png (held-out faces: input row, reconstruction row), <out>/<name>-log.md
 Resume with --resume <dir> (the same .pt; Adam restarts).
 """
@@ -79,6 +82,7 @@ def d_features(d, x):
 def main():
     ap = stage_arguments(32)
     ap.add_argument('--gan', required=True, help='folder with <domain>-gan.pt and <domain>-gan-d.pt')
+    ap.add_argument('--checkpoint-minutes', type=float, default=2)
     args = ap.parse_args()
 
     started = time.time()
@@ -130,6 +134,26 @@ def main():
     budget = args.minutes * 60
     throughput = Throughput(device, args.batch)
     session_start = step
+
+    def checkpoint():
+        """Writes the checkpoint, samples and log row: every few minutes, so that a device call cut off at its time
+        limit still brings back what it trained."""
+        minutes = (time.time() - started) / 60
+        enc.eval()
+        state_dict = {k: v for k, v in official_state_dict(enc, g, torch.float16).items() if k.startswith('encoder.module.')}
+        opts = {'output_size': preset['size'], 'dataset_type': f'{args.domain}_encode', 'encoder_type': 'StyleTransformer (narrow, our recipe)',
+                'start_from_latent_avg': True, 'learn_in_w': False, 'input_nc': 3, 'steps': step, 'images_seen': seen, 'history': history}
+        torch.save({'state_dict': state_dict, 'latent_avg': latent_avg.cpu(), 'opts': opts}, os.path.join(args.out, f'{name}.pt'))
+        sample = holdout if holdout is not None else images[:8].float() / 127.5 - 1
+        with torch.no_grad():
+            recon = g([encode(sample[:8])], input_is_latent=True, randomize_noise=False)
+        save_grid(torch.cat([sample[:8], recon.clamp(-1, 1)]), os.path.join(args.out, f'{name}-samples.png'))
+        last = history[-1] if history else [step, seen, round(mse.item(), 4), round(structure.item(), 4), round(feat.item(), 4), round(latent.item(), 4)]
+        finish_run(args.out, name, args.smoke, device_name, step - session_start, step, seen, minutes, throughput.rate,
+                   f'mse {last[2]} 1-ssim {last[3]} feat {last[4]} latent {last[5]}', [f'{name}.pt'])
+        enc.train()
+
+    last_checkpoint = time.time()
     while time.time() - started < budget:
         half = args.batch // 2
         real = images[torch.randint(0, len(images), (half,), device=device)].float() / 127.5 - 1
@@ -152,21 +176,11 @@ def main():
             row = [step, seen, round(mse.item(), 4), round(structure.item(), 4), round(feat.item(), 4), round(latent.item(), 4)]
             history.append(row)
             print(f'step {step} mse {row[2]} 1-ssim {row[3]} feat {row[4]} latent {row[5]} {time.time() - started:.0f} s', flush=True)
+            if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
+                checkpoint()
+                last_checkpoint = time.time()
 
-    minutes = (time.time() - started) / 60
-    enc.eval()
-    state_dict = official_state_dict(enc, g)
-    opts = {'output_size': preset['size'], 'dataset_type': f'{args.domain}_encode', 'encoder_type': 'StyleTransformer (narrow, our recipe)',
-            'start_from_latent_avg': True, 'learn_in_w': False, 'input_nc': 3, 'steps': step, 'images_seen': seen, 'history': history}
-    torch.save({'state_dict': state_dict, 'latent_avg': latent_avg.cpu(), 'opts': opts}, os.path.join(args.out, f'{name}.pt'))
-    sample = holdout if holdout is not None else images[:8].float() / 127.5 - 1
-    with torch.no_grad():
-        recon = g([encode(sample[:8])], input_is_latent=True, randomize_noise=False)
-    save_grid(torch.cat([sample[:8], recon.clamp(-1, 1)]), os.path.join(args.out, f'{name}-samples.png'))
-    last = history[-1] if history else [step, seen, round(mse.item(), 4), round(structure.item(), 4), round(feat.item(), 4), round(latent.item(), 4)]
-    finish_run(args.out, name, args.smoke, device_name, step - session_start, step, seen, minutes, throughput.rate,
-               f'mse {last[2]} 1-ssim {last[3]} feat {last[4]} latent {last[5]}', [f'{name}.pt'])
-
+    checkpoint()
 
 if __name__ == '__main__':
     main()
