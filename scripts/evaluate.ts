@@ -19,7 +19,7 @@ import { StudioModel } from '../src/engine/model';
 import { reencodingError } from '../src/engine/quality';
 import { useNodeBackend } from '../src/node/backend';
 import { nodeFaceDetector } from '../src/node/photo';
-import { cropAndResize } from '../src/photo/cars';
+import { resizeRgb } from '../src/photo/cars';
 import { cosineSimilarity, describeAlignedPair } from '../src/photo/faces';
 import type { RgbImage } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
@@ -212,11 +212,9 @@ function identityReport(described: Array<{ identity: string; input: Float32Array
   };
 }
 
-const whole = (x: RgbImage) => ({ x: 0, y: 0, width: x.width, height: x.height });
-
 /** The whole image resized to the model's input, inverted to W+ codes. */
 async function invertImage(model: StudioModel, image: RgbImage): Promise<tf.Tensor3D> {
-  const input = fromRgb(await cropAndResize(image, whole(image), model.inputSize));
+  const input = fromRgb(await resizeRgb(image, model.inputSize));
   const codes = model.invert(input);
   input.dispose();
   return codes;

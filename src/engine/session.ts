@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { StyleRange } from '../models/editing';
 import { alignFace, type AlignTransform } from '../photo/align';
-import { centredBox, clampBox, cropAndResize, type CropBox } from '../photo/cars';
+import { centredBox, clampBox, cropAndResize, resizeRgb, type CropBox } from '../photo/cars';
 import { cosineSimilarity, describeAlignedPair, type DetectedFace, type FaceDetector } from '../photo/faces';
 import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
 import { findFaces } from '../photo/intake';
@@ -153,7 +153,7 @@ export class EditorSession {
     if (s.transform) return (await pasteBack(s.photo, edit, s.transform)).image;
     if (!s.box) throw new Error('frame the photo first');
     const box = s.box;
-    const resized = await cropAndResize(edit, { x: 0, y: 0, width: edit.width, height: edit.height }, [box.height, box.width]);
+    const resized = await resizeRgb(edit, [box.height, box.width]);
     const out: RgbImage = { width: s.photo.width, height: s.photo.height, data: s.photo.data.slice() };
     for (let y = 0; y < box.height; y++) {
       out.data.set(resized.data.subarray(y * box.width * 3, (y + 1) * box.width * 3), ((box.y + y) * s.photo.width + box.x) * 3);

@@ -47,3 +47,8 @@ export async function cropAndResize(photo: RgbImage, box: CropBox, size: [number
   result.dispose();
   return { width: w, height: h, data };
 }
+
+/** The whole image resized to [height, width] = size. */
+export function resizeRgb(photo: RgbImage, size: [number, number]): Promise<RgbImage> {
+  return cropAndResize(photo, { x: 0, y: 0, width: photo.width, height: photo.height }, size);
+}

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cropAndResize } from './cars';
+import { resizeRgb } from './cars';
 import { downscaleRgb } from './raster';
 import type { Point, RgbImage } from './types';
 
@@ -103,7 +103,7 @@ export function faceApiDetector(faceapi: FaceApi, minConfidence = 0.5, backend?:
  */
 export async function describeAlignedPair(detector: FaceDetector, face: RgbImage, rendering: RgbImage): Promise<{ face: Float32Array; rendering: Float32Array } | null> {
   const frame = async (image: RgbImage): Promise<RgbImage> => {
-    const inner = await cropAndResize(image, { x: 0, y: 0, width: image.width, height: image.height }, [FRAMED_FACE, FRAMED_FACE]);
+    const inner = await resizeRgb(image, [FRAMED_FACE, FRAMED_FACE]);
     const data = new Uint8Array(FRAME * FRAME * 3).fill(128);
     const offset = (FRAME - FRAMED_FACE) / 2;
     for (let y = 0; y < FRAMED_FACE; y++) {
