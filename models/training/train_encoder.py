@@ -182,5 +182,6 @@ def main():
 
     checkpoint()
 
+
 if __name__ == '__main__':
     main()

@@ -2,7 +2,7 @@
 
 Recipe: rosinality's StyleGAN2 (non-saturating loss, lazy R1 every 16 steps, style mixing 0.9, EMA generator,
 Adam lr 0.002 betas (0, 0.99)), narrowed widths; augmentation: horizontal flips. No path-length regulariser (it
-buys little at 64 px and costs a third of the step time). Time-boxed: it trains for --minutes and then writes
+buys little at 64 px and costs a third of the step time). Time-boxed: it trains for --minutes, writing every --checkpoint-minutes (2) and at the end
   <out>/<name>.pt           {'g_ema', 'latent_avg'}: the rosinality layout that `npm run convert` reads
   <out>/<name>-d.pt         {'d' (bfloat16), step, images, history}: with <name>.pt, the resume state
 Resuming restarts g from g_ema and Adam from zero: with beta1 = 0 Adam keeps no momentum, and its second moment
@@ -68,7 +68,7 @@ def training_device():
 
 class Throughput:
     """Images per second over `steps` training steps after `warmup` steps (cuDNN's autotuning and the first R1 step
-    would otherwise dominate: the first device run reported 118 img/s while it averaged about 1,270), printed once."""
+    would otherwise dominate: the first device run reported 118 img/s while it averaged about 1,230), printed once."""
 
     def __init__(self, device, batch, steps=100, warmup=20):
         self.device, self.batch, self.steps, self.warmup = device, batch, steps, warmup
@@ -229,6 +229,7 @@ def main():
                 last_checkpoint = time.time()
 
     checkpoint()
+
 
 if __name__ == '__main__':
     main()
