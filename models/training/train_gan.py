@@ -2,7 +2,8 @@
 
 Recipe: rosinality's StyleGAN2 (non-saturating loss, lazy R1 every 16 steps, style mixing 0.9, EMA generator,
 Adam lr 0.002 betas (0, 0.99)), narrowed widths; augmentation: horizontal flips. No path-length regulariser (it
-buys little at 64 px and costs a third of the step time). Time-boxed: it trains for --minutes, writing every --checkpoint-minutes (2) and at the end
+buys little at 64 px and costs a third of the step time). Time-boxed: it trains for --minutes, and every
+--checkpoint-minutes (2) and at the end writes
   <out>/<name>.pt           {'g_ema', 'latent_avg'}: the rosinality layout that `npm run convert` reads
   <out>/<name>-d.pt         {'d' (bfloat16), step, images, history}: with <name>.pt, the resume state
 Resuming restarts g from g_ema and Adam from zero: with beta1 = 0 Adam keeps no momentum, and its second moment
