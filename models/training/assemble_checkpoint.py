@@ -9,6 +9,8 @@ import os
 
 import torch
 
+from train_encoder import assembled_checkpoint
+
 ap = argparse.ArgumentParser()
 ap.add_argument('--domain', choices=['faces', 'cars'], required=True)
 ap.add_argument('--gan', required=True, help='folder with <domain>-gan.pt')
@@ -16,9 +18,6 @@ ap.add_argument('--encoder', required=True, help='folder with <domain>-encoder.p
 ap.add_argument('--out', required=True)
 args = ap.parse_args()
 
-gan = torch.load(os.path.join(args.gan, f'{args.domain}-gan.pt'), map_location='cpu')
-encoder = torch.load(os.path.join(args.encoder, f'{args.domain}-encoder.pt'), map_location='cpu')
-state_dict = {k: v.float() if v.is_floating_point() else v for k, v in encoder['state_dict'].items()}
-state_dict.update({f'decoder.module.{k}': v for k, v in gan['g_ema'].items()})
-torch.save({'state_dict': state_dict, 'latent_avg': encoder['latent_avg'], 'opts': encoder['opts']}, args.out)
-print(f'{args.out}: {len(state_dict)} tensors, {os.path.getsize(args.out) / 2 ** 20:.1f} MiB')
+checkpoint = assembled_checkpoint(args.domain, args.gan, args.encoder)
+torch.save(checkpoint, args.out)
+print(f'{args.out}: {len(checkpoint["state_dict"])} tensors, {os.path.getsize(args.out) / 2 ** 20:.1f} MiB')

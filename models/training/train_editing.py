@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 import data
 from st_encoder import TransformerDecoderLayer, queries
-from train_encoder import load_style_transformer
+from train_encoder import assembled_checkpoint, load_style_transformer
 from train_gan import save_grid
 
 ATTRS = ['5_o_Clock_Shadow', 'Arched_Eyebrows', 'Attractive', 'Bags_Under_Eyes', 'Bald', 'Bangs', 'Big_Lips', 'Big_Nose',
@@ -138,8 +138,9 @@ def evaluate_block(block, codes, labels, validation, a, cls, distance, enc, g, l
     """On validation faces without the attribute and references with it: how often the classifier now sees it, how far
     the codes moved (vs. two random faces), and the cycle test: render the edit and encode it again; a code the
     generator renders as a face comes back (about as well as the source's), one off the manifold does not."""
-    pos = validation[labels[validation, a] == 1][:k]
-    neg = validation[labels[validation, a] == 0][:len(pos)]
+    pos, neg = validation[labels[validation, a] == 1], validation[labels[validation, a] == 0]
+    n = min(k, len(pos), len(neg))
+    pos, neg = pos[:n], neg[:n]
     source, reference = codes[neg], codes[pos]
     with torch.no_grad():
         out = apply_block(block, source, reference)
@@ -170,7 +171,7 @@ def encode_all(enc, g, latent_avg, images, batch=256):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', required=True)
-    ap.add_argument('--state', help='folder with faces-encoder/ (the GPU recipe; its checkpoint holds the generator too)')
+    ap.add_argument('--state', help='folder with faces-gan/ and faces-encoder/ (the GPU recipe: joined by assembled_checkpoint)')
     ap.add_argument('--checkpoint', help='one Style Transformer checkpoint holding encoder and decoder (faces-cpu.pt)')
     ap.add_argument('--out', required=True)
     ap.add_argument('--boundaries', default='Smiling,Young,Male,Eyeglasses,Bangs')
@@ -186,9 +187,10 @@ def main():
     os.makedirs(args.out, exist_ok=True)
     if bool(args.state) == bool(args.checkpoint):
         ap.error('give --state or --checkpoint')
-    # The encoder stage saves the frozen generator beside the encoder, so one file holds both in either recipe.
-    path = args.checkpoint or os.path.join(args.state, 'faces-encoder', 'faces-encoder.pt')
-    enc, g, latent_avg = load_style_transformer(path, 'faces', args.smoke)
+    # The CPU recipe's checkpoint holds encoder and generator; the GAN recipe keeps them in two stages' state.
+    checkpoint = args.checkpoint or assembled_checkpoint('faces', os.path.join(args.state, 'faces-gan'),
+                                                         os.path.join(args.state, 'faces-encoder'))
+    enc, g, latent_avg = load_style_transformer(checkpoint, 'faces', args.smoke)
     latent_avg = latent_avg.float()
     g.requires_grad_(False)
 

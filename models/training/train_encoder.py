@@ -48,9 +48,20 @@ def official_state_dict(enc, g, dtype=None):
     return out
 
 
-def load_style_transformer(path, domain, smoke=False):
-    """A checkpoint holding encoder and decoder (<domain>-cpu.pt): (encoder, generator, latent_avg), in eval mode."""
-    ck = torch.load(path, map_location='cpu')
+def assembled_checkpoint(domain, gan_dir, encoder_dir):
+    """The encoder stage's resume state (encoder.module.* in float16) joined with its generator
+    (<gan_dir>/<domain>-gan.pt) in the official layout, float32: {'state_dict', 'latent_avg', 'opts'}."""
+    gan = torch.load(os.path.join(gan_dir, f'{domain}-gan.pt'), map_location='cpu')
+    encoder = torch.load(os.path.join(encoder_dir, f'{domain}-encoder.pt'), map_location='cpu')
+    state_dict = {k: v.float() if v.is_floating_point() else v for k, v in encoder['state_dict'].items()}
+    state_dict.update({f'decoder.module.{k}': v for k, v in gan['g_ema'].items()})
+    return {'state_dict': state_dict, 'latent_avg': encoder['latent_avg'], 'opts': encoder['opts']}
+
+
+def load_style_transformer(checkpoint, domain, smoke=False):
+    """A checkpoint holding encoder and decoder (a path such as <domain>-cpu.pt, or `assembled_checkpoint`'s dict):
+    (encoder, generator, latent_avg), in eval mode."""
+    ck = torch.load(checkpoint, map_location='cpu') if isinstance(checkpoint, str) else checkpoint
     preset = PRESETS['smoke' if smoke else domain]
     g = Generator(preset['size'], preset['style_dim'], preset['n_mlp'], preset['g_channels']).eval()
     g.load_state_dict(scoped(ck['state_dict'], 'decoder.module.'))
