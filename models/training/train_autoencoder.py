@@ -17,6 +17,7 @@ Writes, time-boxed and every --save-every minutes (so an interrupted run keeps i
 Cars: the encoder sees the 128x96 picture (what the app feeds it); the generator is 128x128 and only its middle
 96 rows (16..111) are compared with the picture.
 """
+import math
 import os
 import time
 
@@ -32,10 +33,20 @@ from train_gan import PRESETS, Throughput, finish_run, load_images, save_grid, s
 BAND = (16, 112)  # cars: the picture's rows in the 128x128 generator output
 
 
+def learning_rate(args, progress):
+    """The rate at this fraction of the run's minutes: time, not steps, because a run is sized in minutes."""
+    if args.lr_end is None:
+        return args.lr
+    return args.lr_end + 0.5 * (args.lr - args.lr_end) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
 def main():
     ap = stage_arguments(16)
     ap.add_argument('--save-every', type=float, default=10)
     ap.add_argument('--lr', type=float, default=3e-4)
+    ap.add_argument('--lr-end', type=float, default=None,
+                    help='cool the learning rate down to this by the end of the run (cosine over its minutes); '
+                         'a constant rate of batch-16 steps leaves the loss noisy, a cool-down settles it')
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
     args = ap.parse_args()
 
@@ -109,9 +120,9 @@ def main():
         mse = F.mse_loss(recon, x)
         structure = 1 - 0.5 * (ssim(recon, x) + ssim(F.avg_pool2d(recon, 2), F.avg_pool2d(x, 2)))
         loss = mse + 0.5 * structure
-        warmup = min(1.0, (step + 1) / 200)
+        warmup = min(1.0, (step - session_start + 1) / 200)  # Adam's moments start afresh on a resume too
         for group in optim.param_groups:
-            group['lr'] = args.lr * warmup
+            group['lr'] = learning_rate(args, (time.time() - started) / budget) * warmup
         optim.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -122,7 +133,7 @@ def main():
         if step % 50 == 0:
             history.append([step, seen, round(mse.item(), 4), round(structure.item(), 4)])
             print(f'step {step} images {seen} mse {mse.item():.4f} 1-ssim {structure.item():.4f} '
-                  f'{time.time() - started:.0f} s', flush=True)
+                  f'lr {optim.param_groups[0]["lr"]:.1e} {time.time() - started:.0f} s', flush=True)
         if time.time() - started > next_save:
             save(False)
             next_save += args.save_every * 60
