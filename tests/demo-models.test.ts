@@ -149,3 +149,14 @@ describe('demo car model', () => {
     model.dispose();
   }, 300_000);
 });
+
+describe('demo bundles carry their data terms', () => {
+  // A re-conversion without --license/--source silently wrote the converter's defaults into both bundles once.
+  it.each([['demo-faces-64', 'CelebA'], ['demo-cars-128', 'Stanford Cars']])('%s names %s and its terms', async (dir, data) => {
+    const manifest = JSON.parse(await readFile(join(ROOT, 'models', dir, 'model.json'), 'utf8'));
+    expect(manifest.license).toContain(data);
+    expect(manifest.license).toContain('non-commercial research use');
+    expect(manifest.license).toContain(`models/${dir}/README.md`);
+    expect(manifest.source).toContain('models/training/');
+  });
+});
