@@ -5,7 +5,8 @@
  * models/training/holdout-faces.txt (500 faces) — reconstruction MSE (images in [-1, 1]) and SSIM at 64x64,
  * identity similarity (face-api descriptors, input vs reconstruction), and per face direction the change of the
  * latent classifier's logit for its attribute per unit of slider. Cars: reconstruction MSE on the last 200
- * images of the index (the training stage holds them out).
+ * images of the index (the training stage holds them out), and per GANSpace slider at its preset the change of
+ * the picture's colour statistics (lighting, paint brightness, saturation, warmth), the terms the sliders are named in.
  * --grid writes a sample grid of the first 8 held-out images: input, reconstruction, then one column per slider
  * (InterFaceGAN at +3, GANSpace at its preset) and per editing block (the next held-out face as the reference).
  */
@@ -16,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { fromRgb, toRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
-import { reencodingError } from '../src/engine/quality';
+import { colourStatistics, reencodingError, type ColourStatistics } from '../src/engine/quality';
 import { useNodeBackend } from '../src/node/backend';
 import { nodeFaceDetector } from '../src/node/photo';
 import { resizeRgb } from '../src/photo/cars';
@@ -103,6 +104,8 @@ async function main() {
   let undetected = 0;
   const kept: tf.Tensor3D[] = [];
   const perDirection = new Map<string, number[]>();
+  const presetEffects = new Map<string, ColourStatistics[]>();
+  const ganspace = manifest.directions.filter((d) => d.kind === 'ganspace');
   for (const [index, image] of images.entries()) {
     const codes = await invertImage(model, image);
     const truth = fromRgb(image);
@@ -129,6 +132,17 @@ async function main() {
       }
       before.dispose();
     }
+    if (ganspace.length) {
+      const before = colourStatistics(resized);
+      for (const d of ganspace) {
+        const edited = model.applyEdits(codes, [{ direction: d.id, value: d.preset }]);
+        const picture = renderAt(model, edited, image);
+        const after = colourStatistics(picture);
+        const change = Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof ColourStatistics]])) as unknown as ColourStatistics;
+        presetEffects.set(d.label, [...(presetEffects.get(d.label) ?? []), change]);
+        tf.dispose([edited, picture]);
+      }
+    }
     tf.dispose([truth, resized]);
     if (manifest.editBlocks.length) kept.push(codes); else codes.dispose();
   }
@@ -141,6 +155,11 @@ async function main() {
     identitySimilarity: face ? identityReport(described, undetected) : undefined,
     classifierLogitChangePerUnit: Object.fromEntries([...perDirection].map(([k, v]) => [k, Number(mean(v).toFixed(4))])),
     editingBlocks: blocks,
+    ganspacePresetColourChange: presetEffects.size ? Object.fromEntries([...presetEffects].map(([label, changes]) => [label,
+      Object.fromEntries(Object.keys(changes[0]).map((k) => {
+        const values = changes.map((c) => c[k as keyof ColourStatistics]);
+        return [k, { meanChange: Number(mean(values).toFixed(4)), risesIn: Number(mean(values.map((v) => (v > 0 ? 1 : 0))).toFixed(3)) }];
+      }))])) : undefined,
   };
   console.log(JSON.stringify(report, null, 2));
   if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
