@@ -74,6 +74,6 @@ test('the demo car model reconstructs a real car photo', async ({ page }, info) 
   await inverted(page);
   const r2 = await explainedVariance(page);
   console.log(`demo cars on ${backend()}: R² ${r2.toFixed(3)}`);
-  expect(r2).toBeGreaterThan(0.5); // measured 0.631 (0.546 before 55 more minutes of training; still blurry); noise or a flat image give <= 0
+  expect(r2).toBeGreaterThan(0.6); // measured 0.667 (0.631, 0.546 on earlier weights; still blurry); noise or a flat image give <= 0
   await page.screenshot({ path: info.outputPath('demo-cars.png') });
 });

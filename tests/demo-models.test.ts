@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { toRgb } from '../src/engine/image';
+import { fromRgb, toRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
-import { reencodingError } from '../src/engine/quality';
+import { colourStatistics, reencodingError, type ColourStatistics } from '../src/engine/quality';
 import { EditorSession } from '../src/engine/session';
 import { useNodeBackend } from '../src/node/backend';
 import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
@@ -145,6 +145,38 @@ describe('demo car model', () => {
     const pairs = await invertAll(model, 'cars', CARS);
     expectEachClosestToItsOwnPhoto(pairs);
     expect(model.manifest.directions.filter((d) => d.kind === 'ganspace').length).toBeGreaterThanOrEqual(3);
+    for (const p of pairs) p.session.dispose();
+    model.dispose();
+  }, 300_000);
+
+  // The cars' GANSpace components were named by looking at them; this holds each name to what it claims, on the
+  // pictures a user gets (the session's render at the slider's preset). A new model's presets need a row here.
+  // 'deeper colour' is darker, richer paint: on the held-out cars it darkens 99.5% and saturates 94% (evaluation.json),
+  // but these Ferraris' paint is saturated already, so only the darkening is asked of it.
+  const NAMED_BY: Record<string, [keyof ColourStatistics, 1 | -1]> = {
+    lighting: ['brightness', 1], 'lighter paint': ['centreBrightness', 1], 'deeper colour': ['centreBrightness', -1], 'warmer colour': ['warmth', 1],
+  };
+  it('moves each real car the way its GANSpace slider is named', async () => {
+    const model = await open('demo-cars-128');
+    const pairs = await invertAll(model, 'cars', CARS);
+    const statistics = (image: RgbImage) => {
+      const picture = fromRgb(image);
+      const out = colourStatistics(picture);
+      picture.dispose();
+      return out;
+    };
+    for (const d of model.manifest.directions.filter((x) => x.kind === 'ganspace')) {
+      expect(Object.keys(NAMED_BY)).toContain(d.label);
+      const [measure, sign] = NAMED_BY[d.label];
+      const changes: number[] = [];
+      for (const p of pairs) {
+        const before = statistics((await p.session.render([])).image)[measure];
+        const after = statistics((await p.session.render([{ direction: d.id, value: d.preset }])).image)[measure];
+        changes.push(sign * (after - before));
+      }
+      console.log(`${d.label} (${sign > 0 ? '+' : '-'}${measure}) per photo: ${changes.map((c) => c.toFixed(3)).join(' ')}`);
+      expect(changes.reduce((a, b) => a + b, 0) / changes.length).toBeGreaterThan(0.005); // [0, 1] units; ~1.3 of 255
+    }
     for (const p of pairs) p.session.dispose();
     model.dispose();
   }, 300_000);
