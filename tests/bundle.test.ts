@@ -124,6 +124,28 @@ describe('edits', () => {
     tf.dispose([pcs.comp, pcs.std, pcs.mean]);
   });
 
+  it('the GANSpace slider adds value x std x component on its styles, so it grows continuously from 0', async () => {
+    const { manifest, weights } = await loadBundle(directoryFiles(join(import.meta.dirname, '..', 'models', 'golden-tiny-car')));
+    const car = new StudioModel(manifest, weights);
+    const d = car.manifest.directions.find((x) => x.kind === 'ganspace');
+    if (d?.kind !== 'ganspace') throw new Error('the golden car bundle has GANSpace directions');
+    const ck = await loadCheckpoint(bytesSource(new Uint8Array(await readFile(join(GOLDEN, 'directions', 'ganspace_pcs.pt')))));
+    const read = async (k: string) => Array.from(await (getEntry(ck.root, k) as TorchTensor).toFloat32());
+    const [comp, std] = [await read('comp'), await read('std')];
+    const a = codes.arraySync();
+    for (const value of [0.08, -3]) {
+      const b = car.applyEdits(codes, [{ direction: d.id, value }]).arraySync();
+      for (let s = 0; s < 8; s++) {
+        const inside = s >= d.range.start && s < d.range.end;
+        for (let i = 0; i < 64; i++) {
+          const expected = a[0][s][i] + (inside ? value * std[d.component] * comp[d.component * 64 + i] : 0);
+          expect(Math.abs(b[0][s][i] - expected)).toBeLessThan(1e-5);
+        }
+      }
+    }
+    car.dispose();
+  });
+
   it('a label direction raises the classifier score of its attribute', () => {
     const before = model.classifier!.logits(codes).arraySync();
     const edited = model.applyEdits(codes, [{ direction: 'label-attribute-2', value: 0.5 }]);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../io/errors';
 import {
-  EditTransformer, ganspaceEdit, interfaceganEdit, LatentClassifier, styleMask, type StyleRange,
+  EditTransformer, ganspaceOffset, interfaceganEdit, LatentClassifier, styleMask, type StyleRange,
 } from '../models/editing';
 import { StyleTransformerEncoder } from '../models/encoder';
 import { StyleTransformer } from '../models/style-transformer';
@@ -103,8 +103,9 @@ export class StudioModel {
             std: this.directionTensors.get(`${d.pcs}.std`)!,
             mean: this.directionTensors.get(`${d.pcs}.mean`)!,
           };
-          // The slider moves the component's coordinate; GANSpace's own formula sets it to `value`.
-          out = ganspaceEdit(out, pcs, d.component, edit.value, range);
+          // The slider is a displacement in standard deviations (0 = unedited, continuous), not encoder4editing's
+          // "set the coordinate to value", which makes the first notch off 0 half of the whole change.
+          out = ganspaceOffset(out, pcs, d.component, edit.value, range);
         } else {
           if (!this.classifier) throw new CheckpointError('missing-tensor', 'label directions need the latent classifier');
           const direction = this.classifier.labelDirection(codes, d.attribute, edit.value >= 0 ? 1 : 0);

@@ -159,3 +159,18 @@ export function ganspaceEdit(codes: tf.Tensor3D, pcs: GanspaceDirections, index:
     return tf.add(codes, tf.mul(delta, styleMask(n, range, d))) as tf.Tensor3D;
   });
 }
+
+/**
+ * GANSpace as a displacement: codes + strength * std * comp on styles [start, end), as GANSpace's own figures and
+ * our presets' grids show a component. `strength` is in units of the component's standard deviation; 0 leaves the
+ * codes as they are and the change grows continuously from there (ganspaceEdit, which sets the coordinate,
+ * jumps to half the preset's change at the first notch off 0).
+ */
+export function ganspaceOffset(codes: tf.Tensor3D, pcs: GanspaceDirections, index: number, strength: number, range: StyleRange): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [, n, d] = codes.shape;
+    const comp = tf.reshape(tf.slice(tf.reshape(pcs.comp, [-1, d]), [index, 0], [1, d]), [1, 1, d]);
+    const std = tf.reshape(tf.slice(pcs.std, [index], [1]), []);
+    return tf.add(codes, tf.mul(tf.mul(comp, tf.mul(std, strength)), styleMask(n, range, d))) as tf.Tensor3D;
+  });
+}
