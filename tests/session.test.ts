@@ -68,6 +68,31 @@ describe('editor session (the app\'s engine side, without a browser)', () => {
     session.dispose();
   });
 
+  it('a snapshot brings a photo back without detection or the encoder: same pixels, same paste-back', async () => {
+    const session = new EditorSession(model, detector);
+    const obama = await photo('faces/obama.jpg');
+    await session.setPhoto(obama);
+    await session.frame(session.defaultFraming());
+    const { reconstruction, mse } = await session.invert();
+    const edit = [{ direction: 'smile', value: 2 }];
+    const edited = (await session.render(edit)).image;
+    const pasted = await session.pasteBack(edited);
+    // Through structured cloning, as IndexedDB stores it.
+    const snapshot = structuredClone((await session.snapshot())!);
+    session.dispose();
+
+    const counting = { calls: 0, detect: async () => { counting.calls++; return []; }, describeRegion: async () => { counting.calls++; return new Float32Array(128); } };
+    const restored = new EditorSession(model, counting);
+    restored.restore(obama, snapshot);
+    const again = await restored.reconstruct();
+    expect([differs(again.reconstruction, reconstruction), again.mse]).toEqual([false, mse]);
+    expect(differs((await restored.render(edit)).image, edited)).toBe(false);
+    expect(differs(await restored.pasteBack(edited), pasted)).toBe(false);
+    expect(counting.calls).toBe(0);
+    expect(() => restored.restore(obama, { ...snapshot, codesShape: [1, 18, 512] })).toThrow(/this model's are \[1, 8, 64\]/);
+    restored.dispose();
+  });
+
   it('leaks no tensor over many edits and renders', async () => {
     const session = new EditorSession(model, detector);
     await session.setPhoto(await photo('faces/obama.jpg'));

@@ -23,6 +23,21 @@ export interface Framing {
   box?: CropBox;
 }
 
+/**
+ * What a photo's inversion needs to come back without detection, alignment or the encoder: the aligned input,
+ * how it maps onto the photo, the faces found and the codes. Plain data, so a page can keep it (IndexedDB) and
+ * a reload shows the last state at once.
+ */
+export interface SubjectSnapshot {
+  faces: DetectedFace[];
+  aligned: RgbImage;
+  transform: AlignTransform | null;
+  box: CropBox | null;
+  /** W+ codes [1, N, D], row-major. */
+  codes: Float32Array;
+  codesShape: [number, number, number];
+}
+
 /** One photo's inversion, with everything needed to render edits and paste them back. */
 interface Subject {
   photo: RgbImage;
@@ -99,17 +114,11 @@ export class EditorSession {
     const input = fromRgb(s.aligned);
     s.codes?.dispose();
     s.codes = this.model.invert(input);
+    input.dispose();
     await s.codes.data();
     const encodeMs = performance.now() - started;
-    const image = this.model.render(s.codes);
-    const reconstruction = await toRgb(image);
+    const { reconstruction, mse } = await this.reconstruct(which);
     const generateMs = performance.now() - started - encodeMs;
-    const mseTensor = tf.tidy(() => {
-      const resized = tf.image.resizeBilinear(tf.clipByValue(image, -1, 1), [input.shape[1], input.shape[2]], false, true);
-      return tf.mean(tf.square(tf.sub(resized, input)));
-    });
-    const mse = (await mseTensor.data())[0];
-    tf.dispose([input, image, mseTensor]);
     const ms = performance.now() - started;
     return { reconstruction, mse, identity: which === 'subject' ? await this.identity(s.aligned, reconstruction) : null, ms, encodeMs, generateMs };
   }
@@ -192,6 +201,50 @@ export class EditorSession {
     }
     s.codes?.dispose();
     s.codes = tf.tensor3d(data, [1, nQueries, generator.styleDim]);
+  }
+
+  /** The photo's framing and inversion as plain data (see SubjectSnapshot); null before it is inverted. */
+  async snapshot(which: 'subject' | 'reference' = 'subject'): Promise<SubjectSnapshot | null> {
+    const s = which === 'subject' ? this.subject : this.reference;
+    if (!s?.aligned || !s.codes) return null;
+    const [b, n, d] = s.codes.shape;
+    return {
+      faces: s.faces, aligned: s.aligned, transform: s.transform, box: s.box,
+      codes: Float32Array.from(await s.codes.data()), codesShape: [b, n, d],
+    };
+  }
+
+  /** Takes a photo back with its snapshot: no detection, no alignment, no encoder. */
+  restore(photo: RgbImage, snapshot: SubjectSnapshot, which: 'subject' | 'reference' = 'subject'): void {
+    const { nQueries, generator } = this.model.manifest;
+    const [, n, d] = snapshot.codesShape;
+    const [h, w] = this.model.inputSize;
+    if (n !== nQueries || d !== generator.styleDim || snapshot.codes.length !== n * d) {
+      throw new RangeError(`the saved codes are [${snapshot.codesShape}]; this model's are [1, ${nQueries}, ${generator.styleDim}]`);
+    }
+    if (snapshot.aligned.width !== w || snapshot.aligned.height !== h) {
+      throw new RangeError(`the saved aligned photo is ${snapshot.aligned.width}x${snapshot.aligned.height}; this model takes ${w}x${h}`);
+    }
+    this.replace(which, {
+      photo, faces: snapshot.faces, aligned: snapshot.aligned, transform: snapshot.transform, box: snapshot.box,
+      codes: tf.tensor3d(snapshot.codes, [1, n, d]),
+    });
+  }
+
+  /** The reconstruction of the current codes (no edits), with its MSE against the aligned input. */
+  async reconstruct(which: 'subject' | 'reference' = 'subject'): Promise<{ reconstruction: RgbImage; mse: number }> {
+    const s = this.get(which);
+    if (!s.aligned || !s.codes) throw new Error('invert the photo first');
+    const input = fromRgb(s.aligned);
+    const image = this.model.render(s.codes);
+    const mseTensor = tf.tidy(() => {
+      const resized = tf.image.resizeBilinear(tf.clipByValue(image, -1, 1), [input.shape[1], input.shape[2]], false, true);
+      return tf.mean(tf.square(tf.sub(resized, input)));
+    });
+    const reconstruction = await toRgb(image);
+    const mse = (await mseTensor.data())[0];
+    tf.dispose([input, image, mseTensor]);
+    return { reconstruction, mse };
   }
 
   hasReference(): boolean {
