@@ -42,3 +42,56 @@ export async function startBackend(order: BrowserBackend[] = BACKEND_ORDER): Pro
   }
   throw new Error(`no tfjs backend works here (${failures.join('; ')})`);
 }
+
+/** Renderers that draw on the CPU: a GPU backend on them is many times slower than WASM (SwiftShader: ~20x). */
+const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render driver/i;
+
+/** When a GPU backend would run on a software renderer here, its name ("SwiftShader"); else null. */
+export async function softwareRenderer(backend: 'webgpu' | 'webgl'): Promise<string | null> {
+  try {
+    if (backend === 'webgpu') {
+      const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+      const adapter = (await gpu?.requestAdapter()) as { info?: Record<string, unknown>; isFallbackAdapter?: boolean } | null | undefined;
+      if (!adapter) return null;
+      const info = adapter.info ?? {};
+      const text = ['vendor', 'architecture', 'device', 'description'].map((k) => String(info[k] ?? '')).join(' ');
+      if (info.isFallbackAdapter === true || adapter.isFallbackAdapter === true || SOFTWARE.test(text)) {
+        return text.match(SOFTWARE)?.[0] ?? 'a fallback adapter';
+      }
+      return null;
+    }
+    const gl = new OffscreenCanvas(1, 1).getContext('webgl2') as WebGL2RenderingContext | null;
+    if (!gl) return null;
+    const debug = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(gl.getParameter(debug ? debug.UNMASKED_RENDERER_WEBGL : gl.RENDERER) ?? '');
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    return renderer.match(SOFTWARE)?.[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+const NAMES: Record<BrowserBackend, string> = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WASM', cpu: 'plain JavaScript' };
+
+/**
+ * Picks the backend for this machine: a GPU backend on real hardware first; WASM before any GPU backend that runs
+ * on a software renderer (SwiftShader's WebGPU took 53-87 s for a first photo where WASM took 0.2-3.6 s, with the
+ * same pixels). `forced` (?backend=) is used as asked. Returns the backend and, for the header, why.
+ */
+export async function startPreferredBackend(forced?: BrowserBackend): Promise<{ backend: BrowserBackend; reason: string }> {
+  if (forced) return { backend: await startBackend([forced]), reason: 'chosen by ?backend=' };
+  const software = new Map<BrowserBackend, string>();
+  for (const name of ['webgpu', 'webgl'] as const) {
+    const renderer = await softwareRenderer(name);
+    if (renderer) software.set(name, renderer);
+  }
+  const order = [...BACKEND_ORDER.filter((b) => !software.has(b)), ...BACKEND_ORDER.filter((b) => software.has(b))];
+  const backend = await startBackend(order);
+  const skipped = [...software].filter(([b]) => BACKEND_ORDER.indexOf(b) < BACKEND_ORDER.indexOf(backend) || backend === 'wasm');
+  const reason = software.has(backend)
+    ? `${NAMES[backend]} on a software renderer (${software.get(backend)}): nothing faster works here`
+    : skipped.length
+      ? `${skipped.map(([b, r]) => `${NAMES[b]} here runs on a software renderer (${r})`).join('; ')}, slower than ${NAMES[backend]}`
+      : backend === 'wasm' ? 'no GPU backend works in this browser' : 'the GPU';
+  return { backend, reason };
+}
