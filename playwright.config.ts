@@ -28,7 +28,7 @@ export default defineConfig({
   // choose backends themselves.
   projects: [
     { name: 'webgpu' },
-    { name: 'wasm', testMatch: ['app.spec.ts', 'demo.spec.ts'] },
+    { name: 'wasm', testMatch: ['app.spec.ts', 'editor-state.spec.ts', 'demo.spec.ts'] },
   ],
   webServer: {
     command: `npx vite --port ${PORT} --strictPort --host 127.0.0.1`,

@@ -1,15 +1,14 @@
 import { useEffect, useRef } from 'react';
-import { addCheckpoint, boot, defaultModel, openPhoto, renderEdit, selectModel } from './actions';
+import { addCheckpoint, boot, dismiss, openPhoto, redo, removeAddedModel, selectModel, undo } from './controller';
 import { EditPanel } from './components/EditPanel';
 import { OutputPanel } from './components/OutputPanel';
 import { PhotoPanel } from './components/PhotoPanel';
 import { ReferencePanel } from './components/ReferencePanel';
 import { ResultPanel } from './components/ResultPanel';
-import { removeModel } from './persist';
 import { useStudio } from './store';
 
 export function App() {
-  const { backend, timings, catalog, modelId, model, busy, rendering, progress, error, notice, log, set } = useStudio();
+  const { backend, backendReason, timings, catalog, doc, model, busy, rendering, progress, notices, log } = useStudio();
   const booted = useRef(false);
 
   useEffect(() => {
@@ -35,8 +34,7 @@ export function App() {
       if (!(e.ctrlKey || e.metaKey) || e.key.toLowerCase() !== 'z') return;
       if ((e.target as HTMLElement)?.tagName === 'INPUT' && (e.target as HTMLInputElement).type === 'text') return;
       e.preventDefault();
-      if (e.shiftKey) useStudio.getState().redo(); else useStudio.getState().undo();
-      void renderEdit(false);
+      if (e.shiftKey) redo(); else undo();
     };
     window.addEventListener('drop', onDrop);
     window.addEventListener('dragover', onDragOver);
@@ -50,39 +48,38 @@ export function App() {
     };
   }, []);
 
-  const entry = catalog.find((c) => c.id === modelId);
+  const entry = catalog.find((c) => c.id === doc.modelId);
   return (
     <main>
       <header>
         <h1>Style Transformer Studio</h1>
         <p className="status" aria-live="polite">
           Engine: <strong data-testid="backend">{backend ?? '…'}</strong>
+          {backendReason && <small data-testid="backend-reason"> ({backendReason})</small>}
           {Object.keys(timings).length > 0 && <> · {Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(' · ')}</>}
           <span className="busy" data-testid="busy">{busy ? ` · ${busy}${progress !== null ? ` ${(progress * 100).toFixed(0)}%` : ''}…` : rendering ? ' · rendering…' : ''}</span>
         </p>
         <div className="models">
           <label>Model{' '}
-            <select value={modelId ?? ''} onChange={(e) => { const c = catalog.find((x) => x.id === e.target.value); if (c) void selectModel(c); }} aria-label="model">
-              {catalog.filter((c) => !c.hidden || c.id === modelId).map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+            <select value={doc.modelId ?? ''} onChange={(e) => { const c = catalog.find((x) => x.id === e.target.value); if (c) void selectModel(c); }} aria-label="model">
+              {catalog.filter((c) => !c.hidden || c.id === doc.modelId).map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
             </select>
           </label>
           <label className="file">Add an official checkpoint (.pt){' '}
             <input type="file" accept=".pt,.pth" data-testid="checkpoint-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void addCheckpoint(f); e.target.value = ''; }} />
           </label>
-          {entry && !entry.path && (
-            <button type="button" onClick={() => void removeModel(entry.id).then(async () => {
-              const rest = catalog.filter((c) => c.id !== entry.id);
-              set({ catalog: rest });
-              const next = defaultModel(rest);
-              if (next) await selectModel(next);
-            })}>Remove this model from the browser</button>
-          )}
+          {entry && !entry.path && <button type="button" onClick={() => void removeAddedModel(entry)}>Remove this model from the browser</button>}
           {entry?.note && <small className="model-note" data-testid="model-note">{entry.note}</small>}
           {model && <small data-testid="model-summary"> {model.domain}, {model.inputSize.join('×')} → {model.outputSize}px · {Object.entries(model.parameters).filter(([, n]) => n > 0).map(([k, n]) => `${k === 'editBlocks' ? 'editing blocks' : k} ${(n / 1e6).toFixed(2)}M`).join(', ')} · {model.source}</small>}
         </div>
       </header>
-      {error && <p role="alert" className="error">{error} <button type="button" onClick={() => set({ error: null })} aria-label="dismiss">×</button></p>}
-      {notice && <p role="status" className="notice">{notice}</p>}
+      <div className="notices">
+        {notices.map((n) => (
+          <p key={n.id} role={n.kind === 'error' ? 'alert' : 'status'} className={n.kind === 'error' ? 'error' : 'notice'}>
+            {n.text} <button type="button" className="close" onClick={() => dismiss(n.id)} aria-label="dismiss">×</button>
+          </p>
+        ))}
+      </div>
       {log.length > 0 && <pre className="log">{log.join('\n')}</pre>}
       <div className="layout">
         <div className="column"><PhotoPanel /><ReferencePanel /></div>

@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink';
-import type { EngineApi } from './engine.worker';
+import type { EngineApi } from './protocol';
 
 /** The page's handle on the engine worker. */
 export const engine = Comlink.wrap<EngineApi>(new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module' }));

@@ -1,41 +1,24 @@
 // All model work runs here, off the page's thread, so the UI never freezes.
 import * as Comlink from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_ORDER, startBackend, type BrowserBackend } from '../src/browser/backend';
+import { BACKEND_ORDER, startBackend, startPreferredBackend } from '../src/browser/backend';
 import { browserFaceDetector, decodePhotoBlob } from '../src/browser/photo';
 import { StudioModel, type EditValue } from '../src/engine/model';
-import { EditorSession, type Framing, type Transfer } from '../src/engine/session';
+import { EditorSession, type Framing, type SubjectSnapshot, type Transfer } from '../src/engine/session';
 import { blobSource } from '../src/io/byte-source';
 import { CheckpointError } from '../src/io/errors';
 import { readNpy, writeNpy } from '../src/io/npy';
 import { loadCheckpoint } from '../src/io/torch';
 import { downscaleRgb } from '../src/photo/raster';
+import type { FaceDetector } from '../src/photo/faces';
 import { PhotoError, type RgbImage } from '../src/photo/types';
-import type { BundleManifest, DirectionSpec } from '../src/weights/bundle';
+import type { BundleManifest } from '../src/weights/bundle';
 import { convertCheckpoint } from '../src/weights/convert';
 import { httpFiles, loadBundle, memoryFiles, type LoadProgress } from '../src/weights/loader';
-
-export interface Pixels { width: number; height: number; data: Uint8ClampedArray }
-
-export interface ModelSummary {
-  name: string;
-  domain: 'face' | 'car';
-  inputSize: [number, number];
-  outputSize: number;
-  nStyles: number;
-  parameters: Record<string, number>;
-  directions: DirectionSpec[];
-  editBlocks: Array<{ id: string; attribute: string }>;
-  license: string;
-  source: string;
-}
-
-export interface WorkerError { error: { kind: 'checkpoint' | 'photo' | 'engine'; code: string; message: string } }
-export type Result<T> = T | WorkerError;
+import type { BackendChoice, EngineApi, FaceBox, Inversion, ModelSummary, Pixels, PhotoInfo, Result, WorkerError } from './protocol';
 
 let model: StudioModel | null = null;
 let session: EditorSession | null = null;
-let started: Promise<string> | null = null; // one start per worker (React's double effects would race it)
 let onDeviceLost: ((reason: string) => void) | null = null;
 
 /** A WebGPU device can be lost (driver reset, GPU removed, browser reclaiming it); the page is told, once. */
@@ -59,14 +42,6 @@ function fail(error: unknown): WorkerError {
   return { error: { kind: 'engine', code: 'engine', message: (error as Error)?.message ?? String(error) } };
 }
 
-async function guard<T>(work: () => Promise<T>): Promise<Result<T>> {
-  try {
-    return await work();
-  } catch (error) {
-    return fail(error);
-  }
-}
-
 function pixels(image: RgbImage): Pixels {
   const data = new Uint8ClampedArray(image.width * image.height * 4);
   for (let i = 0, j = 0; j < image.data.length; i += 4, j += 3) {
@@ -83,11 +58,20 @@ async function png(image: RgbImage): Promise<Blob> {
   return canvas.convertToBlob({ type: 'image/png' });
 }
 
+/**
+ * face-api's nets load on the first photo, not with the model: a restored session needs no detection, and its
+ * picture comes back sooner without them.
+ */
+const lazyFaceDetector: FaceDetector = {
+  detect: async (photo) => (await browserFaceDetector()).detect(photo),
+  describeRegion: async (photo, box) => (await browserFaceDetector()).describeRegion(photo, box),
+};
+
 async function use(manifest: BundleManifest, next: StudioModel): Promise<ModelSummary> {
   session?.dispose();
   model?.dispose();
   model = next;
-  session = new EditorSession(next, manifest.domain === 'face' ? await browserFaceDetector() : null);
+  session = new EditorSession(next, manifest.domain === 'face' ? lazyFaceDetector : null);
   return summary(manifest);
 }
 
@@ -96,18 +80,59 @@ function current(): EditorSession {
   return session;
 }
 
-const api = {
-  start(order?: BrowserBackend[]): Promise<string> {
-    started ??= startBackend(order).then((name) => { watchDevice(name); return name; });
-    return started;
+// Model and photo work runs one request at a time, in order: a new model must not be swapped in under an
+// inversion that is still using the old one. `latest` is the page's newest ticket; a queued or running request
+// with an older one stops at its next stage (see protocol.ts).
+let queue: Promise<unknown> = Promise.resolve();
+let latest = 0;
+
+class Superseded extends Error {}
+
+function check(ticket: number): void {
+  if (ticket < latest) throw new Superseded('superseded by a newer request');
+}
+
+function serial<T>(ticket: number, work: () => Promise<T>): Promise<Result<T>> {
+  const run = queue.then(() => guard(async () => { check(ticket); return work(); }));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function guard<T>(work: () => Promise<T>): Promise<Result<T>> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Superseded) return { error: { kind: 'superseded', code: 'superseded', message: error.message } };
+    return fail(error);
+  }
+}
+
+function photoInfo(photo: RgbImage, faces: FaceBox[], framing: Framing | null, noFace?: string): PhotoInfo {
+  const { image: small, factor } = downscaleRgb(photo, 640);
+  return { width: photo.width, height: photo.height, thumb: pixels(small), thumbScale: factor, faces, framing, noFace };
+}
+
+const faceBoxes = (faces: Array<FaceBox & object>): FaceBox[] => faces.map(({ box, score }) => ({ box, score }));
+
+let choice: Promise<BackendChoice> | null = null; // one start per worker (React's double effects would race it)
+
+const api: EngineApi = {
+  start(order) {
+    choice ??= (order?.length === 1 ? startPreferredBackend(order[0]) : order ? startBackend(order).then((backend) => ({ backend, reason: 'chosen by the page' })) : startPreferredBackend())
+      .then((c) => { watchDevice(c.backend); return c; });
+    return choice;
   },
 
-  watchDeviceLoss(callback: (reason: string) => void): void {
+  supersede(ticket) {
+    latest = Math.max(latest, ticket);
+  },
+
+  watchDeviceLoss(callback) {
     onDeviceLost = callback;
   },
 
   /** After a lost GPU: drops the dead backend and its model, starts the next backend in line. */
-  async restart(): Promise<string> {
+  async restart() {
     const dead = tf.getBackend();
     session?.dispose();
     try { model?.dispose(); } catch { /* its tensors died with the device */ }
@@ -115,94 +140,115 @@ const api = {
     model = null;
     tf.removeBackend(dead);
     const order = BACKEND_ORDER.filter((b) => b !== dead);
-    started = startBackend(order).then((name) => { watchDevice(name); return name; });
-    return started;
+    choice = startBackend(order).then((backend) => {
+      watchDevice(backend);
+      return { backend, reason: `${dead} stopped working` };
+    });
+    return choice;
   },
 
   /** For tests: destroys the WebGPU device, as a driver reset would. */
-  simulateDeviceLoss(): boolean {
+  simulateDeviceLoss() {
     const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
     device?.destroy();
     return Boolean(device);
   },
 
-  loadModel(url: string, onProgress?: (p: LoadProgress) => void): Promise<Result<ModelSummary>> {
-    return guard(async () => {
+  loadModel(ticket, url, onProgress?: (p: LoadProgress) => void) {
+    return serial(ticket, async () => {
       const { manifest, weights } = await loadBundle(httpFiles(url), onProgress);
+      check(ticket);
       return use(manifest, new StudioModel(manifest, weights));
     });
   },
 
   /** A dropped official checkpoint -> bundle (kept by the page in IndexedDB) -> the current model. */
-  convert(file: File, fp16: boolean, onLog?: (line: string) => void): Promise<Result<{ model: ModelSummary; manifest: BundleManifest; shards: Uint8Array[] }>> {
-    return guard(async () => {
+  convert(ticket, file, fp16, onLog) {
+    return serial(ticket, async () => {
       const { manifest, shards } = await convertCheckpoint({ checkpoint: await loadCheckpoint(blobSource(file)), fp16, source: file.name, log: onLog });
       const { weights } = await loadBundle(memoryFiles(manifest, shards));
       return { model: await use(manifest, new StudioModel(manifest, weights)), manifest, shards };
     });
   },
 
-  loadStoredModel(manifest: BundleManifest, shards: Uint8Array[]): Promise<Result<ModelSummary>> {
-    return guard(async () => use(manifest, new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights)));
+  loadStoredModel(ticket, manifest, shards) {
+    return serial(ticket, async () => use(manifest, new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights)));
   },
 
-  /** Decodes a photo and finds its faces (or proposes the car crop). A face-less photo reports 'no-face'. */
-  openPhoto(blob: Blob, name: string, which: 'subject' | 'reference'): Promise<Result<{ width: number; height: number; thumb: Pixels; thumbScale: number; faces: Array<{ box: { x: number; y: number; width: number; height: number }; score: number }>; framing: Framing | null; noFace?: string }>> {
-    return guard(async () => {
+  openPhoto(ticket, blob, name, which) {
+    return serial(ticket, async () => {
       const photo = await decodePhotoBlob(blob, name);
-      const { image: small, factor } = downscaleRgb(photo, 640);
-      let faces: Array<{ box: { x: number; y: number; width: number; height: number }; score: number }> = [];
+      check(ticket);
+      let faces: FaceBox[] = [];
       let noFace: string | undefined;
       try {
-        faces = (await current().setPhoto(photo, which)).map(({ box, score }) => ({ box, score }));
+        faces = faceBoxes(await current().setPhoto(photo, which));
       } catch (error) {
         if (error instanceof PhotoError && error.code === 'no-face') noFace = error.message; else throw error;
       }
-      const framing = noFace ? null : current().defaultFraming(which);
-      return { width: photo.width, height: photo.height, thumb: pixels(small), thumbScale: factor, faces, framing, noFace };
+      return photoInfo(photo, faces, noFace ? null : current().defaultFraming(which), noFace);
     });
   },
 
-  frameAndInvert(framing: Framing, which: 'subject' | 'reference'): Promise<Result<{ aligned: Pixels; reconstruction: Pixels; mse: number; identity: number | null; msInvert: number; msFrame: number }>> {
-    return guard(async () => {
+  frame(ticket, framing, which) {
+    return serial(ticket, async () => {
       const t = performance.now();
       const aligned = await current().frame(framing, which);
-      const msFrame = performance.now() - t;
-      const { reconstruction, mse, identity, ms } = await current().invert(which);
-      return { aligned: pixels(aligned), reconstruction: pixels(reconstruction), mse, identity, msInvert: ms, msFrame };
+      return { aligned: pixels(aligned), ms: performance.now() - t };
     });
   },
 
-  render(edits: EditValue[], preview: boolean, transfer: Transfer | null): Promise<Result<{ image: Pixels; ms: number }>> {
-    return guard(async () => {
+  invert(ticket, which): Promise<Result<Inversion>> {
+    return serial(ticket, async () => {
+      const { reconstruction, mse, identity, ms } = await current().invert(which);
+      return { reconstruction: pixels(reconstruction), mse, identity, ms };
+    });
+  },
+
+  snapshot(ticket, which) {
+    return serial(ticket, () => current().snapshot(which));
+  },
+
+  restorePhoto(ticket, blob, name, which, snapshot: SubjectSnapshot, framing) {
+    return serial(ticket, async () => {
+      const photo = await decodePhotoBlob(blob, name);
+      check(ticket);
+      current().restore(photo, snapshot, which);
+      const { reconstruction, mse } = await current().reconstruct(which);
+      return { ...photoInfo(photo, faceBoxes(snapshot.faces), framing), aligned: pixels(snapshot.aligned), reconstruction: pixels(reconstruction), mse };
+    });
+  },
+
+  render(ticket, edits: EditValue[], preview, transfer: Transfer | null) {
+    return serial(ticket, async () => {
       const { image, ms } = await current().render(edits, { preview, transfer });
       return { image: pixels(image), ms };
     });
   },
 
-  editPng(edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>> {
-    return guard(async () => png((await current().render(edits, { transfer })).image));
+  editPng(ticket, edits, transfer) {
+    return serial(ticket, async () => png((await current().render(edits, { transfer })).image));
   },
 
-  pasteBackPng(edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>> {
-    return guard(async () => png(await current().pasteBack((await current().render(edits, { transfer })).image)));
+  pasteBackPng(ticket, edits, transfer) {
+    return serial(ticket, async () => png(await current().pasteBack((await current().render(edits, { transfer })).image)));
   },
 
-  exportCodes(): Promise<Result<Uint8Array>> {
-    return guard(async () => {
+  exportCodes(ticket) {
+    return serial(ticket, async () => {
       const { data, shape } = await current().exportCodes();
       return writeNpy(data, shape);
     });
   },
 
-  importCodes(bytes: Uint8Array): Promise<Result<{ ok: true }>> {
-    return guard(async () => {
+  importCodes(ticket, bytes) {
+    return serial(ticket, async () => {
       const codes = readNpy(bytes, 'codes.npy');
       current().importCodes(codes.data, codes.shape);
-      return { ok: true as const };
+      const { reconstruction, mse } = await current().reconstruct('subject');
+      return { reconstruction: pixels(reconstruction), mse };
     });
   },
 };
 
-export type EngineApi = typeof api;
 Comlink.expose(api);

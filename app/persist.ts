@@ -1,23 +1,26 @@
 import { openDB, type IDBPDatabase } from 'idb';
-import type { Framing, Transfer } from '../src/engine/session';
+import type { Framing, SubjectSnapshot } from '../src/engine/session';
 import type { BundleManifest } from '../src/weights/bundle';
-import type { EditState } from './store';
+import { emptyDocument, type StudioDocument } from './document';
 
 /**
- * The session (photo, framing, slider values, reference) and the user's converted models live in IndexedDB, on
- * this machine only, so a reload loses nothing and a checkpoint is converted once.
+ * The document, the bytes it names (photos, imported codes), the photos' inversions (for an instant restore) and
+ * the user's converted models live in IndexedDB, on this machine only, so a reload loses nothing and a checkpoint
+ * is converted once.
  */
-export interface SavedSession {
+export interface SavedSnapshot {
   modelId: string;
-  photo: Blob | null;
-  photoName: string;
+  blob: string;
   framing: Framing | null;
-  edits: EditState;
-  reference: Blob | null;
-  referenceName: string;
-  transfer: Transfer | null;
-  /** Imported W+ codes (.npy bytes), when the user replaced the inversion with them. */
-  codes?: Uint8Array | null;
+  identity: number | null;
+  snapshot: SubjectSnapshot;
+}
+
+export interface SavedSession {
+  /** The stored document as it was read: the controller parses and checks it (parseDocument, fitToModel). */
+  document: unknown;
+  blobs: Map<string, Blob>;
+  snapshots: { subject?: SavedSnapshot; reference?: SavedSnapshot };
 }
 
 export interface StoredModel {
@@ -30,21 +33,67 @@ export interface StoredModel {
 let db: Promise<IDBPDatabase> | null = null;
 
 function open() {
-  db ??= openDB('style-transformer-studio', 1, {
-    upgrade(d) {
-      d.createObjectStore('session');
-      d.createObjectStore('models', { keyPath: 'id' });
+  db ??= openDB('style-transformer-studio', 2, {
+    upgrade(d, oldVersion) {
+      if (oldVersion < 1) {
+        d.createObjectStore('session');
+        d.createObjectStore('models', { keyPath: 'id' });
+      }
+      if (oldVersion < 2) d.createObjectStore('blobs');
     },
   });
   return db;
 }
 
-export async function saveSession(session: SavedSession): Promise<void> {
-  await (await open()).put('session', session, 'current');
+export async function saveDocument(doc: StudioDocument, blobs: Map<string, Blob>): Promise<void> {
+  const d = await open();
+  const tx = d.transaction(['session', 'blobs'], 'readwrite');
+  const stored = new Set((await tx.objectStore('blobs').getAllKeys()) as string[]);
+  for (const [key, blob] of blobs) if (!stored.has(key)) await tx.objectStore('blobs').put(blob, key);
+  for (const key of stored) if (!blobs.has(key)) await tx.objectStore('blobs').delete(key);
+  await tx.objectStore('session').put(doc, 'document');
+  if (!doc.reference) await tx.objectStore('session').delete('snapshot:reference');
+  if (!doc.photo) await tx.objectStore('session').delete('snapshot:subject');
+  await tx.done;
+}
+
+export async function saveSnapshot(which: 'subject' | 'reference', saved: SavedSnapshot): Promise<void> {
+  await (await open()).put('session', saved, `snapshot:${which}`);
 }
 
 export async function loadSession(): Promise<SavedSession | undefined> {
-  return (await open()).get('session', 'current');
+  const d = await open();
+  const legacy = await d.get('session', 'current');
+  if (legacy) return fromLegacy(legacy);
+  const document = await d.get('session', 'document');
+  if (!document) return undefined;
+  const tx = d.transaction('blobs');
+  const keys = (await tx.store.getAllKeys()) as string[];
+  const blobs = new Map<string, Blob>();
+  for (const key of keys) blobs.set(key, await tx.store.get(key));
+  const [subject, reference] = [await d.get('session', 'snapshot:subject'), await d.get('session', 'snapshot:reference')];
+  return { document, blobs, snapshots: { subject, reference } };
+}
+
+/** The first version kept one record: photo and reference blobs inline, no history. Read once, then replaced. */
+async function fromLegacy(old: Record<string, unknown>): Promise<SavedSession> {
+  await (await open()).delete('session', 'current');
+  const blobs = new Map<string, Blob>();
+  const ref = (blob: unknown, name: unknown, framing: unknown, key: string) => {
+    if (!(blob instanceof Blob)) return null;
+    blobs.set(key, blob);
+    return { blob: key, name: String(name ?? 'photo'), framing: framing ?? null };
+  };
+  if (old.codes instanceof Uint8Array) blobs.set('legacy-codes', new Blob([old.codes as Uint8Array<ArrayBuffer>]));
+  const document = {
+    ...emptyDocument(typeof old.modelId === 'string' ? old.modelId : null),
+    photo: ref(old.photo, old.photoName, old.framing, 'legacy-photo'),
+    reference: ref(old.reference, old.referenceName, null, 'legacy-reference'),
+    edits: old.edits,
+    transfer: old.transfer,
+    importedCodes: blobs.has('legacy-codes') ? 'legacy-codes' : null,
+  };
+  return { document, blobs, snapshots: {} };
 }
 
 export async function storeModel(model: StoredModel): Promise<void> {

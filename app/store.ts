@@ -1,7 +1,12 @@
 import { create } from 'zustand';
-import type { Framing, Transfer } from '../src/engine/session';
-import type { ModelSummary, Pixels } from './engine.worker';
+import { emptyDocument, type StudioDocument } from './document';
+import type { FaceBox, ModelSummary, Pixels } from './protocol';
 
+/**
+ * The page's state: the document (what the user made; changed only through document.ts's transitions, by the
+ * controller) and the view (what the engine has computed for it: pictures, figures, progress, notices).
+ * Components read it and send commands to the controller; they never write it.
+ */
 export interface CatalogEntry {
   id: string;
   name: string;
@@ -13,98 +18,74 @@ export interface CatalogEntry {
 }
 
 export type Step = 'decode' | 'detect' | 'align' | 'invert';
-export type StepState = 'pending' | 'running' | 'done' | 'failed';
+export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'restored';
 
-export interface PhotoState {
+export interface PhotoView {
   name: string;
   width: number;
   height: number;
   thumb: Pixels;
   thumbScale: number;
-  faces: Array<{ box: { x: number; y: number; width: number; height: number }; score: number }>;
-  framing: Framing | null;
+  faces: FaceBox[];
   noFace?: string;
 }
 
-/** Slider values by direction id, and per-direction style ranges the user chose. */
-export interface EditState {
-  values: Record<string, number>;
-  ranges: Record<string, { start: number; end: number }>;
+export interface Notice {
+  id: number;
+  kind: 'info' | 'error';
+  text: string;
+  /** Notices of one topic replace each other (e.g. 'no-face'); a finished topic is dismissed by it. */
+  topic?: string;
 }
 
 export interface StudioState {
+  doc: StudioDocument;
   backend: string | null;
+  backendReason: string | null;
   timings: Record<string, number>;
   catalog: CatalogEntry[];
-  modelId: string | null;
+  /** The model the worker has loaded (the document's modelId may be ahead of it while loading). */
+  loadedModelId: string | null;
   model: ModelSummary | null;
   busy: string | null;
-  /** An edit render is in flight or waiting. */
   rendering: boolean;
+  /** Full renders asked for (a drag asks once, on release); shown to tests as a data attribute. */
+  fullRenders: number;
   progress: number | null;
-  error: string | null;
-  notice: string | null;
+  notices: Notice[];
   log: string[];
   steps: Record<Step, StepState>;
-  photo: PhotoState | null;
+  photo: PhotoView | null;
   aligned: Pixels | null;
   reconstruction: Pixels | null;
   edited: Pixels | null;
   mse: number | null;
   identity: number | null;
-  edits: EditState;
-  past: EditState[];
-  future: EditState[];
-  reference: PhotoState | null;
+  reference: PhotoView | null;
   referenceReady: boolean;
-  transfer: Transfer | null;
-  set: (patch: Partial<StudioState>) => void;
-  /** Commits a new edit state, remembering the old one for undo. */
-  commitEdits: (next: EditState) => void;
-  undo: () => void;
-  redo: () => void;
 }
 
-export const NO_EDITS: EditState = { values: {}, ranges: {} };
-const initialSteps: Record<Step, StepState> = { decode: 'pending', detect: 'pending', align: 'pending', invert: 'pending' };
+export const PENDING_STEPS: Record<Step, StepState> = { decode: 'pending', detect: 'pending', align: 'pending', invert: 'pending' };
 
-export const useStudio = create<StudioState>((set, get) => ({
+/** The view of "no photo": nothing from an earlier photo or model stays on screen. */
+export const NO_PICTURES = {
+  photo: null, aligned: null, reconstruction: null, edited: null, mse: null, identity: null,
+  reference: null, referenceReady: false, steps: PENDING_STEPS,
+} satisfies Partial<StudioState>;
+
+export const useStudio = create<StudioState>(() => ({
+  doc: emptyDocument(),
   backend: null,
+  backendReason: null,
   timings: {},
   catalog: [],
-  modelId: null,
+  loadedModelId: null,
   model: null,
   busy: null,
   rendering: false,
+  fullRenders: 0,
   progress: null,
-  error: null,
-  notice: null,
+  notices: [],
   log: [],
-  steps: initialSteps,
-  photo: null,
-  aligned: null,
-  reconstruction: null,
-  edited: null,
-  mse: null,
-  identity: null,
-  edits: NO_EDITS,
-  past: [],
-  future: [],
-  reference: null,
-  referenceReady: false,
-  transfer: null,
-  set: (patch) => set(patch),
-  commitEdits: (next) => set({ past: [...get().past.slice(-99), get().edits], future: [], edits: next }),
-  undo: () => {
-    const { past, edits, future } = get();
-    if (!past.length) return;
-    set({ past: past.slice(0, -1), edits: past[past.length - 1], future: [edits, ...future] });
-  },
-  redo: () => {
-    const { past, edits, future } = get();
-    if (!future.length) return;
-    set({ past: [...past, edits], edits: future[0], future: future.slice(1) });
-  },
+  ...NO_PICTURES,
 }));
-
-export const resetSteps = (): Record<Step, StepState> => ({ ...initialSteps });

@@ -1,47 +1,12 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import sharp from 'sharp';
+import { backend, CAR, canvasPixels, drop, FACE, inverted, msUntilShown, OTHER, start, TINY_CHECKPOINT, TWO } from './helpers';
 
 /**
  * The editor in Chromium. Most tests open the golden tiny test models (?model=golden-tiny: they render noise, but
- * every path runs fast); the default demo models are tested on a real photo in demo.spec.ts.
+ * every path runs fast); the default demo models are tested on a real photo in demo.spec.ts, the editor's document
+ * (history, restore, stale answers) in editor-state.spec.ts.
  */
-const PHOTOS = join(import.meta.dirname, '..', 'tests', 'fixtures', 'photos');
-const FACE = join(PHOTOS, 'faces', 'obama.jpg');
-const TWO = join(PHOTOS, 'faces', 'two_people.jpg');
-const OTHER = join(PHOTOS, 'faces', 'biden.jpg');
-const CAR = join(PHOTOS, 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg');
-
-/** The backend this run is about: the Playwright project's name (webgpu, or wasm forced by ?backend=wasm). */
-const backend = () => test.info().project.name;
-
-async function start(page: Page, model = 'golden-tiny') {
-  await page.setViewportSize({ width: 1280, height: 720 });
-  await page.goto(`/?model=${model}${backend() === 'wasm' ? '&backend=wasm' : ''}`);
-  await expect(page.getByTestId('backend')).toHaveText(backend(), { timeout: 120_000 });
-  await expect(page.getByTestId('model-summary')).toBeVisible({ timeout: 120_000 });
-}
-
-/** Drops a file on the page the way a person drags one from their desktop. */
-async function drop(page: Page, path: string, type = 'image/jpeg') {
-  const bytes = Array.from(await readFile(path));
-  const name = path.split('/').pop()!;
-  await page.evaluate(({ bytes, name, type }) => {
-    const dt = new DataTransfer();
-    dt.items.add(new File([new Uint8Array(bytes)], name, { type }));
-    window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, { bytes, name, type });
-}
-
-const canvasPixels = (page: Page, testId: string) =>
-  page.getByTestId(testId).evaluate((c: HTMLCanvasElement) => Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data));
-
-async function inverted(page: Page) {
-  await expect(page.getByText('Invert: done')).toBeVisible({ timeout: 180_000 });
-  await expect(page.getByTestId('busy')).toHaveText('', { timeout: 180_000 });
-}
-
 test('a dropped face photo is aligned, inverted and edited', async ({ page }, info) => {
   await start(page);
   await drop(page, FACE);
@@ -129,19 +94,25 @@ test('a non-image file and a face-less photo get clear messages, and the app kee
   await page.screenshot({ path: info.outputPath('errors-recovered.png') });
 });
 
-test('a reload restores the session', async ({ page }, info) => {
+test('a reload restores the session at once: same pixels, undo history kept, no detection or inversion', async ({ page }, info) => {
   await start(page);
   await page.getByTestId('photo-input').setInputFiles(FACE);
   await inverted(page);
+  await page.getByTestId('slider-smile').fill('1.5');
   await page.getByTestId('slider-smile').fill('2.5');
   await expect(page.getByTestId('busy')).toHaveText('', { timeout: 60_000 });
   const edited = await canvasPixels(page, 'edited');
-  await page.waitForTimeout(500); // the session is saved after each render
+  const reconstruction = await canvasPixels(page, 'reconstruction');
+  await page.waitForTimeout(500); // the document is saved 200 ms after it changes
   await page.reload();
-  await expect(page.getByText('Your last session was restored.')).toBeVisible({ timeout: 120_000 });
-  await inverted(page);
+  const ms = await msUntilShown(page, 'edited', edited);
+  console.log(`[${backend()}] reload -> the edited picture back: ${ms.toFixed(0)} ms after navigation (golden tiny model)`);
+  await expect(page.getByText('Your last session was restored.')).toBeVisible();
+  await expect(page.getByText('Invert: restored')).toBeVisible(); // from the snapshot, not the pipeline
+  expect(await canvasPixels(page, 'reconstruction')).toEqual(reconstruction);
   await expect(page.getByTestId('slider-smile')).toHaveValue('2.5');
-  await expect.poll(async () => canvasPixels(page, 'edited'), { timeout: 60_000 }).toEqual(edited);
+  await page.getByRole('button', { name: 'Undo' }).click();
+  await expect(page.getByTestId('slider-smile')).toHaveValue('1.5');
   await page.screenshot({ path: info.outputPath('restored.png') });
 });
 
@@ -183,8 +154,7 @@ test('both downloads are PNGs of the right size', async ({ page }, info) => {
 
 test('a checkpoint dropped on the page is converted in the browser, kept for later visits and removable', async ({ page }, info) => {
   await start(page);
-  const checkpoint = join(import.meta.dirname, '..', 'tests', 'fixtures', 'golden', 'style-transformer-tiny.pt');
-  await drop(page, checkpoint, 'application/octet-stream');
+  await drop(page, TINY_CHECKPOINT, 'application/octet-stream');
   await expect(page.getByText(/parameters: encoder 274,096/)).toBeVisible({ timeout: 120_000 });
   await expect(page.getByLabel('model')).toHaveValue(/^user:style-transformer-tiny\.pt:/);
   await page.getByTestId('photo-input').setInputFiles(FACE);

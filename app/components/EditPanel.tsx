@@ -1,5 +1,10 @@
-import { editList, renderEdit } from '../actions';
-import { useStudio, NO_EDITS, type EditState } from '../store';
+import { useEffect, useRef } from 'react';
+import type { DirectionSpec } from '../../src/weights/bundle';
+import {
+  applyPreviousEdits, commitEdit, dismissPreviousEdits, editList, previewEdit, redo, resetEdits, setEditRange, setEditValue, undo,
+} from '../controller';
+import { canRedo, canUndo } from '../document';
+import { useStudio } from '../store';
 
 function groups(n: number) {
   const all = [
@@ -12,49 +17,70 @@ function groups(n: number) {
 }
 
 export function EditPanel() {
-  const { model, edits, reconstruction, past, future, set, commitEdits, undo, redo } = useStudio();
+  const { model, doc, reconstruction } = useStudio();
   if (!model) return null;
   const disabled = !reconstruction;
   const ranges = groups(model.nStyles);
-  const update = (next: EditState, preview: boolean) => {
-    if (preview) set({ edits: next }); else commitEdits(next);
-    void renderEdit(preview);
-  };
+  const { edits, previousEdits } = doc;
   return (
     <section aria-labelledby="edit-heading" className="panel edits">
       <h2 id="edit-heading">Edit</h2>
       <p>
-        <button type="button" onClick={() => { undo(); void renderEdit(false); }} disabled={!past.length} aria-keyshortcuts="Control+Z">Undo</button>{' '}
-        <button type="button" onClick={() => { redo(); void renderEdit(false); }} disabled={!future.length} aria-keyshortcuts="Control+Shift+Z">Redo</button>{' '}
-        <button type="button" onClick={() => update(NO_EDITS, false)} disabled={!editList(edits).length}>Reset all</button>
+        <button type="button" onClick={undo} disabled={!canUndo(doc)} aria-keyshortcuts="Control+Z">Undo</button>{' '}
+        <button type="button" onClick={redo} disabled={!canRedo(doc)} aria-keyshortcuts="Control+Shift+Z">Redo</button>{' '}
+        <button type="button" onClick={resetEdits} disabled={!editList(edits).length}>Reset all</button>
       </p>
+      {previousEdits && !disabled && (
+        <p className="offer" role="group" aria-label="previous edits">
+          This photo starts unedited.{' '}
+          <button type="button" onClick={applyPreviousEdits}>Apply the previous photo's edits ({editList(previousEdits).length})</button>{' '}
+          <button type="button" onClick={dismissPreviousEdits} aria-label="keep this photo unedited">×</button>
+        </p>
+      )}
       {model.directions.length === 0 && <p>This model offers no editing directions.</p>}
       <ul className="sliders">
         {model.directions.map((d) => {
-          const value = edits.values[d.id] ?? 0;
           const range = edits.ranges[d.id] ?? d.range;
           const group = ranges.find((g) => g.start === range.start && g.end === range.end)?.name ?? 'custom';
-          const step = (d.max - d.min) / 100;
+          const value = edits.values[d.id] ?? 0;
           return (
             <li key={d.id}>
               <label htmlFor={`slider-${d.id}`}>{d.label} <small>({d.kind === 'label' ? 'classifier' : d.kind})</small></label>
-              <input
-                id={`slider-${d.id}`} type="range" min={d.min} max={d.max} step={step} value={value} disabled={disabled}
-                data-testid={`slider-${d.id}`}
-                onInput={(e) => update({ ...edits, values: { ...edits.values, [d.id]: Number((e.target as HTMLInputElement).value) } }, true)}
-                onChange={(e) => update({ ...useStudio.getState().edits, values: { ...useStudio.getState().edits.values, [d.id]: Number(e.target.value) } }, false)}
-              />
-              <output htmlFor={`slider-${d.id}`}>{value.toFixed(1)}</output>
+              <Slider direction={d} value={value} disabled={disabled} />
+              <output htmlFor={`slider-${d.id}`}>{value.toFixed(Math.max(1, Math.ceil(-Math.log10((d.max - d.min) / 100))))}</output>
               <select aria-label={`styles moved by ${d.label}`} value={group} disabled={disabled}
-                onChange={(e) => { const g = ranges.find((r) => r.name === e.target.value); if (g) update({ ...edits, ranges: { ...edits.ranges, [d.id]: { start: g.start, end: g.end } } }, false); }}>
+                onChange={(e) => { const g = ranges.find((r) => r.name === e.target.value); if (g) setEditRange(d.id, { start: g.start, end: g.end }); }}>
                 {ranges.map((g) => <option key={g.name} value={g.name}>{g.name} ({g.start}–{g.end - 1})</option>)}
                 {group === 'custom' && <option value="custom">styles {range.start}–{range.end - 1}</option>}
               </select>
-              <button type="button" aria-label={`reset ${d.label}`} disabled={value === 0} onClick={() => update({ ...edits, values: { ...edits.values, [d.id]: 0 } }, false)}>↺</button>
+              <button type="button" aria-label={`reset ${d.label}`} disabled={value === 0} onClick={() => setEditValue(d.id, 0)}>↺</button>
             </li>
           );
         })}
       </ul>
     </section>
+  );
+}
+
+/**
+ * One direction's slider. Moving it previews (the document's gesture); the gesture ends, as one undo step and one
+ * full render, when the browser's own `change` fires (pointer released, key pressed) or the pointer or key is
+ * released or focus leaves. React's onChange fires on every move, so `change` is listened to natively.
+ */
+function Slider({ direction: d, value, disabled }: { direction: DirectionSpec; value: number; disabled: boolean }) {
+  const input = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    const el = input.current;
+    if (!el) return;
+    el.addEventListener('change', commitEdit);
+    return () => el.removeEventListener('change', commitEdit);
+  }, []);
+  return (
+    <input
+      ref={input} id={`slider-${d.id}`} type="range" min={d.min} max={d.max} step={(d.max - d.min) / 100} value={value}
+      disabled={disabled} data-testid={`slider-${d.id}`}
+      onChange={(e) => previewEdit(d.id, Number(e.target.value))}
+      onPointerUp={commitEdit} onKeyUp={commitEdit} onBlur={commitEdit}
+    />
   );
 }

@@ -1,12 +1,13 @@
 import { useEffect, useRef } from 'react';
-import type { Pixels } from '../engine.worker';
+import type { Pixels } from '../protocol';
 
 /** Draws engine pixels; the box keeps its size while empty or computing (no layout jumps). */
 export function ImageCanvas({ pixels, label, size = 224, testId, onClick }: { pixels: Pixels | null; label: string; size?: number; testId?: string; onClick?: (x: number, y: number) => void }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const c = canvas.current;
-    if (!c || !pixels) return;
+    if (!c) return;
+    if (!pixels) { c.getContext('2d')!.clearRect(0, 0, c.width, c.height); return; } // nothing stale stays on screen
     c.width = pixels.width;
     c.height = pixels.height;
     c.getContext('2d')!.putImageData(new ImageData(new Uint8ClampedArray(pixels.data), pixels.width, pixels.height), 0, 0);

@@ -1,4 +1,4 @@
-import { download, exportCodes, importCodes } from '../actions';
+import { download, exportCodes, importCodes } from '../controller';
 import { useStudio } from '../store';
 
 export function OutputPanel() {

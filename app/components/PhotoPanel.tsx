@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import type { CropBox as Box } from '../../src/photo/cars';
 import type { Point } from '../../src/photo/types';
-import { frame, openPhoto } from '../actions';
+import { openPhoto, reframe } from '../controller';
 import { useStudio, type Step } from '../store';
 import { ImageCanvas } from './ImageCanvas';
 
@@ -13,28 +13,31 @@ const THUMB = 260;
 const STEP_LABELS: Record<Step, string> = { decode: 'Decode', detect: 'Find the face', align: 'Align', invert: 'Invert' };
 
 export function PhotoPanel() {
-  const { photo, steps, model } = useStudio();
+  const { photo, steps, model, doc } = useStudio();
+  const framing = doc.photo?.framing ?? null;
   const [gallery, setGallery] = useState<GalleryItem[]>([]);
   const [points, setPoints] = useState<Point[]>([]);
   useEffect(() => { void fetch('/gallery/gallery.json').then((r) => r.json()).then(setGallery).catch(() => setGallery([])); }, []);
   const domain = model?.domain ?? 'face';
   const steplist = domain === 'car' ? (['decode', 'align', 'invert'] as Step[]) : (['decode', 'detect', 'align', 'invert'] as Step[]);
-  const manual = photo && photo.noFace !== undefined;
+  // No face found: the user places the eyes and mouth; once placed (framed), the prompt goes.
+  const manual = Boolean(photo && photo.noFace !== undefined && (!framing || framing.kind === 'manual'));
+  const placing = manual && !framing;
 
   async function place(x: number, y: number) {
     if (!photo || !manual) return;
     const next = [...points, { x: x * photo.thumbScale, y: y * photo.thumbScale }];
     if (next.length < 3) { setPoints(next); return; }
     setPoints([]);
-    await frame({ kind: 'manual', points: { eyeLeft: next[0], eyeRight: next[1], mouth: next[2] } }, 'subject');
+    await reframe({ kind: 'manual', points: { eyeLeft: next[0], eyeRight: next[1], mouth: next[2] } });
   }
 
-  const box = photo?.framing?.box;
+  const box = framing?.box;
   const moveBox = (dx: number, dy: number, grow: number) => {
     if (!photo || !box) return;
     const width = Math.max(16, box.width * grow);
     const height = width * (box.height / box.width);
-    void frame({ kind: 'car', box: { x: box.x + dx * box.width + (box.width - width) / 2, y: box.y + dy * box.height + (box.height - height) / 2, width, height } }, 'subject');
+    void reframe({ kind: 'car', box: insidePhoto({ x: box.x + dx * box.width + (box.width - width) / 2, y: box.y + dy * box.height + (box.height - height) / 2, width, height }, photo) });
   };
 
   return (
@@ -55,26 +58,27 @@ export function PhotoPanel() {
             {photo.faces.length > 1 && photo.faces.map((f, i) => (
               <button
                 key={i} type="button" className="face-box" tabIndex={-1} aria-hidden="true"
-                data-selected={photo.framing?.faceIndex === i}
+                data-selected={framing?.faceIndex === i}
                 style={{ left: (f.box.x / photo.width) * THUMB, top: (f.box.y / photo.width) * THUMB, width: (f.box.width / photo.width) * THUMB, height: (f.box.height / photo.width) * THUMB }}
-                onClick={() => void frame({ kind: 'face', faceIndex: i }, 'subject')}
+                onClick={() => void reframe({ kind: 'face', faceIndex: i })}
               >{i + 1}</button>
             ))}
-            {box && <CropBox box={box} scale={THUMB / photo.width} onChange={(b) => void frame({ kind: 'car', box: b }, 'subject')} />}
+            {box && <CropBox box={box} photo={photo} scale={THUMB / photo.width} onChange={(b) => void reframe({ kind: 'car', box: b })} />}
           </div>
           {photo.faces.length > 1 && (
             <div role="group" aria-label="faces found">
               {photo.faces.length} faces found:{' '}
               {photo.faces.map((f, i) => (
-                <button key={i} type="button" aria-pressed={photo.framing?.faceIndex === i} onClick={() => void frame({ kind: 'face', faceIndex: i }, 'subject')}>
+                <button key={i} type="button" aria-pressed={framing?.faceIndex === i} onClick={() => void reframe({ kind: 'face', faceIndex: i })}>
                   Face {i + 1}{i === 0 ? ' (largest)' : ''}
                 </button>
               ))}
             </div>
           )}
-          {manual && (
+          {placing && (
             <p className="manual" role="status">Manual alignment: click the {['left eye', 'right eye', 'mouth centre'][points.length]} on the photo ({points.length}/3).</p>
           )}
+          {manual && framing && <p className="hint">Aligned by hand; click the eyes and mouth again to re-align.</p>}
           {box && (
             <div role="group" aria-label="crop box">
               Crop box {Math.round(box.width)}×{Math.round(box.height)} at {Math.round(box.x)},{Math.round(box.y)} (drag it on the photo, or):{' '}
@@ -109,7 +113,7 @@ export function PhotoPanel() {
  * The car crop box over the photo preview: drag it to move, drag its corner to resize (the 4:3 shape is kept). The
  * box follows the pointer live; the photo is re-framed and inverted once, on release.
  */
-function CropBox({ box, scale, onChange }: { box: Box; scale: number; onChange: (box: Box) => void }) {
+function CropBox({ box, photo, scale, onChange }: { box: Box; photo: { width: number; height: number }; scale: number; onChange: (box: Box) => void }) {
   const [live, setLive] = useState<Box | null>(null);
   const drag = useRef<{ x: number; y: number; start: Box; resize: boolean } | null>(null);
   const shown = live ?? box;
@@ -124,10 +128,12 @@ function CropBox({ box, scale, onChange }: { box: Box; scale: number; onChange: 
     const dx = (e.clientX - d.x) / scale;
     const dy = (e.clientY - d.y) / scale;
     if (d.resize) {
-      const width = Math.max(16, d.start.width + Math.max(dx, (dy * d.start.width) / d.start.height));
-      setLive({ ...d.start, width, height: width * (d.start.height / d.start.width) });
+      const aspect = d.start.height / d.start.width;
+      const fits = Math.min(photo.width - d.start.x, (photo.height - d.start.y) / aspect);
+      const width = Math.min(fits, Math.max(16, d.start.width + Math.max(dx, dy / aspect)));
+      setLive({ ...d.start, width, height: width * aspect });
     } else {
-      setLive({ ...d.start, x: d.start.x + dx, y: d.start.y + dy });
+      setLive(insidePhoto({ ...d.start, x: d.start.x + dx, y: d.start.y + dy }, photo));
     }
   };
   const up = () => {
@@ -144,4 +150,16 @@ function CropBox({ box, scale, onChange }: { box: Box; scale: number; onChange: 
       <div className="crop-handle" data-testid="crop-handle" onPointerDown={(e) => down(e, true)} onPointerMove={move} onPointerUp={up} onPointerCancel={up} />
     </div>
   );
+}
+
+/** The box moved (not shrunk) back inside the photo, and no larger than it, keeping its shape. */
+function insidePhoto(box: Box, photo: { width: number; height: number }): Box {
+  const k = Math.min(1, photo.width / box.width, photo.height / box.height);
+  const width = box.width * k;
+  const height = box.height * k;
+  return {
+    x: Math.min(Math.max(0, box.x), photo.width - width),
+    y: Math.min(Math.max(0, box.y), photo.height - height),
+    width, height,
+  };
 }

@@ -1,11 +1,12 @@
 import { attributeLabel } from '../../src/weights/celeba';
-import { openPhoto, renderEdit } from '../actions';
+import { openPhoto, removeReference, setTransfer } from '../controller';
 import { useStudio } from '../store';
 import { ImageCanvas } from './ImageCanvas';
 
 export function ReferencePanel() {
-  const { model, reference, referenceReady, transfer, reconstruction, set } = useStudio();
+  const { model, reference, referenceReady, doc, reconstruction } = useStudio();
   if (!model) return null;
+  const transfer = doc.transfer;
   const n = model.nStyles;
   const modes = [
     ...model.editBlocks.map((b) => ({ key: `block:${b.id}`, label: `${attributeLabel(b.attribute)} (learned editing block)` })),
@@ -13,29 +14,32 @@ export function ReferencePanel() {
       .map(([name, s, e]) => ({ key: `mix:${s}:${e}`, label: `style mixing, ${name} styles` })),
   ];
   const key = transfer ? (transfer.kind === 'block' ? `block:${transfer.block}` : `mix:${transfer.range.start}:${transfer.range.end}`) : '';
-  const change = (next: typeof transfer) => { set({ transfer: next }); void renderEdit(false); };
   return (
     <section aria-labelledby="reference-heading" className="panel">
       <h2 id="reference-heading">Reference</h2>
       <label>Transfer from a second photo{' '}
         <input type="file" accept="image/*" disabled={!reconstruction} data-testid="reference-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void openPhoto(f, f.name, 'reference'); e.target.value = ''; }} />
       </label>
-      {reference && <ImageCanvas pixels={reference.thumb} label={reference.name} size={120} />}
-      {referenceReady && transfer && (
+      {reference && <ImageCanvas pixels={reference.thumb} label={reference.name} size={120} testId="reference-thumb" />}
+      {reference && (
         <>
-          <label>Attribute{' '}
-            <select value={key} onChange={(e) => {
-              const [kind, a, b] = e.target.value.split(':');
-              change(kind === 'block' ? { kind: 'block', block: a, strength: transfer.strength } : { kind: 'mix', range: { start: Number(a), end: Number(b) }, strength: transfer.strength });
-            }}>
-              {modes.map((m) => <option key={m.key} value={m.key}>{m.label}</option>)}
-            </select>
-          </label>
-          <label>Strength{' '}
-            <input type="range" min={0} max={1} step={0.05} value={transfer.strength} data-testid="transfer-strength"
-              onChange={(e) => change({ ...transfer, strength: Number(e.target.value) })} />
-          </label>
-          <button type="button" onClick={() => { set({ reference: null, referenceReady: false, transfer: null }); void renderEdit(false); }}>Remove reference</button>
+          {referenceReady && transfer && (
+            <>
+              <label>Attribute{' '}
+                <select value={key} onChange={(e) => {
+                  const [kind, a, b] = e.target.value.split(':');
+                  setTransfer(kind === 'block' ? { kind: 'block', block: a, strength: transfer.strength } : { kind: 'mix', range: { start: Number(a), end: Number(b) }, strength: transfer.strength });
+                }}>
+                  {modes.map((m) => <option key={m.key} value={m.key}>{m.label}</option>)}
+                </select>
+              </label>
+              <label>Strength{' '}
+                <input type="range" min={0} max={1} step={0.05} value={transfer.strength} data-testid="transfer-strength"
+                  onChange={(e) => setTransfer({ ...transfer, strength: Number(e.target.value) })} />
+              </label>
+            </>
+          )}
+          <button type="button" onClick={removeReference}>Remove reference</button>
         </>
       )}
     </section>

@@ -3,10 +3,10 @@ import { useStudio } from '../store';
 import { ImageCanvas } from './ImageCanvas';
 
 export function ResultPanel() {
-  const { aligned, reconstruction, edited, mse, identity, model } = useStudio();
+  const { aligned, reconstruction, edited, mse, identity, model, fullRenders } = useStudio();
   const [split, setSplit] = useState(50);
   return (
-    <section aria-labelledby="result-heading" className="panel result">
+    <section aria-labelledby="result-heading" className="panel result" data-full-renders={fullRenders}>
       <h2 id="result-heading">Result</h2>
       <div className="images">
         <ImageCanvas pixels={aligned} label="Input (aligned)" size={180} testId="aligned" />

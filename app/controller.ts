@@ -1,0 +1,509 @@
+import type { EditValue } from '../src/engine/model';
+import type { Framing, SubjectSnapshot, Transfer } from '../src/engine/session';
+import * as D from './document';
+import { Comlink, engine } from './engine';
+import { loadSession, removeModel, saveDocument, saveSnapshot, storedModels, storeModel, type SavedSnapshot } from './persist';
+import { failed, type ModelSummary, type PhotoInfo, type Result, type Which } from './protocol';
+import { NO_PICTURES, PENDING_STEPS, useStudio, type CatalogEntry, type Notice, type PhotoView, type StudioState } from './store';
+
+/**
+ * The one owner of the page's state. Components call the commands below; each changes the document through a
+ * pure transition (document.ts) and runs the engine work it implies through the worker (protocol.ts). One
+ * subscription renders whatever the document's edits say and persists the document; no command has to remember to.
+ *
+ *   component --command--> controller --transition--> document (zustand)
+ *                              |  \--subscription: render (preview while a gesture lasts), persist (IndexedDB)
+ *                              \--ticketed request--> engine worker --> EditorSession / StudioModel (src/)
+ */
+const get = () => useStudio.getState();
+const view = (patch: Partial<StudioState>) => useStudio.setState(patch);
+const dispatch = (transition: (doc: D.StudioDocument) => D.StudioDocument) => {
+  const doc = get().doc;
+  const next = transition(doc);
+  if (next !== doc) useStudio.setState({ doc: next });
+};
+
+/** Bytes the document names by key (photos, imported codes). */
+const blobs = new Map<string, Blob>();
+/** The photos' inversions as last computed, to restore at once after a reload or a lost GPU. */
+const snapshots: { subject?: SavedSnapshot; reference?: SavedSnapshot } = {};
+const newKey = (kind: string) => `${kind}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+
+/**
+ * The generation of the photo and model on screen. Opening another photo or model raises it; a worker answer for
+ * an older one is dropped (and the worker skips its remaining stages).
+ */
+let ticket = 0;
+function nextTicket(): number {
+  ticket += 1;
+  void engine.supersede(ticket);
+  return ticket;
+}
+/** True when an answer belongs to an older photo or model, or was cancelled as such: it must not land. */
+const stale = (t: number, r: Result<unknown>) => t !== ticket || (failed(r) && r.error.kind === 'superseded');
+
+// ---- Notices ----
+
+let noticeId = 0;
+const NOTICE_MS = 12_000;
+
+export function notify(text: string, kind: Notice['kind'] = 'info', topic?: string): void {
+  const id = ++noticeId;
+  view({ notices: [...get().notices.filter((n) => !topic || n.topic !== topic), { id, kind, text, topic }] });
+  // Information goes away by itself; an error stays until the user closes it or the next photo or model.
+  if (kind === 'info') setTimeout(() => dismiss(id), NOTICE_MS);
+}
+
+export function dismiss(id: number): void {
+  view({ notices: get().notices.filter((n) => n.id !== id) });
+}
+
+function dismissTopic(topic: string): void {
+  view({ notices: get().notices.filter((n) => n.topic !== topic) });
+}
+
+function clearErrors(): void {
+  view({ notices: get().notices.filter((n) => n.kind !== 'error') });
+}
+
+// ---- Rendering and persisting follow the document ----
+
+/** Slider state -> the engine's edit list (ranges the user changed override the direction's own). */
+export function editList(edits: D.EditState): EditValue[] {
+  return Object.entries(edits.values)
+    .filter(([, v]) => v !== 0)
+    .map(([direction, value]) => ({ direction, value, range: edits.ranges[direction] }));
+}
+
+const activeTransfer = (): Transfer | null => (get().referenceReady ? get().doc.transfer : null);
+
+// One render at a time; a request made meanwhile replaces any waiting one (only the latest matters).
+let renderInFlight = false;
+let renderWaiting: { preview: boolean } | null = null;
+
+function requestRender(preview: boolean): void {
+  if (!get().reconstruction) return;
+  if (!preview) view({ fullRenders: get().fullRenders + 1 });
+  if (renderInFlight) { renderWaiting = { preview }; return; }
+  void render(preview);
+}
+
+async function render(preview: boolean): Promise<void> {
+  renderInFlight = true;
+  view({ rendering: true });
+  const t = ticket;
+  const result = await engine.render(t, editList(get().doc.edits), preview, activeTransfer());
+  renderInFlight = false;
+  if (!stale(t, result)) {
+    if (failed(result)) notify(result.error.message, 'error', 'render');
+    else view({ edited: result.image, timings: { ...get().timings, [preview ? 'preview' : 'render']: result.ms } });
+  }
+  const next = renderWaiting;
+  renderWaiting = null;
+  if (next) void render(next.preview);
+  else view({ rendering: false });
+}
+
+let persistTimer: ReturnType<typeof setTimeout> | null = null;
+/** While a saved document is being reopened, the half-open one on screen must not overwrite it. */
+let reopening = 0;
+
+function schedulePersist(): void {
+  if (reopening) return;
+  if (persistTimer) clearTimeout(persistTimer);
+  persistTimer = setTimeout(() => void persistNow(), 200);
+}
+
+export async function persistNow(): Promise<void> {
+  persistTimer = null;
+  const doc = get().doc;
+  if (!doc.modelId) return;
+  const kept = new Map(D.blobKeys(doc).filter((k) => blobs.has(k)).map((k) => [k, blobs.get(k)!]));
+  for (const k of [...blobs.keys()]) if (!kept.has(k)) blobs.delete(k);
+  await saveDocument(doc, kept).catch((e) => notify(`Your session could not be saved in this browser (${(e as Error).message}).`, 'error', 'persist'));
+}
+
+let subscribed = false;
+
+function follow(): void {
+  if (subscribed) return;
+  subscribed = true;
+  useStudio.subscribe((state, prev) => {
+    if (state.doc === prev.doc) return;
+    schedulePersist();
+    const [a, b] = [prev.doc, state.doc];
+    if (a.photo?.blob !== b.photo?.blob || a.modelId !== b.modelId) return; // the photo's own pipeline renders it
+    const gesture = b.gestureStart !== null;
+    if (a.edits !== b.edits || a.transfer !== b.transfer) requestRender(gesture);
+    else if (a.gestureStart !== null && !gesture) requestRender(false); // released: one full render
+  });
+}
+
+// ---- Start, models ----
+
+/** The first model the menu offers (the catalog lists the bundled demo models first). */
+export function defaultModel(catalog: CatalogEntry[]): CatalogEntry | undefined {
+  return catalog.find((c) => !c.hidden) ?? catalog[0];
+}
+
+export async function boot(): Promise<void> {
+  follow();
+  view({ busy: 'Starting the engine' });
+  try {
+    const params = new URLSearchParams(location.search);
+    const forced = params.get('backend');
+    const choice = await engine.start(forced ? [forced as 'webgpu' | 'webgl' | 'wasm'] : undefined);
+    const catalog = (await (await fetch('/models/catalog.json')).json()) as CatalogEntry[];
+    const stored = await storedModels().catch(() => []);
+    const all = [...catalog, ...stored.map((m) => ({ id: m.id, name: `${m.name} (added)`, domain: m.manifest.domain, path: '' }))];
+    view({ backend: choice.backend, backendReason: choice.reason, catalog: all, busy: null });
+    await engine.watchDeviceLoss(Comlink.proxy((reason: string) => void recoverFromDeviceLoss(reason)));
+
+    const saved = await loadSession().catch(() => undefined);
+    const savedDoc = D.parseDocument(saved?.document);
+    const requested = params.get('model');
+    let entry = requested ? all.find((c) => c.id === requested) : undefined;
+    if (requested && !entry) {
+      entry = all.find((c) => c.id === savedDoc?.modelId) ?? defaultModel(all);
+      notify(`There is no model "${requested}" here; ${entry?.name ?? 'no model'} is open instead.`, 'info', 'model');
+    }
+    entry ??= all.find((c) => c.id === savedDoc?.modelId) ?? defaultModel(all);
+    if (!entry) return;
+    for (const [k, b] of saved?.blobs ?? []) blobs.set(k, b);
+    Object.assign(snapshots, saved?.snapshots ?? {});
+    await reopen(entry, savedDoc, savedDoc?.photo ? 'Your last session was restored.' : null);
+  } catch (error) {
+    notify(`The engine could not start: ${(error as Error).message}. Try reloading, or ?backend=wasm.`, 'error');
+    view({ busy: null });
+  }
+}
+
+/**
+ * Loads a model and opens a document with it: the saved one after a reload, the current one after a lost GPU.
+ * What does not fit the model is dropped with a notice; photos come back from their snapshots without
+ * detection or inversion when the snapshots match, else they are framed and inverted again.
+ */
+async function reopen(entry: CatalogEntry, doc: D.StudioDocument | null, restoredMessage: string | null): Promise<void> {
+  reopening += 1;
+  try {
+    await reopenDocument(entry, doc, restoredMessage);
+  } finally {
+    reopening -= 1;
+    schedulePersist();
+  }
+}
+
+async function reopenDocument(entry: CatalogEntry, doc: D.StudioDocument | null, restoredMessage: string | null): Promise<void> {
+  const t = nextTicket();
+  const [previous, previousEntry] = [D.commitEdit(get().doc), get().catalog.find((c) => c.id === get().loadedModelId)];
+  useStudio.setState({ doc: D.openModel(get().doc, entry.id) });
+  view({ ...NO_PICTURES });
+  const model = await loadModel(entry, t);
+  if (t !== ticket) return;
+  if (!model) {
+    // The model could not be loaded: back to the one that was open, with its photo and edits, so the menu tells
+    // the truth and nothing is lost.
+    if (previousEntry && previousEntry.id !== entry.id) await reopenDocument(previousEntry, previous, null);
+    else useStudio.setState({ doc: D.emptyDocument(get().loadedModelId) });
+    return;
+  }
+  if (!doc) return;
+  const { doc: fitted, dropped } = D.fitToModel(doc, entry.id, model);
+  const missing = D.blobKeys(fitted).filter((k) => !blobs.has(k));
+  const usable = missing.length ? D.emptyDocument(entry.id) : fitted;
+  if (missing.length) dropped.push('the photo (its bytes were not kept)');
+  if (dropped.length) notify(`Not restored: ${dropped.join('; ')}.`, 'info', 'restore');
+  useStudio.setState({ doc: usable });
+  if (!usable.photo) return;
+  const restored = await restorePhoto('subject', usable.photo, t);
+  if (!restored || t !== ticket) return;
+  if (usable.reference) await restorePhoto('reference', usable.reference, t);
+  if (t !== ticket) return;
+  if (restoredMessage) notify(restoredMessage, 'info', 'restore');
+  requestRender(false);
+}
+
+async function loadModel(entry: CatalogEntry, t: number): Promise<ModelSummary | null> {
+  view({ busy: `Loading ${entry.name}`, progress: 0 });
+  let result: Result<ModelSummary>;
+  if (entry.path) {
+    const url = new URL(`/models/${entry.path}/`, location.href).toString();
+    result = await engine.loadModel(t, url, Comlink.proxy((p: { loaded: number; total: number }) => {
+      if (t === ticket) view({ progress: p.total ? p.loaded / p.total : null });
+    }));
+  } else {
+    const stored = (await storedModels()).find((m) => m.id === entry.id);
+    result = stored
+      ? await engine.loadStoredModel(t, stored.manifest, stored.shards)
+      : { error: { kind: 'engine', code: 'missing', message: 'it is no longer stored in this browser' } };
+  }
+  if (stale(t, result)) return null;
+  view({ busy: null, progress: null });
+  if (failed(result)) {
+    notify(`${entry.name} could not be loaded: ${result.error.message}`, 'error', 'model');
+    return null;
+  }
+  view({ model: result, loadedModelId: entry.id });
+  return result;
+}
+
+export async function selectModel(entry: CatalogEntry): Promise<void> {
+  clearErrors();
+  await reopen(entry, null, null);
+}
+
+export async function addCheckpoint(file: File): Promise<void> {
+  const t = nextTicket();
+  clearErrors();
+  view({ busy: `Converting ${file.name} (in this browser; nothing is uploaded)`, log: [] });
+  const lines: string[] = [];
+  const result = await engine.convert(t, file, true, Comlink.proxy((line: string) => { lines.push(line); if (t === ticket) view({ log: [...lines] }); }));
+  if (stale(t, result)) return;
+  view({ busy: null });
+  if (failed(result)) { notify(`${file.name} could not be added: ${result.error.message}`, 'error', 'model'); return; }
+  const id = `user:${file.name}:${file.size}`;
+  await storeModel({ id, name: result.model.name, manifest: result.manifest, shards: result.shards }).catch((e) =>
+    notify(`Converted, but it could not be kept for later visits (${(e as Error).message}).`));
+  const entry: CatalogEntry = { id, name: `${result.model.name} (added)`, domain: result.model.domain, path: '' };
+  // A new model: the old model's photo, edits and history do not apply to it.
+  useStudio.setState({ doc: D.openModel(get().doc, id) });
+  view({ ...NO_PICTURES, catalog: [...get().catalog.filter((c) => c.id !== id), entry], model: result.model, loadedModelId: id });
+}
+
+export async function removeAddedModel(entry: CatalogEntry): Promise<void> {
+  await removeModel(entry.id);
+  const rest = get().catalog.filter((c) => c.id !== entry.id);
+  view({ catalog: rest });
+  const next = defaultModel(rest);
+  if (next) await selectModel(next);
+}
+
+/**
+ * The GPU went away: tell the user, restart the engine on the next backend, reload the model and bring the
+ * document back (from the snapshots: no re-inversion). Nothing the user did is lost.
+ */
+export async function recoverFromDeviceLoss(reason: string): Promise<void> {
+  const { catalog, doc } = get();
+  notify(`The GPU stopped working (${reason}). Restarting the editor on another backend; your photo and edits are kept.`, 'info', 'device');
+  const choice = await engine.restart();
+  view({ backend: choice.backend, backendReason: choice.reason });
+  await engine.watchDeviceLoss(Comlink.proxy((r: string) => void recoverFromDeviceLoss(r)));
+  const entry = catalog.find((c) => c.id === doc.modelId);
+  if (!entry) return;
+  await reopen(entry, D.commitEdit(doc), `The GPU stopped working (${reason}); the editor now runs on ${choice.backend}. Your photo and edits are kept.`);
+}
+
+// ---- Photos ----
+
+const photoView = (name: string, info: PhotoInfo): PhotoView => ({
+  name, width: info.width, height: info.height, thumb: info.thumb, thumbScale: info.thumbScale, faces: info.faces, noFace: info.noFace,
+});
+
+export async function openPhoto(blob: Blob, name: string, which: Which): Promise<void> {
+  if (!get().model) return;
+  if (which === 'reference') return openReference(blob, name);
+  const t = nextTicket();
+  view({ busy: `Reading ${name}`, steps: { ...PENDING_STEPS, decode: 'running' } });
+  const opened = await engine.openPhoto(t, blob, name, 'subject');
+  if (stale(t, opened)) return;
+  if (failed(opened)) {
+    // A file that cannot be opened changes nothing: the photo on screen and its edits stay as they were.
+    notify(opened.error.message, 'error', 'photo');
+    view({ busy: null, steps: get().reconstruction ? { decode: 'done', detect: 'done', align: 'done', invert: 'done' } : { ...PENDING_STEPS, decode: 'failed' } });
+    return;
+  }
+  clearErrors();
+  dismissTopic('restore');
+  const key = newKey('photo');
+  blobs.set(key, blob);
+  dispatch((d) => D.openPhoto(d, { blob: key, name, framing: opened.framing }));
+  view({ ...NO_PICTURES, photo: photoView(name, opened), busy: null, steps: { ...PENDING_STEPS, decode: 'done', detect: opened.noFace ? 'failed' : 'done' } });
+  if (opened.framing) await frameAndInvert(opened.framing, 'subject', t);
+  else notify(opened.noFace ?? 'No face was found.', 'info', 'no-face');
+}
+
+async function openReference(blob: Blob, name: string): Promise<void> {
+  const t = ticket;
+  view({ busy: `Reading ${name}` });
+  const opened = await engine.openPhoto(t, blob, name, 'reference');
+  if (stale(t, opened)) return;
+  view({ busy: null });
+  if (failed(opened)) { notify(opened.error.message, 'error', 'reference'); return; }
+  const key = newKey('reference');
+  blobs.set(key, blob);
+  dispatch((d) => D.setReference(d, { blob: key, name, framing: opened.framing }));
+  view({ reference: photoView(name, opened), referenceReady: false });
+  if (opened.framing) await frameAndInvert(opened.framing, 'reference', t);
+  else notify(opened.noFace ?? 'No face in the reference photo.', 'error', 'reference');
+}
+
+/** Re-frames the photo (another face, hand-placed points, a moved crop box) and inverts it again. */
+export async function reframe(framing: Framing): Promise<void> {
+  if (!get().photo) return;
+  await frameAndInvert(framing, 'subject', nextTicket());
+}
+
+async function frameAndInvert(framing: Framing, which: Which, t: number): Promise<void> {
+  const subject = which === 'subject';
+  dispatch((d) => D.frame(d, which, framing));
+  if (subject) {
+    dismissTopic('no-face');
+    view({ busy: 'Aligning', aligned: null, reconstruction: null, edited: null, mse: null, identity: null, steps: { ...get().steps, detect: get().steps.detect === 'failed' ? 'done' : get().steps.detect, align: 'running' } });
+  } else {
+    view({ busy: 'Inverting the reference' });
+  }
+  const framed = await engine.frame(t, framing, which);
+  if (stale(t, framed)) return;
+  if (failed(framed)) {
+    notify(framed.error.message, 'error', 'photo');
+    view({ busy: null, steps: subject ? { ...get().steps, align: 'failed' } : get().steps });
+    return;
+  }
+  if (subject) view({ aligned: framed.aligned, busy: 'Inverting', steps: { ...get().steps, align: 'done', invert: 'running' }, timings: { ...get().timings, align: framed.ms } });
+  const inverted = await engine.invert(t, which);
+  if (stale(t, inverted)) return;
+  if (failed(inverted)) {
+    notify(inverted.error.message, 'error', 'photo');
+    view({ busy: null, steps: subject ? { ...get().steps, invert: 'failed' } : get().steps });
+    return;
+  }
+  if (subject) {
+    view({ reconstruction: inverted.reconstruction, mse: inverted.mse, identity: inverted.identity, busy: null, steps: { decode: 'done', detect: 'done', align: 'done', invert: 'done' }, timings: { ...get().timings, invert: inverted.ms } });
+  } else {
+    view({ referenceReady: true, busy: null });
+    dispatch((d) => (d.transfer ? d : D.setTransfer(d, defaultTransfer())));
+  }
+  await keepSnapshot(which, t, subject ? inverted.identity : null);
+  requestRender(false);
+}
+
+/** Brings a saved photo back: from its snapshot when it matches, else by framing and inverting it again. */
+async function restorePhoto(which: Which, ref: D.PhotoRef, t: number): Promise<boolean> {
+  const blob = blobs.get(ref.blob)!;
+  const saved = snapshots[which];
+  const modelId = get().doc.modelId;
+  const subject = which === 'subject';
+  if (saved && saved.blob === ref.blob && saved.modelId === modelId && JSON.stringify(saved.framing) === JSON.stringify(ref.framing)) {
+    view({ busy: `Restoring ${ref.name}` });
+    const restored = await engine.restorePhoto(t, blob, ref.name, which, saved.snapshot, ref.framing);
+    if (stale(t, restored)) return false;
+    view({ busy: null });
+    if (!failed(restored)) {
+      if (subject) {
+        view({ photo: photoView(ref.name, restored), aligned: restored.aligned, reconstruction: restored.reconstruction, mse: restored.mse, identity: saved.identity, steps: { decode: 'restored', detect: 'restored', align: 'restored', invert: 'restored' } });
+      } else {
+        view({ reference: photoView(ref.name, restored), referenceReady: true });
+      }
+      return true;
+    }
+    notify(`${ref.name} is framed and inverted again (${restored.error.message}).`, 'info', 'restore');
+  }
+  // No usable snapshot: the photo runs through the pipeline again with its framing; imported codes follow.
+  view({ busy: `Reading ${ref.name}`, steps: { ...PENDING_STEPS, decode: 'running' } });
+  const opened = await engine.openPhoto(t, blob, ref.name, which);
+  if (stale(t, opened)) return false;
+  view({ busy: null });
+  if (failed(opened)) {
+    notify(`${ref.name} could not be restored: ${opened.error.message}`, 'error', 'restore');
+    dispatch((d) => (subject ? D.emptyDocument(d.modelId) : D.removeReference(d)));
+    return false;
+  }
+  const framing = ref.framing ?? opened.framing;
+  if (subject) view({ photo: photoView(ref.name, opened), steps: { ...PENDING_STEPS, decode: 'done', detect: opened.noFace ? 'failed' : 'done' } });
+  else view({ reference: photoView(ref.name, opened) });
+  if (!framing) {
+    if (subject) notify(opened.noFace ?? 'No face was found.', 'info', 'no-face');
+    return subject;
+  }
+  const codes = subject ? get().doc.importedCodes : null;
+  await frameAndInvert(framing, which, t);
+  if (codes && blobs.has(codes) && t === ticket && await loadCodes(new Uint8Array(await blobs.get(codes)!.arrayBuffer()), ref.name, t)) {
+    dispatch((d) => D.importCodes(d, codes));
+  }
+  return true;
+}
+
+async function keepSnapshot(which: Which, t: number, identity: number | null): Promise<void> {
+  const result = await engine.snapshot(t, which);
+  const ref = which === 'subject' ? get().doc.photo : get().doc.reference;
+  const modelId = get().doc.modelId;
+  if (stale(t, result) || failed(result) || !result || !ref || !modelId) return;
+  const saved: SavedSnapshot = { modelId, blob: ref.blob, framing: ref.framing, identity, snapshot: result as SubjectSnapshot };
+  snapshots[which] = saved;
+  await saveSnapshot(which, saved).catch(() => undefined); // without it a reload re-inverts; nothing is lost
+}
+
+function defaultTransfer(): Transfer {
+  const block = get().model?.editBlocks[0];
+  return block ? { kind: 'block', block: block.id, strength: 1 } : { kind: 'mix', range: { start: 0, end: 4 }, strength: 1 };
+}
+
+// ---- Edits ----
+
+export const previewEdit = (direction: string, value: number) => dispatch((d) => D.setEditValue(d, direction, value, true));
+export const commitEdit = () => dispatch(D.commitEdit);
+export const setEditValue = (direction: string, value: number) => dispatch((d) => D.setEditValue(d, direction, value, false));
+export const setEditRange = (direction: string, range: { start: number; end: number }) => dispatch((d) => D.setEditRange(d, direction, range));
+export const resetEdits = () => dispatch((d) => D.setEdits(d, D.NO_EDITS));
+export const undo = () => dispatch(D.undo);
+export const redo = () => dispatch(D.redo);
+export const applyPreviousEdits = () => dispatch(D.applyPreviousEdits);
+export const dismissPreviousEdits = () => dispatch(D.dismissPreviousEdits);
+export const setTransfer = (transfer: Transfer) => dispatch((d) => D.setTransfer(d, transfer));
+
+export function removeReference(): void {
+  view({ reference: null, referenceReady: false });
+  delete snapshots.reference;
+  dispatch(D.removeReference);
+}
+
+// ---- Codes and downloads ----
+
+export async function importCodes(file: File): Promise<void> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const key = newKey('codes');
+  if (await loadCodes(bytes, key, ticket)) {
+    blobs.set(key, new Blob([bytes]));
+    dispatch((d) => D.importCodes(d, key));
+    notify(`Codes loaded from ${file.name}.`, 'info', 'codes');
+    requestRender(false);
+  }
+}
+
+async function loadCodes(bytes: Uint8Array, name: string, t: number): Promise<boolean> {
+  const result = await engine.importCodes(t, bytes);
+  if (stale(t, result)) return false;
+  if (failed(result)) { notify(`${name}: ${result.error.message}`, 'error', 'codes'); return false; }
+  view({ reconstruction: result.reconstruction, mse: result.mse, identity: null });
+  await keepSnapshot('subject', t, null);
+  return true;
+}
+
+export async function download(kind: 'edit' | 'pasteback'): Promise<void> {
+  const t = ticket;
+  const { doc, photo } = get();
+  view({ busy: kind === 'edit' ? 'Rendering the edit' : 'Pasting the edit into the original' });
+  const result = kind === 'edit'
+    ? await engine.editPng(t, editList(doc.edits), activeTransfer())
+    : await engine.pasteBackPng(t, editList(doc.edits), activeTransfer());
+  if (stale(t, result)) return;
+  view({ busy: null });
+  if (failed(result)) { notify(result.error.message, 'error'); return; }
+  const base = (photo?.name ?? 'photo').replace(/\.[^.]+$/, '');
+  save(result, `${base}-${kind === 'edit' ? 'edit' : 'edit-full'}.png`);
+}
+
+export async function exportCodes(): Promise<void> {
+  const result = await engine.exportCodes(ticket);
+  if (failed(result)) { notify(result.error.message, 'error'); return; }
+  save(new Blob([result as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), `${(get().photo?.name ?? 'photo').replace(/\.[^.]+$/, '')}-codes.npy`);
+}
+
+function save(blob: Blob, name: string) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}

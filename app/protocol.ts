@@ -1,0 +1,90 @@
+import type { EditValue } from '../src/engine/model';
+import type { Framing, SubjectSnapshot, Transfer } from '../src/engine/session';
+import type { BundleManifest, DirectionSpec } from '../src/weights/bundle';
+import type { LoadProgress } from '../src/weights/loader';
+
+/**
+ * The page <-> engine worker protocol. Work that belongs to one photo or one model carries a ticket: the page
+ * raises it (supersede) when the user opens another photo or model, and the worker answers anything with an older
+ * ticket as 'superseded' at its next stage instead of doing it, so no stale answer can reach the document.
+ */
+export interface Pixels { width: number; height: number; data: Uint8ClampedArray }
+
+export interface ModelSummary {
+  name: string;
+  domain: 'face' | 'car';
+  inputSize: [number, number];
+  outputSize: number;
+  nStyles: number;
+  parameters: Record<string, number>;
+  directions: DirectionSpec[];
+  editBlocks: Array<{ id: string; attribute: string }>;
+  license: string;
+  source: string;
+}
+
+export interface FaceBox { box: { x: number; y: number; width: number; height: number }; score: number }
+
+/** A decoded photo as the page shows it. */
+export interface PhotoInfo {
+  width: number;
+  height: number;
+  thumb: Pixels;
+  /** Photo pixels per thumbnail pixel. */
+  thumbScale: number;
+  faces: FaceBox[];
+  /** The framing the engine proposes (largest face, centred crop); null when no face was found. */
+  framing: Framing | null;
+  noFace?: string;
+}
+
+export interface Inversion { reconstruction: Pixels; mse: number; identity: number | null; ms: number }
+
+export interface BackendChoice {
+  backend: string;
+  /** Why this one, in a sentence for the header (e.g. "WebGPU here is a software adapter, slower than WASM"). */
+  reason: string;
+}
+
+export type ErrorKind = 'checkpoint' | 'photo' | 'engine' | 'superseded';
+export interface WorkerError { error: { kind: ErrorKind; code: string; message: string } }
+export type Result<T> = T | WorkerError;
+
+export function failed<T>(r: Result<T>): r is WorkerError {
+  return typeof r === 'object' && r !== null && 'error' in r && typeof (r as WorkerError).error?.message === 'string';
+}
+
+export function superseded<T>(r: Result<T>): boolean {
+  return failed(r) && r.error.kind === 'superseded';
+}
+
+export type Which = 'subject' | 'reference';
+
+export interface EngineApi {
+  start(order?: Array<'webgpu' | 'webgl' | 'wasm'>): Promise<BackendChoice>;
+  /** Everything with a ticket below `ticket` is obsolete. Answered at once, not queued behind the work. */
+  supersede(ticket: number): void;
+  watchDeviceLoss(callback: (reason: string) => void): void;
+  restart(): Promise<BackendChoice>;
+  simulateDeviceLoss(): boolean;
+
+  loadModel(ticket: number, url: string, onProgress?: (p: LoadProgress) => void): Promise<Result<ModelSummary>>;
+  convert(ticket: number, file: File, fp16: boolean, onLog?: (line: string) => void): Promise<Result<{ model: ModelSummary; manifest: BundleManifest; shards: Uint8Array[] }>>;
+  loadStoredModel(ticket: number, manifest: BundleManifest, shards: Uint8Array[]): Promise<Result<ModelSummary>>;
+
+  /** Decodes a photo and finds its faces (or proposes the car crop). */
+  openPhoto(ticket: number, blob: Blob, name: string, which: Which): Promise<Result<PhotoInfo>>;
+  /** Aligns (or crops) the photo: the aligned input is shown before the slower inversion. */
+  frame(ticket: number, framing: Framing, which: Which): Promise<Result<{ aligned: Pixels; ms: number }>>;
+  invert(ticket: number, which: Which): Promise<Result<Inversion>>;
+  /** The photo's inversion as plain data, to be kept for an instant restore. */
+  snapshot(ticket: number, which: Which): Promise<Result<SubjectSnapshot | null>>;
+  /** Takes a photo back with its snapshot: decode only, no detection, alignment or encoder. */
+  restorePhoto(ticket: number, blob: Blob, name: string, which: Which, snapshot: SubjectSnapshot, framing: Framing | null): Promise<Result<PhotoInfo & { aligned: Pixels; reconstruction: Pixels; mse: number }>>;
+
+  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null): Promise<Result<{ image: Pixels; ms: number }>>;
+  editPng(ticket: number, edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>>;
+  pasteBackPng(ticket: number, edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>>;
+  exportCodes(ticket: number): Promise<Result<Uint8Array>>;
+  importCodes(ticket: number, bytes: Uint8Array): Promise<Result<{ reconstruction: Pixels; mse: number }>>;
+}

@@ -1,0 +1,66 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+
+/** What the editor's tests share: the photos, starting the page on this project's backend, dropping files. */
+const PHOTOS = join(import.meta.dirname, '..', 'tests', 'fixtures', 'photos');
+export const FACE = join(PHOTOS, 'faces', 'obama.jpg');
+export const TWO = join(PHOTOS, 'faces', 'two_people.jpg');
+export const OTHER = join(PHOTOS, 'faces', 'biden.jpg');
+export const CAR = join(PHOTOS, 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg');
+export const TINY_CHECKPOINT = join(import.meta.dirname, '..', 'tests', 'fixtures', 'golden', 'style-transformer-tiny.pt');
+
+/** The backend this run is about: the Playwright project's name (webgpu, or wasm). */
+export const backend = () => test.info().project.name;
+
+/** Opens the editor on a model, the backend forced to this project's (this machine would pick wasm by itself). */
+export async function start(page: Page, model = 'golden-tiny', width = 1280) {
+  await page.setViewportSize({ width, height: 720 });
+  await page.goto(`/?model=${model}&backend=${backend()}`);
+  await ready(page);
+}
+
+/** The engine runs this project's backend and a model is loaded. */
+export async function ready(page: Page) {
+  await expect(page.getByTestId('backend')).toHaveText(backend(), { timeout: 120_000 });
+  await expect(page.getByTestId('model-summary')).toBeVisible({ timeout: 120_000 });
+}
+
+/** Drops a file on the page the way a person drags one from their desktop. */
+export async function drop(page: Page, path: string, type = 'image/jpeg') {
+  const bytes = Array.from(await readFile(path));
+  const name = path.split('/').pop()!;
+  await page.evaluate(({ bytes, name, type }) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], name, { type }));
+    window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, { bytes, name, type });
+}
+
+export const canvasPixels = (page: Page, testId: string) =>
+  page.getByTestId(testId).evaluate((c: HTMLCanvasElement) => Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data));
+
+/** The photo is inverted (or restored from its snapshot) and nothing is running. */
+export async function inverted(page: Page) {
+  await expect(page.getByText(/Invert: (done|restored)/)).toBeVisible({ timeout: 180_000 });
+  await idle(page);
+}
+
+export async function idle(page: Page) {
+  await expect(page.getByTestId('busy')).toHaveText('', { timeout: 180_000 });
+}
+
+/**
+ * Milliseconds from the page's navigation to the first frame whose canvas `testId` shows exactly `expected` (RGBA),
+ * timed in the page itself (Playwright's polling would add its own latency).
+ */
+export function msUntilShown(page: Page, testId: string, expected: number[]): Promise<number> {
+  return page.evaluate(({ testId, expected }) => new Promise<number>((resolve) => {
+    const check = () => {
+      const c = document.querySelector<HTMLCanvasElement>(`[data-testid=${testId}]`);
+      const data = c && c.width * c.height === expected.length / 4 ? c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data : null;
+      if (data && data.every((v, i) => v === expected[i])) resolve(performance.now()); else requestAnimationFrame(check);
+    };
+    check();
+  }), { testId, expected });
+}
