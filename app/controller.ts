@@ -3,8 +3,8 @@ import type { Framing, SubjectSnapshot, Transfer } from '../src/engine/session';
 import * as D from './document';
 import { Comlink, engine } from './engine';
 import { loadSession, removeModel, saveDocument, saveSnapshot, storedModels, storeModel, type SavedSnapshot } from './persist';
-import { failed, type ModelSummary, type PhotoInfo, type Result, type Which } from './protocol';
-import { NO_PICTURES, PENDING_STEPS, useStudio, type CatalogEntry, type Notice, type PhotoView, type StudioState } from './store';
+import { failed, type ModelSummary, type PhotoInfo, type RefineProgressMessage, type Result, type Which } from './protocol';
+import { AUTO_REFINE_KEY, NO_PICTURES, PENDING_STEPS, useStudio, type CatalogEntry, type Notice, type PhotoView, type StudioState } from './store';
 
 /**
  * The one owner of the page's state. Components call the commands below; each changes the document through a
@@ -282,7 +282,24 @@ export async function removeAddedModel(entry: CatalogEntry): Promise<void> {
  * The GPU went away: tell the user, restart the engine on the next backend, reload the model and bring the
  * document back (from the snapshots: no re-inversion). Nothing the user did is lost.
  */
+let deviceLosses = 0;
+let recovering = false;
+let refineAfterRecovery: number | null = null;
+
 export async function recoverFromDeviceLoss(reason: string): Promise<void> {
+  deviceLosses += 1;
+  recovering = true;
+  try {
+    await recover(reason);
+  } finally {
+    recovering = false;
+  }
+  const steps = refineAfterRecovery;
+  refineAfterRecovery = null;
+  if (steps && get().reconstruction) await refinePhoto(steps);
+}
+
+async function recover(reason: string): Promise<void> {
   const { catalog, doc } = get();
   notify(`The GPU stopped working (${reason}). Restarting the editor on another backend; your photo and edits are kept.`, 'info', 'device');
   const choice = await engine.restart();
@@ -368,13 +385,14 @@ async function frameAndInvert(framing: Framing, which: Which, t: number): Promis
     return;
   }
   if (subject) {
-    view({ reconstruction: inverted.reconstruction, mse: inverted.mse, identity: inverted.identity, busy: null, steps: { decode: 'done', detect: 'done', align: 'done', invert: 'done' }, timings: { ...get().timings, invert: inverted.ms } });
+    view({ reconstruction: inverted.reconstruction, mse: inverted.mse, identity: inverted.identity, busy: null, refineFigures: null, steps: { decode: 'done', detect: 'done', align: 'done', invert: 'done' }, timings: { ...get().timings, invert: inverted.ms } });
   } else {
     view({ referenceReady: true, busy: null });
     dispatch((d) => (d.transfer ? d : D.setTransfer(d, defaultTransfer())));
   }
   await keepSnapshot(which, t, subject ? inverted.identity : null);
   requestRender(false);
+  if (subject && autoRefine() && t === ticket && !reopening) await refinePhoto();
 }
 
 /** Brings a saved photo back: from its snapshot when it matches, else by framing and inverting it again. */
@@ -390,6 +408,7 @@ async function restorePhoto(which: Which, ref: D.PhotoRef, t: number): Promise<b
     view({ busy: null });
     if (!failed(restored)) {
       if (subject) {
+        if (get().doc.refinement && !saved.snapshot.refinement) dispatch((d) => ({ ...d, refinement: null }));
         view({ photo: photoView(ref.name, restored), aligned: restored.aligned, reconstruction: restored.reconstruction, mse: restored.mse, identity: saved.identity, steps: { decode: 'restored', detect: 'restored', align: 'restored', invert: 'restored' } });
       } else {
         view({ reference: photoView(ref.name, restored), referenceReady: true });
@@ -416,9 +435,14 @@ async function restorePhoto(which: Which, ref: D.PhotoRef, t: number): Promise<b
     return subject;
   }
   const codes = subject ? get().doc.importedCodes : null;
+  const refinement = subject ? get().doc.refinement : null;
   await frameAndInvert(framing, which, t);
   if (codes && blobs.has(codes) && t === ticket && await loadCodes(new Uint8Array(await blobs.get(codes)!.arrayBuffer()), ref.name, t)) {
     dispatch((d) => D.importCodes(d, codes));
+  }
+  if (refinement && t === ticket) {
+    notify(`${ref.name} was refined; its tuned generator was not kept in this browser, so it is tuned again.`, 'info', 'refine');
+    await refinePhoto(refinement.steps);
   }
   return true;
 }
@@ -436,6 +460,61 @@ async function keepSnapshot(which: Which, t: number, identity: number | null): P
 function defaultTransfer(): Transfer {
   const block = get().model?.editBlocks[0];
   return block ? { kind: 'block', block: block.id, strength: 1 } : { kind: 'mix', range: { start: 0, end: 4 }, strength: 1 };
+}
+
+// ---- Refinement ----
+
+export const DEFAULT_REFINE_STEPS = 100;
+
+/** The setting "refine every photo automatically" (a preference of this browser, not part of a document). */
+const autoRefine = () => get().autoRefine;
+
+export function setAutoRefine(on: boolean): void {
+  try { localStorage.setItem(AUTO_REFINE_KEY, on ? '1' : '0'); } catch { /* private mode: the setting lasts this visit */ }
+  view({ autoRefine: on });
+}
+
+/**
+ * Pivotal tuning of the photo on screen: progress and a live preview of the reconstruction while it runs; the
+ * tuned layers then render every edit. Cancelled, the encoder's reconstruction comes back as it was.
+ */
+export async function refinePhoto(steps = DEFAULT_REFINE_STEPS): Promise<void> {
+  const t = ticket;
+  const losses = deviceLosses;
+  const { reconstruction, mse, identity } = get();
+  if (!reconstruction || get().refining) return;
+  view({ refining: { step: 0, steps, loss: null }, busy: `Refining (0/${steps})`, refineFigures: null });
+  const result = await engine.refine(t, steps, Comlink.proxy((p: RefineProgressMessage) => {
+    if (t !== ticket) return;
+    view({ refining: { step: p.step, steps: p.steps, loss: p.loss }, busy: `Refining (${p.step}/${p.steps})`, ...(p.preview ? { reconstruction: p.preview } : {}) });
+  }));
+  view({ refining: null }); // one refinement at a time: whatever became of this one, it is over
+  const gpuLost = failed(result) && (deviceLosses !== losses || /destroyed|device (was )?lost/i.test(result.error.message));
+  if (gpuLost) {
+    // The GPU went away under the refinement: the recovery brings the photo back on the next backend, and the
+    // refinement runs again there (now, if the recovery is done; else when it is).
+    notify('The GPU stopped working during the refinement; it runs again on the next backend.', 'info', 'refine');
+    if (recovering) refineAfterRecovery = steps;
+    else if (t !== ticket) void refinePhoto(steps);
+    else refineAfterRecovery = steps;
+    return;
+  }
+  if (stale(t, result)) return;
+  view({ busy: null });
+  if (failed(result)) {
+    view({ reconstruction, mse, identity });
+    if (result.error.kind === 'cancelled') notify(result.error.message, 'info', 'refine');
+    else notify(`The photo could not be refined: ${result.error.message}`, 'error', 'refine');
+    return;
+  }
+  view({ reconstruction: result.reconstruction, mse: result.mse, identity: result.identity, refineFigures: { before: result.before, after: result.after, ms: result.ms } });
+  dispatch((d) => D.refined(d, steps));
+  await keepSnapshot('subject', t, result.identity);
+  requestRender(false);
+}
+
+export function cancelRefinement(): void {
+  void engine.cancelRefine();
 }
 
 // ---- Edits ----

@@ -40,6 +40,8 @@ export interface StudioDocument {
   importedCodes: string | null;
   /** The last photo's edits, offered once for the new photo ("apply the previous edits"). */
   previousEdits: EditState | null;
+  /** The photo was refined (pivotal tuning) with this many steps; its tuned layers live in the photo's snapshot. */
+  refinement: { steps: number } | null;
 }
 
 export const NO_EDITS: EditState = { values: {}, ranges: {} };
@@ -48,7 +50,7 @@ export const HISTORY_LIMIT = 100;
 export function emptyDocument(modelId: string | null = null): StudioDocument {
   return {
     version: 1, modelId, photo: null, reference: null, edits: NO_EDITS, gestureStart: null, past: [], future: [],
-    transfer: null, importedCodes: null, previousEdits: null,
+    transfer: null, importedCodes: null, previousEdits: null, refinement: null,
   };
 }
 
@@ -100,7 +102,12 @@ export function dismissPreviousEdits(doc: StudioDocument): StudioDocument {
 /** A new framing (another face, hand-placed points, a moved crop box) re-inverts: imported codes no longer apply. */
 export function frame(doc: StudioDocument, which: 'subject' | 'reference', framing: Framing): StudioDocument {
   if (which === 'reference') return doc.reference ? { ...doc, reference: { ...doc.reference, framing } } : doc;
-  return doc.photo ? { ...doc, photo: { ...doc.photo, framing }, importedCodes: null } : doc;
+  return doc.photo ? { ...doc, photo: { ...doc.photo, framing }, importedCodes: null, refinement: null } : doc;
+}
+
+/** The photo was refined: its tuned layers replace the bundle's for every render of it. */
+export function refined(doc: StudioDocument, steps: number): StudioDocument {
+  return doc.photo ? { ...doc, refinement: { steps } } : doc;
 }
 
 /** A live change during a gesture: rendered as a preview, not yet an undo step. */
@@ -168,7 +175,7 @@ export function setTransfer(doc: StudioDocument, transfer: Transfer | null): Stu
 }
 
 export function importCodes(doc: StudioDocument, blob: string): StudioDocument {
-  return { ...doc, importedCodes: blob };
+  return { ...doc, importedCodes: blob, refinement: null };
 }
 
 /** Blob keys the document refers to (the controller keeps these bytes and drops the rest). */
@@ -258,6 +265,8 @@ export function parseDocument(saved: unknown): StudioDocument | null {
     transfer: parseTransfer(saved.transfer),
     importedCodes: typeof saved.importedCodes === 'string' ? saved.importedCodes : null,
     previousEdits: parseEdits(saved.previousEdits),
+    refinement: isRecord(saved.refinement) && Number.isInteger(saved.refinement.steps) && (saved.refinement.steps as number) > 0
+      ? { steps: saved.refinement.steps as number } : null,
   };
 }
 

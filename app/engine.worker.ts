@@ -4,7 +4,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, startBackend, startPreferredBackend } from '../src/browser/backend';
 import { browserFaceDetector, decodePhotoBlob } from '../src/browser/photo';
 import { StudioModel, type EditValue } from '../src/engine/model';
+import { RefineCancelled } from '../src/engine/refine';
 import { EditorSession, type Framing, type SubjectSnapshot, type Transfer } from '../src/engine/session';
+import { useGradients } from '../src/browser/gradients';
 import { blobSource } from '../src/io/byte-source';
 import { CheckpointError } from '../src/io/errors';
 import { readNpy, writeNpy } from '../src/io/npy';
@@ -37,6 +39,7 @@ function summary(m: BundleManifest): ModelSummary {
 }
 
 function fail(error: unknown): WorkerError {
+  if (error instanceof RefineCancelled) return { error: { kind: 'cancelled', code: 'cancelled', message: 'Refinement cancelled; the encoder\'s result is kept.' } };
   if (error instanceof CheckpointError) return { error: { kind: 'checkpoint', code: error.code, message: error.message } };
   if (error instanceof PhotoError) return { error: { kind: 'photo', code: error.code, message: error.message } };
   return { error: { kind: 'engine', code: 'engine', message: (error as Error)?.message ?? String(error) } };
@@ -84,6 +87,7 @@ function current(): EditorSession {
 // inversion that is still using the old one. `latest` is the page's newest ticket; a queued or running request
 // with an older one stops at its next stage (see protocol.ts).
 let queue: Promise<unknown> = Promise.resolve();
+let refineCancelled = false;
 let latest = 0;
 
 class Superseded extends Error {}
@@ -217,6 +221,28 @@ const api: EngineApi = {
       const { reconstruction, mse } = await current().reconstruct(which);
       return { ...photoInfo(photo, faceBoxes(snapshot.faces), framing), aligned: pixels(snapshot.aligned), reconstruction: pixels(reconstruction), mse };
     });
+  },
+
+  refine(ticket, steps, onProgress) {
+    refineCancelled = false;
+    return serial(ticket, async () => {
+      useGradients();
+      const signal = { get aborted() { return refineCancelled || ticket < latest; } };
+      try {
+        const out = await current().refine({
+          steps, signal, previewEvery: 10,
+          onProgress: (p) => onProgress?.({ step: p.step, steps: p.steps, loss: p.loss, preview: p.preview && pixels(p.preview) }),
+        });
+        return { reconstruction: pixels(out.reconstruction), mse: out.mse, identity: out.identity, before: out.before, after: out.after, ms: out.ms };
+      } catch (error) {
+        if (error instanceof RefineCancelled && ticket < latest) throw new Superseded('superseded by a newer request');
+        throw error;
+      }
+    });
+  },
+
+  cancelRefine() {
+    refineCancelled = true;
   },
 
   render(ticket, edits: EditValue[], preview, transfer: Transfer | null) {

@@ -46,7 +46,7 @@ export interface BackendChoice {
   reason: string;
 }
 
-export type ErrorKind = 'checkpoint' | 'photo' | 'engine' | 'superseded';
+export type ErrorKind = 'checkpoint' | 'photo' | 'engine' | 'superseded' | 'cancelled';
 export interface WorkerError { error: { kind: ErrorKind; code: string; message: string } }
 export type Result<T> = T | WorkerError;
 
@@ -59,6 +59,18 @@ export function superseded<T>(r: Result<T>): boolean {
 }
 
 export type Which = 'subject' | 'reference';
+
+export interface RefineProgressMessage { step: number; steps: number; loss: number; preview?: Pixels }
+
+export interface RefineOutcome {
+  reconstruction: Pixels;
+  mse: number;
+  identity: number | null;
+  /** Reconstruction error at the tuning resolution before and after (MSE in [-1, 1], SSIM). */
+  before: { mse: number; ssim: number };
+  after: { mse: number; ssim: number };
+  ms: number;
+}
 
 export interface EngineApi {
   start(order?: Array<'webgpu' | 'webgl' | 'wasm'>): Promise<BackendChoice>;
@@ -81,6 +93,11 @@ export interface EngineApi {
   snapshot(ticket: number, which: Which): Promise<Result<SubjectSnapshot | null>>;
   /** Takes a photo back with its snapshot: decode only, no detection, alignment or encoder. */
   restorePhoto(ticket: number, blob: Blob, name: string, which: Which, snapshot: SubjectSnapshot, framing: Framing | null): Promise<Result<PhotoInfo & { aligned: Pixels; reconstruction: Pixels; mse: number }>>;
+
+  /** Pivotal tuning of the photo (src/engine/refine.ts), with progress and a live preview; cancelRefine stops it. */
+  refine(ticket: number, steps: number, onProgress?: (p: RefineProgressMessage) => void): Promise<Result<RefineOutcome>>;
+  /** Stops a refinement at its next step (answered at once, not queued); the encoder's result stays. */
+  cancelRefine(): void;
 
   render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null): Promise<Result<{ image: Pixels; ms: number }>>;
   editPng(ticket: number, edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>>;

@@ -63,6 +63,18 @@ export interface StudioState {
   identity: number | null;
   reference: PhotoView | null;
   referenceReady: boolean;
+  /** A refinement in progress. */
+  refining: { step: number; steps: number; loss: number | null } | null;
+  /** The last refinement's figures, for the photo on screen. */
+  refineFigures: { before: { mse: number; ssim: number }; after: { mse: number; ssim: number }; ms: number } | null;
+  /** "Refine every photo automatically" (a preference of this browser). */
+  autoRefine: boolean;
+}
+
+export const AUTO_REFINE_KEY = 'style-transformer-studio:auto-refine';
+
+function storedAutoRefine(): boolean {
+  try { return localStorage.getItem(AUTO_REFINE_KEY) === '1'; } catch { return false; }
 }
 
 export const PENDING_STEPS: Record<Step, StepState> = { decode: 'pending', detect: 'pending', align: 'pending', invert: 'pending' };
@@ -70,7 +82,7 @@ export const PENDING_STEPS: Record<Step, StepState> = { decode: 'pending', detec
 /** The view of "no photo": nothing from an earlier photo or model stays on screen. */
 export const NO_PICTURES = {
   photo: null, aligned: null, reconstruction: null, edited: null, mse: null, identity: null,
-  reference: null, referenceReady: false, steps: PENDING_STEPS,
+  reference: null, referenceReady: false, steps: PENDING_STEPS, refining: null, refineFigures: null,
 } satisfies Partial<StudioState>;
 
 export const useStudio = create<StudioState>(() => ({
@@ -84,6 +96,7 @@ export const useStudio = create<StudioState>(() => ({
   busy: null,
   rendering: false,
   fullRenders: 0,
+  autoRefine: storedAutoRefine(),
   progress: null,
   notices: [],
   log: [],

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import sharp from 'sharp';
-import { backend, CAR, canvasPixels, drop, FACE, inverted, msUntilShown, OTHER, start, TINY_CHECKPOINT, TWO } from './helpers';
+import { backend, CAR, canvasPixels, drop, FACE, idle, inverted, msUntilShown, OTHER, start, TINY_CHECKPOINT, TWO } from './helpers';
 
 /**
  * The editor in Chromium. Most tests open the golden tiny test models (?model=golden-tiny: they render noise, but
@@ -18,7 +18,7 @@ test('a dropped face photo is aligned, inverted and edited', async ({ page }, in
   await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== before[i]), { timeout: 60_000 }).toBe(true);
   await expect(page.getByTestId('busy')).toHaveText('', { timeout: 60_000 });
   expect(await canvasPixels(page, 'reconstruction')).toEqual(reconstruction);
-  await expect(page.getByTestId('quality')).toContainText(/Reconstruction MSE \d.*identity similarity -?\d\.\d+/); // a number even for this untrained model: the face box comes from the aligned photo
+  await expect(page.getByTestId('quality')).toContainText(/Reconstruction MSE \d.*identity distance \d\.\d+/); // a number even for this untrained model: the face box comes from the aligned photo
   await page.screenshot({ path: info.outputPath('edited.png') });
 });
 
@@ -185,4 +185,42 @@ test('a lost GPU is reported, the editor restarts on another backend, and the ph
   await expect(page.getByTestId('slider-smile')).toHaveValue('3');
   expect(new Set(await canvasPixels(page, 'edited')).size).toBeGreaterThan(20);
   await page.screenshot({ path: info.outputPath('device-lost.png') });
+});
+
+test('refine a portrait: progress, cancel keeps the encoder\'s result, edits go through the tuned generator, a reload keeps it', async ({ page }, info) => {
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  const encoder = await canvasPixels(page, 'reconstruction');
+  const refineButton = page.getByRole('button', { name: /^Refine/ });
+  // Cancel midway: the encoder's reconstruction comes back.
+  await refineButton.click();
+  await expect(page.getByTestId('refine-progress')).toContainText(/step [1-9]\d*\/100/, { timeout: 60_000 });
+  await page.getByRole('button', { name: 'Cancel refinement' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Refinement cancelled' })).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByTestId('refined')).toHaveCount(0);
+  expect(await canvasPixels(page, 'reconstruction')).toEqual(encoder);
+  // To the end: closer to the photo, and the figures say by how much.
+  const started = Date.now();
+  await refineButton.click();
+  await expect(page.getByTestId('refined')).toContainText('Refined (100 steps)', { timeout: 300_000 });
+  // On SwiftShader's WebGPU the device is lost during training; the editor goes on on wasm and refines there.
+  console.log(`[${backend()}] refine, 100 steps on the golden tiny model: ${((Date.now() - started) / 1000).toFixed(1)} s, ran on ${await page.getByTestId('backend').textContent()}`);
+  const figures = (await page.getByTestId('refine-figures').textContent())!;
+  const [before, after] = figures.match(/MSE (\d\.\d+) → (\d\.\d+)/)!.slice(1).map(Number);
+  expect(after).toBeLessThan(before);
+  const refined = await canvasPixels(page, 'reconstruction');
+  expect(refined).not.toEqual(encoder);
+  const unedited = await canvasPixels(page, 'edited');
+  await page.getByTestId('slider-smile').fill('3');
+  await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== unedited[i]), { timeout: 60_000 }).toBe(true);
+  await idle(page);
+  const edited = await canvasPixels(page, 'edited');
+  await page.waitForTimeout(500);
+  await page.reload();
+  await expect(page.getByTestId('refined')).toContainText('Refined (100 steps)', { timeout: 120_000 });
+  await idle(page);
+  expect(await canvasPixels(page, 'reconstruction')).toEqual(refined);
+  await expect.poll(async () => canvasPixels(page, 'edited'), { timeout: 60_000 }).toEqual(edited);
+  await page.screenshot({ path: info.outputPath('refined.png') });
 });

@@ -50,7 +50,7 @@ test('the demo face model opens by default, reconstructs a real photo, edits it 
   console.log(`demo faces on ${backend()}: R² ${r2.toFixed(3)}`);
   expect(r2).toBeGreaterThan(0.6); // measured 0.696 (0.631, 0.657 on earlier weights); noise or a flat image give <= 0
   // both descriptors are taken on the face box found in the aligned photo, so a smooth reconstruction still gets one
-  await expect(page.getByTestId('quality')).toContainText(/Reconstruction MSE 0\.\d+.*identity similarity 0\.\d+/);
+  await expect(page.getByTestId('quality')).toContainText(/Reconstruction MSE 0\.\d+.*identity distance \d\.\d+/);
   const before = (await pixels(page, 'edited')).data;
   await page.getByTestId('slider-smiling').fill('3');
   await expect.poll(async () => (await pixels(page, 'edited')).data.some((v, i) => v !== before[i]), { timeout: 120_000 }).toBe(true);

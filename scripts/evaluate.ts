@@ -17,11 +17,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { fromRgb, toRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
-import { colourStatistics, reencodingError, type ColourStatistics } from '../src/engine/quality';
+import { colourStatistics, reencodingError, ssim, type ColourStatistics } from '../src/engine/quality';
 import { useNodeBackend } from '../src/node/backend';
 import { nodeFaceDetector } from '../src/node/photo';
 import { resizeRgb } from '../src/photo/cars';
-import { cosineSimilarity, describeAlignedPair } from '../src/photo/faces';
+import { describeAlignedPair, descriptorDistance, SAME_PERSON_DISTANCE, type FaceDetector } from '../src/photo/faces';
+import { reconstructionError, refine } from '../src/engine/refine';
+import { useGradients } from '../src/node/gradients';
+import type { TunedLayers } from '../src/models/stylegan2';
 import type { RgbImage } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
@@ -55,30 +58,11 @@ function csv(text: string): Array<Record<string, string>> {
   });
 }
 
-/** SSIM with an 11x11 Gaussian window (sigma 1.5) on [0, 1] images, averaged over channels and pixels. */
-function ssim(a: tf.Tensor4D, b: tf.Tensor4D): number {
-  return tf.tidy(() => {
-    const g = Array.from({ length: 11 }, (_, i) => Math.exp(-((i - 5) ** 2) / (2 * 1.5 ** 2)));
-    const sum = g.reduce((x, y) => x + y, 0);
-    const k: number[] = [];
-    for (const y of g) for (const x of g) k.push((x * y) / (sum * sum));
-    const kernel = tf.tile(tf.tensor4d(k, [11, 11, 1, 1]), [1, 1, 3, 1]) as tf.Tensor4D;
-    const blur = (x: tf.Tensor4D) => tf.depthwiseConv2d(x, kernel, 1, 'valid');
-    const [x, y] = [tf.div(tf.add(a, 1), 2) as tf.Tensor4D, tf.div(tf.add(b, 1), 2) as tf.Tensor4D];
-    const [mx, my] = [blur(x), blur(y)];
-    const vx = tf.sub(blur(tf.mul(x, x) as tf.Tensor4D), tf.square(mx));
-    const vy = tf.sub(blur(tf.mul(y, y) as tf.Tensor4D), tf.square(my));
-    const cov = tf.sub(blur(tf.mul(x, y) as tf.Tensor4D), tf.mul(mx, my));
-    const c1 = 0.01 ** 2;
-    const c2 = 0.03 ** 2;
-    const map = tf.div(tf.mul(tf.add(tf.mul(tf.mul(mx, my), 2), c1), tf.add(tf.mul(cov, 2), c2)),
-      tf.mul(tf.add(tf.add(tf.square(mx), tf.square(my)), c1), tf.add(tf.add(vx, vy), c2)));
-    return tf.mean(map).dataSync()[0];
-  });
-}
-
 async function main() {
-  const { values } = parseArgs({ options: { model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'string' }, grid: { type: 'string' } } });
+  const { values } = parseArgs({ options: {
+    model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'string' }, grid: { type: 'string' },
+    refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string', default: '100' }, 'refine-limit': { type: 'string', default: '100' },
+  } });
   if (!values.model || !values.data) {
     console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
     process.exit(2);
@@ -111,7 +95,7 @@ async function main() {
     const truth = fromRgb(image);
     const resized = renderAt(model, codes, image);
     mse += tf.tidy(() => tf.mean(tf.square(tf.sub(resized, truth))).dataSync()[0]);
-    ssimSum += ssim(resized, truth);
+    ssimSum += tf.tidy(() => ssim(resized, truth).dataSync()[0]);
     if (detector) {
       const pair = await describeAlignedPair(detector, image, await toRgb(resized));
       if (pair) {
@@ -152,7 +136,7 @@ async function main() {
   const report = {
     model: manifest.name, images: images.length, heldOut: face ? '100 identities (holdout-faces.txt)' : 'last 200 of the index',
     reconstructionMse: mse / images.length, ssim: ssimSum / images.length,
-    identitySimilarity: face ? identityReport(described, undetected) : undefined,
+    identity: face ? identityReport(described, undetected) : undefined,
     classifierLogitChangePerUnit: Object.fromEntries([...perDirection].map(([k, v]) => [k, Number(mean(v).toFixed(4))])),
     editingBlocks: blocks,
     ganspacePresetColourChange: presetEffects.size ? Object.fromEntries([...presetEffects].map(([label, changes]) => [label,
@@ -161,6 +145,10 @@ async function main() {
         return [k, { meanChange: Number(mean(values).toFixed(4)), risesIn: Number(mean(values.map((v) => (v > 0 ? 1 : 0))).toFixed(3)) }];
       }))])) : undefined,
   };
+  if (values.refine && detector) {
+    useGradients();
+    (report as Record<string, unknown>).refinement = await refinementReport(model, images.slice(0, Number(values['refine-limit'])), held, detector, Number(values['refine-steps']));
+  }
   console.log(JSON.stringify(report, null, 2));
   if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
   if (values.grid) await writeGrid(model, images.slice(0, 9), values.grid);
@@ -206,28 +194,101 @@ function editingBlockReport(model: StudioModel, rows: Array<Record<string, strin
 }
 
 /**
- * Cosine similarity of face-api descriptors: each input with its own reconstruction, and as the scale to read it
- * against, each input with the reconstruction of the next face of another identity. face-api's own rule calls two
- * descriptors the same person below a Euclidean distance of 0.6.
+ * face-api descriptor distance (its own measure; below 0.6 is the same person by its rule): each input with its own
+ * reconstruction, and as the scale to read it against, each input with the reconstruction of the next face of
+ * another identity; and rank-1 identification: how often a reconstruction's nearest input, among all the inputs
+ * described, shows the same identity.
  */
 function identityReport(described: Array<{ identity: string; input: Float32Array; reconstruction: Float32Array }>, undetected: number) {
   const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
-  const distance = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((sum, v, i) => sum + (v - b[i]) ** 2, 0));
-  const own = described.map((d) => cosineSimilarity(d.input, d.reconstruction));
+  const own = described.map((d) => descriptorDistance(d.input, d.reconstruction));
   const pairs = described.flatMap((d, i) => {
     const next = described.slice(i + 1).concat(described.slice(0, i)).find((e) => e.identity !== d.identity);
     return next ? [{ input: d.input, reconstruction: next.reconstruction }] : [];
   });
-  const other = pairs.map((p) => cosineSimilarity(p.input, p.reconstruction));
-  const samePerson = (xs: typeof pairs) => mean(xs.map((d) => (distance(d.input, d.reconstruction) < 0.6 ? 1 : 0)));
+  const other = pairs.map((p) => descriptorDistance(p.input, p.reconstruction));
+  const samePerson = (xs: typeof pairs) => mean(xs.map((d) => (descriptorDistance(d.input, d.reconstruction) < SAME_PERSON_DISTANCE ? 1 : 0)));
+  const rank1 = mean(described.map((d) => {
+    let best = Infinity;
+    let who = '';
+    for (const e of described) {
+      const dist = descriptorDistance(d.reconstruction, e.input);
+      if (dist < best) [best, who] = [dist, e.identity];
+    }
+    return who === d.identity ? 1 : 0;
+  }));
   const round = (v: number | null) => (v === null ? null : Number(v.toFixed(4)));
   return {
     facesDetectedInInput: described.length,
     facesNotDetected: undetected,
-    mean: round(mean(own)),
-    otherIdentityMean: round(mean(other)),
+    meanDistance: round(mean(own)),
+    otherIdentityMeanDistance: round(mean(other)),
     samePersonByFaceApiRule: round(samePerson(described)),
     otherIdentitySamePersonByFaceApiRule: round(samePerson(pairs)),
+    rank1Identification: round(rank1),
+  };
+}
+
+/**
+ * Pivotal tuning on held-out faces (src/engine/refine.ts, as the app and `invert --refine` run it): error before
+ * and after at the output size, identity (distance, same-person rule, rank-1) before and after, the time per face,
+ * and whether the InterFaceGAN sliders still work through the tuned layers: each slider at its end, rendered,
+ * re-encoded, read by the latent classifier, against the same without tuning.
+ */
+async function refinementReport(model: StudioModel, images: RgbImage[], held: Array<Record<string, string>>, detector: FaceDetector, steps: number) {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const before: Array<{ mse: number; ssim: number }> = [];
+  const after: Array<{ mse: number; ssim: number }> = [];
+  const times: number[] = [];
+  const described: Record<'before' | 'after', Array<{ identity: string; input: Float32Array; reconstruction: Float32Array }>> = { before: [], after: [] };
+  const sliders = model.manifest.directions.filter((d) => d.kind === 'interfacegan' && INTERFACEGAN_ATTRIBUTE[d.id]);
+  const attributes = model.manifest.classifier?.attributes ?? [];
+  const sliderChange: Record<string, { plain: number[]; tuned: number[] }> = Object.fromEntries(sliders.map((d) => [d.label, { plain: [], tuned: [] }]));
+  // The attribute's logit as the classifier reads it from the rendered picture (re-encoded): what the slider shows.
+  const seen = (codes: tf.Tensor3D, layers: TunedLayers | undefined, attribute: number) => tf.tidy(() => {
+    const [h, w] = model.inputSize;
+    const picture = tf.image.resizeBilinear(tf.clipByValue(model.render(codes, { tuned: layers }), -1, 1) as tf.Tensor4D, [h, w], false, true);
+    return model.classifier!.logits(model.invert(picture)).dataSync()[attribute];
+  });
+  for (const [i, image] of images.entries()) {
+    const codes = await invertImage(model, image);
+    const input = fromRgb(await resizeRgb(image, model.inputSize));
+    const truth = fromRgb(image);
+    before.push(reconstructionError(model, codes, truth));
+    const { codes: pivot, refinement, ms } = await refine(model, input, codes, { steps });
+    times.push(ms);
+    after.push(reconstructionError(model, pivot, truth, refinement.layers));
+    for (const [which, c, layers] of [['before', codes, undefined], ['after', pivot, refinement.layers]] as const) {
+      const rendering = renderAt(model, c, image, layers);
+      const pair = await describeAlignedPair(detector, image, await toRgb(rendering));
+      rendering.dispose();
+      if (pair) described[which].push({ identity: held[i].identity, input: pair.face, reconstruction: pair.rendering });
+    }
+    for (const d of sliders) {
+      if (d.kind !== 'interfacegan') continue;
+      const attribute = attributes.indexOf(INTERFACEGAN_ATTRIBUTE[d.id]);
+      if (attribute < 0) continue;
+      for (const [kind, c, layers] of [['plain', codes, undefined], ['tuned', pivot, refinement.layers]] as const) {
+        const edited = model.applyEdits(c, [{ direction: d.id, value: d.max }]);
+        sliderChange[d.label][kind].push(seen(edited, layers, attribute) - seen(c, layers, attribute));
+        edited.dispose();
+      }
+    }
+    console.error(`refined ${i + 1}/${images.length}: MSE ${before.at(-1)!.mse.toFixed(4)} -> ${after.at(-1)!.mse.toFixed(4)}, SSIM ${before.at(-1)!.ssim.toFixed(3)} -> ${after.at(-1)!.ssim.toFixed(3)}, ${(ms / 1000).toFixed(1)} s`);
+    tf.dispose([codes, input, truth, pivot]);
+    refinement.dispose();
+  }
+  const sorted = [...times].sort((a, b) => a - b);
+  const round = (v: number, digits = 4) => Number(v.toFixed(digits));
+  return {
+    faces: images.length, steps, backend: tf.getBackend(),
+    mse: { before: round(mean(before.map((e) => e.mse))), after: round(mean(after.map((e) => e.mse))) },
+    ssim: { before: round(mean(before.map((e) => e.ssim)), 3), after: round(mean(after.map((e) => e.ssim)), 3) },
+    identity: { before: identityReport(described.before, images.length - described.before.length), after: identityReport(described.after, images.length - described.after.length) },
+    medianSecondsPerFace: round(sorted[Math.floor(sorted.length / 2)] / 1000, 1),
+    sliderAtItsEndClassifierChangeThroughPicture: Object.fromEntries(Object.entries(sliderChange).map(([label, { plain, tuned }]) => [label, {
+      withoutRefinement: round(mean(plain), 3), refined: round(mean(tuned), 3), ratio: round(mean(tuned) / mean(plain), 3),
+    }])),
   };
 }
 
@@ -240,8 +301,8 @@ async function invertImage(model: StudioModel, image: RgbImage): Promise<tf.Tens
 }
 
 /** The picture of `codes`, resized to the size of `like` and clipped to [-1, 1], for comparing with it. */
-function renderAt(model: StudioModel, codes: tf.Tensor3D, like: RgbImage): tf.Tensor4D {
-  return tf.tidy(() => tf.clipByValue(tf.image.resizeBilinear(model.render(codes), [like.height, like.width], false, true), -1, 1) as tf.Tensor4D);
+function renderAt(model: StudioModel, codes: tf.Tensor3D, like: RgbImage, layers?: TunedLayers): tf.Tensor4D {
+  return tf.tidy(() => tf.clipByValue(tf.image.resizeBilinear(model.render(codes, { tuned: layers }), [like.height, like.width], false, true), -1, 1) as tf.Tensor4D);
 }
 
 /** Rows: held-out images; columns: input, reconstruction, each slider, each editing block. */

@@ -1,8 +1,11 @@
 /**
- * npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback] [--backend wasm|cpu] <image>...
+ * npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback] [--refine [--refine-steps N]]
+ *                    [--backend wasm|cpu] <image>...
  * The whole photo pipeline without a browser (the same EditorSession the app's worker uses). Per image,
  * <out>/<name>/: aligned.png, reconstruction.png, codes.npy (W+, float32), report.json, and with --pasteback
  * pasteback.png, with --raw image.npy (the generator's float32 output before clamping, NCHW, full resolution).
+ * --refine tunes the generator to each photo (pivotal tuning, src/engine/refine.ts) after the encoder: the
+ * reconstruction, codes and paste-back are then the refined ones, and the report gives the error before and after.
  * A bad file is reported and the batch goes on; the exit code is 1 when any image failed.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -14,11 +17,13 @@ import { CheckpointError } from '../src/io/errors';
 import { writeNpy } from '../src/io/npy';
 import { useNodeBackend, type NodeBackend } from '../src/node/backend';
 import { decodePhoto, encodePng, nodeFaceDetector } from '../src/node/photo';
+import { useGradients } from '../src/node/gradients';
+import { SAME_PERSON_DISTANCE } from '../src/photo/faces';
 import { PhotoError } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
 
-interface Options { aligned: boolean; raw: boolean; pasteback: boolean }
+interface Options { aligned: boolean; raw: boolean; pasteback: boolean; refine: number }
 
 async function processImage(session: EditorSession, path: string, outDir: string, options: Options, backend: string) {
   const timings: Record<string, number> = {};
@@ -42,11 +47,24 @@ async function processImage(session: EditorSession, path: string, outDir: string
   if (framing.kind === 'car') report.cropBox = framing.box;
   const input = await time('align', () => session.frame(framing));
   await writeFile(join(dir, 'aligned.png'), await encodePng(input));
-  const { reconstruction, mse, identity, encodeMs, generateMs } = await session.invert();
-  timings.encode = Math.round(encodeMs);
-  timings.generate = Math.round(generateMs);
+  const inverted = await session.invert();
+  let { reconstruction, mse, identity } = inverted;
+  timings.encode = Math.round(inverted.encodeMs);
+  timings.generate = Math.round(inverted.generateMs);
+  if (options.refine > 0) {
+    const refined = await time('refine', () => session.refine({ steps: options.refine }));
+    report.refinement = {
+      steps: options.refine,
+      before: { mse: refined.before.mse, ssim: refined.before.ssim, identityDistance: identity },
+      after: { mse: refined.after.mse, ssim: refined.after.ssim, identityDistance: refined.identity },
+    };
+    ({ reconstruction, mse, identity } = refined);
+  }
   report.reconstructionMse = mse;
-  if (session.domain === 'face') report.identitySimilarity = identity;
+  if (session.domain === 'face') {
+    report.identityDistance = identity;
+    report.samePerson = identity === null ? null : identity < SAME_PERSON_DISTANCE;
+  }
   await writeFile(join(dir, 'reconstruction.png'), await encodePng(reconstruction));
   const codes = await session.exportCodes();
   await writeFile(join(dir, 'codes.npy'), writeNpy(codes.data, codes.shape));
@@ -72,13 +90,20 @@ async function main() {
     options: {
       model: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
       aligned: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false }, pasteback: { type: 'boolean', default: false },
+      refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string', default: '100' },
     },
   });
   if (!values.model || !values.out || positionals.length === 0) {
-    console.error('usage: npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback] [--backend wasm|cpu] <image>...');
+    console.error('usage: npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback] [--refine [--refine-steps N]] [--backend wasm|cpu] <image>...');
+    process.exit(2);
+  }
+  const refineSteps = values.refine ? Number(values['refine-steps']) : 0;
+  if (values.refine && !(Number.isInteger(refineSteps) && refineSteps > 0)) {
+    console.error(`invert: --refine-steps must be a positive whole number; got ${values['refine-steps']}`);
     process.exit(2);
   }
   const backend = await useNodeBackend(values.backend as NodeBackend);
+  if (refineSteps) useGradients();
   let session: EditorSession;
   try {
     const { manifest, weights } = await loadBundle(directoryFiles(values.model));
@@ -90,7 +115,7 @@ async function main() {
   let failed = 0;
   for (const path of positionals) {
     try {
-      const report = await processImage(session, path, values.out, { aligned: values.aligned, raw: values.raw, pasteback: values.pasteback }, backend);
+      const report = await processImage(session, path, values.out, { aligned: values.aligned, raw: values.raw, pasteback: values.pasteback, refine: refineSteps }, backend);
       console.log(`${path}: ok, MSE ${(report.reconstructionMse as number).toFixed(4)}, ${JSON.stringify(report.timingsMs)}`);
     } catch (error) {
       failed++;

@@ -28,7 +28,7 @@ describe('npm run invert (batch CLI)', () => {
       expect(report.backend).toBe('wasm');
       expect(report.facesFound).toBe(name === 'two_people' ? 2 : 1);
       expect(report.reconstructionMse).toBeGreaterThan(0);
-      expect(report).toHaveProperty('identitySimilarity'); // null here: the noise reconstruction holds no face
+      expect(report).toHaveProperty('identityDistance'); // null here: the noise reconstruction holds no face
       expect(Object.keys(report.timingsMs)).toEqual(expect.arrayContaining(['decode', 'detect', 'align', 'encode', 'generate']));
       const codes = readNpy(new Uint8Array(await readFile(join(out, name, 'codes.npy'))));
       expect(codes.shape).toEqual([1, 8, 64]);

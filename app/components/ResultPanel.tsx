@@ -1,9 +1,10 @@
 import { useState } from 'react';
+import { cancelRefinement, refinePhoto, setAutoRefine } from '../controller';
 import { useStudio } from '../store';
 import { ImageCanvas } from './ImageCanvas';
 
 export function ResultPanel() {
-  const { aligned, reconstruction, edited, mse, identity, model, fullRenders } = useStudio();
+  const { aligned, reconstruction, edited, mse, identity, model, fullRenders, refining, refineFigures, autoRefine, doc, busy } = useStudio();
   const [split, setSplit] = useState(50);
   return (
     <section aria-labelledby="result-heading" className="panel result" data-full-renders={fullRenders}>
@@ -21,8 +22,28 @@ export function ResultPanel() {
       </label>
       <p data-testid="quality">
         {mse !== null ? `Reconstruction MSE ${mse.toFixed(4)} (images in [−1, 1])` : 'Open a photo to invert it.'}
-        {mse !== null && model?.domain === 'face' && ` · identity similarity ${identity === null ? 'n/a (face-api found no face in the aligned photo)' : identity.toFixed(3)}`}
+        {mse !== null && model?.domain === 'face' && ` · ${identity === null ? 'identity: n/a (face-api found no face in the aligned photo)'
+          : `identity distance ${identity.toFixed(3)} (${identity < 0.6 ? 'the same person' : 'not the same person'} by face-api's rule, < 0.6)`}`}
       </p>
+      <div className="refine" role="group" aria-label="refinement">
+        {refining ? (
+          <>
+            <progress max={refining.steps} value={refining.step} aria-label="refinement progress" />{' '}
+            <span data-testid="refine-progress">step {refining.step}/{refining.steps}{refining.loss !== null && ` · loss ${refining.loss.toFixed(4)}`}</span>{' '}
+            <button type="button" onClick={cancelRefinement}>Cancel refinement</button>
+          </>
+        ) : (
+          <button type="button" disabled={!reconstruction || Boolean(busy)} onClick={() => void refinePhoto()}
+            title="Tunes the generator to this photo (pivotal tuning), in this browser">
+            {doc.refinement ? 'Refine again' : 'Refine (make it look like the photo)'}
+          </button>
+        )}{' '}
+        <label className="inline"><input type="checkbox" checked={autoRefine} onChange={(e) => setAutoRefine(e.target.checked)} /> refine every photo automatically</label>
+        {doc.refinement && !refining && <small data-testid="refined"> Refined ({doc.refinement.steps} steps).</small>}
+        {refineFigures && (
+          <small data-testid="refine-figures"> MSE {refineFigures.before.mse.toFixed(4)} → {refineFigures.after.mse.toFixed(4)}, SSIM {refineFigures.before.ssim.toFixed(3)} → {refineFigures.after.ssim.toFixed(3)} at the tuning size, in {(refineFigures.ms / 1000).toFixed(1)} s.</small>
+        )}
+      </div>
     </section>
   );
 }

@@ -5,7 +5,7 @@ import {
 } from '../models/editing';
 import { StyleTransformerEncoder } from '../models/encoder';
 import { StyleTransformer } from '../models/style-transformer';
-import { Generator, type NoiseMode } from '../models/stylegan2';
+import { Generator, type NoiseMode, type TunedLayers } from '../models/stylegan2';
 import { RawWeights } from '../models/weights';
 import type { BundleManifest, DirectionSpec } from '../weights/bundle';
 
@@ -20,6 +20,8 @@ export interface RenderOptions {
   /** A power of two up to the output size; smaller ones are the generator's early exit (a preview). */
   resolution?: number;
   noise?: NoiseMode;
+  /** A photo's tuned layers (pivotal tuning); the bundle's generator is used for the rest. */
+  tuned?: TunedLayers;
 }
 
 /** A loaded bundle: the networks plus everything the editor needs, with no DOM or React. */
@@ -71,7 +73,7 @@ export class StudioModel {
   render(codes: tf.Tensor3D, options: RenderOptions = {}): tf.Tensor4D {
     const resolution = options.resolution ?? this.manifest.outputSize;
     return tf.tidy(() => {
-      const image = this.generator.synthesize(codes, { resolution, noise: options.noise });
+      const image = this.generator.synthesize(codes, { resolution, noise: options.noise, tuned: options.tuned });
       const crop = this.manifest.outputCrop;
       if (!crop) return image;
       const scale = resolution / this.manifest.outputSize;

@@ -44,3 +44,49 @@ export function colourStatistics(picture: tf.Tensor4D): ColourStatistics {
     return { brightness, centreBrightness, saturation, warmth };
   });
 }
+
+const GAUSSIAN_11: number[] = (() => {
+  const g = Array.from({ length: 11 }, (_, i) => Math.exp(-((i - 5) ** 2) / (2 * 1.5 ** 2)));
+  const sum = g.reduce((x, y) => x + y, 0);
+  const k: number[] = [];
+  for (const y of g) for (const x of g) k.push((x * y) / (sum * sum));
+  return k;
+})();
+
+/**
+ * SSIM (Wang et al.) with an 11x11 Gaussian window (sigma 1.5), on pictures in [-1, 1] ([B, H, W, 3]) seen as
+ * [0, 1], averaged over channels, pixels and the batch. A tensor, so it can be a loss (it has a gradient).
+ */
+export function ssim(a: tf.Tensor4D, b: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => {
+    const kernel = tf.tile(tf.tensor4d(GAUSSIAN_11, [11, 11, 1, 1]), [1, 1, 3, 1]) as tf.Tensor4D;
+    const blur = (x: tf.Tensor4D) => tf.depthwiseConv2d(x, kernel, 1, 'valid');
+    const [x, y] = [tf.div(tf.add(a, 1), 2) as tf.Tensor4D, tf.div(tf.add(b, 1), 2) as tf.Tensor4D];
+    const [mx, my] = [blur(x), blur(y)];
+    const vx = tf.sub(blur(tf.mul(x, x) as tf.Tensor4D), tf.square(mx));
+    const vy = tf.sub(blur(tf.mul(y, y) as tf.Tensor4D), tf.square(my));
+    const cov = tf.sub(blur(tf.mul(x, y) as tf.Tensor4D), tf.mul(mx, my));
+    const c1 = 0.01 ** 2;
+    const c2 = 0.03 ** 2;
+    const map = tf.div(tf.mul(tf.add(tf.mul(tf.mul(mx, my), 2), c1), tf.add(tf.mul(cov, 2), c2)),
+      tf.mul(tf.add(tf.add(tf.square(mx), tf.square(my)), c1), tf.add(tf.add(vx, vy), c2)));
+    return tf.mean(map) as tf.Scalar;
+  });
+}
+
+/**
+ * SSIM averaged over the picture and its half-size version (while both are at least the window's 11 pixels):
+ * the "multi-scale" term of the refinement loss, which weighs shapes as well as fine texture.
+ */
+export function multiScaleSsim(a: tf.Tensor4D, b: tf.Tensor4D): tf.Scalar {
+  return tf.tidy(() => {
+    const scores: tf.Scalar[] = [];
+    let [x, y] = [a, b];
+    while (Math.min(x.shape[1], x.shape[2]) >= 11 && scores.length < 2) {
+      scores.push(ssim(x, y));
+      if (Math.min(x.shape[1], x.shape[2]) < 22) break;
+      [x, y] = [tf.avgPool(x, 2, 2, 'valid') as tf.Tensor4D, tf.avgPool(y, 2, 2, 'valid') as tf.Tensor4D];
+    }
+    return tf.mean(tf.stack(scores)) as tf.Scalar;
+  });
+}

@@ -2,13 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { StyleRange } from '../models/editing';
 import { alignFace, type AlignTransform } from '../photo/align';
 import { centredBox, clampBox, cropAndResize, resizeRgb, type CropBox } from '../photo/cars';
-import { cosineSimilarity, describeAlignedPair, type DetectedFace, type FaceDetector } from '../photo/faces';
+import { describeAlignedPair, descriptorDistance, type DetectedFace, type FaceDetector } from '../photo/faces';
 import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
 import { findFaces } from '../photo/intake';
 import { pasteBack } from '../photo/pasteback';
 import type { Point, RgbImage } from '../photo/types';
 import { fromRgb, toRgb } from './image';
 import type { EditValue, StudioModel } from './model';
+import { reconstructionError, refine, Refinement, refinementTarget, type RefineOptions, type RefinementData } from './refine';
 
 /** What the reference panel applies on top of the slider edits. */
 export type Transfer =
@@ -36,6 +37,8 @@ export interface SubjectSnapshot {
   /** W+ codes [1, N, D], row-major. */
   codes: Float32Array;
   codesShape: [number, number, number];
+  /** The photo's pivotal tuning, when it was refined. */
+  refinement?: RefinementData | null;
 }
 
 /** One photo's inversion, with everything needed to render edits and paste them back. */
@@ -46,6 +49,8 @@ interface Subject {
   transform: AlignTransform | null;
   box: CropBox | null;
   codes: tf.Tensor3D | null;
+  /** The photo's own tuned generator layers (refine()); null until refined, and again after a new framing. */
+  refinement: Refinement | null;
 }
 
 /**
@@ -64,7 +69,7 @@ export class EditorSession {
 
   /** Sets the photo; for faces, detects them (largest first; throws PhotoError 'no-face' when none). */
   async setPhoto(photo: RgbImage, which: 'subject' | 'reference' = 'subject', detect = true): Promise<DetectedFace[]> {
-    const subject: Subject = { photo, faces: [], aligned: null, transform: null, box: null, codes: null };
+    const subject: Subject = { photo, faces: [], aligned: null, transform: null, box: null, codes: null, refinement: null };
     this.replace(which, subject);
     if (this.domain === 'face' && detect) {
       if (!this.detector) throw new Error('no face detector');
@@ -87,6 +92,7 @@ export class EditorSession {
     const [h, w] = this.model.inputSize;
     s.codes?.dispose();
     s.codes = null;
+    this.dropRefinement(s);
     if (framing.kind === 'car' || framing.kind === 'resize') {
       s.box = framing.kind === 'resize' ? { x: 0, y: 0, width: s.photo.width, height: s.photo.height } : clampBox(framing.box ?? centredBox(s.photo, w / h), s.photo);
       s.transform = null;
@@ -105,7 +111,8 @@ export class EditorSession {
 
   /**
    * Inverts the framed photo; returns the reconstruction, its MSE against the input (images in [-1, 1]) and, for
-   * faces, the identity similarity (cosine of face-api descriptors; null when no face is found in either).
+   * faces, the identity distance (face-api descriptors; below 0.6 is the same person by face-api's rule; null when
+   * no face is found in the aligned photo).
    */
   async invert(which: 'subject' | 'reference' = 'subject'): Promise<{ reconstruction: RgbImage; mse: number; identity: number | null; ms: number; encodeMs: number; generateMs: number }> {
     const s = this.get(which);
@@ -113,6 +120,7 @@ export class EditorSession {
     const started = performance.now();
     const input = fromRgb(s.aligned);
     s.codes?.dispose();
+    this.dropRefinement(s);
     s.codes = this.model.invert(input);
     input.dispose();
     await s.codes.data();
@@ -126,7 +134,7 @@ export class EditorSession {
   private async identity(input: RgbImage, reconstruction: RgbImage): Promise<number | null> {
     if (this.domain !== 'face' || !this.detector) return null;
     const pair = await describeAlignedPair(this.detector, input, reconstruction);
-    return pair && cosineSimilarity(pair.face, pair.rendering);
+    return pair && descriptorDistance(pair.face, pair.rendering);
   }
 
   /** The edited codes: slider edits, then the reference transfer. Caller disposes. */
@@ -150,7 +158,7 @@ export class EditorSession {
     const started = performance.now();
     const codes = this.editedCodes(edits, options.transfer);
     const size = this.model.manifest.outputSize;
-    const image = this.model.render(codes, { resolution: options.preview ? Math.max(8, size / 4) : size });
+    const image = this.model.render(codes, { resolution: options.preview ? Math.max(8, size / 4) : size, tuned: this.subject?.refinement?.layers });
     const rgb = await toRgb(image);
     tf.dispose([codes, image]);
     return { image: rgb, ms: performance.now() - started };
@@ -174,7 +182,7 @@ export class EditorSession {
   async rawOutput(): Promise<{ data: Float32Array; shape: number[] }> {
     const s = this.get('subject');
     if (!s.codes) throw new Error('invert the photo first');
-    const raw = tf.tidy(() => tf.transpose(this.model.generator.synthesize(s.codes!), [0, 3, 1, 2]));
+    const raw = tf.tidy(() => tf.transpose(this.model.generator.synthesize(s.codes!, { tuned: s.refinement?.layers }), [0, 3, 1, 2]));
     const data = (await raw.data()) as Float32Array;
     const shape = [...raw.shape];
     raw.dispose();
@@ -200,6 +208,7 @@ export class EditorSession {
       throw new RangeError(`these codes are [${shape}]; this model's are [1, ${nQueries}, ${generator.styleDim}]`);
     }
     s.codes?.dispose();
+    this.dropRefinement(s); // tuned for other codes
     s.codes = tf.tensor3d(data, [1, nQueries, generator.styleDim]);
   }
 
@@ -211,6 +220,7 @@ export class EditorSession {
     return {
       faces: s.faces, aligned: s.aligned, transform: s.transform, box: s.box,
       codes: Float32Array.from(await s.codes.data()), codesShape: [b, n, d],
+      refinement: s.refinement?.toData() ?? null,
     };
   }
 
@@ -225,9 +235,10 @@ export class EditorSession {
     if (snapshot.aligned.width !== w || snapshot.aligned.height !== h) {
       throw new RangeError(`the saved aligned photo is ${snapshot.aligned.width}x${snapshot.aligned.height}; this model takes ${w}x${h}`);
     }
+    const refinement = snapshot.refinement ? Refinement.fromData(this.model, snapshot.refinement) : null;
     this.replace(which, {
       photo, faces: snapshot.faces, aligned: snapshot.aligned, transform: snapshot.transform, box: snapshot.box,
-      codes: tf.tensor3d(snapshot.codes, [1, n, d]),
+      codes: tf.tensor3d(snapshot.codes, [1, n, d]), refinement,
     });
   }
 
@@ -236,7 +247,7 @@ export class EditorSession {
     const s = this.get(which);
     if (!s.aligned || !s.codes) throw new Error('invert the photo first');
     const input = fromRgb(s.aligned);
-    const image = this.model.render(s.codes);
+    const image = this.model.render(s.codes, { tuned: s.refinement?.layers });
     const mseTensor = tf.tidy(() => {
       const resized = tf.image.resizeBilinear(tf.clipByValue(image, -1, 1), [input.shape[1], input.shape[2]], false, true);
       return tf.mean(tf.square(tf.sub(resized, input)));
@@ -247,6 +258,43 @@ export class EditorSession {
     return { reconstruction, mse };
   }
 
+  /**
+   * Pivotal tuning of the subject (see refine.ts): its codes become the pivot and it gets its own tuned layers,
+   * which every later render (edits, transfer, mixing, paste-back) goes through. The reference is never tuned.
+   * Cancelled (options.signal), the encoder's result stays as it was. Returns the error before and after.
+   */
+  async refine(options: RefineOptions = {}): Promise<{ before: { mse: number; ssim: number }; after: { mse: number; ssim: number }; reconstruction: RgbImage; mse: number; identity: number | null; ms: number }> {
+    const s = this.get('subject');
+    if (!s.aligned || !s.codes) throw new Error('invert the photo first');
+    const input = fromRgb(s.aligned);
+    const resolution = options.resolution ?? Math.min(this.model.manifest.outputSize, 256);
+    const target = refinementTarget(this.model, input, resolution);
+    try {
+      const before = reconstructionError(this.model, s.codes, target, s.refinement?.layers);
+      const { codes, refinement, ms } = await refine(this.model, input, s.codes, { ...options, resolution });
+      s.codes.dispose();
+      this.dropRefinement(s);
+      s.codes = codes;
+      s.refinement = refinement;
+      const after = reconstructionError(this.model, codes, target, refinement.layers);
+      const { reconstruction, mse } = await this.reconstruct('subject');
+      return { before, after, reconstruction, mse, identity: await this.identity(s.aligned, reconstruction), ms };
+    } finally {
+      tf.dispose([input, target]);
+    }
+  }
+
+  /** Whether the subject has been refined, and with how many steps. */
+  refined(): { steps: number; resolution: number } | null {
+    const r = this.subject?.refinement;
+    return r ? { steps: r.steps, resolution: r.resolution } : null;
+  }
+
+  private dropRefinement(s: Subject): void {
+    s.refinement?.dispose();
+    s.refinement = null;
+  }
+
   hasReference(): boolean {
     return Boolean(this.reference?.codes);
   }
@@ -254,6 +302,8 @@ export class EditorSession {
   dispose(): void {
     this.subject?.codes?.dispose();
     this.reference?.codes?.dispose();
+    this.subject?.refinement?.dispose();
+    this.reference?.refinement?.dispose();
     this.subject = null;
     this.reference = null;
   }
@@ -267,6 +317,7 @@ export class EditorSession {
   private replace(which: 'subject' | 'reference', next: Subject): void {
     const old = which === 'subject' ? this.subject : this.reference;
     old?.codes?.dispose();
+    old?.refinement?.dispose();
     if (which === 'subject') this.subject = next; else this.reference = next;
   }
 }

@@ -24,7 +24,23 @@ export interface SynthesisOptions {
   noise?: NoiseMode;
   /** Stop after this resolution and return the RGB skip there: a cheap preview. */
   resolution?: number;
+  /** Layers that replace the generator's own (a photo's pivotal tuning, see tunedLayers); the rest are shared. */
+  tuned?: TunedLayers;
 }
+
+/**
+ * The trainable parameters of one synthesis layer, in the generator's own layouts: the equalised convolution
+ * weight [k, k, in, out], the modulation (affine A) [styleDim, in] and [in], and the bias [out].
+ */
+export interface LayerParameters {
+  weight: tf.Tensor4D;
+  modW: tf.Tensor2D;
+  modB: tf.Tensor1D;
+  bias: tf.Tensor1D;
+}
+
+/** Layers built from LayerParameters, by layer name (conv1, convs.N, to_rgb1, to_rgbs.N), ready to synthesize with. */
+export type TunedLayers = Map<string, { conv: ModConv; bias: tf.Tensor1D }>;
 
 const SQRT2 = Math.SQRT2;
 const BLUR_1D = [1, 3, 3, 1];
@@ -80,6 +96,21 @@ function upsampleConvFilter(w: Float32Array, outC: number, inC: number): tf.Tens
   return tf.tensor4d(filter, [3, 3, inC, 4 * outC]);
 }
 
+/** PHASE_TAPS as one matrix [(u, v, ry, rx), (ky, kx)]: the polyphase filter as a product, so it has a gradient. */
+const POLYPHASE: number[] = [];
+for (let u = 0; u < 3; u++) for (let v = 0; v < 3; v++) for (let ry = 0; ry < 2; ry++) for (let rx = 0; rx < 2; rx++) {
+  for (let ky = 0; ky < 3; ky++) for (let kx = 0; kx < 3; kx++) POLYPHASE.push(PHASE_TAPS[ry][u][ky] * PHASE_TAPS[rx][v][kx]);
+}
+
+/** upsampleConvFilter in tensor ops: equalised weight [3, 3, in, out] -> [3, 3, in, 4 * out]. */
+function polyphaseFilter(weight: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, , inC, outC] = weight.shape;
+    const phases = tf.matMul(tf.tensor2d(POLYPHASE, [36, 9]), tf.reshape(weight, [9, inC * outC]));
+    return tf.reshape(tf.transpose(tf.reshape(phases, [3, 3, 2, 2, inC, outC]), [0, 1, 4, 2, 3, 5]), [3, 3, inC, 4 * outC]) as tf.Tensor4D;
+  });
+}
+
 /** Filter [3, 3, C, 4C] of upfirdn2d(up=2, pad=(2, 1)) with the blur kernel, per channel, in polyphase form. */
 function upsampleFilter(channels: number): tf.Tensor4D {
   // z[2m] = x[m-1] b[0] + x[m] b[2];  z[2m+1] = x[m] b[1] + x[m+1] b[3]
@@ -93,10 +124,12 @@ function upsampleFilter(channels: number): tf.Tensor4D {
   return tf.tensor4d(filter, [3, 3, channels, 4 * channels]);
 }
 
-interface ModConv {
+export interface ModConv {
   modW: tf.Tensor2D; // [styleDim, in], equalised
   modB: tf.Tensor1D; // [in]
   filter: tf.Tensor4D; // [k, k, in, out]; upsampling: [3, 3, in, 4 * out], see upsampleConvFilter
+  /** Upsampling only: the equalised weight [3, 3, in, out] the polyphase filter is made from (for tuning). */
+  weight: tf.Tensor4D | null;
   demodSq: tf.Tensor2D | null; // [in, out]: sum over the kernel of the squared equalised weight
   upsample: boolean;
   inChannels: number;
@@ -105,6 +138,8 @@ interface ModConv {
 }
 
 interface StyledLayer {
+  name: string;
+  resolution: number;
   conv: ModConv;
   noiseWeight: tf.Scalar;
   bias: tf.Tensor1D;
@@ -112,6 +147,8 @@ interface StyledLayer {
 }
 
 interface RgbLayer {
+  name: string;
+  resolution: number;
   conv: ModConv;
   bias: tf.Tensor1D;
   upsampleFilter: tf.Tensor4D | null;
@@ -138,13 +175,13 @@ export class Generator extends TensorOwner {
       });
     }
     this.constInput = this.keep(tf.tidy(() => tf.transpose(weights.tensor('input.input'), [0, 2, 3, 1]) as tf.Tensor4D));
-    this.conv1 = this.styled(weights, 'conv1', 0, false);
-    this.rgb1 = this.rgb(weights, 'to_rgb1', false);
+    this.conv1 = this.styled(weights, 'conv1', 0, false, 4);
+    this.rgb1 = this.rgb(weights, 'to_rgb1', false, 4);
     const blocks = Object.keys(config.channels).length - 1;
     for (let i = 0; i < blocks; i++) {
-      this.convs.push(this.styled(weights, `convs.${2 * i}`, 2 * i + 1, true));
-      this.convs.push(this.styled(weights, `convs.${2 * i + 1}`, 2 * i + 2, false));
-      this.rgbs.push(this.rgb(weights, `to_rgbs.${i}`, true));
+      this.convs.push(this.styled(weights, `convs.${2 * i}`, 2 * i + 1, true, 2 ** (i + 3)));
+      this.convs.push(this.styled(weights, `convs.${2 * i + 1}`, 2 * i + 2, false, 2 ** (i + 3)));
+      this.rgbs.push(this.rgb(weights, `to_rgbs.${i}`, true, 2 ** (i + 3)));
     }
   }
 
@@ -159,19 +196,21 @@ export class Generator extends TensorOwner {
     const raw = weights.raw(`${name}.weight`).data;
     const scaled = raw.map((v) => v * scale);
     const scaledTensor = tf.tensor4d(scaled, [outChannels, inChannels, kernel, kernel]);
-    const filter = this.keep(upsample
-      ? upsampleConvFilter(scaled, outChannels, inChannels)
-      : tf.tidy(() => tf.transpose(scaledTensor, [2, 3, 1, 0]) as tf.Tensor4D));
+    const weight = tf.tidy(() => tf.transpose(scaledTensor, [2, 3, 1, 0]) as tf.Tensor4D);
+    const filter = this.keep(upsample ? upsampleConvFilter(scaled, outChannels, inChannels) : weight);
+    if (upsample) this.keep(weight);
     const demodSq = demodulate
       ? this.keep(tf.tidy(() => tf.transpose(tf.sum(tf.square(scaledTensor), [2, 3])) as tf.Tensor2D))
       : null;
     scaledTensor.dispose();
-    return { modW, modB, filter, demodSq, upsample, inChannels, outChannels, kernel };
+    return { modW, modB, filter, weight: upsample ? weight : null, demodSq, upsample, inChannels, outChannels, kernel };
   }
 
-  private styled(weights: RawWeights, name: string, noiseIndex: number, upsample: boolean): StyledLayer {
+  private styled(weights: RawWeights, name: string, noiseIndex: number, upsample: boolean, resolution: number): StyledLayer {
     const conv = this.modConv(weights, `${name}.conv`, true, upsample);
     return {
+      name,
+      resolution,
       conv,
       noiseWeight: this.keep(tf.tidy(() => tf.reshape(weights.tensor(`${name}.noise.weight`), []) as tf.Scalar)),
       bias: this.keep(weights.tensor(`${name}.activate.bias`) as tf.Tensor1D),
@@ -182,8 +221,10 @@ export class Generator extends TensorOwner {
     };
   }
 
-  private rgb(weights: RawWeights, name: string, upsample: boolean): RgbLayer {
+  private rgb(weights: RawWeights, name: string, upsample: boolean, resolution: number): RgbLayer {
     return {
+      name,
+      resolution,
       conv: this.modConv(weights, `${name}.conv`, false, false),
       bias: this.keep(tf.tidy(() => tf.reshape(weights.tensor(`${name}.bias`), [3]) as tf.Tensor1D)),
       upsampleFilter: upsample ? this.keep(upsampleFilter(3)) : null,
@@ -214,21 +255,68 @@ export class Generator extends TensorOwner {
     if (codes.shape[1] < this.config.nLatent) {
       throw new RangeError(`the generator reads ${this.config.nLatent} styles; got ${codes.shape[1]}`);
     }
+    const tuned = options.tuned;
     return tf.tidy(() => {
       const batch = codes.shape[0];
       const styles = tf.unstack(codes, 1) as tf.Tensor2D[];
       let out: tf.Tensor4D = tf.tile(this.constInput, [batch, 1, 1, 1]);
-      out = this.applyStyled(this.conv1, out, styles[0], noise, 0);
-      let skip = this.applyRgb(this.rgb1, out, styles[1], null);
+      out = this.applyStyled(this.conv1, out, styles[0], noise, 0, tuned);
+      let skip = this.applyRgb(this.rgb1, out, styles[1], null, tuned);
       let size = 4;
       for (let i = 0; size < resolution; i++) {
-        out = this.applyStyled(this.convs[2 * i], out, styles[2 * i + 1], noise, 2 * i + 1);
-        out = this.applyStyled(this.convs[2 * i + 1], out, styles[2 * i + 2], noise, 2 * i + 2);
-        skip = this.applyRgb(this.rgbs[i], out, styles[2 * i + 3], skip);
+        out = this.applyStyled(this.convs[2 * i], out, styles[2 * i + 1], noise, 2 * i + 1, tuned);
+        out = this.applyStyled(this.convs[2 * i + 1], out, styles[2 * i + 2], noise, 2 * i + 2, tuned);
+        skip = this.applyRgb(this.rgbs[i], out, styles[2 * i + 3], skip, tuned);
         size *= 2;
       }
       return skip;
     });
+  }
+
+  /** Every synthesis layer that shapes a picture at `resolution`, in order. */
+  private layersUpTo(resolution: number): Array<StyledLayer | RgbLayer> {
+    const all: Array<StyledLayer | RgbLayer> = [this.conv1, this.rgb1];
+    this.rgbs.forEach((rgb, i) => all.push(this.convs[2 * i], this.convs[2 * i + 1], rgb));
+    return all.filter((l) => l.resolution <= resolution);
+  }
+
+  /**
+   * Copies (the caller's to own) of the parameters of the layers that shape a picture at `resolution`, from the
+   * layers at `from` on.
+   */
+  parameters(resolution: number, from = 4): Map<string, LayerParameters> {
+    return new Map(this.layersUpTo(resolution).filter((l) => l.resolution >= from).map((l) => [l.name, {
+      weight: tf.clone(l.conv.weight ?? l.conv.filter),
+      modW: tf.clone(l.conv.modW),
+      modB: tf.clone(l.conv.modB),
+      bias: tf.clone(l.bias),
+    }]));
+  }
+
+  /**
+   * Layers made from parameters (tuned copies of parameters()): the polyphase filter and the demodulation are
+   * computed from the weight with tensor ops, so this runs under a gradient tape. The caller disposes the result
+   * (tf.dispose on its values' tensors) unless it runs inside tf.tidy.
+   */
+  tunedLayers(parameters: Map<string, LayerParameters>): TunedLayers {
+    const out: TunedLayers = new Map();
+    for (const layer of this.layersUpTo(this.config.size)) {
+      const p = parameters.get(layer.name);
+      if (!p) continue;
+      const template = layer.conv;
+      out.set(layer.name, {
+        conv: {
+          ...template,
+          modW: p.modW,
+          modB: p.modB,
+          filter: template.upsample ? polyphaseFilter(p.weight) : p.weight,
+          weight: template.upsample ? p.weight : null,
+          demodSq: template.demodSq ? tf.sum(tf.square(p.weight), [0, 1]) as tf.Tensor2D : null,
+        },
+        bias: p.bias,
+      });
+    }
+    return out;
   }
 
   private modulatedConv(conv: ModConv, x: tf.Tensor4D, style: tf.Tensor2D): tf.Tensor4D {
@@ -245,9 +333,10 @@ export class Generator extends TensorOwner {
     return out;
   }
 
-  private applyStyled(layer: StyledLayer, x: tf.Tensor4D, style: tf.Tensor2D, noise: NoiseMode, index: number): tf.Tensor4D {
+  private applyStyled(layer: StyledLayer, x: tf.Tensor4D, style: tf.Tensor2D, noise: NoiseMode, index: number, tuned?: TunedLayers): tf.Tensor4D {
     // Each layer in its own scope: at 1024 px one activation is 128 MB, and wasm memory stops at 2-4 GB.
-    return tf.tidy(() => this.styledLayer(layer, x, style, noise, index));
+    const own = tuned?.get(layer.name);
+    return tf.tidy(() => this.styledLayer(own ? { ...layer, ...own } : layer, x, style, noise, index));
   }
 
   private styledLayer(layer: StyledLayer, x: tf.Tensor4D, style: tf.Tensor2D, noise: NoiseMode, index: number): tf.Tensor4D {
@@ -261,8 +350,9 @@ export class Generator extends TensorOwner {
     return fusedLeakyRelu(out, layer.bias) as tf.Tensor4D;
   }
 
-  private applyRgb(layer: RgbLayer, x: tf.Tensor4D, style: tf.Tensor2D, skip: tf.Tensor4D | null): tf.Tensor4D {
-    return tf.tidy(() => this.rgbLayer(layer, x, style, skip));
+  private applyRgb(layer: RgbLayer, x: tf.Tensor4D, style: tf.Tensor2D, skip: tf.Tensor4D | null, tuned?: TunedLayers): tf.Tensor4D {
+    const own = tuned?.get(layer.name);
+    return tf.tidy(() => this.rgbLayer(own ? { ...layer, ...own } : layer, x, style, skip));
   }
 
   private rgbLayer(layer: RgbLayer, x: tf.Tensor4D, style: tf.Tensor2D, skip: tf.Tensor4D | null): tf.Tensor4D {

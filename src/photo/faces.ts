@@ -20,6 +20,19 @@ export interface FaceDetector {
   describeRegion(photo: RgbImage, box: DetectedFace['box']): Promise<Float32Array>;
 }
 
+/**
+ * Euclidean distance of two face-api descriptors: face-api's own measure, with its rule that below
+ * SAME_PERSON_DISTANCE two faces are the same person. (Cosine similarity of these descriptors is 0.85-0.95 for
+ * almost any two faces, a black picture included, so it tells a user nothing.)
+ */
+export function descriptorDistance(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += (a[i] - b[i]) ** 2;
+  return Math.sqrt(sum);
+}
+
+export const SAME_PERSON_DISTANCE = 0.6;
+
 /** Cosine similarity of two identity descriptors (1 = same direction). */
 export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
   let dot = 0;

@@ -1,0 +1,127 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * What tfjs's gradients lack for pivotal tuning, registered once by the platform modules that load tfjs's own
+ * (src/node/gradients.ts, src/browser/gradients.ts): DepthToSpace (the generator's polyphase upsampling) has no
+ * gradient; it is the inverse rearrangement, SpaceToDepth, which tfjs lacks as an op too (reshape -> transpose ->
+ * reshape does it). And convolution gradients that run on backends without the backprop kernels (wasm).
+ */
+export function registerMissingGradients(): void {
+  registerForwardOnlyConvGradients();
+  if (tf.getGradient('DepthToSpace')) return;
+  tf.registerGradient({
+    kernelName: 'DepthToSpace',
+    gradFunc: (dy, _saved, attrs) => {
+      const { blockSize, dataFormat } = attrs as unknown as { blockSize: number; dataFormat: string };
+      if (dataFormat !== 'NHWC') throw new Error('the DepthToSpace gradient is written for NHWC');
+      return { x: () => spaceToDepth(dy as tf.Tensor4D, blockSize) };
+    },
+  });
+}
+
+/** [B, H * s, W * s, C] -> [B, H, W, s * s * C], the inverse of tf.depthToSpace (NHWC). */
+export function spaceToDepth(x: tf.Tensor4D, blockSize: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, h, w, c] = x.shape;
+    const s = blockSize;
+    const split = tf.reshape(x, [b, h / s, s, w / s, s, c]);
+    return tf.reshape(tf.transpose(split, [0, 1, 3, 2, 4, 5]), [b, h / s, w / s, s * s * c]) as tf.Tensor4D;
+  });
+}
+
+type Pad = 'valid' | 'same' | number | number[];
+
+/** Explicit [top, bottom, left, right] padding of a stride-1, dilation-1 convolution. */
+function padsOf(pad: Pad, kh: number, kw: number): [number, number, number, number] {
+  if (pad === 'valid') return [0, 0, 0, 0];
+  if (pad === 'same') return [Math.floor((kh - 1) / 2), Math.ceil((kh - 1) / 2), Math.floor((kw - 1) / 2), Math.ceil((kw - 1) / 2)];
+  if (typeof pad === 'number') return [pad, pad, pad, pad];
+  throw new Error(`padding ${JSON.stringify(pad)} is not handled`);
+}
+
+const simple = (attrs: Record<string, unknown>) => {
+  const ones = (v: unknown) => v === undefined || v === 1 || (Array.isArray(v) && v.every((x) => x === 1));
+  return ones(attrs.strides) && ones(attrs.dilations) && (attrs.dataFormat ?? 'NHWC') === 'NHWC' && attrs.dimRoundingMode == null;
+};
+
+/**
+ * A filter [kh, kw, ...] turned by 180 degrees. Reversing both spatial axes reverses their flattened index; as a
+ * product with the exchange matrix it runs ~10x faster on wasm than its Reverse or GatherV2 kernels.
+ */
+function flipSpatially(filter: tf.Tensor4D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw, a, b] = filter.shape;
+    const n = kh * kw;
+    const exchange = tf.tensor2d(Array.from({ length: n * n }, (_, i) => (i % n === n - 1 - Math.floor(i / n) ? 1 : 0)), [n, n]);
+    return tf.reshape(tf.matMul(exchange, tf.reshape(filter, [n, a * b])), [kh, kw, a, b]) as tf.Tensor4D;
+  });
+}
+
+const hasKernel = (name: string) => Boolean(tf.getKernel(name, tf.getBackend()));
+
+/**
+ * The wasm backend lacks the kernels tfjs's Conv2D and DepthwiseConv2dNative gradients call
+ * (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput), and its Conv2DBackpropInput is slow. Where a backend lacks them, the gradients are taken
+ * with forward convolutions instead (stride 1, the only stride the generator and the SSIM window use): the filter
+ * gradient is a convolution of the padded input, batch and channels swapped, by the incoming gradient; the input
+ * gradient of a depthwise convolution is a depthwise convolution of the padded gradient by the flipped filter.
+ * Elsewhere tfjs's own gradients run unchanged.
+ */
+export function registerForwardOnlyConvGradients(): void {
+  const conv = tf.getGradient('Conv2D');
+  const depthwise = tf.getGradient('DepthwiseConv2dNative');
+  if (!conv || !depthwise || (conv as { forwardOnly?: boolean }).forwardOnly) return;
+  tf.registerGradient({
+    ...conv,
+    forwardOnly: true,
+    gradFunc: (dy, saved, attrs) => {
+      const a = attrs as unknown as Record<string, unknown>;
+      const own = conv.gradFunc(dy, saved, attrs);
+      if (hasKernel('Conv2DBackpropFilter') || !simple(a)) return own;
+      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      return {
+        // wasm's Conv2DBackpropInput is a plain loop, 5x slower than its convolution: the input gradient of a
+        // stride-1 convolution is the convolution of the padded gradient by the flipped, transposed filter.
+        x: () => {
+          const [kh, kw] = filter.shape;
+          const [top, bottom, left, right] = padsOf(a.pad as Pad, kh, kw);
+          const padded = tf.pad(dy as tf.Tensor4D, [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]]);
+          return tf.conv2d(padded, tf.transpose(flipSpatially(filter), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid');
+        },
+        filter: () => {
+          const [kh, kw] = filter.shape;
+          const [top, bottom, left, right] = padsOf(a.pad as Pad, kh, kw);
+          const padded = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+          const g = dy as tf.Tensor4D;
+          const swapped = tf.conv2d(tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D, tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid');
+          return tf.transpose(swapped, [1, 2, 0, 3]);
+        },
+      };
+    },
+  } as tf.GradConfig);
+  tf.registerGradient({
+    ...depthwise,
+    forwardOnly: true,
+    gradFunc: (dy, saved, attrs) => {
+      const a = attrs as unknown as Record<string, unknown>;
+      const own = depthwise.gradFunc(dy, saved, attrs);
+      const [, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      if (hasKernel('DepthwiseConv2dNativeBackpropInput') || !simple(a) || filter.shape[3] !== 1) return own;
+      return {
+        ...own,
+        x: () => {
+          const [kh, kw] = filter.shape;
+          const [top, bottom, left, right] = padsOf(a.pad as Pad, kh, kw);
+          const padded = tf.pad(dy as tf.Tensor4D, [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]]);
+          return tf.depthwiseConv2d(padded, flipSpatially(filter), 1, 'valid');
+        },
+      };
+    },
+  } as tf.GradConfig);
+}
+
+/** True when the kernels pivotal tuning differentiates through have gradients here. */
+export function gradientsAvailable(): boolean {
+  return ['Conv2D', 'DepthToSpace', 'BatchMatMul', 'LeakyRelu', 'Rsqrt', 'DepthwiseConv2dNative', 'Unpack', 'Tile']
+    .every((k) => Boolean(tf.getGradient(k)));
+}
