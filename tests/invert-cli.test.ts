@@ -61,4 +61,18 @@ describe('npm run invert (batch CLI)', () => {
     const pasted = await sharp(join(dir, 'pasteback.png')).metadata();
     expect([pasted.width, pasted.height]).toEqual([meta.width, meta.height]);
   });
+
+  it('--refine tunes the generator to each photo and reports the error before and after', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'stst-invert-refine-'));
+    const photo = join(FIXTURES, 'photos', 'faces', 'obama.jpg');
+    await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', out, '--refine', '--refine-steps', '8', photo], { cwd: ROOT });
+    const report = JSON.parse(await readFile(join(out, 'obama', 'report.json'), 'utf8'));
+    expect(report.refinement.steps).toBe(8);
+    expect(report.refinement.after.mse).toBeLessThan(report.refinement.before.mse);
+    expect(report.timingsMs.refine).toBeGreaterThan(0);
+    const bad = await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', out, '--refine', '--refine-steps', 'many', photo], { cwd: ROOT })
+      .then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(bad?.code).toBe(2);
+    expect(bad?.stderr).toMatch(/--refine-steps must be a positive whole number/);
+  });
 });

@@ -3,6 +3,7 @@ import type { LayerParameters, TunedLayers } from '../models/stylegan2';
 import type { RgbImage } from '../photo/types';
 import { gradientsAvailable } from './gradients';
 import { toRgb } from './image';
+import type { BundleManifest } from '../weights/bundle';
 import type { StudioModel } from './model';
 import { multiScaleSsim, ssim } from './quality';
 
@@ -14,6 +15,11 @@ import { multiScaleSsim, ssim } from './quality';
  * them (PTI's locality regulariser), so edits keep working. Gradients are tfjs's own (tf.variableGrads through
  * the generator), with DepthToSpace's registered by src/engine/gradients.ts.
  */
+/** What refinement needs of a model: its generator, how it renders and edits, its output geometry and sliders. */
+export type RefineModel = Pick<StudioModel, 'generator' | 'render' | 'applyEdits'> & {
+  manifest: Pick<BundleManifest, 'outputSize' | 'outputCrop' | 'directions'>;
+};
+
 export interface RefineOptions {
   /** Generator tuning steps. */
   steps?: number;
@@ -63,7 +69,7 @@ export class Refinement {
   readonly layers: TunedLayers;
 
   constructor(
-    readonly model: StudioModel,
+    readonly model: RefineModel,
     readonly parameters: Map<string, LayerParameters>,
     readonly resolution: number,
     readonly steps: number,
@@ -95,7 +101,7 @@ export class Refinement {
     return { resolution: this.resolution, steps: this.steps, from: this.from, layers };
   }
 
-  static fromData(model: StudioModel, data: RefinementData): Refinement {
+  static fromData(model: RefineModel, data: RefinementData): Refinement {
     const own = model.generator.parameters(data.resolution, data.from);
     const parameters = new Map<string, LayerParameters>();
     try {
@@ -135,7 +141,7 @@ export interface RefinementData {
 }
 
 /** Reconstruction error of codes rendered through `layers` against the photo: MSE ([-1, 1]) and SSIM. */
-export function reconstructionError(model: StudioModel, codes: tf.Tensor3D, target: tf.Tensor4D, layers?: TunedLayers): { mse: number; ssim: number } {
+export function reconstructionError(model: RefineModel, codes: tf.Tensor3D, target: tf.Tensor4D, layers?: TunedLayers): { mse: number; ssim: number } {
   return tf.tidy(() => {
     const picture = renderLike(model, codes, target, layers);
     const [mse, score] = tf.stack([tf.mean(tf.square(tf.sub(picture, target))), ssim(picture, target)]).dataSync();
@@ -144,14 +150,14 @@ export function reconstructionError(model: StudioModel, codes: tf.Tensor3D, targ
 }
 
 /** The codes rendered at the target's resolution (clipped to [-1, 1], as shown), with the given tuned layers. */
-function renderLike(model: StudioModel, codes: tf.Tensor3D, target: tf.Tensor4D, layers?: TunedLayers): tf.Tensor4D {
+function renderLike(model: RefineModel, codes: tf.Tensor3D, target: tf.Tensor4D, layers?: TunedLayers): tf.Tensor4D {
   const resolution = targetResolution(model, target);
   const picture = tf.clipByValue(model.render(codes, { resolution, tuned: layers }), -1, 1) as tf.Tensor4D;
   const [, h, w] = target.shape;
   return picture.shape[1] === h && picture.shape[2] === w ? picture : tf.image.resizeBilinear(picture, [h, w], false, true);
 }
 
-function targetResolution(model: StudioModel, target: tf.Tensor4D): number {
+function targetResolution(model: RefineModel, target: tf.Tensor4D): number {
   const size = model.manifest.outputSize;
   const crop = model.manifest.outputCrop;
   const width = target.shape[2];
@@ -162,7 +168,7 @@ function targetResolution(model: StudioModel, target: tf.Tensor4D): number {
  * The photo resized to what the generator renders at `resolution` (the model's output crop applied), the target
  * of refinement. `aligned` is NHWC [1, H, W, 3] in [-1, 1] at the encoder's input size.
  */
-export function refinementTarget(model: StudioModel, aligned: tf.Tensor4D, resolution: number): tf.Tensor4D {
+export function refinementTarget(model: RefineModel, aligned: tf.Tensor4D, resolution: number): tf.Tensor4D {
   return tf.tidy(() => {
     const size = model.manifest.outputSize;
     const crop = model.manifest.outputCrop;
@@ -188,7 +194,7 @@ function random(seed: number): () => number {
  * Refines a photo's inversion: returns the pivot codes (the caller owns them) and the tuned layers. `aligned` is
  * the framed photo at the encoder's input size ([1, H, W, 3] in [-1, 1]); `codes` the encoder's [1, N, D].
  */
-export async function refine(model: StudioModel, aligned: tf.Tensor4D, codes: tf.Tensor3D, options: RefineOptions = {}): Promise<{ codes: tf.Tensor3D; refinement: Refinement; ms: number }> {
+export async function refine(model: RefineModel, aligned: tf.Tensor4D, codes: tf.Tensor3D, options: RefineOptions = {}): Promise<{ codes: tf.Tensor3D; refinement: Refinement; ms: number }> {
   if (!gradientsAvailable()) throw new Error('refinement needs tfjs gradients: load src/node/gradients or src/browser/gradients first');
   const started = performance.now();
   const resolution = options.resolution ?? Math.min(model.manifest.outputSize, 256);

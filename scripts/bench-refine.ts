@@ -1,0 +1,93 @@
+/**
+ * npm run bench:refine [-- --models demo-faces,ffhq --steps 20 --backend wasm]
+ * Pivotal tuning's cost and progress in Node (src/engine/refine.ts, as the app runs it): per model, the median
+ * time of a step, the peak tensor memory over the run (tf.memory), and the loss at the first and the last step.
+ * demo-faces refines a real portrait at 64 px; ffhq is the released generator's full shape (random weights, so the
+ * picture means nothing, but every layer has its real size), tuned at 256 px.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { fromRgb } from '../src/engine/image';
+import { StudioModel } from '../src/engine/model';
+import { refine, type RefineModel } from '../src/engine/refine';
+import { EditorSession } from '../src/engine/session';
+import { Generator } from '../src/models/stylegan2';
+import { RawWeights } from '../src/models/weights';
+import { useNodeBackend, type NodeBackend } from '../src/node/backend';
+import { useGradients } from '../src/node/gradients';
+import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
+import { loadBundle } from '../src/weights/loader';
+import { directoryFiles } from '../src/weights/node-files';
+import { randomWeights } from '../tests/suite/random-weights';
+
+const ROOT = join(import.meta.dirname, '..');
+
+async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.Tensor4D; codes: tf.Tensor3D; resolution: number; dispose(): void }> {
+  if (name === 'demo-faces') {
+    const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', 'demo-faces-64')));
+    const model = new StudioModel(manifest, weights);
+    const session = new EditorSession(model, await nodeFaceDetector());
+    await session.setPhoto(await decodePhoto(new Uint8Array(await readFile(join(ROOT, 'tests', 'fixtures', 'photos', 'faces', 'obama.jpg'))), 'obama.jpg'));
+    const aligned = fromRgb(await session.frame(session.defaultFraming()));
+    await session.invert();
+    const snapshot = (await session.snapshot())!;
+    session.dispose();
+    return { model, aligned, codes: tf.tensor3d(snapshot.codes, snapshot.codesShape), resolution: 64, dispose: () => model.dispose() };
+  }
+  if (name === 'ffhq') {
+    const spec = JSON.parse(await readFile(join(ROOT, 'tests', 'fixtures', 'spec', 'official-checkpoint-layout.json'), 'utf8')).ffhq;
+    const decoder = Object.fromEntries(Object.entries(spec.tensors as Record<string, number[]>).filter(([k]) => k.startsWith('decoder.module.')));
+    const generator = new Generator(new RawWeights(randomWeights(decoder)).scope('decoder.module.'));
+    const model: RefineModel = {
+      generator,
+      manifest: { outputSize: generator.config.size, outputCrop: null, directions: [] },
+      render: (codes, options = {}) => generator.synthesize(codes, { resolution: options.resolution, tuned: options.tuned }),
+      applyEdits: (codes) => tf.clone(codes),
+    };
+    return {
+      model, resolution: 256,
+      aligned: tf.randomUniform([1, 256, 256, 3], -1, 1, 'float32', 1) as tf.Tensor4D,
+      codes: tf.randomNormal([1, generator.config.nLatent, generator.config.styleDim], 0, 1, 'float32', 2) as tf.Tensor3D,
+      dispose: () => generator.dispose(),
+    };
+  }
+  throw new Error(`unknown model ${name} (demo-faces, ffhq)`);
+}
+
+async function main() {
+  const { values } = parseArgs({ options: { models: { type: 'string', default: 'demo-faces,ffhq' }, steps: { type: 'string', default: '20' }, backend: { type: 'string', default: 'wasm' } } });
+  await useNodeBackend(values.backend as NodeBackend);
+  useGradients();
+  const steps = Number(values.steps);
+  console.log(`backend model        resolution  steps  median step ms  peak tensor MiB (weights included)  loss first -> last  (${tf.getBackend()})`);
+  for (const name of values.models.split(',')) {
+    const s = await subject(name);
+    const times: number[] = [];
+    const losses: number[] = [];
+    let last = performance.now();
+    let result: Awaited<ReturnType<typeof refine>> | null = null;
+    // tf.profile tracks the engine's peak of tensor bytes over the whole run
+    const info = await tf.profile(async () => {
+      result = await refine(s.model, s.aligned, s.codes, {
+        steps, resolution: s.resolution,
+        onProgress: (p) => {
+          const now = performance.now();
+          times.push(now - last);
+          last = now;
+          losses.push(p.loss);
+        },
+      });
+    });
+    const { codes, refinement } = result!;
+    const peak = info.peakBytes;
+    times.sort((a, b) => a - b);
+    console.log(`${tf.getBackend().padEnd(7)} ${name.padEnd(12)} ${String(s.resolution).padStart(10)} ${String(steps).padStart(6)} ${times[Math.floor(times.length / 2)].toFixed(0).padStart(15)} ${(peak / 2 ** 20).toFixed(0).padStart(16)}  ${losses[0].toFixed(4)} -> ${losses.at(-1)!.toFixed(4)}`);
+    tf.dispose([codes, s.aligned, s.codes]);
+    refinement.dispose();
+    s.dispose();
+  }
+}
+
+void main();
