@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spaceToDepth } from '../src/engine/gradients';
+import { filterGradient, spaceToDepth } from '../src/engine/gradients';
 import { fromRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
 import { RefineCancelled, Refinement, reconstructionError, refinementTarget } from '../src/engine/refine';
@@ -61,6 +61,23 @@ describe('gradients through the generator', () => {
     const x = tf.randomNormal([2, 3, 4, 8], 0, 1, 'float32', 1) as tf.Tensor4D;
     expect(tf.max(tf.abs(tf.sub(spaceToDepth(tf.depthToSpace(x, 2), 2), x))).dataSync()[0]).toBe(0);
     x.dispose();
+  });
+
+  it('the filter gradient is the same by one convolution and by one product per tap, and equals tfjs\'s (cpu)', async () => {
+    await useNodeBackend('cpu');
+    for (const [k, pad] of [[3, 1], [1, 'valid'], [3, 'same']] as const) {
+      const x = tf.randomNormal([2, 9, 7, 5], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const w = tf.randomNormal([k, k, 5, 6], 0, 1, 'float32', 6) as tf.Tensor4D;
+      const dy = tf.randomNormal(tf.conv2d(x, w, 1, pad).shape, 0, 1, 'float32', 8) as tf.Tensor4D;
+      const truth = tf.grad((filter: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, filter as tf.Tensor4D, 1, pad), dy)))(w);
+      for (const limit of [Infinity, 0]) {
+        const ours = filterGradient(x, dy, w.shape, pad, limit);
+        expect(tf.max(tf.abs(tf.sub(ours, truth))).dataSync()[0], `k ${k}, pad ${pad}, limit ${limit}`).toBeLessThan(1e-4);
+        ours.dispose();
+      }
+      tf.dispose([x, w, dy, truth]);
+    }
+    await useNodeBackend('wasm');
   });
 
   it('match central finite differences (cpu): exactly where the picture is linear in the weight, to first order elsewhere', async () => {

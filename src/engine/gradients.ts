@@ -29,7 +29,7 @@ export function spaceToDepth(x: tf.Tensor4D, blockSize: number): tf.Tensor4D {
   });
 }
 
-type Pad = 'valid' | 'same' | number | number[];
+export type Pad = 'valid' | 'same' | number | number[];
 
 /** Explicit [top, bottom, left, right] padding of a stride-1, dilation-1 convolution. */
 function padsOf(pad: Pad, kh: number, kw: number): [number, number, number, number] {
@@ -54,6 +54,36 @@ function flipSpatially(filter: tf.Tensor4D): tf.Tensor4D {
     const n = kh * kw;
     const exchange = tf.tensor2d(Array.from({ length: n * n }, (_, i) => (i % n === n - 1 - Math.floor(i / n) ? 1 : 0)), [n, n]);
     return tf.reshape(tf.matMul(exchange, tf.reshape(filter, [n, a * b])), [kh, kw, a, b]) as tf.Tensor4D;
+  });
+}
+
+/** Floats the filter gradient's single convolution may unfold (64 MiB). */
+const IM2COL_LIMIT = 16 * 2 ** 20;
+
+/**
+ * The gradient of a stride-1 convolution's filter, from forward operations only. The input, batch and channels
+ * swapped, convolved by the incoming gradient as the kernel, is fast, but its im2col buffer holds
+ * kh * kw * H * W * B * in floats (1.2 GB at 256 px and 128 channels); above `im2colLimit` it is one product per
+ * kernel tap instead (2x slower at 64 px, no large buffer).
+ */
+export function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, shape: number[], pad: Pad, im2colLimit = IM2COL_LIMIT): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [kh, kw, inC, outC] = shape;
+    const [top, bottom, left, right] = padsOf(pad, kh, kw);
+    const padded = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
+    const [b, h, w] = dy.shape;
+    if (kh * kw * h * w * b * inC <= im2colLimit) {
+      const swapped = tf.conv2d(tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D, tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid');
+      return tf.transpose(swapped, [1, 2, 0, 3]) as tf.Tensor4D;
+    }
+    const incoming = tf.reshape(dy, [b * h * w, outC]) as tf.Tensor2D;
+    const taps: tf.Tensor2D[] = [];
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        taps.push(tf.tidy(() => tf.matMul(tf.reshape(tf.slice(padded, [0, i, j, 0], [b, h, w, inC]), [b * h * w, inC]) as tf.Tensor2D, incoming, true, false)));
+      }
+    }
+    return tf.reshape(tf.stack(taps), [kh, kw, inC, outC]) as tf.Tensor4D;
   });
 }
 
@@ -88,14 +118,7 @@ export function registerForwardOnlyConvGradients(): void {
           const padded = tf.pad(dy as tf.Tensor4D, [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]]);
           return tf.conv2d(padded, tf.transpose(flipSpatially(filter), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid');
         },
-        filter: () => {
-          const [kh, kw] = filter.shape;
-          const [top, bottom, left, right] = padsOf(a.pad as Pad, kh, kw);
-          const padded = tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
-          const g = dy as tf.Tensor4D;
-          const swapped = tf.conv2d(tf.transpose(padded, [3, 1, 2, 0]) as tf.Tensor4D, tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid');
-          return tf.transpose(swapped, [1, 2, 0, 3]);
-        },
+        filter: () => filterGradient(x, dy as tf.Tensor4D, filter.shape, a.pad as Pad),
       };
     },
   } as tf.GradConfig);
