@@ -502,7 +502,10 @@ export async function refinePhoto(steps = DEFAULT_REFINE_STEPS): Promise<void> {
   if (stale(t, result)) return;
   view({ busy: null });
   if (failed(result)) {
-    view({ reconstruction, mse, identity });
+    // The engine kept what it had: show exactly that again (the previews replaced it on screen).
+    const kept = await engine.reconstruction(t);
+    if (stale(t, kept)) return;
+    view(failed(kept) ? { reconstruction, mse, identity } : { reconstruction: kept.reconstruction, mse: kept.mse, identity });
     if (result.error.kind === 'cancelled') notify(result.error.message, 'info', 'refine');
     else notify(`The photo could not be refined: ${result.error.message}`, 'error', 'refine');
     return;

@@ -245,6 +245,13 @@ const api: EngineApi = {
     refineCancelled = true;
   },
 
+  reconstruction(ticket) {
+    return serial(ticket, async () => {
+      const { reconstruction, mse } = await current().reconstruct('subject');
+      return { reconstruction: pixels(reconstruction), mse };
+    });
+  },
+
   render(ticket, edits: EditValue[], preview, transfer: Transfer | null) {
     return serial(ticket, async () => {
       const { image, ms } = await current().render(edits, { preview, transfer });

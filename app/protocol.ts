@@ -99,6 +99,9 @@ export interface EngineApi {
   /** Stops a refinement at its next step (answered at once, not queued); the encoder's result stays. */
   cancelRefine(): void;
 
+  /** The photo's reconstruction as the engine holds it now (after a cancelled refinement, say). */
+  reconstruction(ticket: number): Promise<Result<{ reconstruction: Pixels; mse: number }>>;
+
   render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null): Promise<Result<{ image: Pixels; ms: number }>>;
   editPng(ticket: number, edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>>;
   pasteBackPng(ticket: number, edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>>;

@@ -199,7 +199,10 @@ test('refine a portrait: progress, cancel keeps the encoder\'s result, edits go 
   await page.getByRole('button', { name: 'Cancel refinement' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Refinement cancelled' })).toBeVisible({ timeout: 60_000 });
   await expect(page.getByTestId('refined')).toHaveCount(0);
-  expect(await canvasPixels(page, 'reconstruction')).toEqual(encoder);
+  // (Within a level of rounding: on SwiftShader's WebGPU the device is lost during training and the picture comes
+  // back rendered by wasm.)
+  const largest = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+  expect(largest(await canvasPixels(page, 'reconstruction'), encoder)).toBeLessThanOrEqual(2);
   // To the end: closer to the photo, and the figures say by how much.
   const started = Date.now();
   await refineButton.click();
@@ -210,7 +213,7 @@ test('refine a portrait: progress, cancel keeps the encoder\'s result, edits go 
   const [before, after] = figures.match(/MSE (\d\.\d+) → (\d\.\d+)/)!.slice(1).map(Number);
   expect(after).toBeLessThan(before);
   const refined = await canvasPixels(page, 'reconstruction');
-  expect(refined).not.toEqual(encoder);
+  expect(largest(refined, encoder)).toBeGreaterThan(20);
   const unedited = await canvasPixels(page, 'edited');
   await page.getByTestId('slider-smile').fill('3');
   await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== unedited[i]), { timeout: 60_000 }).toBe(true);

@@ -1,5 +1,5 @@
 /**
- * npm run bench:refine [-- --models demo-faces,ffhq --steps 20 --backend wasm]
+ * npm run bench:refine [-- --models demo-faces,ffhq --steps 20 --backend wasm --resolution N]
  * Pivotal tuning's cost and progress in Node (src/engine/refine.ts, as the app runs it): per model, the median
  * time of a step, the peak tensor memory over the run (tf.memory), and the loss at the first and the last step.
  * demo-faces refines a real portrait at 64 px; ffhq is the released generator's full shape (random weights, so the
@@ -57,13 +57,14 @@ async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { models: { type: 'string', default: 'demo-faces,ffhq' }, steps: { type: 'string', default: '20' }, backend: { type: 'string', default: 'wasm' } } });
+  const { values } = parseArgs({ options: { models: { type: 'string', default: 'demo-faces,ffhq' }, steps: { type: 'string', default: '20' }, backend: { type: 'string', default: 'wasm' }, resolution: { type: 'string' } } });
   await useNodeBackend(values.backend as NodeBackend);
   useGradients();
   const steps = Number(values.steps);
   console.log(`backend model        resolution  steps  median step ms  peak tensor MiB (weights included)  loss first -> last  (${tf.getBackend()})`);
   for (const name of values.models.split(',')) {
     const s = await subject(name);
+    if (values.resolution) s.resolution = Number(values.resolution);
     const times: number[] = [];
     const losses: number[] = [];
     let last = performance.now();
