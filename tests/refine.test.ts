@@ -80,6 +80,21 @@ describe('gradients through the generator', () => {
     await useNodeBackend('wasm');
   });
 
+  it('the SSIM window\'s input gradient on wasm (a depthwise convolution by the flipped window) equals the cpu backend\'s', async () => {
+    const grad = async (backend: 'wasm' | 'cpu') => {
+      await useNodeBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.randomNormal([1, 16, 13, 3], 0, 1, 'float32', 21) as tf.Tensor4D;
+        const k = tf.randomNormal([5, 4, 3, 1], 0, 1, 'float32', 22) as tf.Tensor4D;
+        const weights = tf.randomNormal([1, 12, 10, 3], 0, 1, 'float32', 23);
+        return Array.from(tf.grad((input: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(input as tf.Tensor4D, k, 1, 'valid'), weights)))(x).dataSync());
+      });
+    };
+    const cpu = await grad('cpu');
+    const wasm = await grad('wasm');
+    expect(Math.max(...cpu.map((v, i) => Math.abs(v - wasm[i])))).toBeLessThan(1e-4);
+  });
+
   it('match central finite differences (cpu): exactly where the picture is linear in the weight, to first order elsewhere', async () => {
     // Along random directions (one entry at a time drowns in float32 rounding). An RGB layer's output is linear in
     // its weight, so the difference quotient is exact there; the 3x3 layers pass through demodulation and leaky

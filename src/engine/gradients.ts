@@ -87,6 +87,13 @@ export function filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D, shape: number[],
   });
 }
 
+/** The incoming gradient padded so a 'valid' convolution by the flipped filter gives the input's gradient. */
+function padForInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, pad: Pad): tf.Tensor4D {
+  const [kh, kw] = filter.shape;
+  const [top, bottom, left, right] = padsOf(pad, kh, kw);
+  return tf.pad(dy, [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]]);
+}
+
 const hasKernel = (name: string) => Boolean(tf.getKernel(name, tf.getBackend()));
 
 /**
@@ -112,12 +119,7 @@ export function registerForwardOnlyConvGradients(): void {
       return {
         // wasm's Conv2DBackpropInput is a plain loop, 5x slower than its convolution: the input gradient of a
         // stride-1 convolution is the convolution of the padded gradient by the flipped, transposed filter.
-        x: () => {
-          const [kh, kw] = filter.shape;
-          const [top, bottom, left, right] = padsOf(a.pad as Pad, kh, kw);
-          const padded = tf.pad(dy as tf.Tensor4D, [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]]);
-          return tf.conv2d(padded, tf.transpose(flipSpatially(filter), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid');
-        },
+        x: () => tf.conv2d(padForInputGradient(dy as tf.Tensor4D, filter, a.pad as Pad), tf.transpose(flipSpatially(filter), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid'),
         filter: () => filterGradient(x, dy as tf.Tensor4D, filter.shape, a.pad as Pad),
       };
     },
@@ -132,12 +134,7 @@ export function registerForwardOnlyConvGradients(): void {
       if (hasKernel('DepthwiseConv2dNativeBackpropInput') || !simple(a) || filter.shape[3] !== 1) return own;
       return {
         ...own,
-        x: () => {
-          const [kh, kw] = filter.shape;
-          const [top, bottom, left, right] = padsOf(a.pad as Pad, kh, kw);
-          const padded = tf.pad(dy as tf.Tensor4D, [[0, 0], [kh - 1 - top, kh - 1 - bottom], [kw - 1 - left, kw - 1 - right], [0, 0]]);
-          return tf.depthwiseConv2d(padded, flipSpatially(filter), 1, 'valid');
-        },
+        x: () => tf.depthwiseConv2d(padForInputGradient(dy as tf.Tensor4D, filter, a.pad as Pad), flipSpatially(filter), 1, 'valid'),
       };
     },
   } as tf.GradConfig);
