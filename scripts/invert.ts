@@ -6,7 +6,9 @@
  * pasteback.png, with --raw image.npy (the generator's float32 output before clamping, NCHW, full resolution).
  * --refine tunes the generator to each photo (pivotal tuning, src/engine/refine.ts) after the encoder: the
  * reconstruction, codes and paste-back are then the refined ones, and the report gives the error before and after.
- * A bad file is reported and the batch goes on; the exit code is 1 when any image failed.
+ * Each input gets its own folder inside --out (the file's name; -2, -3... when names repeat), listed in
+ * <out>/index.json. A bad file is reported in one line and the batch goes on (--verbose adds the stack of an
+ * unexpected error); the exit code is 1 when any image failed.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
@@ -25,7 +27,30 @@ import { directoryFiles } from '../src/weights/node-files';
 
 interface Options { aligned: boolean; raw: boolean; pasteback: boolean; refine: number }
 
-async function processImage(session: EditorSession, path: string, outDir: string, options: Options, backend: string) {
+/**
+ * One output folder per input, inside `out` whatever the name: the file's name without its extension, made safe
+ * ('..', separators and odd characters replaced), with -2, -3... when two inputs share it (x/a.jpg, y/a.jpg, a.png).
+ */
+function outputFolders(paths: string[]): string[] {
+  const used = new Set<string>();
+  return paths.map((path) => {
+    const stem = basename(path, extname(path)).replace(/[^\w.-]+/g, '_').replace(/^\.+/, '_') || 'image';
+    let name = stem;
+    for (let n = 2; used.has(name.toLowerCase()); n++) name = `${stem}-${n}`;
+    used.add(name.toLowerCase());
+    return name;
+  });
+}
+
+/** A sentence for a file that cannot be read, instead of Node's error code and stack. */
+function readFailure(path: string, error: NodeJS.ErrnoException): string | null {
+  if (error.code === 'ENOENT') return `${path} does not exist`;
+  if (error.code === 'EISDIR') return `${path} is a folder, not an image (give the images in it)`;
+  if (error.code === 'EACCES' || error.code === 'EPERM') return `${path} cannot be read (permission denied)`;
+  return null;
+}
+
+async function processImage(session: EditorSession, path: string, dir: string, options: Options, backend: string) {
   const timings: Record<string, number> = {};
   const time = async <T>(stage: string, run: () => Promise<T>): Promise<T> => {
     const t = performance.now();
@@ -33,10 +58,9 @@ async function processImage(session: EditorSession, path: string, outDir: string
     timings[stage] = Math.round(performance.now() - t);
     return result;
   };
-  const dir = join(outDir, basename(path, extname(path)));
   await mkdir(dir, { recursive: true });
   const photo = await time('decode', async () => decodePhoto(new Uint8Array(await readFile(path)), basename(path)));
-  const report: Record<string, unknown> = { file: path, width: photo.width, height: photo.height, backend, domain: session.domain };
+  const report: Record<string, unknown> = { file: path, folder: dir, width: photo.width, height: photo.height, backend, domain: session.domain };
   const faces = await time('detect', () => session.setPhoto(photo, 'subject', !options.aligned));
   if (session.domain === 'face' && !options.aligned) {
     report.facesFound = faces.length;
@@ -91,6 +115,7 @@ async function main() {
       model: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
       aligned: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false }, pasteback: { type: 'boolean', default: false },
       refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string', default: '100' },
+      verbose: { type: 'boolean', default: false },
     },
   });
   if (!values.model || !values.out || positionals.length === 0) {
@@ -113,20 +138,27 @@ async function main() {
     process.exit(2);
   }
   let failed = 0;
-  for (const path of positionals) {
+  const folders = outputFolders(positionals).map((name) => join(values.out!, name));
+  const index: Array<{ input: string; folder: string; ok: boolean }> = [];
+  for (const [i, path] of positionals.entries()) {
+    const dir = folders[i];
     try {
-      const report = await processImage(session, path, values.out, { aligned: values.aligned, raw: values.raw, pasteback: values.pasteback, refine: refineSteps }, backend);
-      console.log(`${path}: ok, MSE ${(report.reconstructionMse as number).toFixed(4)}, ${JSON.stringify(report.timingsMs)}`);
+      const report = await processImage(session, path, dir, { aligned: values.aligned, raw: values.raw, pasteback: values.pasteback, refine: refineSteps }, backend);
+      console.log(`${path}: ok -> ${dir}, MSE ${(report.reconstructionMse as number).toFixed(4)}, ${JSON.stringify(report.timingsMs)}`);
+      index.push({ input: path, folder: dir, ok: true });
     } catch (error) {
       failed++;
-      const message = error instanceof PhotoError || error instanceof CheckpointError ? error.message : `unexpected error: ${(error as Error).stack}`;
+      const known = error instanceof PhotoError || error instanceof CheckpointError ? error.message : readFailure(path, error as NodeJS.ErrnoException);
+      const message = known ?? `unexpected error: ${(error as Error).message}`;
       console.error(`${path}: FAILED: ${message}`);
-      const dir = join(values.out, basename(path, extname(path)));
+      if (values.verbose && !known) console.error((error as Error).stack);
+      index.push({ input: path, folder: dir, ok: false });
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'report.json'), `${JSON.stringify({ file: path, error: message, code: (error as PhotoError).code ?? null }, null, 2)}\n`);
     }
   }
-  console.log(`${positionals.length - failed} of ${positionals.length} images done${failed ? `, ${failed} failed` : ''}`);
+  await writeFile(join(values.out, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+  console.log(`${positionals.length - failed} of ${positionals.length} images done${failed ? `, ${failed} failed` : ''} (${join(values.out, 'index.json')} lists each input's folder)`);
   process.exit(failed ? 1 : 0);
 }
 

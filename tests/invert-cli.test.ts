@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -74,5 +74,29 @@ describe('npm run invert (batch CLI)', () => {
       .then(() => null, (e: { code: number; stderr: string }) => e);
     expect(bad?.code).toBe(2);
     expect(bad?.stderr).toMatch(/--refine-steps must be a positive whole number/);
+  });
+
+  it('gives every input its own folder inside --out, and a clear line for a missing path or a folder', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'stst-invert-names-'));
+    const out = join(work, 'out');
+    const face = await readFile(join(FIXTURES, 'photos', 'faces', 'obama.jpg'));
+    for (const sub of ['x', 'y']) {
+      await mkdir(join(work, sub), { recursive: true });
+      await writeFile(join(work, sub, 'same.jpg'), face);
+    }
+    const inputs = [join(work, 'x', 'same.jpg'), join(work, 'y', 'same.jpg'), join(work, 'missing.jpg'), '..'];
+    const result = await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', out, ...inputs], { cwd: ROOT })
+      .then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => e);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`${join(work, 'missing.jpg')}: FAILED: ${join(work, 'missing.jpg')} does not exist`);
+    expect(result.stderr).toContain('..: FAILED: .. is a folder, not an image');
+    expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    const index = JSON.parse(await readFile(join(out, 'index.json'), 'utf8'));
+    expect(index.map((e: { input: string; folder: string; ok: boolean }) => [e.folder.slice(out.length + 1), e.ok])).toEqual([['same', true], ['same-2', true], ['missing', false], ['_', false]]);
+    expect((await readdir(work)).sort()).toEqual(['out', 'x', 'y']); // nothing written beside --out
+    for (const [folder, source] of [['same', 'x'], ['same-2', 'y']]) {
+      const report = JSON.parse(await readFile(join(out, folder, 'report.json'), 'utf8'));
+      expect(report.file).toBe(join(work, source, 'same.jpg'));
+    }
   });
 });
