@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useNodeBackend } from '../src/node/backend';
 import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
 import { alignFace } from '../src/photo/align';
-import { cosineSimilarity, describeAlignedPair, type FaceDetector } from '../src/photo/faces';
+import { cosineSimilarity, describeAlignedPair, descriptorDistance, SAME_PERSON_DISTANCE, type FaceDetector } from '../src/photo/faces';
 import { ffhqQuad, invertAffine, applyAffine } from '../src/photo/geometry';
 import { findFaces } from '../src/photo/intake';
 import { pasteBack, psnrInside } from '../src/photo/pasteback';
@@ -111,6 +111,28 @@ describe('photo intake on real photos', () => {
     console.log(`identity similarity: obama/obama2 ${same.toFixed(3)}, obama/biden ${other.toFixed(3)}`);
     expect(same).toBeGreaterThan(other + 0.05);
     expect(cosineSimilarity(obama, obama)).toBeCloseTo(1, 5);
+  });
+
+  it('the identity distance the editor reports calls a black or a noise reconstruction another person, and another photo of the same man the same', async () => {
+    // (Cosine similarity, the earlier measure, gave 0.877 for black and 0.889 for noise against 0.871 for a real one.)
+    const aligned = async (file: string) => {
+      const image = await photo(file);
+      return (await alignFace(image, ffhqQuad((await findFaces(image, detector))[0].landmarks), SIZE)).image;
+    };
+    const obama = await aligned('faces/obama.jpg');
+    const black: RgbImage = { width: SIZE, height: SIZE, data: new Uint8Array(SIZE * SIZE * 3) };
+    let seed = 7;
+    const noise: RgbImage = { width: SIZE, height: SIZE, data: Uint8Array.from({ length: SIZE * SIZE * 3 }, () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % 256; }) };
+    const distance = async (rendering: RgbImage) => {
+      const pair = (await describeAlignedPair(detector, obama, rendering))!;
+      return descriptorDistance(pair.face, pair.rendering);
+    };
+    const [toBlack, toNoise, toSelf, toObama2] = [await distance(black), await distance(noise), await distance(obama), await distance(await aligned('faces/obama2.jpg'))];
+    console.log(`identity distance from obama.jpg: black ${toBlack.toFixed(3)}, noise ${toNoise.toFixed(3)}, itself ${toSelf.toFixed(3)}, obama2.jpg ${toObama2.toFixed(3)}`);
+    expect(toBlack).toBeGreaterThan(SAME_PERSON_DISTANCE);
+    expect(toNoise).toBeGreaterThan(SAME_PERSON_DISTANCE);
+    expect(toSelf).toBeLessThan(0.05);
+    expect(toObama2).toBeLessThan(SAME_PERSON_DISTANCE);
   });
 
   it('identity descriptors of a given face box (no detection) also tell the same person from another', async () => {
