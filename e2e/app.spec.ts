@@ -221,9 +221,11 @@ test('refine a portrait: progress, cancel keeps the encoder\'s result, edits go 
   const edited = await canvasPixels(page, 'edited');
   await page.waitForTimeout(500);
   await page.reload();
+  // (Within two levels: on the webgpu project the refinement ran on wasm after the lost device, the reload renders on webgpu.)
+  const ms = await msUntilShown(page, 'edited', edited, 2);
+  console.log(`[${backend()}] reload -> the refined, edited picture back: ${ms.toFixed(0)} ms after navigation (golden tiny model)`);
   await expect(page.getByTestId('refined')).toContainText('Refined (100 steps)', { timeout: 120_000 });
   await idle(page);
-  expect(await canvasPixels(page, 'reconstruction')).toEqual(refined);
-  await expect.poll(async () => canvasPixels(page, 'edited'), { timeout: 60_000 }).toEqual(edited);
+  expect(largest(await canvasPixels(page, 'reconstruction'), refined)).toBeLessThanOrEqual(2);
   await page.screenshot({ path: info.outputPath('refined.png') });
 });

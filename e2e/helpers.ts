@@ -51,16 +51,19 @@ export async function idle(page: Page) {
 }
 
 /**
- * Milliseconds from the page's navigation to the first frame whose canvas `testId` shows exactly `expected` (RGBA),
- * timed in the page itself (Playwright's polling would add its own latency).
+ * Milliseconds from the page's navigation to the first frame whose canvas `testId` shows `expected` (RGBA) to
+ * within `tolerance` levels per channel, timed in the page itself (Playwright's polling would add its own
+ * latency). Fails after `timeoutMs`.
  */
-export function msUntilShown(page: Page, testId: string, expected: number[]): Promise<number> {
-  return page.evaluate(({ testId, expected }) => new Promise<number>((resolve) => {
+export function msUntilShown(page: Page, testId: string, expected: number[], tolerance = 0, timeoutMs = 120_000): Promise<number> {
+  return page.evaluate(({ testId, expected, tolerance, timeoutMs }) => new Promise<number>((resolve, reject) => {
     const check = () => {
       const c = document.querySelector<HTMLCanvasElement>(`[data-testid=${testId}]`);
       const data = c && c.width * c.height === expected.length / 4 ? c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data : null;
-      if (data && data.every((v, i) => v === expected[i])) resolve(performance.now()); else requestAnimationFrame(check);
+      if (data && data.every((v, i) => Math.abs(v - expected[i]) <= tolerance)) resolve(performance.now());
+      else if (performance.now() > timeoutMs) reject(new Error(`${testId} did not show the expected picture within ${timeoutMs} ms`));
+      else requestAnimationFrame(check);
     };
     check();
-  }), { testId, expected });
+  }), { testId, expected, tolerance, timeoutMs });
 }
