@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import sharp from 'sharp';
-import { backend, CAR, canvasPixels, drop, FACE, idle, inverted, msUntilShown, OTHER, start, TINY_CHECKPOINT, TWO } from './helpers';
+import { backend, CAR, canvasPixels, drop, FACE, idle, inverted, maxDifference, msUntilShown, OTHER, start, TINY_CHECKPOINT, TWO } from './helpers';
 
 /**
  * The editor in Chromium. Most tests open the golden tiny test models (?model=golden-tiny: they render noise, but
@@ -105,11 +105,11 @@ test('a reload restores the session at once: same pixels, undo history kept, no 
   const reconstruction = await canvasPixels(page, 'reconstruction');
   await page.waitForTimeout(500); // the document is saved 200 ms after it changes
   await page.reload();
-  const ms = await msUntilShown(page, 'edited', edited);
+  const ms = await msUntilShown(page, 'edited', edited, backend() === 'webgpu' ? 2 : 0); // SwiftShader: see demo.spec.ts
   console.log(`[${backend()}] reload -> the edited picture back: ${ms.toFixed(0)} ms after navigation (golden tiny model)`);
   await expect(page.getByText('Your last session was restored.')).toBeVisible();
   await expect(page.getByText('Invert: restored')).toBeVisible(); // from the snapshot, not the pipeline
-  expect(await canvasPixels(page, 'reconstruction')).toEqual(reconstruction);
+  expect(maxDifference(await canvasPixels(page, 'reconstruction'), reconstruction)).toBeLessThanOrEqual(backend() === 'webgpu' ? 2 : 0);
   await expect(page.getByTestId('slider-smile')).toHaveValue('2.5');
   await page.getByRole('button', { name: 'Undo' }).click();
   await expect(page.getByTestId('slider-smile')).toHaveValue('1.5');
@@ -201,8 +201,7 @@ test('refine a portrait: progress, cancel keeps the encoder\'s result, edits go 
   await expect(page.getByTestId('refined')).toHaveCount(0);
   // (Within a level of rounding: on SwiftShader's WebGPU the device is lost during training and the picture comes
   // back rendered by wasm.)
-  const largest = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
-  expect(largest(await canvasPixels(page, 'reconstruction'), encoder)).toBeLessThanOrEqual(2);
+  expect(maxDifference(await canvasPixels(page, 'reconstruction'), encoder)).toBeLessThanOrEqual(2);
   // To the end: closer to the photo, and the figures say by how much.
   const started = Date.now();
   await refineButton.click();
@@ -213,7 +212,7 @@ test('refine a portrait: progress, cancel keeps the encoder\'s result, edits go 
   const [before, after] = figures.match(/MSE (\d\.\d+) → (\d\.\d+)/)!.slice(1).map(Number);
   expect(after).toBeLessThan(before);
   const refined = await canvasPixels(page, 'reconstruction');
-  expect(largest(refined, encoder)).toBeGreaterThan(20);
+  expect(maxDifference(refined, encoder)).toBeGreaterThan(20);
   const unedited = await canvasPixels(page, 'edited');
   await page.getByTestId('slider-smile').fill('3');
   await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== unedited[i]), { timeout: 60_000 }).toBe(true);
@@ -226,6 +225,6 @@ test('refine a portrait: progress, cancel keeps the encoder\'s result, edits go 
   console.log(`[${backend()}] reload -> the refined, edited picture back: ${ms.toFixed(0)} ms after navigation (golden tiny model)`);
   await expect(page.getByTestId('refined')).toContainText('Refined (100 steps)', { timeout: 120_000 });
   await idle(page);
-  expect(largest(await canvasPixels(page, 'reconstruction'), refined)).toBeLessThanOrEqual(2);
+  expect(maxDifference(await canvasPixels(page, 'reconstruction'), refined)).toBeLessThanOrEqual(2);
   await page.screenshot({ path: info.outputPath('refined.png') });
 });

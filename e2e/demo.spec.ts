@@ -70,7 +70,8 @@ test('the demo face model opens by default, reconstructs a real photo, edits it 
   const edited = (await pixels(page, 'edited')).data;
   await page.waitForTimeout(400); // the document is saved 200 ms after it changes
   await page.reload();
-  const ms = await msUntilShown(page, 'edited', edited);
+  // (SwiftShader's WebGPU is not bit-for-bit repeatable between page loads: within two levels there.)
+  const ms = await msUntilShown(page, 'edited', edited, backend() === 'webgpu' ? 2 : 0, 240_000);
   console.log(`demo faces on ${backend()}: reload -> the edited picture back in ${ms.toFixed(0)} ms after navigation`);
   await expect(page.getByText('Invert: restored')).toBeVisible();
 });

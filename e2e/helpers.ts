@@ -67,3 +67,6 @@ export function msUntilShown(page: Page, testId: string, expected: number[], tol
     check();
   }), { testId, expected, tolerance, timeoutMs });
 }
+
+/** The largest difference between two pictures' channel values. */
+export const maxDifference = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), a.length === b.length ? 0 : Infinity);
