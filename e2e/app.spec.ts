@@ -103,7 +103,7 @@ test('a reload restores the session at once: same pixels, undo history kept, no 
   await expect(page.getByTestId('busy')).toHaveText('', { timeout: 60_000 });
   const edited = await canvasPixels(page, 'edited');
   const reconstruction = await canvasPixels(page, 'reconstruction');
-  await page.waitForTimeout(500); // the document is saved 200 ms after it changes
+  await page.waitForTimeout(1000); // the document and snapshots are saved just after the last change
   await page.reload();
   const ms = await msUntilShown(page, 'edited', edited, backend() === 'webgpu' ? 2 : 0); // SwiftShader: see demo.spec.ts
   console.log(`[${backend()}] reload -> the edited picture back: ${ms.toFixed(0)} ms after navigation (golden tiny model)`);
@@ -131,7 +131,7 @@ test('exported codes can be imported over another photo, and they survive a relo
   await page.getByTestId('codes-input').setInputFiles(npy);
   await expect(page.getByRole('status').filter({ hasText: 'Codes loaded from codes.npy' })).toBeVisible();
   await expect.poll(async () => canvasPixels(page, 'edited'), { timeout: 60_000 }).toEqual(first);
-  await page.waitForTimeout(500); // the session is saved after each render
+  await page.waitForTimeout(1000); // the document and snapshots are saved just after the last change
   await page.reload();
   await expect(page.getByText('Your last session was restored.')).toBeVisible({ timeout: 120_000 });
   await expect.poll(async () => canvasPixels(page, 'edited'), { timeout: 60_000 }).toEqual(first);

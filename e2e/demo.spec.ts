@@ -67,11 +67,13 @@ test('the demo face model opens by default, reconstructs a real photo, edits it 
   await expect(page.getByTestId('busy')).toHaveText('', { timeout: 120_000 });
   await page.screenshot({ path: info.outputPath('demo-faces.png') });
   // A reload brings the edited photo, reference and transfer back from their snapshots (no detection, no encoder).
+  // Timed on wasm, what this machine would pick; restore on WebGPU is tested with the golden tiny model in
+  // app.spec.ts (on SwiftShader a demo-model restore takes 20-40 s of shader compilation).
+  if (backend() !== 'wasm') return;
   const edited = (await pixels(page, 'edited')).data;
-  await page.waitForTimeout(400); // the document is saved 200 ms after it changes
+  await page.waitForTimeout(1000); // the document and the snapshots are saved just after the last change
   await page.reload();
-  // (SwiftShader's WebGPU is not bit-for-bit repeatable between page loads: within two levels there.)
-  const ms = await msUntilShown(page, 'edited', edited, backend() === 'webgpu' ? 2 : 0, 240_000);
+  const ms = await msUntilShown(page, 'edited', edited);
   console.log(`demo faces on ${backend()}: reload -> the edited picture back in ${ms.toFixed(0)} ms after navigation`);
   await expect(page.getByText('Invert: restored')).toBeVisible();
 });
