@@ -96,48 +96,47 @@ function padForInputGradient(dy: tf.Tensor4D, filter: tf.Tensor4D, pad: Pad): tf
 
 const hasKernel = (name: string) => Boolean(tf.getKernel(name, tf.getBackend()));
 
+/** Input name -> its gradient, computed when the tape asks for it (tfjs's NamedGradientMap, not exported). */
+type GradientMap = Record<string, () => tf.Tensor>;
+
+/**
+ * Replaces a kernel's registered gradient by one that asks `instead` first and falls back to tfjs's own (`own`,
+ * passed in; its closures are lazy, so computing it costs nothing). Once per kernel.
+ */
+function insteadOf(kernelName: string, instead: (dy: tf.Tensor4D, saved: tf.Tensor4D[], attrs: Record<string, unknown>, own: GradientMap) => GradientMap | null): void {
+  const original = tf.getGradient(kernelName);
+  if (!original || (original as { forwardOnly?: boolean }).forwardOnly) return;
+  tf.registerGradient({
+    ...original,
+    forwardOnly: true,
+    gradFunc: (dy, saved, attrs) => {
+      const own = original.gradFunc(dy, saved, attrs);
+      return instead(dy as tf.Tensor4D, saved as tf.Tensor4D[], attrs as unknown as Record<string, unknown>, own) ?? own;
+    },
+  } as tf.GradConfig);
+}
+
 /**
  * The wasm backend lacks the kernels tfjs's Conv2D and DepthwiseConv2dNative gradients call
- * (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput), and its Conv2DBackpropInput is slow. Where a backend lacks them, the gradients are taken
- * with forward convolutions instead (stride 1, the only stride the generator and the SSIM window use): the filter
- * gradient is a convolution of the padded input, batch and channels swapped, by the incoming gradient; the input
- * gradient of a depthwise convolution is a depthwise convolution of the padded gradient by the flipped filter.
- * Elsewhere tfjs's own gradients run unchanged.
+ * (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropInput), and its Conv2DBackpropInput is slow. Where a backend
+ * lacks them, the gradients of stride-1 convolutions (the only stride the generator and the SSIM window use) are
+ * taken with forward operations: the filter gradient by filterGradient, the input gradients as convolutions of the
+ * padded incoming gradient by the flipped filter. Elsewhere tfjs's own gradients run unchanged.
  */
 export function registerForwardOnlyConvGradients(): void {
-  const conv = tf.getGradient('Conv2D');
-  const depthwise = tf.getGradient('DepthwiseConv2dNative');
-  if (!conv || !depthwise || (conv as { forwardOnly?: boolean }).forwardOnly) return;
-  tf.registerGradient({
-    ...conv,
-    forwardOnly: true,
-    gradFunc: (dy, saved, attrs) => {
-      const a = attrs as unknown as Record<string, unknown>;
-      const own = conv.gradFunc(dy, saved, attrs);
-      if (hasKernel('Conv2DBackpropFilter') || !simple(a)) return own;
-      const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-      return {
-        // wasm's Conv2DBackpropInput is a plain loop, 5x slower than its convolution: the input gradient of a
-        // stride-1 convolution is the convolution of the padded gradient by the flipped, transposed filter.
-        x: () => tf.conv2d(padForInputGradient(dy as tf.Tensor4D, filter, a.pad as Pad), tf.transpose(flipSpatially(filter), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid'),
-        filter: () => filterGradient(x, dy as tf.Tensor4D, filter.shape, a.pad as Pad),
-      };
-    },
-  } as tf.GradConfig);
-  tf.registerGradient({
-    ...depthwise,
-    forwardOnly: true,
-    gradFunc: (dy, saved, attrs) => {
-      const a = attrs as unknown as Record<string, unknown>;
-      const own = depthwise.gradFunc(dy, saved, attrs);
-      const [, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
-      if (hasKernel('DepthwiseConv2dNativeBackpropInput') || !simple(a) || filter.shape[3] !== 1) return own;
-      return {
-        ...own,
-        x: () => tf.depthwiseConv2d(padForInputGradient(dy as tf.Tensor4D, filter, a.pad as Pad), flipSpatially(filter), 1, 'valid'),
-      };
-    },
-  } as tf.GradConfig);
+  insteadOf('Conv2D', (dy, [x, filter], attrs) => {
+    if (hasKernel('Conv2DBackpropFilter') || !simple(attrs)) return null;
+    const pad = attrs.pad as Pad;
+    return {
+      // wasm's Conv2DBackpropInput is a plain loop, 5x slower than its convolution
+      x: () => tf.conv2d(padForInputGradient(dy, filter, pad), tf.transpose(flipSpatially(filter), [0, 1, 3, 2]) as tf.Tensor4D, 1, 'valid'),
+      filter: () => filterGradient(x, dy, filter.shape, pad),
+    };
+  });
+  insteadOf('DepthwiseConv2dNative', (dy, [, filter], attrs, own) => {
+    if (hasKernel('DepthwiseConv2dNativeBackpropInput') || !simple(attrs) || filter.shape[3] !== 1) return null;
+    return { ...own, x: () => tf.depthwiseConv2d(padForInputGradient(dy, filter, attrs.pad as Pad), flipSpatially(filter), 1, 'valid') };
+  });
 }
 
 /** True when the kernels pivotal tuning differentiates through have gradients here. */

@@ -95,34 +95,28 @@ export class Refinement {
   toData(): RefinementData {
     const layers: RefinementData['layers'] = {};
     for (const [name, p] of this.parameters) {
-      layers[name] = {
-        weight: { shape: p.weight.shape, data: p.weight.dataSync() as Float32Array },
-        modW: { shape: p.modW.shape, data: p.modW.dataSync() as Float32Array },
-        modB: { shape: p.modB.shape, data: p.modB.dataSync() as Float32Array },
-        bias: { shape: p.bias.shape, data: p.bias.dataSync() as Float32Array },
-      };
+      const plain = (t: tf.Tensor) => ({ shape: t.shape, data: t.dataSync() as Float32Array });
+      layers[name] = { weight: plain(p.weight), modW: plain(p.modW), modB: plain(p.modB), bias: plain(p.bias) };
     }
     return { resolution: this.resolution, steps: this.steps, from: this.from, layers };
   }
 
   static fromData(model: RefineModel, data: RefinementData): Refinement {
-    const own = model.generator.parameters(data.resolution, data.from);
     const parameters = new Map<string, LayerParameters>();
     try {
-      for (const [name, p] of own) {
+      for (const [name, shapes] of model.generator.parameterShapes(data.resolution, data.from)) {
         const saved = data.layers[name];
         if (!saved) throw new RangeError(`the saved refinement lacks layer ${name}`);
-        const tensor = <T extends tf.Tensor>(t: { shape: number[]; data: Float32Array }, like: T): T => {
-          if (t.shape.join() !== like.shape.join()) throw new RangeError(`the saved refinement's ${name} is [${t.shape}], this model's [${like.shape}]`);
-          return tf.tensor(t.data, t.shape) as T;
+        const tensor = <T extends tf.Tensor>(key: keyof LayerParameters): T => {
+          const { shape, data: values } = saved[key];
+          if (shape.join() !== shapes[key].join()) throw new RangeError(`the saved refinement's ${name} ${key} is [${shape}], this model's [${shapes[key]}]`);
+          return tf.tensor(values, shape) as T;
         };
-        parameters.set(name, { weight: tensor(saved.weight, p.weight), modW: tensor(saved.modW, p.modW), modB: tensor(saved.modB, p.modB), bias: tensor(saved.bias, p.bias) });
+        parameters.set(name, { weight: tensor('weight'), modW: tensor('modW'), modB: tensor('modB'), bias: tensor('bias') });
       }
     } catch (error) {
       for (const p of parameters.values()) tf.dispose([p.weight, p.modW, p.modB, p.bias]);
       throw error;
-    } finally {
-      for (const p of own.values()) tf.dispose([p.weight, p.modW, p.modB, p.bias]);
     }
     return new Refinement(model, parameters, data.resolution, data.steps, data.from);
   }

@@ -285,12 +285,23 @@ export class Generator extends TensorOwner {
    * layers at `from` on.
    */
   parameters(resolution: number, from = 4): Map<string, LayerParameters> {
-    return new Map(this.layersUpTo(resolution).filter((l) => l.resolution >= from).map((l) => [l.name, {
+    return new Map(this.tunable(resolution, from).map((l) => [l.name, {
       weight: tf.clone(l.conv.weight ?? l.conv.filter),
       modW: tf.clone(l.conv.modW),
       modB: tf.clone(l.conv.modB),
       bias: tf.clone(l.bias),
     }]));
+  }
+
+  /** The shapes of what parameters() returns, without copying anything (to check stored parameters against). */
+  parameterShapes(resolution: number, from = 4): Map<string, Record<keyof LayerParameters, number[]>> {
+    return new Map(this.tunable(resolution, from).map((l) => [l.name, {
+      weight: (l.conv.weight ?? l.conv.filter).shape, modW: l.conv.modW.shape, modB: l.conv.modB.shape, bias: l.bias.shape,
+    }]));
+  }
+
+  private tunable(resolution: number, from: number): Array<StyledLayer | RgbLayer> {
+    return this.layersUpTo(resolution).filter((l) => l.resolution >= from);
   }
 
   /**
