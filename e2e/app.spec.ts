@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 import sharp from 'sharp';
-import { backend, CAR, canvasPixels, drop, FACE, idle, inverted, maxDifference, msUntilShown, OTHER, start, TINY_CHECKPOINT, TWO } from './helpers';
+import { backend, CAR, canvasPixels, dragMiddle, drop, FACE, idle, inverted, maxDifference, msUntilShown, OTHER, start, TINY_CHECKPOINT, TWO } from './helpers';
 
 /**
  * The editor in Chromium. Most tests open the golden tiny test models (?model=golden-tiny: they render noise, but
@@ -54,22 +54,14 @@ test('a car photo is framed by a 4:3 crop box that the user can move', async ({ 
   await expect(group).not.toHaveText(box!);
   // drag the box on the photo, then its corner
   const smaller = (await group.textContent())!;
-  const at = (await page.getByTestId('crop-box').boundingBox())!;
-  await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(at.x + at.width / 2 + 12, at.y + at.height / 2 + 6, { steps: 4 });
-  await page.mouse.up();
+  await dragMiddle(page, 'crop-box', 12, 6, 4);
   await inverted(page);
   await expect(group).not.toHaveText(smaller);
   const [, x0, y0] = smaller.match(/at (\d+),(\d+)/)!.map(Number);
   const [, x1, y1] = (await group.textContent())!.match(/at (\d+),(\d+)/)!.map(Number);
   expect([x1 > x0, y1 > y0]).toEqual([true, true]);
   const moved = (await group.textContent())!;
-  const handle = (await page.getByTestId('crop-handle').boundingBox())!;
-  await page.mouse.move(handle.x + 5, handle.y + 5);
-  await page.mouse.down();
-  await page.mouse.move(handle.x - 15, handle.y - 10, { steps: 4 });
-  await page.mouse.up();
+  await dragMiddle(page, 'crop-handle', -20, -15, 4);
   await inverted(page);
   const [, w2, h2] = (await group.textContent())!.match(/(\d+)×(\d+)/)!.map(Number);
   expect(w2).toBeLessThan(Number(moved.match(/(\d+)×/)![1]));

@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { backend, CAR, canvasPixels, drop, FACE, idle, inverted, OTHER, ready, start, TINY_CHECKPOINT } from './helpers';
+import { backend, CAR, canvasPixels, dragMiddle, drop, FACE, idle, inverted, OTHER, ready, start, TINY_CHECKPOINT } from './helpers';
 
 /**
  * The editor's document and controller, as a new user meets them: each test reproduces one of the problems
@@ -17,16 +17,6 @@ async function reloadIsUsable(page: Page) {
   await ready(page);
   await idle(page);
   await expect(alerts(page)).toHaveCount(0);
-}
-
-/** A real drag of a slider's thumb: pointer down at its middle, `moves` moves to the right, pointer up. */
-async function dragSlider(page: Page, testId: string, dx: number, moves = 10) {
-  const box = (await page.getByTestId(testId).boundingBox())!;
-  const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
-  await page.mouse.move(x, y);
-  await page.mouse.down();
-  for (let i = 1; i <= moves; i++) await page.mouse.move(x + (dx * i) / moves, y);
-  await page.mouse.up();
 }
 
 test('1. switching the model while a photo is processing: one model on screen, and reloads stay clean', async ({ page }) => {
@@ -54,7 +44,7 @@ test('2. a slider drag is one undo step with one full render, and undo follows a
   await inverted(page);
   const slider = page.getByTestId('slider-smile');
   const before = await fullRenders(page);
-  await dragSlider(page, 'slider-smile', 60);
+  await dragMiddle(page, 'slider-smile', 60, 0); // from the thumb at 0, ten moves to the right
   await idle(page);
   const dragged = Number(await slider.inputValue());
   expect(dragged).toBeGreaterThan(0.5);
@@ -212,11 +202,7 @@ test('9. the editor fits 800 px and 360 px windows; the car crop box stays on th
   await page.setViewportSize({ width: 1280, height: 800 });
   const label = (await page.getByTestId('photo-thumb').getAttribute('aria-label'))!;
   const [, photoWidth, photoHeight] = label.match(/\((\d+)×(\d+)\)/)!.map(Number);
-  const at = (await page.getByTestId('crop-box').boundingBox())!;
-  await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
-  await page.mouse.down();
-  await page.mouse.move(at.x + at.width / 2 + 600, at.y + at.height / 2 + 600, { steps: 5 });
-  await page.mouse.up();
+  await dragMiddle(page, 'crop-box', 600, 600, 5);
   await inverted(page);
   const [, w, h, x, y] = (await page.getByRole('group', { name: 'crop box' }).textContent())!.match(/(\d+)×(\d+) at (\d+),(\d+)/)!.map(Number);
   expect(x + w).toBeLessThanOrEqual(photoWidth);

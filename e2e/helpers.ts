@@ -70,3 +70,13 @@ export function msUntilShown(page: Page, testId: string, expected: number[], tol
 
 /** The largest difference between two pictures' channel values. */
 export const maxDifference = (a: number[], b: number[]) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), a.length === b.length ? 0 : Infinity);
+
+/** A real drag: pointer down at the middle of `testId`, `moves` pointer moves by (dx, dy) in all, pointer up. */
+export async function dragMiddle(page: Page, testId: string, dx: number, dy: number, moves = 10) {
+  const box = (await page.getByTestId(testId).boundingBox())!;
+  const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  for (let i = 1; i <= moves; i++) await page.mouse.move(x + (dx * i) / moves, y + (dy * i) / moves);
+  await page.mouse.up();
+}
