@@ -1,9 +1,16 @@
 /**
- * npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback] [--refine [--refine-steps N]]
+ * npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback [--paste change|generated]]
+ *                    [--edit <direction>=<value>]... [--transfer <reference photo>:<block>] [--refine [--refine-steps N]]
  *                    [--backend wasm|cpu] <image>...
  * The whole photo pipeline without a browser (the same EditorSession the app's worker uses). Per image,
- * <out>/<name>/: aligned.png, reconstruction.png, codes.npy (W+, float32), report.json, and with --pasteback
- * pasteback.png, with --raw image.npy (the generator's float32 output before clamping, NCHW, full resolution).
+ * <out>/<name>/: aligned.png, reconstruction.png, codes.npy (W+, float32), report.json, with --raw image.npy (the
+ * generator's float32 output before clamping, NCHW, full resolution).
+ * --edit moves the codes along a direction of the model (repeatable; the ids are the model's slider ids) and
+ * --transfer applies a learned editing block with a second photo as the reference; both write edit.png.
+ * --pasteback writes pasteback.png at the photo's full resolution: by default the photo plus what the edit changes,
+ * inside the face-and-hair region (faces) or the crop box (cars), so the photo keeps its own detail and an
+ * unedited photo comes back unchanged (src/photo/composite.ts); --paste generated puts the generated crop itself
+ * into the photo instead.
  * --refine tunes the generator to each photo (pivotal tuning, src/engine/refine.ts) after the encoder: the
  * reconstruction, codes and paste-back are then the refined ones, and the report gives the error before and after.
  * Each input gets its own folder inside --out (the file's name; -2, -3... when names repeat), listed in
@@ -13,8 +20,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { StudioModel } from '../src/engine/model';
-import { EditorSession } from '../src/engine/session';
+import { StudioModel, type EditValue } from '../src/engine/model';
+import { EditorSession, type Transfer } from '../src/engine/session';
 import { CheckpointError } from '../src/io/errors';
 import { writeNpy } from '../src/io/npy';
 import { useNodeBackend, type NodeBackend } from '../src/node/backend';
@@ -25,7 +32,25 @@ import { PhotoError } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
 
-interface Options { aligned: boolean; raw: boolean; pasteback: boolean; refine: number }
+interface Options {
+  aligned: boolean;
+  raw: boolean;
+  pasteback: 'change' | 'generated' | null;
+  refine: number;
+  edits: EditValue[];
+  transfer: Transfer | null;
+}
+
+/** `--edit smiling=2`: the model's direction and a value; a sentence naming the model's ids when it has no such direction. */
+function parseEdit(text: string, model: StudioModel): EditValue {
+  const match = /^([^=]+)=(-?\d+(?:\.\d+)?)$/.exec(text.trim());
+  if (!match) throw new UsageError(`--edit takes <direction>=<value> (e.g. smiling=2); got "${text}"`);
+  const direction = model.manifest.directions.find((d) => d.id === match[1]);
+  if (!direction) throw new UsageError(`this model has no direction "${match[1]}"; it has: ${model.manifest.directions.map((d) => d.id).join(', ')}`);
+  return { direction: direction.id, value: Number(match[2]) };
+}
+
+class UsageError extends Error {}
 
 /**
  * One output folder per input, inside `out` whatever the name: the file's name without its extension, made safe
@@ -98,8 +123,19 @@ async function processImage(session: EditorSession, path: string, dir: string, o
     await writeFile(join(dir, 'image.npy'), writeNpy(raw.data, raw.shape));
     outputs.push('image.npy');
   }
+  const edited = options.edits.length > 0 || options.transfer !== null;
+  let edit = reconstruction;
+  if (edited) {
+    report.edits = options.edits;
+    if (options.transfer) report.transfer = options.transfer;
+    edit = (await time('edit', () => session.render(options.edits, { transfer: options.transfer }))).image;
+    await writeFile(join(dir, 'edit.png'), await encodePng(edit));
+    outputs.push('edit.png');
+  }
   if (options.pasteback) {
-    await writeFile(join(dir, 'pasteback.png'), await encodePng(await time('pasteback', () => session.pasteBack(reconstruction))));
+    const full = await time('pasteback', () => options.pasteback === 'generated' ? session.pasteBack(edit) : session.composite(options.edits, options.transfer));
+    report.paste = options.pasteback;
+    await writeFile(join(dir, 'pasteback.png'), await encodePng(full));
     outputs.push('pasteback.png');
   }
   report.timingsMs = timings;
@@ -108,18 +144,47 @@ async function processImage(session: EditorSession, path: string, dir: string, o
   return report;
 }
 
+/**
+ * `--transfer <photo>:<block>`: the reference photo is framed and inverted once, for every image of the batch.
+ * The block is one of the model's learned editing blocks.
+ */
+async function takeReference(session: EditorSession, spec: string, aligned: boolean): Promise<Transfer> {
+  const at = spec.lastIndexOf(':');
+  const [path, block] = at > 0 ? [spec.slice(0, at), spec.slice(at + 1)] : [spec, ''];
+  const blocks = session.model.manifest.editBlocks.map((b) => b.id);
+  if (!blocks.includes(block)) {
+    throw new UsageError(blocks.length ? `--transfer takes <reference photo>:<block>, the block one of: ${blocks.join(', ')}; got "${spec}"`
+      : 'this model has no learned editing blocks to transfer with');
+  }
+  let photo;
+  try {
+    photo = await decodePhoto(new Uint8Array(await readFile(path)), basename(path));
+  } catch (error) {
+    throw new UsageError(`the reference photo: ${readFailure(path, error as NodeJS.ErrnoException) ?? (error as Error).message}`);
+  }
+  await session.setPhoto(photo, 'reference', !aligned);
+  await session.frame(aligned ? { kind: 'resize' } : session.defaultFraming('reference'), 'reference');
+  await session.invert('reference');
+  return { kind: 'block', block, strength: 1 };
+}
+
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
       model: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
       aligned: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false }, pasteback: { type: 'boolean', default: false },
+      paste: { type: 'string', default: 'change' }, edit: { type: 'string', multiple: true, default: [] }, transfer: { type: 'string' },
       refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string', default: '100' },
       verbose: { type: 'boolean', default: false },
     },
   });
   if (!values.model || !values.out || positionals.length === 0) {
-    console.error('usage: npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback] [--refine [--refine-steps N]] [--backend wasm|cpu] <image>...');
+    console.error('usage: npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback [--paste change|generated]] [--edit <direction>=<value>]... [--transfer <reference photo>:<block>] [--refine [--refine-steps N]] [--backend wasm|cpu] <image>...');
+    process.exit(2);
+  }
+  if (values.paste !== 'change' && values.paste !== 'generated') {
+    console.error(`invert: --paste is change (the photo plus the edit's change) or generated (the generated crop); got ${values.paste}`);
     process.exit(2);
   }
   const refineSteps = values.refine ? Number(values['refine-steps']) : 0;
@@ -137,13 +202,24 @@ async function main() {
     console.error(`invert: the model in ${values.model} could not be loaded: ${(error as Error).message}`);
     process.exit(2);
   }
+  let edits: EditValue[];
+  let transfer: Transfer | null = null;
+  try {
+    edits = values.edit.map((e) => parseEdit(e, session.model));
+    if (values.transfer) transfer = await takeReference(session, values.transfer, values.aligned);
+  } catch (error) {
+    console.error(`invert: ${(error as Error).message}`);
+    process.exit(2);
+  }
   let failed = 0;
   const folders = outputFolders(positionals).map((name) => join(values.out!, name));
   const index: Array<{ input: string; folder: string; ok: boolean }> = [];
   for (const [i, path] of positionals.entries()) {
     const dir = folders[i];
     try {
-      const report = await processImage(session, path, dir, { aligned: values.aligned, raw: values.raw, pasteback: values.pasteback, refine: refineSteps }, backend);
+      const report = await processImage(session, path, dir, {
+        aligned: values.aligned, raw: values.raw, pasteback: values.pasteback ? values.paste : null, refine: refineSteps, edits, transfer,
+      }, backend);
       console.log(`${path}: ok -> ${dir}, MSE ${(report.reconstructionMse as number).toFixed(4)}, ${JSON.stringify(report.timingsMs)}`);
       index.push({ input: path, folder: dir, ok: true });
     } catch (error) {

@@ -43,6 +43,40 @@ describe('npm run invert (batch CLI)', () => {
     expect(failure.code).toBe('not-an-image');
   });
 
+  it('--edit and --transfer write the edit; --pasteback keeps the photo\'s own pixels outside the edited face', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'stst-invert-edit-'));
+    const photo = join(FIXTURES, 'photos', 'faces', 'obama.jpg');
+    const reference = join(FIXTURES, 'photos', 'faces', 'two_people.jpg');
+    const pixels = async (file: string) => (await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true }));
+    await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/demo-faces-64', '--out', join(out, 'plain'), '--pasteback', photo], { cwd: ROOT });
+    await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/demo-faces-64', '--out', join(out, 'edited'), '--pasteback',
+      '--edit', 'smiling=5', '--edit', 'male=-5', '--transfer', `${reference}:bangs`, photo], { cwd: ROOT });
+    const original = await pixels(photo);
+    // no edit: the photo itself, byte for byte
+    expect(Buffer.compare((await pixels(join(out, 'plain', 'obama', 'pasteback.png'))).data, original.data)).toBe(0);
+    const edited = await pixels(join(out, 'edited', 'obama', 'pasteback.png'));
+    const report = JSON.parse(await readFile(join(out, 'edited', 'obama', 'report.json'), 'utf8'));
+    expect(report.edits).toEqual([{ direction: 'smiling', value: 5 }, { direction: 'male', value: -5 }]);
+    expect(report.transfer).toEqual({ kind: 'block', block: 'bangs', strength: 1 });
+    expect(report.outputs).toContain('edit.png');
+    // changed pixels lie inside the face's box, grown by its size (the hair and the feather), none elsewhere
+    const face = report.chosenFace.box;
+    let inside = 0;
+    let outside = 0;
+    for (let i = 0; i < original.info.width * original.info.height; i++) {
+      if (edited.data[i * 3] === original.data[i * 3] && edited.data[i * 3 + 1] === original.data[i * 3 + 1] && edited.data[i * 3 + 2] === original.data[i * 3 + 2]) continue;
+      const x = i % original.info.width;
+      const y = Math.floor(i / original.info.width);
+      if (Math.abs(x - (face.x + face.width / 2)) < face.width * 1.5 && Math.abs(y - (face.y + face.height / 2)) < face.height * 1.5) inside++; else outside++;
+    }
+    expect(inside).toBeGreaterThan(face.width * face.height * 0.5);
+    expect(outside).toBe(0);
+    const unknown = await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/demo-faces-64', '--out', out, '--edit', 'smile=2', photo], { cwd: ROOT })
+      .then(() => null, (e: { code: number; stderr: string }) => e);
+    expect(unknown?.code).toBe(2);
+    expect(unknown?.stderr).toMatch(/no direction "smile"; it has: smiling, young/);
+  });
+
   it('inverts a car photo through its centred 4:3 crop and pastes it back into the box', async () => {
     const out = await mkdtemp(join(tmpdir(), 'stst-invert-car-'));
     const G = join(FIXTURES, 'golden');

@@ -5,6 +5,7 @@ import { centredBox, clampBox, cropAndResize, resizeRgb, type CropBox } from '..
 import { describeAlignedPair, descriptorDistance, type DetectedFace, type FaceDetector } from '../photo/faces';
 import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
 import { findFaces } from '../photo/intake';
+import { alignedFaceRegion, boxPlacement, boxRegion, composite, faceRegion, facePlacement, maskedChange, toCropPoints, type Placement } from '../photo/composite';
 import { pasteBack } from '../photo/pasteback';
 import type { Point, RgbImage } from '../photo/types';
 import { fromRgb, toRgb } from './image';
@@ -39,6 +40,8 @@ export interface SubjectSnapshot {
   codesShape: [number, number, number];
   /** The photo's pivotal tuning, when it was refined. */
   refinement?: RefinementData | null;
+  /** The framed face's 68 landmarks (photo pixels), which bound what an edit may change; null: hand-placed. */
+  landmarks?: Point[] | null;
 }
 
 /** One photo's inversion, with everything needed to render edits and paste them back. */
@@ -51,6 +54,10 @@ interface Subject {
   codes: tf.Tensor3D | null;
   /** The photo's own tuned generator layers (refine()); null until refined, and again after a new framing. */
   refinement: Refinement | null;
+  /** The framed face's landmarks (photo pixels); null for hand-placed eyes and mouth, crops and cars. */
+  landmarks: Point[] | null;
+  /** The composite's region mask, kept for the crop size it was made at. */
+  region?: { key: string; mask: Float32Array };
 }
 
 /**
@@ -69,7 +76,7 @@ export class EditorSession {
 
   /** Sets the photo; for faces, detects them (largest first; throws PhotoError 'no-face' when none). */
   async setPhoto(photo: RgbImage, which: 'subject' | 'reference' = 'subject', detect = true): Promise<DetectedFace[]> {
-    const subject: Subject = { photo, faces: [], aligned: null, transform: null, box: null, codes: null, refinement: null };
+    const subject: Subject = { photo, faces: [], aligned: null, transform: null, box: null, codes: null, refinement: null, landmarks: null };
     this.replace(which, subject);
     if (this.domain === 'face' && detect) {
       if (!this.detector) throw new Error('no face detector');
@@ -93,6 +100,8 @@ export class EditorSession {
     s.codes?.dispose();
     s.codes = null;
     this.dropRefinement(s);
+    s.region = undefined;
+    s.landmarks = framing.kind === 'face' ? s.faces[framing.faceIndex ?? 0]?.landmarks ?? null : null;
     if (framing.kind === 'car' || framing.kind === 'resize') {
       s.box = framing.kind === 'resize' ? { x: 0, y: 0, width: s.photo.width, height: s.photo.height } : clampBox(framing.box ?? centredBox(s.photo, w / h), s.photo);
       s.transform = null;
@@ -164,7 +173,47 @@ export class EditorSession {
     return { image: rgb, ms: performance.now() - started };
   }
 
-  /** The edit blended back into the full-resolution photo. */
+  /**
+   * The edit in the photo at its full resolution, keeping the photo's detail: the photo plus what the edit
+   * changes (edit − reconstruction, through the photo's tuned layers when refined) under the face-and-hair region
+   * (faces) or the feathered crop box (cars); see src/photo/composite.ts. No edit: the photo, byte for byte.
+   */
+  async composite(edits: EditValue[], transfer?: Transfer | null): Promise<RgbImage> {
+    const s = this.get('subject');
+    if (!s.codes) throw new Error('invert the photo first');
+    if (!edits.some((e) => e.value !== 0) && !transfer) return { width: s.photo.width, height: s.photo.height, data: s.photo.data.slice() };
+    const tuned = s.refinement?.layers;
+    const pictures = tf.tidy(() => {
+      const codes = this.editedCodes(edits, transfer);
+      return [this.model.render(codes, { tuned }), this.model.render(s.codes!, { tuned })];
+    });
+    const [, h, w] = pictures[0].shape;
+    const [edit, reconstruction] = (await Promise.all(pictures.map((p) => p.data()))) as Float32Array[];
+    tf.dispose(pictures);
+    const placement = this.placement(s, [h, w]);
+    return composite(s.photo, maskedChange(edit, reconstruction, this.regionMask(s, placement)), placement);
+  }
+
+  /** Where the generator's [h, w] picture sits in the subject photo. */
+  private placement(s: Subject, [h, w]: [number, number]): Placement {
+    if (s.transform) return facePlacement(s.transform, w);
+    if (!s.box) throw new Error('frame the photo first');
+    return boxPlacement(s.box, [h, w]);
+  }
+
+  /** What an edit may change, in the generator's crop: the face and hair (faces), the crop box (cars). */
+  private regionMask(s: Subject, placement: Placement): Float32Array {
+    const key = `${placement.width}x${placement.height}`;
+    if (s.region?.key !== key) {
+      const mask = this.domain !== 'face' ? boxRegion(placement.width, placement.height)
+        : s.landmarks ? faceRegion(toCropPoints(s.landmarks, placement), placement.width)
+          : alignedFaceRegion(placement.width);
+      s.region = { key, mask };
+    }
+    return s.region.mask;
+  }
+
+  /** The generated crop itself blended into the full-resolution photo (the edit replaces the face; composite() keeps the photo's detail). */
   async pasteBack(edit: RgbImage): Promise<RgbImage> {
     const s = this.get('subject');
     if (s.transform) return (await pasteBack(s.photo, edit, s.transform)).image;
@@ -220,7 +269,7 @@ export class EditorSession {
     return {
       faces: s.faces, aligned: s.aligned, transform: s.transform, box: s.box,
       codes: Float32Array.from(await s.codes.data()), codesShape: [b, n, d],
-      refinement: s.refinement?.toData() ?? null,
+      refinement: s.refinement?.toData() ?? null, landmarks: s.landmarks,
     };
   }
 
@@ -238,7 +287,7 @@ export class EditorSession {
     const refinement = snapshot.refinement ? Refinement.fromData(this.model, snapshot.refinement) : null;
     this.replace(which, {
       photo, faces: snapshot.faces, aligned: snapshot.aligned, transform: snapshot.transform, box: snapshot.box,
-      codes: tf.tensor3d(snapshot.codes, [1, n, d]), refinement,
+      codes: tf.tensor3d(snapshot.codes, [1, n, d]), refinement, landmarks: snapshot.landmarks ?? null,
     });
   }
 

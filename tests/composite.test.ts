@@ -1,0 +1,114 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { StudioModel } from '../src/engine/model';
+import { EditorSession } from '../src/engine/session';
+import { useNodeBackend } from '../src/node/backend';
+import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
+import { boxPlacement, composite, facePlacement, faceRegion, maskAt, toCropPoints } from '../src/photo/composite';
+import type { FaceDetector } from '../src/photo/faces';
+import { ffhqQuad, quadToAffine } from '../src/photo/geometry';
+import type { RgbImage } from '../src/photo/types';
+import { loadBundle } from '../src/weights/loader';
+import { directoryFiles } from '../src/weights/node-files';
+import { FIXTURES } from './helpers/golden';
+
+const ROOT = join(import.meta.dirname, '..');
+let detector: FaceDetector;
+const photo = async (p: string) => decodePhoto(new Uint8Array(await readFile(join(FIXTURES, 'photos', p))), p);
+const model = async (name: string) => {
+  const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', name)));
+  return new StudioModel(manifest, weights);
+};
+
+/** Every pixel where two photos differ, as [x, y]. */
+function changed(a: RgbImage, b: RgbImage): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let i = 0; i < a.width * a.height; i++) {
+    if (a.data[i * 3] !== b.data[i * 3] || a.data[i * 3 + 1] !== b.data[i * 3 + 1] || a.data[i * 3 + 2] !== b.data[i * 3 + 2]) out.push([i % a.width, Math.floor(i / a.width)]);
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  await useNodeBackend('wasm');
+  detector = await nodeFaceDetector();
+});
+
+describe('the detail-preserving composite (photo + the edit\'s change under a soft mask)', () => {
+  it('places the generator\'s crop where the alignment took it from', async () => {
+    const faces = await detector.detect(await photo('faces/obama.jpg'));
+    const quad = ffhqQuad(faces[0].landmarks);
+    const transform = { outputSize: 64, toSource: quadToAffine(quad, 64), quad, sourceWidth: 0, sourceHeight: 0 };
+    const placement = facePlacement(transform, 256);
+    // the quad's top-left corner is the crop's top-left pixel edge: index -0.5
+    const [tl] = toCropPoints([{ x: quad.corners[0].x - 0.5, y: quad.corners[0].y - 0.5 }], placement);
+    expect(tl.x).toBeCloseTo(-0.5, 6);
+    expect(tl.y).toBeCloseTo(-0.5, 6);
+    const box = boxPlacement({ x: 100, y: 50, width: 400, height: 300 }, [96, 128]);
+    const [a, b] = toCropPoints([{ x: 99.5, y: 49.5 }, { x: 499.5, y: 349.5 }], box);
+    expect([a.x, a.y, b.x, b.y].map((v) => Number(v.toFixed(6)))).toEqual([-0.5, -0.5, 127.5, 95.5]);
+    // the face region covers the face's landmarks and leaves the crop's corners out
+    const landmarks = toCropPoints(faces[0].landmarks, facePlacement(transform, 64));
+    const mask = faceRegion(landmarks, 64);
+    const at = (p: { x: number; y: number }) => mask[Math.round(p.y) * 64 + Math.round(p.x)];
+    expect([at(landmarks[30]), at(landmarks[51]), at(landmarks[8]) > 0.3]).toEqual([1, 1, true]);
+    expect([mask[0], mask[63], mask[64 * 63], mask[64 * 64 - 1]]).toEqual([0, 0, 0, 0]);
+    // a forehead point half the face's height above the brows is in
+    expect(at({ x: landmarks[27].x, y: landmarks[19].y - 0.4 * (landmarks[8].y - landmarks[19].y) })).toBe(1);
+  });
+
+  it('a zero change leaves the photo as it was, byte for byte', async () => {
+    const image = await photo('faces/obama.jpg');
+    const placement = boxPlacement({ x: 10, y: 20, width: 200, height: 200 }, [64, 64]);
+    expect(changed(composite(image, new Float32Array(64 * 64 * 3), placement), image)).toHaveLength(0);
+  });
+
+  it('faces: no edit gives the photo exactly; an edit changes only the face-and-hair region, and visibly', async () => {
+    const demo = await model('demo-faces-64');
+    const session = new EditorSession(demo, detector);
+    const obama = await photo('faces/obama.jpg');
+    await session.setPhoto(obama);
+    await session.frame(session.defaultFraming());
+    await session.invert();
+    expect(changed(await session.composite([]), obama)).toHaveLength(0);
+    expect(changed(await session.composite([{ direction: 'smiling', value: 0 }]), obama)).toHaveLength(0);
+
+    const edited = await session.composite([{ direction: 'male', value: -3 }]);
+    const moved = changed(edited, obama);
+    expect(moved.length).toBeGreaterThan(1000);
+    // every changed pixel lies where the (bilinearly sampled) mask is above zero
+    const faces = session.faces();
+    const quad = ffhqQuad(faces[0].landmarks);
+    const placement = facePlacement({ outputSize: 64, toSource: quadToAffine(quad, 64), quad, sourceWidth: 0, sourceHeight: 0 }, 64);
+    const mask = faceRegion(toCropPoints(faces[0].landmarks, placement), 64);
+    expect(moved.filter(([x, y]) => maskAt(mask, placement, x, y) === 0)).toHaveLength(0);
+    // the generated-crop paste replaces the whole square; the composite leaves the corners of the square alone
+    const corner = quad.corners[0];
+    const inside = { x: Math.round(corner.x + (quad.x.x + quad.y.x) * 0.1), y: Math.round(corner.y + (quad.x.y + quad.y.y) * 0.1) };
+    const pasted = await session.pasteBack((await session.render([{ direction: 'male', value: -3 }])).image);
+    const px = (im: RgbImage, p: { x: number; y: number }) => [...im.data.subarray((p.y * im.width + p.x) * 3, (p.y * im.width + p.x) * 3 + 3)];
+    expect(px(edited, inside)).toEqual(px(obama, inside));
+    expect(px(pasted, inside)).not.toEqual(px(obama, inside));
+    session.dispose();
+    demo.dispose();
+  });
+
+  it('cars: the change stays inside the crop box', async () => {
+    const demo = await model('demo-cars-128');
+    const session = new EditorSession(demo, null);
+    const car = await photo('cars/ferrari-red-3852233337_7593a392c1_b.jpg');
+    await session.setPhoto(car);
+    const framing = session.defaultFraming();
+    await session.frame(framing);
+    await session.invert();
+    expect(changed(await session.composite([]), car)).toHaveLength(0);
+    const colour = demo.manifest.directions.find((d) => d.kind === 'ganspace')!;
+    const moved = changed(await session.composite([{ direction: colour.id, value: colour.max }]), car);
+    expect(moved.length).toBeGreaterThan(1000);
+    const box = framing.box!;
+    expect(moved.filter(([x, y]) => x < box.x || y < box.y || x >= box.x + box.width || y >= box.y + box.height)).toHaveLength(0);
+    session.dispose();
+    demo.dispose();
+  });
+});
