@@ -96,7 +96,12 @@ async function render(preview: boolean): Promise<void> {
   renderInFlight = false;
   if (!stale(t, result)) {
     if (failed(result)) notify(result.error.message, 'error', 'render');
-    else view({ edited: result.image, timings: { ...get().timings, [preview ? 'preview' : 'render']: result.ms } });
+    else {
+      view({
+        edited: result.image, ...(result.result ? { result: result.result } : {}),
+        timings: { ...get().timings, [preview ? 'preview' : 'render']: result.ms, ...(result.result ? { 'in the photo': result.result.ms } : {}) },
+      });
+    }
   }
   const next = renderWaiting;
   renderWaiting = null;
@@ -365,7 +370,7 @@ async function frameAndInvert(framing: Framing, which: Which, t: number): Promis
   dispatch((d) => D.frame(d, which, framing));
   if (subject) {
     dismissTopic('no-face');
-    view({ busy: 'Aligning', aligned: null, reconstruction: null, edited: null, mse: null, identity: null, steps: { ...get().steps, detect: get().steps.detect === 'failed' ? 'done' : get().steps.detect, align: 'running' } });
+    view({ busy: 'Aligning', aligned: null, reconstruction: null, edited: null, result: null, mse: null, identity: null, steps: { ...get().steps, detect: get().steps.detect === 'failed' ? 'done' : get().steps.detect, align: 'running' } });
   } else {
     view({ busy: 'Inverting the reference' });
   }
@@ -391,8 +396,15 @@ async function frameAndInvert(framing: Framing, which: Which, t: number): Promis
     dispatch((d) => (d.transfer ? d : D.setTransfer(d, defaultTransfer())));
   }
   await keepSnapshot(which, t, subject ? inverted.identity : null);
+  if (subject) await showOriginal(t);
   requestRender(false);
   if (subject && autoRefine() && t === ticket && !reopening) await refinePhoto();
+}
+
+/** The photo as dropped, for the result's before/after. */
+async function showOriginal(t: number): Promise<void> {
+  const original = await engine.original(t);
+  if (!stale(t, original) && !failed(original)) view({ original });
 }
 
 /** Brings a saved photo back: from its snapshot when it matches, else by framing and inverting it again. */
@@ -410,6 +422,7 @@ async function restorePhoto(which: Which, ref: D.PhotoRef, t: number): Promise<b
       if (subject) {
         if (get().doc.refinement && !saved.snapshot.refinement) dispatch((d) => ({ ...d, refinement: null }));
         view({ photo: photoView(ref.name, restored), aligned: restored.aligned, reconstruction: restored.reconstruction, mse: restored.mse, identity: saved.identity, steps: { decode: 'restored', detect: 'restored', align: 'restored', invert: 'restored' } });
+        await showOriginal(t);
       } else {
         view({ reference: photoView(ref.name, restored), referenceReady: true });
       }
@@ -561,18 +574,22 @@ async function loadCodes(bytes: Uint8Array, name: string, t: number): Promise<bo
   return true;
 }
 
-export async function download(kind: 'edit' | 'pasteback'): Promise<void> {
+/**
+ * 'photo': the edit in the photo at its full resolution (the photo's own detail, the edit's change); 'crop': the
+ * generated crop pasted into the photo; 'edit': the generator's picture alone.
+ */
+export async function download(kind: 'photo' | 'crop' | 'edit'): Promise<void> {
   const t = ticket;
   const { doc, photo } = get();
-  view({ busy: kind === 'edit' ? 'Rendering the edit' : 'Pasting the edit into the original' });
+  view({ busy: kind === 'edit' ? 'Rendering the edit' : 'Putting the edit into the full-size photo' });
   const result = kind === 'edit'
     ? await engine.editPng(t, editList(doc.edits), activeTransfer())
-    : await engine.pasteBackPng(t, editList(doc.edits), activeTransfer());
+    : await engine.pasteBackPng(t, editList(doc.edits), activeTransfer(), kind === 'photo' ? 'change' : 'generated');
   if (stale(t, result)) return;
   view({ busy: null });
   if (failed(result)) { notify(result.error.message, 'error'); return; }
   const base = (photo?.name ?? 'photo').replace(/\.[^.]+$/, '');
-  save(result, `${base}-${kind === 'edit' ? 'edit' : 'edit-full'}.png`);
+  save(result, `${base}-${{ photo: 'edited', crop: 'generated-crop', edit: 'edit' }[kind]}.png`);
 }
 
 export async function exportCodes(): Promise<void> {

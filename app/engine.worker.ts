@@ -17,7 +17,7 @@ import { PhotoError, type RgbImage } from '../src/photo/types';
 import type { BundleManifest } from '../src/weights/bundle';
 import { convertCheckpoint } from '../src/weights/convert';
 import { httpFiles, loadBundle, memoryFiles, type LoadProgress } from '../src/weights/loader';
-import type { BackendChoice, EngineApi, FaceBox, Inversion, ModelSummary, Pixels, PhotoInfo, Result, WorkerError } from './protocol';
+import { SHOWN_MAX_SIDE, type BackendChoice, type EngineApi, type FaceBox, type Inversion, type ModelSummary, type Pixels, type PhotoInfo, type Result, type WorkerError } from './protocol';
 
 let model: StudioModel | null = null;
 let session: EditorSession | null = null;
@@ -255,16 +255,27 @@ const api: EngineApi = {
   render(ticket, edits: EditValue[], preview, transfer: Transfer | null) {
     return serial(ticket, async () => {
       const { image, ms } = await current().render(edits, { preview, transfer });
-      return { image: pixels(image), ms };
+      if (preview) return { image: pixels(image), ms };
+      const started = performance.now();
+      const full = await current().composite(edits, transfer);
+      const shown = downscaleRgb(full, SHOWN_MAX_SIDE);
+      const result = { image: pixels(shown.image), factor: shown.factor, width: full.width, height: full.height, ms: performance.now() - started };
+      return { image: pixels(image), ms, result };
     });
+  },
+
+  original(ticket) {
+    return serial(ticket, async () => pixels(downscaleRgb(current().photo(), SHOWN_MAX_SIDE).image));
   },
 
   editPng(ticket, edits, transfer) {
     return serial(ticket, async () => png((await current().render(edits, { transfer })).image));
   },
 
-  pasteBackPng(ticket, edits, transfer) {
-    return serial(ticket, async () => png(await current().pasteBack((await current().render(edits, { transfer })).image)));
+  pasteBackPng(ticket, edits, transfer, paste) {
+    return serial(ticket, async () => png(paste === 'generated'
+      ? await current().pasteBack((await current().render(edits, { transfer })).image)
+      : await current().composite(edits, transfer)));
   },
 
   exportCodes(ticket) {

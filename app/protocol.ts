@@ -38,6 +38,15 @@ export interface PhotoInfo {
   noFace?: string;
 }
 
+/**
+ * The edit in the photo (src/photo/composite.ts), shown at most SHOWN_MAX_SIDE pixels on its longer side:
+ * `factor` photo pixels per shown pixel; the download is full size.
+ */
+export interface PhotoResult { image: Pixels; factor: number; width: number; height: number; ms: number }
+
+/** The longest side of the photo result on the page (a 16 MP photo is shown whole; larger ones are shrunk for the screen). */
+export const SHOWN_MAX_SIDE = 4096;
+
 export interface Inversion { reconstruction: Pixels; mse: number; identity: number | null; ms: number }
 
 export interface BackendChoice {
@@ -102,9 +111,13 @@ export interface EngineApi {
   /** The photo's reconstruction as the engine holds it now (after a cancelled refinement, say). */
   reconstruction(ticket: number): Promise<Result<{ reconstruction: Pixels; mse: number }>>;
 
-  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null): Promise<Result<{ image: Pixels; ms: number }>>;
+  /** The generator's edit; a full render (not a preview) also brings the edit in the photo (PhotoResult). */
+  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null): Promise<Result<{ image: Pixels; ms: number; result?: PhotoResult }>>;
+  /** The subject photo as it was dropped, at the size the result is shown (the "before"). */
+  original(ticket: number): Promise<Result<Pixels>>;
   editPng(ticket: number, edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>>;
-  pasteBackPng(ticket: number, edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>>;
+  /** The edit in the photo at its full resolution: the photo's own detail plus the edit's change, or the generated crop pasted in. */
+  pasteBackPng(ticket: number, edits: EditValue[], transfer: Transfer | null, paste: 'change' | 'generated'): Promise<Result<Blob>>;
   exportCodes(ticket: number): Promise<Result<Uint8Array>>;
   importCodes(ticket: number, bytes: Uint8Array): Promise<Result<{ reconstruction: Pixels; mse: number }>>;
 }

@@ -1,6 +1,6 @@
 import { create } from 'zustand';
 import { emptyDocument, type StudioDocument } from './document';
-import type { FaceBox, ModelSummary, Pixels } from './protocol';
+import type { FaceBox, ModelSummary, PhotoResult, Pixels } from './protocol';
 
 /**
  * The page's state: the document (what the user made; changed only through document.ts's transitions, by the
@@ -59,6 +59,10 @@ export interface StudioState {
   aligned: Pixels | null;
   reconstruction: Pixels | null;
   edited: Pixels | null;
+  /** The edit in the photo (the main result), from the last full render. */
+  result: PhotoResult | null;
+  /** The photo as dropped, at the result's size: the "before". */
+  original: Pixels | null;
   mse: number | null;
   identity: number | null;
   reference: PhotoView | null;
@@ -81,7 +85,7 @@ export const PENDING_STEPS: Record<Step, StepState> = { decode: 'pending', detec
 
 /** The view of "no photo": nothing from an earlier photo or model stays on screen. */
 export const NO_PICTURES = {
-  photo: null, aligned: null, reconstruction: null, edited: null, mse: null, identity: null,
+  photo: null, aligned: null, reconstruction: null, edited: null, result: null, original: null, mse: null, identity: null,
   reference: null, referenceReady: false, steps: PENDING_STEPS, refining: null, refineFigures: null,
 } satisfies Partial<StudioState>;
 

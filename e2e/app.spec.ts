@@ -129,18 +129,20 @@ test('exported codes can be imported over another photo, and they survive a relo
   await expect.poll(async () => canvasPixels(page, 'edited'), { timeout: 60_000 }).toEqual(first);
 });
 
-test('both downloads are PNGs of the right size', async ({ page }, info) => {
+test('the downloads are PNGs of the right size', async ({ page }, info) => {
   await start(page);
   await page.getByTestId('photo-input').setInputFiles(FACE);
   await inverted(page);
-  const save = async (name: string) => {
+  const save = async (name: string | RegExp) => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name }).click()]);
     return sharp(await download.path()).metadata();
   };
-  const edit = await save('Download edit (PNG)');
+  const edit = await save('Download the generated edit (PNG)');
   expect([edit.format, edit.width, edit.height]).toEqual(['png', 32, 32]);
-  const full = await save('Download edit in the original (PNG)');
+  const full = await save(/Download the edited photo/);
   expect([full.format, full.width, full.height]).toEqual(['png', 910, 1137]);
+  const crop = await save('Download the generated crop in the photo (PNG)');
+  expect([crop.format, crop.width, crop.height]).toEqual(['png', 910, 1137]);
   await page.screenshot({ path: info.outputPath('downloads.png') });
 });
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import sharp from 'sharp';
 import { msUntilShown } from './helpers';
 
 /**
@@ -40,6 +41,34 @@ test.beforeEach(async ({ page }) => {
   await expect(page.getByTestId('model-summary')).toBeVisible({ timeout: 240_000 });
 });
 
+/**
+ * The main result is the photo itself with the edit's change: shown at the photo's size, and downloaded at full
+ * resolution, it equals the photo as dropped everywhere but around the face (the face-and-hair region, feathered),
+ * and differs there.
+ */
+async function photoKeepsItsDetail(page: Page) {
+  const original = await pixels(page, 'photo-original');
+  const shown = await pixels(page, 'photo-result');
+  expect([shown.width, shown.height]).toEqual([original.width, original.height]);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: /Download the edited photo/ }).click()]);
+  const { data, info } = await sharp(await download.path()).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  expect([info.width, info.height]).toEqual([original.width, original.height]);
+  const face = await page.evaluate(() => JSON.parse(document.querySelector('.photo-result')!.getAttribute('data-focus') ?? 'null'));
+  expect(face).not.toBeNull();
+  let near = 0;
+  let far = 0;
+  for (let i = 0; i < info.width * info.height; i++) {
+    const same = [0, 1, 2].every((c) => data[i * 3 + c] === original.data[i * 4 + c] && shown.data[i * 4 + c] === original.data[i * 4 + c]);
+    if (same) continue;
+    const x = i % info.width;
+    const y = Math.floor(i / info.width);
+    if (Math.abs(x - (face.x + face.width / 2)) < face.width * 1.5 && Math.abs(y - (face.y + face.height / 2)) < face.height * 1.5) near++; else far++;
+  }
+  console.log(`demo faces on ${backend()}: the edited photo differs from the photo in ${near} pixels around the face, ${far} elsewhere`);
+  expect(near).toBeGreaterThan(face.width * face.height * 0.3);
+  expect(far).toBe(0);
+}
+
 test('the demo face model opens by default, reconstructs a real photo, edits it and transfers from a reference', async ({ page }, info) => {
   await expect(page.getByLabel('model')).toHaveValue('demo-faces-64');
   await expect(page.getByLabel('model').locator('option', { hasText: 'test model' })).toHaveCount(0);
@@ -52,9 +81,10 @@ test('the demo face model opens by default, reconstructs a real photo, edits it 
   // both descriptors are taken on the face box found in the aligned photo, so a smooth reconstruction still gets one
   await expect(page.getByTestId('quality')).toContainText(/Reconstruction MSE 0\.\d+.*identity distance \d\.\d+/);
   const before = (await pixels(page, 'edited')).data;
-  await page.getByTestId('slider-smiling').fill('3');
+  await page.getByTestId('slider-smiling').fill('5');
   await expect.poll(async () => (await pixels(page, 'edited')).data.some((v, i) => v !== before[i]), { timeout: 120_000 }).toBe(true);
   await expect(page.getByTestId('busy')).toHaveText('', { timeout: 120_000 });
+  await photoKeepsItsDetail(page);
   // A second photo as the reference: the shipped learned editing blocks transfer its attribute.
   const smiled = (await pixels(page, 'edited')).data;
   await page.getByTestId('reference-input').setInputFiles(REFERENCE);
@@ -66,6 +96,7 @@ test('the demo face model opens by default, reconstructs a real photo, edits it 
   await expect.poll(async () => (await pixels(page, 'edited')).data.some((v, i) => v !== smiled[i]), { timeout: 120_000 }).toBe(true);
   await expect(page.getByTestId('busy')).toHaveText('', { timeout: 120_000 });
   await page.screenshot({ path: info.outputPath('demo-faces.png') });
+  await page.locator('.panel.result').screenshot({ path: info.outputPath('demo-faces-result.png') });
   // A reload brings the edited photo, reference and transfer back from their snapshots (no detection, no encoder).
   // Timed on wasm, what this machine would pick; restore on WebGPU is tested with the golden tiny model in
   // app.spec.ts (on SwiftShader a demo-model restore takes 20-40 s of shader compilation).

@@ -2,7 +2,8 @@ import { useEffect, useRef } from 'react';
 import type { Pixels } from '../protocol';
 
 /** Draws engine pixels; the box keeps its size while empty or computing (no layout jumps). */
-export function ImageCanvas({ pixels, label, size = 224, testId, onClick }: { pixels: Pixels | null; label: string; size?: number; testId?: string; onClick?: (x: number, y: number) => void }) {
+/** `fill`: as wide as its container (the photo result); otherwise `size` pixels wide. */
+export function ImageCanvas({ pixels, label, size = 224, fill = false, testId, onClick }: { pixels: Pixels | null; label: string; size?: number; fill?: boolean; testId?: string; onClick?: (x: number, y: number) => void }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
     const c = canvas.current;
@@ -14,19 +15,19 @@ export function ImageCanvas({ pixels, label, size = 224, testId, onClick }: { pi
   }, [pixels]);
   const aspect = pixels ? pixels.width / pixels.height : 1;
   return (
-    <figure className="image" style={{ width: size }}>
+    <figure className="image" style={{ width: fill ? '100%' : size }}>
       <canvas
         ref={canvas}
         role="img"
         aria-label={label}
         data-testid={testId}
-        style={{ width: size, height: size / aspect }}
+        style={fill ? { width: '100%', aspectRatio: `${aspect}` } : { width: size, height: size / aspect }}
         onClick={onClick ? (e) => {
           const r = e.currentTarget.getBoundingClientRect();
           onClick(((e.clientX - r.left) / r.width) * e.currentTarget.width, ((e.clientY - r.top) / r.height) * e.currentTarget.height);
         } : undefined}
       />
-      <figcaption>{label}</figcaption>
+      {label && <figcaption>{label}</figcaption>}
     </figure>
   );
 }

@@ -2,6 +2,7 @@ import { useState } from 'react';
 import { cancelRefinement, refinePhoto, setAutoRefine } from '../controller';
 import { useStudio } from '../store';
 import { ImageCanvas } from './ImageCanvas';
+import { PhotoResult } from './PhotoResult';
 
 export function ResultPanel() {
   const { aligned, reconstruction, edited, mse, identity, model, fullRenders, refining, refineFigures, autoRefine, doc, busy } = useStudio();
@@ -9,6 +10,8 @@ export function ResultPanel() {
   return (
     <section aria-labelledby="result-heading" className="panel result" data-full-renders={fullRenders}>
       <h2 id="result-heading">Result</h2>
+      <PhotoResult />
+      <h3 className="detail-heading">What the model sees and makes</h3>
       <div className="images">
         <ImageCanvas pixels={aligned} label="Input (aligned)" size={180} testId="aligned" />
         <ImageCanvas pixels={reconstruction} label="Reconstruction" size={180} testId="reconstruction" />

@@ -238,6 +238,11 @@ export class EditorSession {
     return { data, shape };
   }
 
+  /** The subject photo as it was opened. */
+  photo(): RgbImage {
+    return this.get('subject').photo;
+  }
+
   /** The faces found in the subject photo (largest first). */
   faces(): DetectedFace[] {
     return this.get('subject').faces;

@@ -1,0 +1,48 @@
+import { useEffect, useRef, useState } from 'react';
+import { useStudio } from '../store';
+import { ImageCanvas } from './ImageCanvas';
+
+/**
+ * The main result: the edit in the photo itself (the photo's own detail, the edit's change inside the face or
+ * the crop box), with a before/after divider and a zoom to the photo's pixels, centred on the face.
+ */
+export function PhotoResult() {
+  const { result, original, photo, doc } = useStudio();
+  const [split, setSplit] = useState(0);
+  const [zoomed, setZoomed] = useState(false);
+  const frame = useRef<HTMLDivElement>(null);
+  const shown = result?.image ?? original;
+  const framing = doc.photo?.framing;
+  // What the edit is about, in photo pixels: the chosen face, or the car's crop box.
+  const focus = photo?.faces[framing?.kind === 'face' ? framing.faceIndex ?? 0 : 0]?.box ?? framing?.box;
+
+  useEffect(() => {
+    // Zoomed in, the face (or the crop) is what a person wants to see first.
+    const f = frame.current;
+    if (!zoomed || !f || !shown) return;
+    const k = 1 / (result?.factor ?? 1);
+    const cx = focus ? (focus.x + focus.width / 2) * k : shown.width / 2;
+    const cy = focus ? (focus.y + focus.height / 2) * k : shown.height / 2;
+    f.scrollTo({ left: cx - f.clientWidth / 2, top: cy - f.clientHeight / 2 });
+  }, [zoomed]); // once per zoom: later renders must not move the user's scroll
+
+  if (!shown) return null;
+  const width = zoomed ? shown.width : undefined;
+  return (
+    <div className="photo-result" data-focus={focus ? JSON.stringify(focus) : undefined}>
+      <div ref={frame} className={`photo-result-frame${zoomed ? ' zoomed' : ''}`}>
+        <div className="compare" style={{ ['--split' as string]: `${split}%`, width }}>
+          <ImageCanvas pixels={shown} label="" fill testId="photo-result" />
+          {original && <div className="before" aria-hidden="true"><ImageCanvas pixels={original} label="" fill testId="photo-original" /></div>}
+        </div>
+      </div>
+      <p className="photo-result-controls">
+        <span>Your photo, edited{result && ` · ${result.width}×${result.height}${result.factor > 1 ? ` (shown at 1/${result.factor})` : ''}`}</span>
+        <label className="inline">Before{' '}
+          <input type="range" min={0} max={100} value={split} onChange={(e) => setSplit(Number(e.target.value))} aria-label="show the photo before the edit, from the left" />
+        {' '}after</label>
+        <button type="button" onClick={() => setZoomed(!zoomed)} aria-pressed={zoomed}>{zoomed ? 'Fit to the panel' : 'Zoom to 100%'}</button>
+      </p>
+    </div>
+  );
+}
