@@ -1,11 +1,12 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StudioModel } from '../src/engine/model';
 import { useNodeBackend } from '../src/node/backend';
-import { floatToHalf, manifestByteLength } from '../src/weights/bundle';
+import { floatToHalf, manifestByteLength, type BundleManifest } from '../src/weights/bundle';
+import type { CheckpointError } from '../src/io/errors';
 import { halfToFloat } from '../src/io/torch';
 import { loadBundle, memoryFiles } from '../src/weights/loader';
 import { directoryFiles, writeBundle } from '../src/weights/node-files';
@@ -76,6 +77,49 @@ describe('model bundles', () => {
     expect(halfToFloat(floatToHalf(1 + 2 ** -11))).toBe(1); // tie -> even
     expect(halfToFloat(floatToHalf(1 + 3 * 2 ** -11))).toBe(1 + 2 ** -9);
     expect(halfToFloat(floatToHalf(1e6))).toBe(Infinity);
+  });
+});
+
+describe('a bundle is checked before anything of it is used', () => {
+  /** The golden bundle written to a fresh folder, then changed by `tamper` (manifest and files). */
+  async function tampered(tamper: (manifest: BundleManifest, dir: string) => Promise<void> | void): Promise<string> {
+    const { manifest, shards } = await convertGolden(false);
+    const dir = await mkdtemp(join(tmpdir(), 'stst-hostile-'));
+    await writeBundle(dir, manifest, shards);
+    await tamper(manifest, dir);
+    await writeFile(join(dir, 'model.json'), JSON.stringify(manifest));
+    return dir;
+  }
+  const refusal = async (dir: string) => loadBundle(directoryFiles(dir)).then(() => null, (e: CheckpointError) => [e.code, e.message]);
+
+  it('refuses weights files outside the bundle, by any spelling', async () => {
+    for (const path of ['../../outside/stolen.bin', '/etc/passwd', 'https://example.com/w.bin', 'sub/../../x.bin', '..', 'C:\\x.bin']) {
+      const dir = await tampered((m) => { m.weightsManifest[0].paths[0] = path; });
+      expect(await refusal(dir), path).toEqual(['invalid-bundle', expect.stringMatching(/not a plain file name inside the bundle's folder/)]);
+    }
+  });
+
+  it('refuses a shard of the wrong size, a transposed tensor and non-finite values', async () => {
+    const longer = await tampered(async (m, dir) => {
+      const first = join(dir, m.weightsManifest[0].paths[0]);
+      const bytes = await readFile(first);
+      await writeFile(first, Buffer.concat([bytes, bytes]));
+    });
+    expect(await refusal(longer)).toEqual(['invalid-bundle', expect.stringMatching(/hold \d+ bytes where model.json describes \d+/)]);
+    const flipped = await tampered((m) => {
+      const w = m.weightsManifest[0].weights.find((e) => e.shape.length === 2 && e.shape[0] !== e.shape[1])!;
+      w.shape = [...w.shape].reverse();
+    });
+    expect(await refusal(flipped)).toEqual(['shape-mismatch', expect.stringMatching(/where this architecture needs/)]);
+    const nan = await tampered(async (m, dir) => {
+      const first = join(dir, m.weightsManifest[0].paths[0]);
+      const bytes = await readFile(first);
+      bytes.writeFloatLE(Number.NaN, 4 * 10);
+      await writeFile(first, bytes);
+    });
+    expect(await refusal(nan)).toEqual(['non-finite', expect.stringMatching(/holds NaN at index 10/)]);
+    const huge = await tampered((m) => { m.weightsManifest[0].weights[0].shape = [1e9, 1e9]; });
+    expect(await refusal(huge)).toEqual(['invalid-bundle', expect.stringMatching(/not a float32 tensor of a plausible size/)]);
   });
 });
 

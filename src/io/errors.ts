@@ -10,6 +10,8 @@ export type CheckpointErrorCode =
   | 'missing-tensor'
   | 'unexpected-tensor'
   | 'shape-mismatch'
+  | 'invalid-bundle'
+  | 'non-finite'
   | 'not-npy';
 
 export class CheckpointError extends CodedError<CheckpointErrorCode> {

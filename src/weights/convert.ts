@@ -13,6 +13,7 @@ import {
 } from './bundle';
 import { attributeLabel, CELEBA_ATTRIBUTES } from './celeba';
 import { readTensors, rawTensor } from './from-checkpoint';
+import { checkFinite } from './validate';
 
 /**
  * Checkpoint(s) -> bundle. Runs in Node (npm run convert) and in the browser's worker (a user's dropped .pt).
@@ -251,6 +252,7 @@ export async function convertCheckpoint(input: ConvertInput): Promise<ConvertOut
   log(`parameters: encoder ${parameters.encoder.toLocaleString('en')}, decoder ${parameters.decoder.toLocaleString('en')}, ` +
     `classifier ${parameters.classifier.toLocaleString('en')}, edit blocks ${parameters.editBlocks.toLocaleString('en')}`);
 
+  checkFinite(out);
   const { group, shards } = encodeWeights(out, input.fp16 ?? false);
   const manifest: BundleManifest = {
     format: BUNDLE_FORMAT,

@@ -1,6 +1,7 @@
 import { CheckpointError } from '../io/errors';
 import { RawWeights } from '../models/weights';
 import { BUNDLE_FORMAT, decodeWeights, manifestByteLength, type BundleManifest } from './bundle';
+import { checkFinite, checkShards, validateManifest } from './validate';
 
 /** Where a bundle's files come from: a URL (browser), a folder (Node), IndexedDB (user-converted models). */
 export interface BundleFiles {
@@ -22,13 +23,14 @@ export async function readManifest(files: BundleFiles): Promise<BundleManifest> 
     if (error instanceof CheckpointError) throw error;
     throw new CheckpointError('not-a-checkpoint', `model.json could not be read: ${(error as Error).message}`);
   }
-  if (manifest.format !== BUNDLE_FORMAT) {
-    throw new CheckpointError('unsupported-format', `model.json is not a ${BUNDLE_FORMAT} bundle (format: ${String(manifest.format)})`);
+  if (!manifest || typeof manifest !== 'object' || manifest.format !== BUNDLE_FORMAT) {
+    throw new CheckpointError('unsupported-format', `model.json is not a ${BUNDLE_FORMAT} bundle (format: ${String(manifest?.format)})`);
   }
+  validateManifest(manifest);
   return manifest;
 }
 
-/** Loads every shard with byte progress and decodes the weights. */
+/** Loads every shard with byte progress and decodes the weights; see validate.ts for what is checked. */
 export async function loadBundle(files: BundleFiles, onProgress?: (p: LoadProgress) => void): Promise<{ manifest: BundleManifest; weights: RawWeights }> {
   const manifest = await readManifest(files);
   const total = manifestByteLength(manifest);
@@ -43,8 +45,10 @@ export async function loadBundle(files: BundleFiles, onProgress?: (p: LoadProgre
         onProgress?.({ loaded: Math.min(loaded, total), total });
       }));
     }
+    checkShards(group, shards);
     for (const [k, v] of decodeWeights(group, shards)) tensors.set(k, v);
   }
+  checkFinite(tensors);
   return { manifest, weights: new RawWeights(tensors) };
 }
 
