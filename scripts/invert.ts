@@ -28,6 +28,7 @@ import { useNodeBackend, type NodeBackend } from '../src/node/backend';
 import { decodePhoto, encodePng, nodeFaceDetector } from '../src/node/photo';
 import { useGradients } from '../src/node/gradients';
 import { SAME_PERSON_DISTANCE } from '../src/photo/faces';
+import { isFlat } from '../src/photo/raster';
 import { PhotoError } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
@@ -109,6 +110,9 @@ async function processImage(session: EditorSession, path: string, dir: string, o
     };
     ({ reconstruction, mse, identity } = refined);
   }
+  if (isFlat(reconstruction) && !isFlat(input)) {
+    throw new CheckpointError('non-finite', `the reconstruction is a single colour (rgb ${[...reconstruction.data.subarray(0, 3)].join(', ')}): the model or the backend is broken for this photo`);
+  }
   report.reconstructionMse = mse;
   if (session.domain === 'face') {
     report.identityDistance = identity;
@@ -134,6 +138,7 @@ async function processImage(session: EditorSession, path: string, dir: string, o
   }
   if (options.pasteback) {
     const full = await time('pasteback', () => options.pasteback === 'generated' ? session.pasteBack(edit) : session.composite(options.edits, options.transfer));
+    if (isFlat(full) && !isFlat(photo)) throw new CheckpointError('non-finite', 'the photo with the edit came out a single colour: the backend failed on it (out of memory?)');
     report.paste = options.pasteback;
     await writeFile(join(dir, 'pasteback.png'), await encodePng(full));
     outputs.push('pasteback.png');

@@ -121,6 +121,21 @@ describe('PyTorch checkpoint reader', () => {
     await expectCode(loadCheckpoint(bytesSource(evil, 'evil.pt')), 'forbidden-class', /os\.system/);
   });
 
+  it('refuses impossible tensors and zip entries before reading or allocating anything', async () => {
+    const withTensor = (shape: number[], n: number) => torchZip({ state_dict: { 'a.weight': { shape, data: new Float32Array(n) } } });
+    await expectCode(loadCheckpoint(bytesSource(withTensor([100000, 100000], 6), 'huge.pt')), 'not-a-checkpoint', /claims 10000000000 elements/);
+    await expectCode(loadCheckpoint(bytesSource(withTensor([4, 3], 6), 'short.pt')), 'truncated', /needs elements up to 12 of storage 0, which holds 6/);
+    await expectCode(loadCheckpoint(bytesSource(withTensor([-2, 3], 6), 'negative.pt')), 'not-a-checkpoint', /impossible layout/);
+    // a stored zip entry whose directory claims 2 GB
+    const bytes = withTensor([2, 3], 6);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let at = bytes.length - 22;
+    while (view.getUint32(at, true) !== 0x06054b50) at--;
+    const directory = view.getUint32(at + 16, true);
+    view.setUint32(directory + 24, 0x7fffffff, true);
+    await expectCode(loadCheckpoint(bytesSource(bytes, 'claims.pt')), 'not-a-checkpoint', /claims to hold 2147483647 bytes/);
+  });
+
   it('reads a checkpoint written by our test writer (used for the official-shape tests)', async () => {
     const data = Float32Array.from([1.5, -2, 3.25, 4, 5, 6]);
     const bytes = torchZip({ state_dict: { 'a.weight': { shape: [2, 3], data } }, opts: { output_size: 1024, note: 'x' } });

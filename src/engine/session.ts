@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { StyleRange } from '../models/editing';
 import { alignFace, type AlignTransform } from '../photo/align';
-import { centredBox, clampBox, cropAndResize, resizeRgb, type CropBox } from '../photo/cars';
+import { centredBox, clampBox, cropAndResize, type CropBox } from '../photo/cars';
 import { describeAlignedPair, descriptorDistance, type DetectedFace, type FaceDetector } from '../photo/faces';
 import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
 import { findFaces } from '../photo/intake';
-import { alignedFaceRegion, boxPlacement, boxRegion, composite, faceRegion, facePlacement, maskedChange, toCropPoints, type Placement } from '../photo/composite';
-import { pasteBack } from '../photo/pasteback';
+import { CheckpointError } from '../io/errors';
+import { alignedFaceRegion, boxPlacement, boxRegion, composite, faceRegion, facePlacement, maskedChange, pasteCrop, toCropPoints, type Placement } from '../photo/composite';
 import type { Point, RgbImage } from '../photo/types';
 import { fromRgb, toRgb } from './image';
 import type { EditValue, StudioModel } from './model';
@@ -56,6 +56,8 @@ interface Subject {
   refinement: Refinement | null;
   /** The framed face's landmarks (photo pixels); null for hand-placed eyes and mouth, crops and cars. */
   landmarks: Point[] | null;
+  /** The reconstruction's picture (float, as rendered) for the codes and layers it was made with. */
+  reconstructed?: { codes: tf.Tensor3D; refinement: Refinement | null; data: Float32Array };
   /** The composite's region mask, kept for the crop size it was made at. */
   region?: { key: string; mask: Float32Array };
 }
@@ -132,7 +134,11 @@ export class EditorSession {
     this.dropRefinement(s);
     s.codes = this.model.invert(input);
     input.dispose();
-    await s.codes.data();
+    if (!(await s.codes.data()).every(Number.isFinite)) {
+      s.codes.dispose();
+      s.codes = null;
+      throw new CheckpointError('non-finite', 'the model turned this photo into NaN or infinite codes: its weights or this backend are broken (try another model, or reload the page)');
+    }
     const encodeMs = performance.now() - started;
     const { reconstruction, mse } = await this.reconstruct(which);
     const generateMs = performance.now() - started - encodeMs;
@@ -183,13 +189,17 @@ export class EditorSession {
     if (!s.codes) throw new Error('invert the photo first');
     if (!edits.some((e) => e.value !== 0) && !transfer) return { width: s.photo.width, height: s.photo.height, data: s.photo.data.slice() };
     const tuned = s.refinement?.layers;
-    const pictures = tf.tidy(() => {
-      const codes = this.editedCodes(edits, transfer);
-      return [this.model.render(codes, { tuned }), this.model.render(s.codes!, { tuned })];
-    });
-    const [, h, w] = pictures[0].shape;
-    const [edit, reconstruction] = (await Promise.all(pictures.map((p) => p.data()))) as Float32Array[];
-    tf.dispose(pictures);
+    const picture = tf.tidy(() => this.model.render(this.editedCodes(edits, transfer), { tuned }));
+    const [, h, w] = picture.shape;
+    const edit = (await picture.data()) as Float32Array;
+    picture.dispose();
+    // The reconstruction is the same for every edit of these codes and layers: rendered once.
+    if (s.reconstructed?.codes !== s.codes || s.reconstructed.refinement !== s.refinement) {
+      const plain = this.model.render(s.codes, { tuned });
+      s.reconstructed = { codes: s.codes, refinement: s.refinement, data: (await plain.data()) as Float32Array };
+      plain.dispose();
+    }
+    const reconstruction = s.reconstructed.data;
     const placement = this.placement(s, [h, w]);
     return composite(s.photo, maskedChange(edit, reconstruction, this.regionMask(s, placement)), placement);
   }
@@ -213,18 +223,14 @@ export class EditorSession {
     return s.region.mask;
   }
 
-  /** The generated crop itself blended into the full-resolution photo (the edit replaces the face; composite() keeps the photo's detail). */
+  /**
+   * The generated crop itself put into the full-resolution photo, feathered at the crop's edges (the edit
+   * replaces the face or the box; composite() keeps the photo's detail).
+   */
   async pasteBack(edit: RgbImage): Promise<RgbImage> {
     const s = this.get('subject');
-    if (s.transform) return (await pasteBack(s.photo, edit, s.transform)).image;
-    if (!s.box) throw new Error('frame the photo first');
-    const box = s.box;
-    const resized = await resizeRgb(edit, [box.height, box.width]);
-    const out: RgbImage = { width: s.photo.width, height: s.photo.height, data: s.photo.data.slice() };
-    for (let y = 0; y < box.height; y++) {
-      out.data.set(resized.data.subarray(y * box.width * 3, (y + 1) * box.width * 3), ((box.y + y) * s.photo.width + box.x) * 3);
-    }
-    return out;
+    const placement = this.placement(s, [edit.height, edit.width]);
+    return pasteCrop(s.photo, edit, boxRegion(edit.width, edit.height), placement);
   }
 
   /** The generator's float32 output for the current codes before any clamping, NCHW, at full resolution. */

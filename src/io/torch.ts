@@ -138,13 +138,34 @@ function namespace(): Reconstructor {
   return function Namespace(this: unknown) { return this; } as unknown as Reconstructor;
 }
 
+/** At most 2^28 elements in one tensor (1 GiB as float32): far above any weight of the models this reads. */
+const MAX_TENSOR_ELEMENTS = 2 ** 28;
+
+/**
+ * A tensor as the pickle describes it, checked before anything is read: sizes and strides are non-negative
+ * whole numbers, the tensor is of a plausible size and lies inside its storage. (A crafted file could otherwise
+ * claim [1e9, 1e9] or a negative size and make the reader allocate or index anything.)
+ */
+function rebuildTensor(storage: Storage, offset: number, size: number[], stride: number[]): TorchTensor {
+  const whole = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  if (!(storage instanceof Storage) || !whole(offset) || !Array.isArray(size) || !Array.isArray(stride) || size.length !== stride.length ||
+    size.length > 8 || !size.every(whole) || !stride.every(whole)) {
+    throw new CheckpointError('not-a-checkpoint', `a tensor has an impossible layout (size ${JSON.stringify(size)}, stride ${JSON.stringify(stride)}, offset ${JSON.stringify(offset)})`);
+  }
+  const numel = size.reduce((a, b) => a * b, 1);
+  if (numel > MAX_TENSOR_ELEMENTS) throw new CheckpointError('not-a-checkpoint', `a tensor claims ${numel} elements ([${size}]), more than any weight of a model this editor runs`);
+  const extent = numel === 0 ? 0 : size.reduce((acc, dim, i) => acc + (dim - 1) * stride[i], 0) + 1;
+  if (offset + extent > storage.numel) {
+    throw new CheckpointError('truncated', `a tensor of [${size}] needs elements up to ${offset + extent} of storage ${storage.key}, which holds ${storage.numel}: the file is damaged`);
+  }
+  return new TorchTensor(storage, offset, size, stride);
+}
+
 function whitelist(): Map<string, Reconstructor | StorageType> {
   const allowed = new Map<string, Reconstructor | StorageType>();
   allowed.set('collections.OrderedDict', () => new Map());
-  allowed.set('torch._utils._rebuild_tensor_v2', (storage: Storage, offset: number, size: number[], stride: number[]) =>
-    new TorchTensor(storage, offset, size, stride));
-  allowed.set('torch._utils._rebuild_tensor', (storage: Storage, offset: number, size: number[], stride: number[]) =>
-    new TorchTensor(storage, offset, size, stride));
+  allowed.set('torch._utils._rebuild_tensor_v2', rebuildTensor);
+  allowed.set('torch._utils._rebuild_tensor', rebuildTensor);
   allowed.set('torch._utils._rebuild_parameter', (data: TorchTensor) => data);
   allowed.set('torch._utils._rebuild_parameter_with_state', (data: TorchTensor) => data);
   allowed.set('argparse.Namespace', namespace());
@@ -288,8 +309,11 @@ async function parseLegacy(source: ByteSource, prefix: Uint8Array): Promise<Chec
   for (const key of keys) {
     const info = pending.get(key);
     if (!info) throw new CheckpointError('unsupported-format', `${source.name}: storage ${key} is listed but never used`);
+    if (offset + 8 > source.size) throw new CheckpointError('truncated', `${source.name}: storage ${key} runs past the end of the file`);
     const header = new DataView((await source.read(offset, 8)).slice().buffer);
     const numel = Number(header.getBigInt64(0, true));
+    // PyTorch refuses a storage whose recorded size differs from the pickle's ("storage has wrong byte size")
+    if (numel !== info.numel) throw new CheckpointError('truncated', `${source.name}: storage ${key} holds ${numel} elements where the checkpoint says ${info.numel}: the file is damaged`);
     dataStart.set(key, offset + 8);
     offset += 8 + numel * info.type.bytes;
     if (offset > source.size) throw new CheckpointError('truncated', `${source.name}: storage ${key} runs past the end of the file`);
@@ -305,12 +329,19 @@ export async function loadCheckpoint(source: ByteSource): Promise<Checkpoint> {
   throw new CheckpointError('not-a-checkpoint', `${source.name} is not a PyTorch checkpoint (neither the zip nor the legacy torch.save format)`);
 }
 
-/** Walks dicts (Maps and plain objects) and returns every tensor under a dotted name. */
-export function collectTensors(value: unknown, prefix = '', out = new Map<string, TorchTensor>()): Map<string, TorchTensor> {
+/**
+ * Walks dicts (Maps) and returns every tensor under a dotted name. A state dict is a few levels deep; a dict that
+ * contains itself, or nests deeper than any checkpoint does, is refused instead of overflowing the stack.
+ */
+export function collectTensors(value: unknown, prefix = '', out = new Map<string, TorchTensor>(), seen = new Set<unknown>()): Map<string, TorchTensor> {
   if (value instanceof TorchTensor) {
     out.set(prefix, value);
   } else if (value instanceof Map) {
-    for (const [k, v] of value) collectTensors(v, prefix ? `${prefix}.${String(k)}` : String(k), out);
+    if (seen.has(value)) throw new CheckpointError('not-a-checkpoint', `the checkpoint's dict ${prefix || '(root)'} contains itself`);
+    if (seen.size >= 32) throw new CheckpointError('not-a-checkpoint', `the checkpoint's dicts nest deeper than 32 levels (at ${prefix})`);
+    seen.add(value);
+    for (const [k, v] of value) collectTensors(v, prefix ? `${prefix}.${String(k)}` : String(k), out, seen);
+    seen.delete(value);
   }
   return out;
 }

@@ -101,6 +101,14 @@ export async function openZip(source: ByteSource): Promise<ZipArchive> {
       }
       e += 4 + len;
     }
+    // Sizes are claims: an entry must lie inside the file, a stored one is as long as it says, and a deflated
+    // one cannot grow more than deflate can (1032:1) nor past 2 GiB, so a crafted size allocates nothing.
+    if (localHeaderOffset + 30 + compressedSize > source.size) {
+      throw new CheckpointError('truncated', `${source.name}: zip entry ${name} claims ${compressedSize} bytes at ${localHeaderOffset}, past the end of the ${source.size}-byte file`);
+    }
+    if ((method === 0 && size !== compressedSize) || (method !== 0 && (size > compressedSize * 1032 + 1024 || size > 2 ** 31))) {
+      throw new CheckpointError('not-a-checkpoint', `${source.name}: zip entry ${name} claims to hold ${size} bytes in ${compressedSize}: the archive is damaged or crafted`);
+    }
     entries.set(name, { name, method, compressedSize, size, localHeaderOffset });
     p = extraEnd + commentLength;
   }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { cropRgb } from './raster';
+import { cropRgb, shrinkRegion } from './raster';
 import type { RgbImage } from './types';
 
 /** A crop box in photo pixels. */
@@ -33,14 +33,18 @@ export function clampBox(box: CropBox, photo: { width: number; height: number })
   return { x, y, width, height };
 }
 
-/** Crops `box` and resizes it to [height, width] = size, box-filtering first when shrinking a lot. */
+/**
+ * Crops `box` and resizes it to [height, width] = size, box-filtering first when shrinking a lot. The box filter
+ * reads the photo in place, so a 100 MP photo reaches the tfjs backend at most about twice the output's size.
+ */
 export async function cropAndResize(photo: RgbImage, box: CropBox, size: [number, number]): Promise<RgbImage> {
-  const region = cropRgb(photo, box.x, box.y, box.x + box.width, box.y + box.height);
   const [h, w] = size;
+  const factor = Math.floor(Math.min(box.width / w, box.height / h) / 2);
+  const region = factor > 1
+    ? shrinkRegion(photo, box.x, box.y, box.width, box.height, factor)
+    : cropRgb(photo, box.x, box.y, box.x + box.width, box.y + box.height);
   const result = tf.tidy(() => {
-    let x = tf.tensor4d(Float32Array.from(region.data), [1, region.height, region.width, 3]);
-    const factor = Math.floor(Math.min(region.width / w, region.height / h) / 2);
-    if (factor > 1) x = tf.avgPool(x, factor, factor, 'valid');
+    const x = tf.tensor4d(Float32Array.from(region.data), [1, region.height, region.width, 3]);
     return tf.clipByValue(tf.round(tf.image.resizeBilinear(x, [h, w], false, true)), 0, 255);
   });
   const data = Uint8Array.from(await result.data());

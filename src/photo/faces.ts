@@ -18,6 +18,20 @@ export interface FaceDetector {
    * of it on the same pixels (a smooth reconstruction may be too soft for the detector, yet still be comparable).
    */
   describeRegion(photo: RgbImage, box: DetectedFace['box']): Promise<Float32Array>;
+  /**
+   * face-api's own reading of a region's expression, age and gender (judges we did not train): present where
+   * those nets are loaded (Node: src/node/photo.ts), to measure what an edit does.
+   */
+  judgeRegion?(photo: RgbImage, box: DetectedFace['box']): Promise<FaceJudgement>;
+}
+
+export interface FaceJudgement {
+  /** Probability of the "happy" expression. */
+  happy: number;
+  /** Estimated age in years. */
+  age: number;
+  /** Probability that the face is male. */
+  male: number;
 }
 
 /**
@@ -49,6 +63,10 @@ export interface FaceApi {
     landmarks: { positions: Array<{ x: number; y: number }> };
   }>> };
   computeFaceDescriptor(input: tf.Tensor3D): Promise<Float32Array | Float32Array[]>;
+  nets: {
+    faceExpressionNet: { isLoaded: boolean; predictExpressions(input: tf.Tensor3D): Promise<{ happy: number } | Array<{ happy: number }>> };
+    ageGenderNet: { isLoaded: boolean; predictAgeAndGender(input: tf.Tensor3D): Promise<{ age: number; gender: string; genderProbability: number } | Array<{ age: number; gender: string; genderProbability: number }>> };
+  };
   SsdMobilenetv1Options: new (options: { minConfidence: number; maxResults?: number }) => unknown;
 }
 
@@ -91,20 +109,34 @@ export function faceApiDetector(faceapi: FaceApi, minConfidence = 0.5, backend?:
         input.dispose();
       }
     }),
-    describeRegion: (photo, box) => withBackend(backend, async () => {
-      const x = Math.max(0, Math.round(box.x));
-      const y = Math.max(0, Math.round(box.y));
-      const width = Math.min(photo.width - x, Math.round(box.width));
-      const height = Math.min(photo.height - y, Math.round(box.height));
-      const region = tf.tidy(() => tf.slice(tf.tensor3d(photo.data, [photo.height, photo.width, 3], 'int32'), [y, x, 0], [height, width, 3]));
-      try {
-        const descriptor = await faceapi.computeFaceDescriptor(region as tf.Tensor3D);
-        return Array.isArray(descriptor) ? descriptor[0] : descriptor;
-      } finally {
-        region.dispose();
-      }
-    }),
+    describeRegion: (photo, box) => withBackend(backend, () => onRegion(photo, box, async (region) => {
+      const descriptor = await faceapi.computeFaceDescriptor(region);
+      return Array.isArray(descriptor) ? descriptor[0] : descriptor;
+    })),
+    judgeRegion: faceapi.nets.faceExpressionNet.isLoaded && faceapi.nets.ageGenderNet.isLoaded
+      ? (photo, box) => withBackend(backend, () => onRegion(photo, box, async (region) => {
+        const expressions = await faceapi.nets.faceExpressionNet.predictExpressions(region);
+        const estimate = await faceapi.nets.ageGenderNet.predictAgeAndGender(region);
+        const { happy } = Array.isArray(expressions) ? expressions[0] : expressions;
+        const { age, gender, genderProbability } = Array.isArray(estimate) ? estimate[0] : estimate;
+        return { happy, age, male: gender === 'male' ? genderProbability : 1 - genderProbability };
+      }))
+      : undefined,
   };
+}
+
+/** Runs `work` on a box of the photo as an int32 [h, w, 3] tensor (face-api's input), freed afterwards. */
+async function onRegion<T>(photo: RgbImage, box: DetectedFace['box'], work: (region: tf.Tensor3D) => Promise<T>): Promise<T> {
+  const x = Math.max(0, Math.round(box.x));
+  const y = Math.max(0, Math.round(box.y));
+  const width = Math.min(photo.width - x, Math.round(box.width));
+  const height = Math.min(photo.height - y, Math.round(box.height));
+  const region = tf.tidy(() => tf.slice(tf.tensor3d(photo.data, [photo.height, photo.width, 3], 'int32'), [y, x, 0], [height, width, 3]));
+  try {
+    return await work(region);
+  } finally {
+    region.dispose();
+  }
 }
 
 /**
@@ -115,22 +147,40 @@ export function faceApiDetector(faceapi: FaceApi, minConfidence = 0.5, backend?:
  * which a smooth 64 px reconstruction often is not.
  */
 export async function describeAlignedPair(detector: FaceDetector, face: RgbImage, rendering: RgbImage): Promise<{ face: Float32Array; rendering: Float32Array } | null> {
-  const frame = async (image: RgbImage): Promise<RgbImage> => {
-    const inner = await resizeRgb(image, [FRAMED_FACE, FRAMED_FACE]);
-    const data = new Uint8Array(FRAME * FRAME * 3).fill(128);
-    const offset = (FRAME - FRAMED_FACE) / 2;
-    for (let y = 0; y < FRAMED_FACE; y++) {
-      data.set(inner.data.subarray(y * FRAMED_FACE * 3, (y + 1) * FRAMED_FACE * 3), ((y + offset) * FRAME + offset) * 3);
-    }
-    return { width: FRAME, height: FRAME, data };
-  };
-  const framedFace = await frame(face);
+  const framedFace = await frameAligned(face);
   const box = (await detector.detect(framedFace))[0]?.box;
   if (!box) return null;
   // One after the other: the detector switches tfjs backends around each call.
   const a = await detector.describeRegion(framedFace, box);
-  const b = await detector.describeRegion(await frame(rendering), box);
+  const b = await detector.describeRegion(await frameAligned(rendering), box);
   return { face: a, rendering: b };
+}
+
+/**
+ * face-api's judgement of an aligned face and of edits of it (same pixels, the same face box, found on the
+ * face): what an edit does to the expression, age and gender a network we did not train reads. Null when the
+ * detector finds no face or the detector has no judging nets.
+ */
+export async function judgeAlignedEdits(detector: FaceDetector, face: RgbImage, edits: RgbImage[]): Promise<{ face: FaceJudgement; edits: FaceJudgement[] } | null> {
+  if (!detector.judgeRegion) return null;
+  const framedFace = await frameAligned(face);
+  const box = (await detector.detect(framedFace))[0]?.box;
+  if (!box) return null;
+  const judged = await detector.judgeRegion(framedFace, box);
+  const out: FaceJudgement[] = [];
+  for (const edit of edits) out.push(await detector.judgeRegion(await frameAligned(edit), box));
+  return { face: judged, edits: out };
+}
+
+/** An aligned face at 128 px in the middle of a 384 px grey frame, where face-api's SSD finds it (see above). */
+async function frameAligned(image: RgbImage): Promise<RgbImage> {
+  const inner = await resizeRgb(image, [FRAMED_FACE, FRAMED_FACE]);
+  const data = new Uint8Array(FRAME * FRAME * 3).fill(128);
+  const offset = (FRAME - FRAMED_FACE) / 2;
+  for (let y = 0; y < FRAMED_FACE; y++) {
+    data.set(inner.data.subarray(y * FRAMED_FACE * 3, (y + 1) * FRAMED_FACE * 3), ((y + offset) * FRAME + offset) * 3);
+  }
+  return { width: FRAME, height: FRAME, data };
 }
 
 const FRAMED_FACE = 128;

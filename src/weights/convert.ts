@@ -1,5 +1,5 @@
 import { CheckpointError } from '../io/errors';
-import { getEntry, type Checkpoint, TorchTensor } from '../io/torch';
+import { collectTensors, getEntry, type Checkpoint, TorchTensor } from '../io/torch';
 import { inferEncoderConfig } from '../models/encoder';
 import {
   classifierLayout, compareLayout, encoderLayout, generatorLayout, isBuffer, transformerLayout,
@@ -68,6 +68,11 @@ export const GANSPACE_PRESETS: Record<Domain, GanspacePreset[]> = {
   car: [['pose I', 0, 0, 5, 2], ['pose II', 0, 0, 5, -2], ['cube', 16, 3, 6, 25], ['color', 22, 9, 11, -8], ['grass', 41, 9, 11, -18]],
 };
 
+/** A dict's tensors with their shapes only (no bytes read): enough to infer and check a layout. */
+function shapesOnly(found: Map<string, TorchTensor>): Map<string, RawTensor> {
+  return new Map([...found].map(([k, t]) => [k, { shape: [...t.shape], data: new Float32Array(0) }]));
+}
+
 function shapesOf(tensors: Map<string, RawTensor>): Map<string, number[]> {
   return new Map([...tensors].map(([k, v]) => [k, v.shape]));
 }
@@ -120,13 +125,17 @@ export async function convertCheckpoint(input: ConvertInput): Promise<ConvertOut
   const state = stateDict(input.checkpoint);
   let tensors: Map<string, RawTensor>;
   let hasEncoder: boolean;
+  // Shapes first: the layout is inferred and checked before any tensor's bytes are read, so a file that claims
+  // huge or misshapen tensors is refused at once instead of after reading (or inflating) all of it.
+  let found: Map<string, TorchTensor>;
   if (getEntry(root, 'g_ema') !== undefined) {
     // rosinality StyleGAN2 checkpoint: {'g_ema', 'latent_avg', ...}
-    const g = await readTensors(getEntry(root, 'g_ema'), 'decoder.module');
-    tensors = g;
+    found = collectTensors(getEntry(root, 'g_ema'), 'decoder.module');
+    tensors = shapesOnly(found);
     hasEncoder = false;
   } else {
-    tensors = await readTensors(state);
+    found = collectTensors(state);
+    tensors = shapesOnly(found);
     hasEncoder = tensors.has('encoder.module.z');
     if (!hasEncoder) {
       if (tensors.has('encoder.module.transformerlayer.linear1.weight')) {
@@ -146,6 +155,8 @@ export async function convertCheckpoint(input: ConvertInput): Promise<ConvertOut
   const encoder = hasEncoder ? inferEncoderConfig(new RawWeights(tensors).scope('encoder.module.')) : null;
   if (encoder) for (const [k, v] of encoderLayout(encoder, 'encoder.module.')) expected.set(k, v);
   checkLayout(hasEncoder ? 'the Style Transformer checkpoint' : 'the StyleGAN2 checkpoint', expected, shapesOf(tensors));
+  tensors = new Map();
+  for (const [k, t] of found) tensors.set(k, await rawTensor(t));
   for (const [k, v] of tensors) {
     if (k.endsWith('num_batches_tracked') || k.endsWith('.kernel')) continue; // derived or unused at inference
     out.set(k, v);
