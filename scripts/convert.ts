@@ -4,7 +4,7 @@
  *                    [--input-size HxW] [--license <text>] [--source <text>] [--ganspace-presets <file.json>]
  * [--label-range <r>]; npm run convert -- --help lists them all.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckpointError } from '../src/io/errors';
@@ -29,6 +29,7 @@ const opened: Array<{ close(): Promise<void> }> = [];
 
 /** Tensors are read lazily from the file, so its handle stays open until conversion is done. */
 async function open(path: string): Promise<Checkpoint> {
+  if ((await stat(path).catch(() => null))?.isDirectory()) throw new CheckpointError('not-a-checkpoint', `${path} is a folder, not a checkpoint`);
   const source = await fileSource(path);
   opened.push(source);
   return loadCheckpoint(source);
@@ -98,10 +99,14 @@ async function main(): Promise<void> {
     `${manifest.directions.length} directions, ${manifest.editBlocks.length} editing blocks) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
-main().catch((error) => {
-  if (error instanceof CheckpointError) {
-    console.error(`convert: ${error.message}`);
-    process.exit(1);
-  }
-  throw error;
+// Every failure is one line that says what is wrong (a damaged or crafted file must not print a stack trace);
+// STST_VERBOSE=1 adds the stack of an unexpected one.
+main().catch((error: NodeJS.ErrnoException) => {
+  const files: Record<string, string> = { ENOENT: 'does not exist', EISDIR: 'is a folder, not a checkpoint', EACCES: 'cannot be read (permission denied)' };
+  const message = error instanceof CheckpointError ? error.message
+    : error.code && files[error.code] ? `${error.path ?? 'a file'} ${files[error.code]}`
+      : `unexpected error reading the checkpoint: ${error.message}`;
+  console.error(`convert: ${message}`);
+  if (process.env.STST_VERBOSE && !(error instanceof CheckpointError)) console.error(error.stack);
+  process.exit(1);
 });
