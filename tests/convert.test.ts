@@ -1,4 +1,7 @@
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +9,7 @@ import { StudioModel } from '../src/engine/model';
 import { bytesSource } from '../src/io/byte-source';
 import { CheckpointError } from '../src/io/errors';
 import { loadCheckpoint } from '../src/io/torch';
+import { openZip } from '../src/io/zip';
 import { useNodeBackend } from '../src/node/backend';
 import { convertCheckpoint } from '../src/weights/convert';
 import { loadBundle, memoryFiles } from '../src/weights/loader';
@@ -79,4 +83,27 @@ describe('converter', () => {
     const ganspace = await rejection(convertCheckpoint({ checkpoint: await checkpoint('style-transformer-tiny.pt'), directions: [{ name: 'cars_pca', value: pca.root }] }));
     expect(ganspace.message).toMatch(/GANSpace file cars_pca is 512 wide/);
   });
+
+  it('npm run convert answers a missing file, a folder or a non-finite weight in one line, with no stack trace', async () => {
+    const run = promisify(execFile);
+    const out = await mkdtemp(join(tmpdir(), 'stst-convert-'));
+    for (const [input, expected] of [['missing.pt', /^convert: .*missing\.pt does not exist\n$/], [out, /^convert: .* is a folder, not a checkpoint\n$/]] as const) {
+      const failure = await run('npx', ['tsx', 'scripts/convert.ts', input, '--out', join(out, 'bundle')], { cwd: join(import.meta.dirname, '..') })
+        .then(() => null, (e: { code: number; stderr: string }) => e);
+      expect(failure?.code).toBe(1);
+      expect(failure?.stderr).toMatch(expected);
+    }
+    // a non-finite weight is refused at conversion, by name
+    const finite = await rejection(convertCheckpoint({ checkpoint: await layoutCheckpointWithNaN() }));
+    expect(finite.code).toBe('non-finite');
+  });
 });
+
+/** The tiny golden checkpoint with one float of a storage overwritten by NaN in the file's bytes. */
+async function layoutCheckpointWithNaN() {
+  const bytes = new Uint8Array(await readFile(join(GOLDEN, 'style-transformer-tiny.pt')));
+  const zip = await openZip(bytesSource(bytes, 'tiny.pt'));
+  const entry = [...zip.entries.values()].find((e) => /\/data\/\d+$/.test(e.name) && e.size >= 16)!;
+  new DataView(bytes.buffer, bytes.byteOffset).setFloat32((await zip.dataOffset(entry)) + 4, Number.NaN, true);
+  return loadCheckpoint(bytesSource(bytes, 'nan.pt'));
+}
