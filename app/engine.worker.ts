@@ -33,7 +33,7 @@ function watchDevice(backend: string): void {
 function summary(m: BundleManifest): ModelSummary {
   return {
     name: m.name, domain: m.domain, inputSize: m.inputSize, outputSize: m.outputSize, nStyles: m.nQueries,
-    parameters: m.parameters, directions: m.directions, editBlocks: m.editBlocks.map(({ id, attribute }) => ({ id, attribute })),
+    parameters: m.parameters, directions: m.directions, attributes: m.classifier?.attributes ?? [], editBlocks: m.editBlocks.map(({ id, attribute }) => ({ id, attribute })),
     license: m.license, source: m.source,
   };
 }

@@ -18,6 +18,8 @@ export interface ModelSummary {
   nStyles: number;
   parameters: Record<string, number>;
   directions: DirectionSpec[];
+  /** The latent classifier's attributes (CelebA's 40 for faces): what the label directions edit. */
+  attributes: string[];
   editBlocks: Array<{ id: string; attribute: string }>;
   license: string;
   source: string;

@@ -81,7 +81,15 @@ test('the demo face model opens by default, reconstructs a real photo, edits it 
   // both descriptors are taken on the face box found in the aligned photo, so a smooth reconstruction still gets one
   await expect(page.getByTestId('quality')).toContainText(/Reconstruction MSE 0\.\d+.*identity distance \d\.\d+/);
   const before = (await pixels(page, 'edited')).data;
-  await page.getByTestId('slider-smiling').fill('5');
+  // The slider panel: groups, one slider per attribute, a filter.
+  const filter = page.getByLabel('filter sliders');
+  await filter.fill('glasses');
+  await expect(page.locator('.slider-group input[type=range]')).toHaveCount(1);
+  await expect(page.getByRole('group', { name: 'Accessories & make-up' }).getByLabel(/^Eyeglasses/)).toBeVisible();
+  await filter.fill('');
+  // The Smiling slider the panel offers (the better-measured of InterFaceGAN and the classifier's gradient), at its end.
+  const smiling = page.getByRole('group', { name: 'Expression' }).getByLabel(/^Smiling/);
+  await smiling.fill((await smiling.getAttribute('max'))!);
   await expect.poll(async () => (await pixels(page, 'edited')).data.some((v, i) => v !== before[i]), { timeout: 120_000 }).toBe(true);
   await expect(page.getByTestId('busy')).toHaveText('', { timeout: 120_000 });
   await photoKeepsItsDetail(page);
@@ -91,7 +99,7 @@ test('the demo face model opens by default, reconstructs a real photo, edits it 
   const attribute = page.getByRole('combobox', { name: 'Attribute', exact: true });
   await expect(attribute).toHaveValue('block:bangs', { timeout: 120_000 });
   await expect(attribute.locator('option', { hasText: 'learned editing block' })).toHaveText(['Bangs (learned editing block)',
-    'Eyeglasses (learned editing block)', 'Smiling (learned editing block)', 'Blond Hair (learned editing block)']);
+    'Eyeglasses (learned editing block)', 'Smiling (learned editing block)', 'Blond hair (learned editing block)']);
   await attribute.selectOption('block:smiling');
   await expect.poll(async () => (await pixels(page, 'edited')).data.some((v, i) => v !== smiled[i]), { timeout: 120_000 }).toBe(true);
   await expect(page.getByTestId('busy')).toHaveText('', { timeout: 120_000 });

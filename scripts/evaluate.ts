@@ -7,6 +7,14 @@
  * latent classifier's logit for its attribute per unit of slider. Cars: reconstruction MSE on the last 200
  * images of the index (the training stage holds them out), and per GANSpace slider at its preset the change of
  * the picture's colour statistics (lighting, paint brightness, saturation, warmth), the terms the sliders are named in.
+ * --sliders measures every slider that has a judge at its end and at 2, 4 and 8 times it (src/engine/slider-effects.ts):
+ * on the composite a user downloads (the photo plus the edit's change), face-api's expression and age/gender
+ * networks for smiling, young and male, the latent classifier for the other face attributes, colour statistics
+ * for the car sliders; with the mean change inside the face region or the car's crop (first --slider-images
+ * held-out images, 60 by default). --calibrate then writes each slider's scale (its end is the smallest multiple
+ * where the judge moves the labelled way on 80% of images with a mean region change of 12/255), the measured
+ * effect and whether it is offered by default into the bundle's model.json. --blocks measures each learned editing
+ * block the same way (sources without the attribute, a held-out face with it as the reference).
  * --grid writes a sample grid of the first 8 held-out images: input, reconstruction, then one column per slider
  * (InterFaceGAN at +3, GANSpace at its preset) and per editing block (the next held-out face as the reference).
  */
@@ -23,6 +31,8 @@ import { nodeFaceDetector } from '../src/node/photo';
 import { resizeRgb } from '../src/photo/cars';
 import { describeAlignedPair, descriptorDistance, SAME_PERSON_DISTANCE, type FaceDetector } from '../src/photo/faces';
 import { reconstructionError, refine } from '../src/engine/refine';
+import { blockJudge, clearlyVisible, judgeFor, measureOnPhoto, summarise, type TrialResult } from '../src/engine/slider-effects';
+import type { DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { useGradients } from '../src/node/gradients';
 import type { TunedLayers } from '../src/models/stylegan2';
 import type { RgbImage } from '../src/photo/types';
@@ -62,6 +72,8 @@ async function main() {
   const { values } = parseArgs({ options: {
     model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'string' }, grid: { type: 'string' },
     refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string', default: '100' }, 'refine-limit': { type: 'string', default: '100' },
+    sliders: { type: 'boolean', default: false }, 'slider-images': { type: 'string', default: '60' }, calibrate: { type: 'boolean', default: false },
+    multiples: { type: 'string', default: '1,2,4,8' }, blocks: { type: 'boolean', default: false },
   } });
   if (!values.model || !values.data) {
     console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
@@ -149,9 +161,99 @@ async function main() {
     useGradients();
     (report as Record<string, unknown>).refinement = await refinementReport(model, images.slice(0, Number(values['refine-limit'])), held, detector, Number(values['refine-steps']));
   }
+  if (values.blocks && manifest.editBlocks.length) {
+    (report as Record<string, unknown>).editingBlocksOnTheComposite = await blockReport(model, images, held, detector, Number(values['slider-images']));
+  }
+  if (values.sliders || values.calibrate) {
+    const multiples = values.multiples.split(',').map(Number);
+    const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, face ? 'held-out CelebA faces' : 'held-out cars');
+    (report as Record<string, unknown>).sliders = Object.fromEntries([...measured].map(([id, byMultiple]) => [id, byMultiple]));
+    if (values.calibrate) await calibrate(join(values.model, 'model.json'), measured, multiples);
+  }
   console.log(JSON.stringify(report, null, 2));
   if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
   if (values.grid) await writeGrid(model, images.slice(0, 9), values.grid);
+}
+
+/** The slider value, in the bundle's current slider units, of the end its label names. */
+function labelledEnd(d: DirectionSpec): number {
+  if (d.scale !== undefined) return d.max; // calibrated: + is the labelled way
+  return d.kind === 'ganspace' ? Math.sign(d.preset || 1) * d.max : d.max;
+}
+
+/** Every judged slider at multiples of its labelled end, on each image's composite: measurement per multiple. */
+async function sliderReport(model: StudioModel, images: RgbImage[], detector: FaceDetector | null, multiples: number[], on: string) {
+  const sliders = model.manifest.directions.flatMap((d) => {
+    const judge = judgeFor(model, d);
+    return judge ? [{ d, judge }] : [];
+  });
+  const trials = sliders.flatMap(({ d, judge }) => multiples.map((m) => ({ direction: d, value: labelledEnd(d) * m, judge })));
+  const results: TrialResult[][] = trials.map(() => []);
+  const started = performance.now();
+  for (const [i, image] of images.entries()) {
+    const out = await measureOnPhoto(model, detector, image, trials);
+    out.forEach((r, k) => results[k].push(r));
+    console.error(`sliders: image ${i + 1}/${images.length} (${((performance.now() - started) / 1000 / (i + 1)).toFixed(1)} s each)`);
+  }
+  const report = new Map<string, Record<string, SliderMeasurement>>();
+  trials.forEach((t, k) => {
+    const m = multiples[k % multiples.length];
+    const entry = report.get(t.direction.id) ?? {};
+    entry[`x${m}`] = summarise(t.judge, t.value, results[k], on);
+    report.set(t.direction.id, entry);
+  });
+  for (const [id, byMultiple] of report) {
+    console.error(`${id}: ${Object.entries(byMultiple).map(([m, s]) => `${m} ${(s.movesLabelledWay * 100).toFixed(0)}% ${s.regionChange.toFixed(1)}/255`).join(', ')}`);
+  }
+  return report;
+}
+
+/**
+ * Each learned editing block on held-out faces, through the composite: sources that lack the attribute (by their
+ * CelebA label), each with the next held-out face that has it as the reference, at strength 1; the attribute's
+ * judge must move towards having it.
+ */
+async function blockReport(model: StudioModel, images: RgbImage[], rows: Array<Record<string, string>>, detector: FaceDetector | null, pairs: number) {
+  const report: Record<string, SliderMeasurement> = {};
+  for (const block of model.manifest.editBlocks) {
+    const judge = blockJudge(model, block.attribute);
+    if (!judge || !(block.attribute in rows[0])) continue;
+    const having = rows.flatMap((r, i) => (r[block.attribute] === '1' ? [i] : []));
+    const lacking = rows.flatMap((r, i) => (r[block.attribute] === '1' ? [] : [i]));
+    const n = Math.min(pairs, having.length, lacking.length);
+    const results: TrialResult[] = [];
+    for (let i = 0; i < n; i++) {
+      const [r] = await measureOnPhoto(model, detector, images[lacking[i]], [{ judge, transfer: { block: block.id, reference: images[having[i]], strength: 1 } }]);
+      results.push(r);
+    }
+    report[block.id] = summarise(judge, 1, results, 'held-out faces without the attribute, a face with it as the reference');
+    console.error(`block ${block.id}: ${(report[block.id].movesLabelledWay * 100).toFixed(0)}% towards ${block.attribute}, ${report[block.id].regionChange}/255`);
+  }
+  return report;
+}
+
+/**
+ * Writes the calibration into the bundle: each measured slider's scale is set so that its end is the smallest
+ * multiple where its effect is clear; a slider that is clear at no multiple is not offered by default, and keeps
+ * the largest multiple whose judge still moves the labelled way on at least half of the images (else 1).
+ */
+async function calibrate(path: string, measured: Map<string, Record<string, SliderMeasurement>>, multiples: number[]) {
+  const manifest = JSON.parse(await readFile(path, 'utf8'));
+  for (const d of manifest.directions as DirectionSpec[]) {
+    const byMultiple = measured.get(d.id);
+    if (!byMultiple) continue;
+    const clear = multiples.find((m) => clearlyVisible(byMultiple[`x${m}`]));
+    const fallback = [...multiples].reverse().find((m) => byMultiple[`x${m}`].movesLabelledWay >= 0.5) ?? 1;
+    const m = clear ?? fallback;
+    const end = labelledEnd(d);
+    d.scale = Number(((d.scale ?? 1) * m * Math.sign(end)).toPrecision(6));
+    d.measured = { ...byMultiple[`x${m}`], at: d.max };
+    d.offered = clear !== undefined;
+    if (d.kind === 'ganspace') d.preset = d.max;
+    console.error(`calibrated ${d.id}: scale ${d.scale}, ${d.offered ? 'offered' : 'not offered by default'} (${(d.measured.movesLabelledWay * 100).toFixed(0)}%, ${d.measured.regionChange}/255)`);
+  }
+  await writeFile(path, `${JSON.stringify(manifest, null, 2)}
+`);
 }
 
 /**

@@ -1,9 +1,10 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { DirectionSpec } from '../../src/weights/bundle';
 import {
   applyPreviousEdits, commitEdit, dismissPreviousEdits, editList, previewEdit, redo, resetEdits, setEditRange, setEditValue, undo,
 } from '../controller';
 import { canRedo, canUndo } from '../document';
+import { sliderPanel, type PanelSlider } from '../sliders';
 import { useStudio } from '../store';
 
 function groups(n: number) {
@@ -18,9 +19,11 @@ function groups(n: number) {
 
 export function EditPanel() {
   const { model, doc, reconstruction } = useStudio();
+  const [filter, setFilter] = useState('');
   if (!model) return null;
   const disabled = !reconstruction;
   const ranges = groups(model.nStyles);
+  const panel = sliderPanel(model.directions, model.attributes, model.domain, filter);
   const { edits, previousEdits } = doc;
   return (
     <section aria-labelledby="edit-heading" className="panel edits">
@@ -38,27 +41,48 @@ export function EditPanel() {
         </p>
       )}
       {model.directions.length === 0 && <p>This model offers no editing directions.</p>}
-      <ul className="sliders">
-        {model.directions.map((d) => {
-          const range = edits.ranges[d.id] ?? d.range;
-          const group = ranges.find((g) => g.start === range.start && g.end === range.end)?.name ?? 'custom';
-          const value = edits.values[d.id] ?? 0;
-          return (
-            <li key={d.id}>
-              <label htmlFor={`slider-${d.id}`}>{d.label} <small>({d.kind === 'label' ? 'classifier' : d.kind})</small></label>
-              <Slider direction={d} value={value} disabled={disabled} />
-              <output htmlFor={`slider-${d.id}`}>{value.toFixed(Math.max(1, Math.ceil(-Math.log10((d.max - d.min) / 100))))}</output>
-              <select aria-label={`styles moved by ${d.label}`} value={group} disabled={disabled}
-                onChange={(e) => { const g = ranges.find((r) => r.name === e.target.value); if (g) setEditRange(d.id, { start: g.start, end: g.end }); }}>
-                {ranges.map((g) => <option key={g.name} value={g.name}>{g.name} ({g.start}–{g.end - 1})</option>)}
-                {group === 'custom' && <option value="custom">styles {range.start}–{range.end - 1}</option>}
-              </select>
-              <button type="button" aria-label={`reset ${d.label}`} disabled={value === 0} onClick={() => setEditValue(d.id, 0)}>↺</button>
-            </li>
-          );
-        })}
-      </ul>
+      {model.directions.length > 8 && (
+        <input type="search" className="slider-filter" placeholder="Filter sliders (e.g. hair, glasses)" aria-label="filter sliders"
+          value={filter} onChange={(e) => setFilter(e.target.value)} />
+      )}
+      {panel.groups.map((g, i) => (
+        // The first groups start open; the rest fold, so forty sliders do not make a wall (a filter opens them all).
+        <details key={g.name} className="slider-group" open={filter.trim() !== '' || i < 2 || panel.groups.length <= 3 || undefined}>
+          <summary>{g.name} <small>({g.sliders.length})</small></summary>
+          <fieldset aria-label={g.name}>
+            <ul className="sliders">{g.sliders.map((s) => <SliderRow key={s.direction.id} slider={s} ranges={ranges} disabled={disabled} />)}</ul>
+          </fieldset>
+        </details>
+      ))}
+      {panel.more.length > 0 && (
+        <details className="slider-more" open={filter.trim() !== '' && panel.groups.length === 0}>
+          <summary>More sliders ({panel.more.length}): weaker on this model, or the same attribute by another method</summary>
+          <ul className="sliders">{panel.more.map((s) => <SliderRow key={s.direction.id} slider={s} ranges={ranges} disabled={disabled} />)}</ul>
+        </details>
+      )}
+      {filter.trim() !== '' && panel.groups.length === 0 && panel.more.length === 0 && <p className="hint">No slider matches “{filter}”.</p>}
     </section>
+  );
+}
+
+function SliderRow({ slider: s, ranges, disabled }: { slider: PanelSlider; ranges: ReturnType<typeof groups>; disabled: boolean }) {
+  const { doc } = useStudio();
+  const d = s.direction;
+  const range = doc.edits.ranges[d.id] ?? d.range;
+  const group = ranges.find((g) => g.start === range.start && g.end === range.end)?.name ?? 'custom';
+  const value = doc.edits.values[d.id] ?? 0;
+  return (
+    <li title={s.effect ?? undefined}>
+      <label htmlFor={`slider-${d.id}`}>{s.name} <small>({s.method})</small></label>
+      <Slider direction={d} value={value} disabled={disabled} />
+      <output htmlFor={`slider-${d.id}`}>{value.toFixed(Math.max(1, Math.ceil(-Math.log10((d.max - d.min) / 100))))}</output>
+      <select aria-label={`styles moved by ${s.name}`} value={group} disabled={disabled}
+        onChange={(e) => { const g = ranges.find((r) => r.name === e.target.value); if (g) setEditRange(d.id, { start: g.start, end: g.end }); }}>
+        {ranges.map((g) => <option key={g.name} value={g.name}>{g.name} ({g.start}–{g.end - 1})</option>)}
+        {group === 'custom' && <option value="custom">styles {range.start}–{range.end - 1}</option>}
+      </select>
+      <button type="button" aria-label={`reset ${s.name}`} disabled={value === 0} onClick={() => setEditValue(d.id, 0)}>↺</button>
+    </li>
   );
 }
 

@@ -97,8 +97,9 @@ export class StudioModel {
         if (edit.value === 0) continue;
         const d = this.direction(edit.direction);
         const range = edit.range ?? d.range;
+        const value = edit.value * (d.scale ?? 1); // slider units -> the direction's own (calibrated bundles)
         if (d.kind === 'interfacegan') {
-          out = interfaceganEdit(out, this.directionTensors.get(d.tensor)!, edit.value, range);
+          out = interfaceganEdit(out, this.directionTensors.get(d.tensor)!, value, range);
         } else if (d.kind === 'ganspace') {
           const pcs = {
             comp: this.directionTensors.get(`${d.pcs}.comp`)!,
@@ -107,11 +108,11 @@ export class StudioModel {
           };
           // The slider is a displacement in standard deviations (0 = unedited, continuous), not encoder4editing's
           // "set the coordinate to value", which makes the first notch off 0 half of the whole change.
-          out = ganspaceOffset(out, pcs, d.component, edit.value, range);
+          out = ganspaceOffset(out, pcs, d.component, value, range);
         } else {
           if (!this.classifier) throw new CheckpointError('missing-tensor', 'label directions need the latent classifier');
-          const direction = this.classifier.labelDirection(codes, d.attribute, edit.value >= 0 ? 1 : 0);
-          out = tf.add(out, tf.mul(tf.mul(direction, Math.abs(edit.value)), styleMask(out.shape[1], range, out.shape[2]))) as tf.Tensor3D;
+          const direction = this.classifier.labelDirection(codes, d.attribute, value >= 0 ? 1 : 0);
+          out = tf.add(out, tf.mul(tf.mul(direction, Math.abs(value)), styleMask(out.shape[1], range, out.shape[2]))) as tf.Tensor3D;
         }
       }
       // Always a new tensor: callers own (and dispose) what this returns, never the input.

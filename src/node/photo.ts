@@ -46,12 +46,16 @@ export async function encodePng(image: RgbImage): Promise<Buffer> {
 
 let detector: Promise<FaceDetector> | null = null;
 
-/** face-api's SSD MobileNet v1, 68-landmark and recognition nets, from the weights inside its npm package, on our tfjs. */
+/**
+ * face-api's SSD MobileNet v1, 68-landmark and recognition nets, and its expression and age/gender nets (the
+ * judges of what an edit does), from the weights inside its npm package, on our tfjs.
+ */
 export function nodeFaceDetector(): Promise<FaceDetector> {
   detector ??= (async () => {
     const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
     const models = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-    for (const [net, name] of [[faceapi.nets.ssdMobilenetv1, 'ssd_mobilenetv1_model'], [faceapi.nets.faceLandmark68Net, 'face_landmark_68_model'], [faceapi.nets.faceRecognitionNet, 'face_recognition_model']]) {
+    for (const [net, name] of [[faceapi.nets.ssdMobilenetv1, 'ssd_mobilenetv1_model'], [faceapi.nets.faceLandmark68Net, 'face_landmark_68_model'], [faceapi.nets.faceRecognitionNet, 'face_recognition_model'],
+      [faceapi.nets.faceExpressionNet, 'face_expression_model'], [faceapi.nets.ageGenderNet, 'age_gender_model']]) {
       const manifest = JSON.parse(await readFile(join(models, `${name}-weights_manifest.json`), 'utf8'));
       const bins = await Promise.all(manifest[0].paths.map((p: string) => readFile(join(models, p))));
       const bytes = new Uint8Array(Buffer.concat(bins));

@@ -27,10 +27,37 @@ export interface WeightsGroup {
   weights: WeightEntry[];
 }
 
-export type DirectionSpec =
+/**
+ * What a slider was measured to do at `at` (its end), on `images` photos it never trained on, read by `judge`
+ * (src/engine/slider-effects.ts): the share of photos the judge moves the way the label says, its mean change,
+ * and the mean pixel change (of 255) inside the face-and-hair region or the car's crop.
+ */
+export interface SliderMeasurement {
+  judge: string;
+  at: number;
+  on: string;
+  images: number;
+  judged: number;
+  movesLabelledWay: number;
+  meanJudgeChange: number;
+  regionChange: number;
+}
+
+/**
+ * Calibration, written by `npm run evaluate -- --calibrate`: `scale` turns slider units into the direction's own
+ * (its sign makes + the labelled way), `measured` is the effect at the slider's end, `offered: false` keeps a
+ * slider whose judge does not move clearly out of the default list (still under "more").
+ */
+interface Calibration {
+  scale?: number;
+  measured?: SliderMeasurement;
+  offered?: boolean;
+}
+
+export type DirectionSpec = Calibration & (
   | { id: string; label: string; kind: 'interfacegan'; tensor: string; range: StyleRange; min: number; max: number }
   | { id: string; label: string; kind: 'ganspace'; pcs: string; component: number; range: StyleRange; min: number; max: number; preset: number }
-  | { id: string; label: string; kind: 'label'; attribute: number; range: StyleRange; min: number; max: number };
+  | { id: string; label: string; kind: 'label'; attribute: number; range: StyleRange; min: number; max: number });
 
 export interface ClassifierSpec {
   prefix: string;

@@ -1,0 +1,68 @@
+import { directionAttribute } from '../src/engine/slider-effects';
+import type { DirectionSpec } from '../src/weights/bundle';
+import { ATTRIBUTE_GROUPS, attributeLabel } from '../src/weights/celeba';
+
+/**
+ * The slider panel as a person reads it: one slider per attribute (when InterFaceGAN and the classifier's
+ * gradient both edit it, the better-measured one; the other goes under "more"), in groups (expression, age &
+ * gender, hair, ...; colour & light for cars), with readable names, and the sliders whose measured effect is not
+ * clear (the bundle's calibration, `offered: false`) under "more". A filter narrows both lists.
+ */
+export interface PanelSlider {
+  direction: DirectionSpec;
+  name: string;
+  /** How the direction was found: InterFaceGAN, the classifier's gradient, GANSpace. */
+  method: string;
+  attribute: string | null;
+  /** The measured effect at the slider's end, in a sentence; null when the bundle has no measurement. */
+  effect: string | null;
+}
+
+export interface SliderPanel {
+  groups: Array<{ name: string; sliders: PanelSlider[] }>;
+  more: PanelSlider[];
+}
+
+const METHOD: Record<DirectionSpec['kind'], string> = { interfacegan: 'InterFaceGAN', label: 'classifier gradient', ganspace: 'GANSpace' };
+
+function describe(d: DirectionSpec, attributes: readonly string[]): PanelSlider {
+  const attribute = directionAttribute(d, attributes);
+  const name = attribute ? attributeLabel(attribute) : d.label.charAt(0).toUpperCase() + d.label.slice(1);
+  const m = d.measured;
+  const effect = m ? `At its end: ${m.judge} moves the labelled way on ${Math.round(m.movesLabelledWay * 100)}% of ${m.judged} ${m.on}; the picture changes by ${m.regionChange.toFixed(1)}/255 on average` : null;
+  return { direction: d, name, method: METHOD[d.kind], attribute, effect };
+}
+
+/** Higher is better measured: a clear effect first, then how often and how much it moves. */
+function score(d: DirectionSpec): number {
+  const m = d.measured;
+  if (!m) return d.kind === 'interfacegan' ? 0.5 : 0;
+  return (d.offered === false ? 0 : 10) + m.movesLabelledWay + m.regionChange / 100;
+}
+
+export function sliderPanel(directions: DirectionSpec[], attributes: readonly string[], domain: 'face' | 'car', filter = ''): SliderPanel {
+  const all = directions.map((d) => describe(d, attributes));
+  const best = new Map<string, PanelSlider>();
+  for (const s of all) {
+    const key = s.attribute ?? s.direction.id;
+    const kept = best.get(key);
+    if (!kept || score(s.direction) > score(kept.direction)) best.set(key, s);
+  }
+  const shown = all.filter((s) => best.get(s.attribute ?? s.direction.id) === s && s.direction.offered !== false);
+  const words = filter.trim().toLowerCase().split(/\s+/).filter(Boolean);
+  const groupOf = (s: PanelSlider) => {
+    if (s.direction.kind === 'ganspace') return domain === 'car' ? 'Colour & light' : 'Style';
+    return ATTRIBUTE_GROUPS.find(([, members]) => s.attribute && members.includes(s.attribute))?.[0] ?? 'Other';
+  };
+  const matches = (s: PanelSlider) => words.every((w) => `${s.name} ${s.attribute ?? ''} ${groupOf(s)} ${s.method}`.toLowerCase().includes(w));
+  const order = [...ATTRIBUTE_GROUPS.map(([name]) => name), 'Colour & light', 'Style', 'Other'];
+  const groups = order
+    .map((name) => {
+      const members = ATTRIBUTE_GROUPS.find(([g]) => g === name)?.[1] ?? [];
+      const rank = (s: PanelSlider) => (s.attribute && members.includes(s.attribute) ? members.indexOf(s.attribute) : members.length);
+      return { name, sliders: shown.filter((s) => groupOf(s) === name && matches(s)).sort((a, b) => rank(a) - rank(b)) };
+    })
+    .filter((g) => g.sliders.length > 0);
+  const more = all.filter((s) => !shown.includes(s) && matches(s)).sort((a, b) => a.name.localeCompare(b.name));
+  return { groups, more };
+}

@@ -1,0 +1,50 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { sliderPanel } from '../app/sliders';
+import type { BundleManifest, DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
+import { attributeLabel, CELEBA_ATTRIBUTES } from '../src/weights/celeba';
+
+const ROOT = join(import.meta.dirname, '..');
+const manifest = async (dir: string): Promise<BundleManifest> => JSON.parse(await readFile(join(ROOT, 'models', dir, 'model.json'), 'utf8'));
+const all = { start: 0, end: 10 };
+const measured = (movesLabelledWay: number, regionChange: number): SliderMeasurement =>
+  ({ judge: 'j', at: 1, on: 'held-out faces', images: 60, judged: 60, movesLabelledWay, meanJudgeChange: 1, regionChange });
+
+describe('the slider panel', () => {
+  it('reads CelebA names as a person writes them', () => {
+    expect(['5_o_Clock_Shadow', 'Blond_Hair', 'Wearing_Hat', 'Gray_Hair', 'No_Beard'].map(attributeLabel))
+      .toEqual(["5 o'clock shadow", 'Blond hair', 'Hat', 'Grey hair', 'No beard']);
+    for (const a of CELEBA_ATTRIBUTES) expect(attributeLabel(a)).not.toMatch(/_| [A-Z]/);
+  });
+
+  it('shows one slider per attribute, the better-measured method, and keeps the rest under "more"', () => {
+    const directions: DirectionSpec[] = [
+      { id: 'smiling', label: 'smiling', kind: 'interfacegan', tensor: 't', range: all, min: -5, max: 5, measured: measured(0.7, 8), offered: false },
+      { id: 'label-smiling', label: 'Smiling', kind: 'label', attribute: 31, range: all, min: -1, max: 1, measured: measured(0.95, 14), offered: true },
+      { id: 'label-bald', label: 'Bald', kind: 'label', attribute: 4, range: all, min: -1, max: 1, measured: measured(0.9, 20), offered: true },
+      { id: 'label-blurry', label: 'Blurry', kind: 'label', attribute: 10, range: all, min: -1, max: 1, measured: measured(0.5, 20), offered: false },
+    ];
+    const panel = sliderPanel(directions, CELEBA_ATTRIBUTES, 'face');
+    expect(panel.groups.map((g) => [g.name, g.sliders.map((s) => s.direction.id)])).toEqual([['Expression', ['label-smiling']], ['Hair', ['label-bald']]]);
+    expect(panel.more.map((s) => s.direction.id).sort()).toEqual(['label-blurry', 'smiling']);
+    expect(panel.groups[0].sliders[0].effect).toMatch(/95% of 60 held-out faces.*14\.0\/255/);
+    // the filter narrows both lists, by name, attribute or group
+    expect(sliderPanel(directions, CELEBA_ATTRIBUTES, 'face', 'hair').groups.map((g) => g.name)).toEqual(['Hair']);
+    expect(sliderPanel(directions, CELEBA_ATTRIBUTES, 'face', 'smil').more.map((s) => s.direction.id)).toEqual(['smiling']);
+    expect(sliderPanel(directions, CELEBA_ATTRIBUTES, 'face', 'glasses').groups).toEqual([]);
+  });
+
+  it('the shipped face model: grouped, unique readable names, nothing lost', async () => {
+    const m = await manifest('demo-faces-64');
+    const panel = sliderPanel(m.directions, m.classifier!.attributes, 'face');
+    const shown = panel.groups.flatMap((g) => g.sliders);
+    const names = shown.map((s) => s.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(shown.length + panel.more.length).toBe(m.directions.length);
+    expect([...shown, ...panel.more].map((s) => s.name)).toContain("5 o'clock shadow");
+    for (const s of shown) expect(s.direction.offered).not.toBe(false);
+    const cars = await manifest('demo-cars-128');
+    expect(sliderPanel(cars.directions, [], 'car').groups.map((g) => g.name)).toEqual(['Colour & light']);
+  });
+});
