@@ -211,6 +211,10 @@ describe('photo intake on real photos', () => {
     // A PNG header claiming 20000 x 20000 pixels (400 MP): refused before any pixel is decoded.
     const error = await decodePhoto(pngHeader(20000, 20000), 'huge.png').then(() => null, (e) => e);
     expect((error as PhotoError).code).toBe('too-large');
+    // Under the pixel limit but over what this device can give it: refused with the figures and what to do.
+    const tight = await decodePhoto(pngHeader(9000, 9000), 'big.png', 500e6).then(() => null, (e) => e);
+    expect((tight as PhotoError).code).toBe('too-large');
+    expect((tight as PhotoError).message).toBe('big.png is 9000x9000 (81 MP) and needs about 1.3 GB of memory to edit; this device can give it about 0.5 GB: downscale it to 16 MP or less');
   });
 
   it('composites transparency over grey and expands grayscale to RGB', async () => {

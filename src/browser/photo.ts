@@ -1,7 +1,16 @@
 import * as faceapi from '@vladmandic/face-api/dist/face-api.esm-nobundle.js';
 import { faceApiDetector, withBackend, type FaceApi, type FaceDetector } from '../photo/faces';
 import { checkImageBytes } from '../photo/sniff';
-import { PhotoError, type RgbImage } from '../photo/types';
+import { checkPhotoMemory, PhotoError, type RgbImage } from '../photo/types';
+
+/**
+ * Memory a photo may use in a page: 40% of the device's memory as the browser reports it (navigator.deviceMemory,
+ * rounded and capped at 8 GB by the browser; 4 GB assumed where it is not told), as the page also holds the model.
+ */
+export function browserMemoryBudget(): number {
+  const gb = (navigator as { deviceMemory?: number }).deviceMemory ?? 4;
+  return 0.4 * gb * 1e9;
+}
 
 /**
  * Decodes a dropped File or Blob in the page or a worker: the browser's own decoders (JPEG, PNG, WebP, GIF's
@@ -9,7 +18,7 @@ import { PhotoError, type RgbImage } from '../photo/types';
  */
 export async function decodePhotoBlob(blob: Blob, name = (blob as File).name ?? 'photo'): Promise<RgbImage> {
   const head = new Uint8Array(await blob.slice(0, 64 * 1024).arrayBuffer());
-  checkImageBytes(head, name, blob.size);
+  checkImageBytes(head, name, blob.size, browserMemoryBudget());
   let bitmap: ImageBitmap;
   try {
     bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'default' });
@@ -17,6 +26,12 @@ export async function decodePhotoBlob(blob: Blob, name = (blob as File).name ?? 
     throw new PhotoError('decode-failed', `${name} could not be decoded (${(error as Error).message}); it may be damaged`);
   }
   const { width, height } = bitmap;
+  try {
+    checkPhotoMemory(name, width, height, browserMemoryBudget()); // formats whose header we do not read
+  } catch (error) {
+    bitmap.close();
+    throw error;
+  }
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new PhotoError('decode-failed', 'this browser cannot draw images off-screen');

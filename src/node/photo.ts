@@ -5,7 +5,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { faceApiDetector, type FaceApi, type FaceDetector } from '../photo/faces';
 import { checkImageBytes } from '../photo/sniff';
-import { MAX_PIXELS, PhotoError, type RgbImage } from '../photo/types';
+import { checkPhotoMemory, MAX_PIXELS, PhotoError, type RgbImage } from '../photo/types';
+import { totalmem } from 'node:os';
+
+/** Memory a photo may use in Node: 60% of what this process may have (its cgroup's limit, else the machine's). */
+export function nodeMemoryBudget(): number {
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.();
+  return 0.6 * (constrained && constrained < totalmem() ? constrained : totalmem());
+}
 
 const require = createRequire(import.meta.url);
 
@@ -13,8 +20,8 @@ const require = createRequire(import.meta.url);
  * Decodes a photo in Node with sharp (libvips): JPEG, PNG, WebP, GIF (first frame), TIFF, AVIF/HEIF...
  * EXIF orientation applied, transparency composited over neutral grey, grayscale expanded to RGB.
  */
-export async function decodePhoto(bytes: Uint8Array, name = 'photo'): Promise<RgbImage> {
-  checkImageBytes(bytes.subarray(0, 64 * 1024), name, bytes.length);
+export async function decodePhoto(bytes: Uint8Array, name = 'photo', memoryBudget = nodeMemoryBudget()): Promise<RgbImage> {
+  checkImageBytes(bytes.subarray(0, 64 * 1024), name, bytes.length, memoryBudget);
   let metadata;
   try {
     metadata = await sharp(bytes, { limitInputPixels: false }).metadata();
@@ -25,6 +32,7 @@ export async function decodePhoto(bytes: Uint8Array, name = 'photo'): Promise<Rg
   if (pixels > MAX_PIXELS) {
     throw new PhotoError('too-large', `${name} is ${metadata.width}x${metadata.height} (${(pixels / 1e6).toFixed(0)} MP); photos up to ${MAX_PIXELS / 1e6} MP are supported: please downscale it`);
   }
+  checkPhotoMemory(name, metadata.width ?? 0, metadata.height ?? 0, memoryBudget);
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: MAX_PIXELS, pages: 1 })
       .rotate()

@@ -1,4 +1,4 @@
-import { MAX_PIXELS, PhotoError } from './types';
+import { checkPhotoMemory, MAX_PIXELS, PhotoError } from './types';
 
 /**
  * Recognises image files by their first bytes and reads the pixel size from the header where that is cheap
@@ -48,8 +48,11 @@ export function headerSize(kind: ImageKind, bytes: Uint8Array): { width: number;
   return null;
 }
 
-/** Throws the PhotoError a user should see for bytes that are empty, not an image, or too large. */
-export function checkImageBytes(head: Uint8Array, name: string, fileSize: number): ImageKind {
+/**
+ * Throws the PhotoError a user should see for bytes that are empty, not an image, or too large (for the pixel
+ * limit, or for `memoryBudget` bytes when the header gives the size).
+ */
+export function checkImageBytes(head: Uint8Array, name: string, fileSize: number, memoryBudget?: number): ImageKind {
   if (fileSize === 0) throw new PhotoError('empty-file', `${name} is empty`);
   const kind = sniffImage(head);
   if (!kind) throw new PhotoError('not-an-image', `${name} is not an image that can be read (JPEG, PNG, WebP or GIF)`);
@@ -57,5 +60,6 @@ export function checkImageBytes(head: Uint8Array, name: string, fileSize: number
   if (size && size.width * size.height > MAX_PIXELS) {
     throw new PhotoError('too-large', `${name} is ${size.width}x${size.height} (${((size.width * size.height) / 1e6).toFixed(0)} MP); photos up to ${MAX_PIXELS / 1e6} MP are supported: please downscale it`);
   }
+  if (size) checkPhotoMemory(name, size.width, size.height, memoryBudget);
   return kind;
 }
