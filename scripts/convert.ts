@@ -23,7 +23,8 @@ const USAGE = `usage: npm run convert -- <checkpoint.pt> --out <dir> [options]
   --attributes a,b,c           the classifier's attribute names (default: CelebA's 40)
   --ganspace-presets <json>    [[label, component, first style, end style, strength], ...]
   --label-range <r>            slider limit of the classifier's label directions (default 3)
-  --name <text> --domain face|car --input-size HxW --license <text> --source <text>`;
+  --name <text> --domain face|car --input-size HxW --license <text> --source <text>
+  --verbose                    the stack of an unexpected error (every failure is one line otherwise)`;
 
 const opened: Array<{ close(): Promise<void> }> = [];
 
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
       license: { type: 'string' },
       source: { type: 'string' },
       'ganspace-presets': { type: 'string' },
+      verbose: { type: 'boolean', default: false },
       'label-range': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -100,13 +102,13 @@ async function main(): Promise<void> {
 }
 
 // Every failure is one line that says what is wrong (a damaged or crafted file must not print a stack trace);
-// STST_VERBOSE=1 adds the stack of an unexpected one.
+// --verbose adds the stack of an unexpected one.
 main().catch((error: NodeJS.ErrnoException) => {
   const files: Record<string, string> = { ENOENT: 'does not exist', EISDIR: 'is a folder, not a checkpoint', EACCES: 'cannot be read (permission denied)' };
   const message = error instanceof CheckpointError ? error.message
     : error.code && files[error.code] ? `${error.path ?? 'a file'} ${files[error.code]}`
       : `unexpected error reading the checkpoint: ${error.message}`;
   console.error(`convert: ${message}`);
-  if (process.env.STST_VERBOSE && !(error instanceof CheckpointError)) console.error(error.stack);
+  if (process.argv.includes('--verbose') && !(error instanceof CheckpointError)) console.error(error.stack);
   process.exit(1);
 });

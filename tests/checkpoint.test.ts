@@ -1,7 +1,7 @@
 import { readFile, writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { zipSync } from 'fflate';
+import { Zip, ZipDeflate, ZipPassThrough, zipSync } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { blobSource, bytesSource } from '../src/io/byte-source';
 import { CheckpointError } from '../src/io/errors';
@@ -9,7 +9,8 @@ import { fileSource } from '../src/io/node-source';
 import { readNpy, writeNpy } from '../src/io/npy';
 import { collectTensors, getEntry, loadCheckpoint, TorchTensor } from '../src/io/torch';
 import { FIXTURES, GOLDEN } from './helpers/golden';
-import { torchZip } from './helpers/torch-writer';
+import { pickle, torchZip } from './helpers/torch-writer';
+import { convertCheckpoint } from '../src/weights/convert';
 
 async function load(path: string) {
   return loadCheckpoint(bytesSource(new Uint8Array(await readFile(path)), path));
@@ -134,6 +135,36 @@ describe('PyTorch checkpoint reader', () => {
     const directory = view.getUint32(at + 16, true);
     view.setUint32(directory + 24, 0x7fffffff, true);
     await expectCode(loadCheckpoint(bytesSource(bytes, 'claims.pt')), 'not-a-checkpoint', /claims to hold 2147483647 bytes/);
+  });
+
+  it('a compressed bomb (a 100 MB storage deflated to 100 KB) is refused at once, and never inflated', async () => {
+    const n = 25_000_000;
+    const { pickle: pkl } = pickle({ state_dict: { 'bomb.weight': { shape: [n], data: new Float32Array(1), numel: n } }, latent_avg: { shape: [1], data: new Float32Array(1) } });
+    // the zip is written as a stream, so the test itself never holds the 300 MB
+    const parts: Uint8Array[] = [];
+    const zip = new Zip((error, chunk) => { if (error) throw error; parts.push(chunk); });
+    for (const [name, bytes] of [['archive/data.pkl', pkl], ['archive/version', new TextEncoder().encode('3\n')], ['archive/data/1', new Uint8Array(4)]] as const) {
+      const entry = new ZipPassThrough(name);
+      zip.add(entry);
+      entry.push(bytes, true);
+    }
+    const bomb = new ZipDeflate('archive/data/0', { level: 9 });
+    zip.add(bomb);
+    const zeros = new Uint8Array(1 << 20);
+    for (let left = n * 4; left > 0; left -= zeros.length) bomb.push(left > zeros.length ? zeros : zeros.subarray(0, left), left <= zeros.length);
+    zip.end();
+    const bytes = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+    parts.reduce((at, p) => { bytes.set(p, at); return at + p.length; }, 0);
+    expect(bytes.length).toBeLessThan(2e6);
+    const before = process.memoryUsage().rss;
+    const started = performance.now();
+    const refused = await convertCheckpoint({ checkpoint: await loadCheckpoint(bytesSource(bytes, 'bomb.pt')) }).then(() => null, (e: CheckpointError) => e);
+    const ms = performance.now() - started;
+    const grown = (process.memoryUsage().rss - before) / 1e6;
+    console.log(`bomb (${(bytes.length / 1e6).toFixed(2)} MB, ${(n * 4) / 1e6} MB inflated): refused in ${ms.toFixed(0)} ms, RSS +${grown.toFixed(0)} MB: ${refused?.message}`);
+    expect(refused?.code).toBe('not-a-checkpoint');
+    expect(ms).toBeLessThan(1000);
+    expect(grown).toBeLessThan(200);
   });
 
   it('reads a checkpoint written by our test writer (used for the official-shape tests)', async () => {

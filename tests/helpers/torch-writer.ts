@@ -8,6 +8,8 @@ import { zipSync } from 'fflate';
 export interface FloatTensor {
   shape: number[];
   data: Float32Array;
+  /** The storage's element count, when the test supplies the storage's bytes itself (default: data.length). */
+  numel?: number;
 }
 
 export type PickleValue = FloatTensor | string | number | boolean | null | PickleDict | { rawGlobal: [string, string] };
@@ -49,7 +51,7 @@ class PickleWriter {
     this.storages.push(t.data);
     this.global('torch._utils', '_rebuild_tensor_v2');
     this.byte(0x28); // MARK (args)
-    this.byte(0x28); this.text('storage'); this.global('torch', 'FloatStorage'); this.text(key); this.text('cpu'); this.int(t.data.length); this.byte(0x74);
+    this.byte(0x28); this.text('storage'); this.global('torch', 'FloatStorage'); this.text(key); this.text('cpu'); this.int(t.numel ?? t.data.length); this.byte(0x74);
     this.byte(0x51); // BINPERSID
     this.int(0);
     this.tuple(t.shape);
