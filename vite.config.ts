@@ -4,6 +4,7 @@ import react from '@vitejs/plugin-react';
 import { defineConfig, type Plugin } from 'vite';
 
 const here = import.meta.dirname;
+const ISOLATION = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
 
 /**
  * Serves a folder of the repository under a URL prefix: models/ (bundles and their catalog, also copied into
@@ -42,7 +43,11 @@ export default defineConfig({
     folder('/face-api-models', 'node_modules/@vladmandic/face-api/model', true),
     folder('/fixtures', 'tests/fixtures', false),
   ],
-  server: { fs: { allow: [here] } },
+  // Cross-origin isolation (COOP + COEP): the page and its worker get SharedArrayBuffer, so tfjs loads its threaded
+  // SIMD wasm build and runs XNNPACK on every core (navigator.hardwareConcurrency) instead of one. Static hosts
+  // need the same two headers (README); without them the page still works, on one thread.
+  server: { fs: { allow: [here] }, headers: ISOLATION },
+  preview: { headers: ISOLATION },
   build: {
     outDir: join(here, 'dist'),
     emptyOutDir: true,

@@ -1,5 +1,9 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import sharp from 'sharp';
+import { torchZip } from '../tests/helpers/torch-writer';
 import { backend, CAR, canvasPixels, dragMiddle, drop, FACE, idle, inverted, maxDifference, msUntilShown, OTHER, start, TINY_CHECKPOINT, TWO } from './helpers';
 
 /**
@@ -162,6 +166,29 @@ test('a checkpoint dropped on the page is converted in the browser, kept for lat
   await page.getByRole('button', { name: 'Remove this model from the browser' }).click();
   await expect(page.getByLabel('model').locator('option', { hasText: '(added)' })).toHaveCount(0);
   await page.screenshot({ path: info.outputPath('checkpoint-removed.png') });
+});
+
+test('crafted checkpoints dropped on the page get the same sentences as in Node, and the editor keeps working', async ({ page }) => {
+  test.skip(backend() !== 'wasm', 'the reader is the same on every backend');
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  const dir = await mkdtemp(join(tmpdir(), 'stst-hostile-'));
+  const cases: Array<[string, Uint8Array, RegExp]> = [
+    ['huge.pt', torchZip({ state_dict: { 'a.weight': { shape: [100000, 100000], data: new Float32Array(6) } } }), /a tensor claims 10000000000 elements/],
+    ['evil.pt', torchZip({ payload: { rawGlobal: ['os', 'system'] } }), /os\.system/],
+    ['short.pt', torchZip({ state_dict: { 'a.weight': { shape: [4, 3], data: new Float32Array(6) } } }), /needs elements up to 12 of storage 0, which holds 6/],
+  ];
+  for (const [name, bytes, sentence] of cases) {
+    await writeFile(join(dir, name), bytes);
+    await page.getByTestId('checkpoint-input').setInputFiles(join(dir, name));
+    await expect(page.getByRole('alert').filter({ hasText: sentence })).toBeVisible({ timeout: 60_000 });
+  }
+  // the model and the photo are still there, and an edit still renders
+  await expect(page.getByLabel('model')).toHaveValue('golden-tiny');
+  const before = await canvasPixels(page, 'edited');
+  await page.getByTestId('slider-smile').fill('3');
+  await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== before[i]), { timeout: 60_000 }).toBe(true);
 });
 
 test('a lost GPU is reported, the editor restarts on another backend, and the photo and edits are kept', async ({ page }, info) => {

@@ -1,5 +1,5 @@
 // Benchmark harness (not part of the product), driven by `npm run bench -- --browser`.
-import { startBackend, type BrowserBackend } from '../../src/browser/backend';
+import { startBackend, wasmThreads, type BrowserBackend } from '../../src/browser/backend';
 import { benchModel, type BenchRow } from '../../tests/suite/bench-suite';
 import { benchModels } from '../../tests/suite/bench-models';
 import { httpFiles, loadBundle } from '../../src/weights/loader';
@@ -13,7 +13,8 @@ async function main() {
   const out = document.getElementById('out')!;
   const rows: BenchRow[] = [];
   try {
-    await startBackend([params.get('backend') as BrowserBackend]);
+    const backend = await startBackend([params.get('backend') as BrowserBackend]);
+    if (backend === 'wasm') console.log(`bench: wasm runs ${wasmThreads()} (crossOriginIsolated: ${String(crossOriginIsolated)})`);
     const read = async (path: string) => new Uint8Array(await (await fetch(`/fixtures/${path}`)).arrayBuffer());
     const openBundle = (dir: string) => loadBundle(httpFiles(new URL(`/models/${dir}/`, location.href).toString()));
     for (const model of await benchModels(read, (params.get('models') ?? 'tiny').split(','), openBundle)) {

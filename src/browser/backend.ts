@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-webgl';
 import '@tensorflow/tfjs-backend-webgpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
@@ -79,7 +79,10 @@ const NAMES: Record<BrowserBackend, string> = { webgpu: 'WebGPU', webgl: 'WebGL'
  * same pixels). `forced` (?backend=) is used as asked. Returns the backend and, for the header, why.
  */
 export async function startPreferredBackend(forced?: BrowserBackend): Promise<{ backend: BrowserBackend; reason: string }> {
-  if (forced) return { backend: await startBackend([forced]), reason: 'chosen by ?backend=' };
+  if (forced) {
+    const backend = await startBackend([forced]);
+    return { backend, reason: backend === 'wasm' ? `chosen by ?backend=; ${wasmThreads()}` : 'chosen by ?backend=' };
+  }
   const software = new Map<BrowserBackend, string>();
   for (const name of ['webgpu', 'webgl'] as const) {
     const renderer = await softwareRenderer(name);
@@ -93,5 +96,12 @@ export async function startPreferredBackend(forced?: BrowserBackend): Promise<{ 
     : skipped.length
       ? `${skipped.map(([b, r]) => `${NAMES[b]} here runs on a software renderer (${r})`).join('; ')}, slower than ${NAMES[backend]}`
       : backend === 'wasm' ? 'no GPU backend works in this browser' : 'the GPU';
-  return { backend, reason };
+  return { backend, reason: backend === 'wasm' ? `${reason}; ${wasmThreads()}` : reason };
+}
+
+/** How many threads the WASM backend runs, and why not more (the page must be cross-origin isolated). */
+export function wasmThreads(): string {
+  const threads = getThreadsCount();
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  return threads > 1 ? `${threads} threads` : isolated ? '1 thread' : '1 thread: the page is not cross-origin isolated (COOP/COEP headers)';
 }
