@@ -395,9 +395,9 @@ async function frameAndInvert(framing: Framing, which: Which, t: number): Promis
     view({ referenceReady: true, busy: null });
     dispatch((d) => (d.transfer ? d : D.setTransfer(d, defaultTransfer())));
   }
+  requestRender(false); // at once: the picture must not wait for the snapshot or the "before" photo
   await keepSnapshot(which, t, subject ? inverted.identity : null);
   if (subject) await showOriginal(t);
-  requestRender(false);
   if (subject && autoRefine() && t === ticket && !reopening) await refinePhoto();
 }
 
