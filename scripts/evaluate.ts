@@ -29,9 +29,9 @@ import { colourStatistics, reencodingError, ssim, type ColourStatistics } from '
 import { useNodeBackend } from '../src/node/backend';
 import { nodeFaceDetector } from '../src/node/photo';
 import { resizeRgb } from '../src/photo/cars';
-import { describeAlignedPair, descriptorDistance, SAME_PERSON_DISTANCE, type FaceDetector } from '../src/photo/faces';
+import { AlignedFace, describeAlignedPair, descriptorDistance, SAME_PERSON_DISTANCE, type FaceDetector } from '../src/photo/faces';
 import { reconstructionError, refine } from '../src/engine/refine';
-import { blockJudge, clearlyVisible, judgeFor, measureOnPhoto, summarise, type TrialResult } from '../src/engine/slider-effects';
+import { blockJudge, clearlyVisible, directionAttribute, judgeFor, measureOnPhoto, summarise, type TrialResult } from '../src/engine/slider-effects';
 import type { DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { useGradients } from '../src/node/gradients';
 import type { TunedLayers } from '../src/models/stylegan2';
@@ -40,7 +40,6 @@ import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
 
 const ROOT = join(import.meta.dirname, '..');
-const INTERFACEGAN_ATTRIBUTE: Record<string, string> = { smiling: 'Smiling', smile: 'Smiling', young: 'Young', age: 'Young', male: 'Male', eyeglasses: 'Eyeglasses', bangs: 'Bangs' };
 
 async function tiles(folder: string, rows: Array<Record<string, string>>, [h, w]: [number, number]): Promise<RgbImage[]> {
   const sheets = new Map<string, Buffer>();
@@ -118,7 +117,7 @@ async function main() {
       const attributes = manifest.classifier!.attributes;
       const before = model.classifier.logits(codes);
       for (const d of manifest.directions) {
-        const attribute = d.kind === 'label' ? d.attribute : d.kind === 'interfacegan' ? attributes.indexOf(INTERFACEGAN_ATTRIBUTE[d.id] ?? '') : -1;
+        const attribute = attributes.indexOf(directionAttribute(d, attributes) ?? '');
         if (attribute < 0) continue;
         const edited = model.applyEdits(codes, [{ direction: d.id, value: 1 }]);
         const after = model.classifier.logits(edited);
@@ -343,8 +342,8 @@ async function refinementReport(model: StudioModel, images: RgbImage[], held: Ar
   const after: Array<{ mse: number; ssim: number }> = [];
   const times: number[] = [];
   const described: Record<'before' | 'after', Array<{ identity: string; input: Float32Array; reconstruction: Float32Array }>> = { before: [], after: [] };
-  const sliders = model.manifest.directions.filter((d) => d.kind === 'interfacegan' && INTERFACEGAN_ATTRIBUTE[d.id]);
   const attributes = model.manifest.classifier?.attributes ?? [];
+  const sliders = model.manifest.directions.filter((d) => d.kind === 'interfacegan' && directionAttribute(d, attributes));
   const sliderChange: Record<string, { plain: number[]; tuned: number[] }> = Object.fromEntries(sliders.map((d) => [d.label, { plain: [], tuned: [] }]));
   // The attribute's logit as the classifier reads it from the rendered picture (re-encoded): what the slider shows.
   const seen = (codes: tf.Tensor3D, layers: TunedLayers | undefined, attribute: number) => tf.tidy(() => {
@@ -360,15 +359,16 @@ async function refinementReport(model: StudioModel, images: RgbImage[], held: Ar
     const { codes: pivot, refinement, ms } = await refine(model, input, codes, { steps });
     times.push(ms);
     after.push(reconstructionError(model, pivot, truth, refinement.layers));
+    const located = await AlignedFace.locate(detector, image);
     for (const [which, c, layers] of [['before', codes, undefined], ['after', pivot, refinement.layers]] as const) {
+      if (!located) break;
       const rendering = renderAt(model, c, image, layers);
-      const pair = await describeAlignedPair(detector, image, await toRgb(rendering));
+      const reconstruction = await located.describe(await toRgb(rendering));
       rendering.dispose();
-      if (pair) described[which].push({ identity: held[i].identity, input: pair.face, reconstruction: pair.rendering });
+      described[which].push({ identity: held[i].identity, input: await located.faceDescriptor(), reconstruction });
     }
     for (const d of sliders) {
-      if (d.kind !== 'interfacegan') continue;
-      const attribute = attributes.indexOf(INTERFACEGAN_ATTRIBUTE[d.id]);
+      const attribute = attributes.indexOf(directionAttribute(d, attributes) ?? '');
       if (attribute < 0) continue;
       for (const [kind, c, layers] of [['plain', codes, undefined], ['tuned', pivot, refinement.layers]] as const) {
         const edited = model.applyEdits(c, [{ direction: d.id, value: d.max }]);
