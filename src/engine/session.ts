@@ -57,7 +57,7 @@ interface Subject {
   /** The framed face's landmarks (photo pixels); null for hand-placed eyes and mouth, crops and cars. */
   landmarks: Point[] | null;
   /** The reconstruction's picture (float, as rendered) for the codes and layers it was made with. */
-  reconstructed?: { codes: tf.Tensor3D; refinement: Refinement | null; data: Float32Array };
+  reconstructed?: { codes: tf.Tensor3D; refinement: Refinement | null; data: Float32Array; shape: [number, number, number, number] };
   /** The composite's region mask, kept for the crop size it was made at. */
   region?: { key: string; mask: Float32Array };
 }
@@ -193,13 +193,7 @@ export class EditorSession {
     const [, h, w] = picture.shape;
     const edit = (await picture.data()) as Float32Array;
     picture.dispose();
-    // The reconstruction is the same for every edit of these codes and layers: rendered once.
-    if (s.reconstructed?.codes !== s.codes || s.reconstructed.refinement !== s.refinement) {
-      const plain = this.model.render(s.codes, { tuned });
-      s.reconstructed = { codes: s.codes, refinement: s.refinement, data: (await plain.data()) as Float32Array };
-      plain.dispose();
-    }
-    const reconstruction = s.reconstructed.data;
+    const reconstruction = (await this.reconstructedPicture(s)).data;
     const placement = this.placement(s, [h, w]);
     return composite(s.photo, maskedChange(edit, reconstruction, this.regionMask(s, placement)), placement);
   }
@@ -302,12 +296,27 @@ export class EditorSession {
     });
   }
 
+  /**
+   * The rendered reconstruction (float, as the generator made it) of the subject's current codes and layers: the
+   * same for its report and for every composite of these codes, so rendered once and kept until either changes.
+   */
+  private async reconstructedPicture(s: Subject): Promise<{ data: Float32Array; shape: [number, number, number, number] }> {
+    if (!s.codes) throw new Error('invert the photo first');
+    if (s.reconstructed?.codes !== s.codes || s.reconstructed.refinement !== s.refinement) {
+      const picture = this.model.render(s.codes, { tuned: s.refinement?.layers });
+      s.reconstructed = { codes: s.codes, refinement: s.refinement, data: (await picture.data()) as Float32Array, shape: picture.shape };
+      picture.dispose();
+    }
+    return s.reconstructed;
+  }
+
   /** The reconstruction of the current codes (no edits), with its MSE against the aligned input. */
   async reconstruct(which: 'subject' | 'reference' = 'subject'): Promise<{ reconstruction: RgbImage; mse: number }> {
     const s = this.get(which);
     if (!s.aligned || !s.codes) throw new Error('invert the photo first');
     const input = fromRgb(s.aligned);
-    const image = this.model.render(s.codes, { tuned: s.refinement?.layers });
+    const { data, shape } = await this.reconstructedPicture(s);
+    const image = tf.tensor4d(data, shape);
     const mseTensor = tf.tidy(() => {
       const resized = tf.image.resizeBilinear(tf.clipByValue(image, -1, 1), [input.shape[1], input.shape[2]], false, true);
       return tf.mean(tf.square(tf.sub(resized, input)));
