@@ -140,20 +140,60 @@ async function onRegion<T>(photo: RgbImage, box: DetectedFace['box'], work: (reg
 }
 
 /**
- * face-api descriptors of an aligned face and of a rendering of it on the same pixels (its reconstruction or an
- * edit), both taken on the face box the detector finds in the face; null when it finds none. Face-api's SSD finds
- * no face that fills its picture (0 of 40 aligned CelebA faces, upscaled to 160, 256 or 400 px), so both are shown
- * at 128 px in the middle of a 384 px grey frame (40 of 40 found); the rendering need not be detectable itself,
- * which a smooth 64 px reconstruction often is not.
+ * An aligned face found once by face-api's detector, so that renderings of it on the same pixels (its
+ * reconstruction, edits, a refined reconstruction) are all read in the face's own box, and the face itself is
+ * detected and described once however many renderings are compared with it. Face-api's SSD finds no face that
+ * fills its picture (0 of 40 aligned CelebA faces, upscaled to 160, 256 or 400 px), so every picture is shown at
+ * 128 px in the middle of a 384 px grey frame (40 of 40 found); a rendering need not be detectable itself, which
+ * a smooth 64 px reconstruction often is not.
  */
+export class AlignedFace {
+  private descriptor: Promise<Float32Array> | null = null;
+  private judgement: Promise<FaceJudgement> | null = null;
+
+  private constructor(private readonly detector: FaceDetector, private readonly framed: RgbImage, private readonly box: DetectedFace['box']) {}
+
+  /** Null when the detector finds no face. */
+  static async locate(detector: FaceDetector, face: RgbImage): Promise<AlignedFace | null> {
+    const framed = await frameAligned(face);
+    const box = (await detector.detect(framed))[0]?.box;
+    return box ? new AlignedFace(detector, framed, box) : null;
+  }
+
+  /** The face's own descriptor (computed once). */
+  faceDescriptor(): Promise<Float32Array> {
+    return (this.descriptor ??= this.detector.describeRegion(this.framed, this.box));
+  }
+
+  /** A rendering's descriptor, taken in the face's box. */
+  async describe(rendering: RgbImage): Promise<Float32Array> {
+    return this.detector.describeRegion(await frameAligned(rendering), this.box);
+  }
+
+  /** Whether the detector has the expression and age/gender nets that judge(). */
+  get judges(): boolean {
+    return !!this.detector.judgeRegion;
+  }
+
+  /** The face's own expression, age and gender (computed once). */
+  faceJudgement(): Promise<FaceJudgement> {
+    return (this.judgement ??= this.judge(null));
+  }
+
+  /** A rendering's expression, age and gender, read in the face's box (the face itself for null). */
+  async judge(rendering: RgbImage | null): Promise<FaceJudgement> {
+    if (!this.detector.judgeRegion) throw new Error('this face detector has no expression or age/gender nets');
+    return this.detector.judgeRegion(rendering ? await frameAligned(rendering) : this.framed, this.box);
+  }
+}
+
+/** face-api descriptors of an aligned face and of a rendering of it (see AlignedFace); null when no face is found. */
 export async function describeAlignedPair(detector: FaceDetector, face: RgbImage, rendering: RgbImage): Promise<{ face: Float32Array; rendering: Float32Array } | null> {
-  const framedFace = await frameAligned(face);
-  const box = (await detector.detect(framedFace))[0]?.box;
-  if (!box) return null;
+  const located = await AlignedFace.locate(detector, face);
+  if (!located) return null;
   // One after the other: the detector switches tfjs backends around each call.
-  const a = await detector.describeRegion(framedFace, box);
-  const b = await detector.describeRegion(await frameAligned(rendering), box);
-  return { face: a, rendering: b };
+  const a = await located.faceDescriptor();
+  return { face: a, rendering: await located.describe(rendering) };
 }
 
 /**
@@ -163,12 +203,11 @@ export async function describeAlignedPair(detector: FaceDetector, face: RgbImage
  */
 export async function judgeAlignedEdits(detector: FaceDetector, face: RgbImage, edits: RgbImage[]): Promise<{ face: FaceJudgement; edits: FaceJudgement[] } | null> {
   if (!detector.judgeRegion) return null;
-  const framedFace = await frameAligned(face);
-  const box = (await detector.detect(framedFace))[0]?.box;
-  if (!box) return null;
-  const judged = await detector.judgeRegion(framedFace, box);
+  const located = await AlignedFace.locate(detector, face);
+  if (!located) return null;
+  const judged = await located.faceJudgement();
   const out: FaceJudgement[] = [];
-  for (const edit of edits) out.push(await detector.judgeRegion(await frameAligned(edit), box));
+  for (const edit of edits) out.push(await located.judge(edit));
   return { face: judged, edits: out };
 }
 
