@@ -94,7 +94,12 @@ def main():
     ap = stage_arguments(32)
     ap.add_argument('--gan', required=True, help='folder with <domain>-gan.pt and <domain>-gan-d.pt')
     ap.add_argument('--checkpoint-minutes', type=float, default=2)
+    ap.add_argument('--init', help='a checkpoint whose encoder.module.* start a fresh run (e.g. the interim faces-cpu.pt: '
+                    'same architecture, so on a CPU the backbone need not learn its features again); ignored on resume')
+    ap.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     started = time.time()
     device, device_name = training_device()
@@ -120,6 +125,9 @@ def main():
         enc.load_state_dict(scoped(state['state_dict'], 'encoder.module.'))
         step, seen, history = state['opts'].get('steps', 0), state['opts'].get('images_seen', 0), state['opts'].get('history', [])
         print(f'resumed at step {step}', flush=True)
+    elif args.init:
+        enc.load_state_dict({k: v.float() for k, v in scoped(torch.load(args.init, map_location='cpu')['state_dict'], 'encoder.module.').items()})
+        print(f'encoder initialised from {args.init}', flush=True)
     optim = torch.optim.Adam(enc.parameters(), lr=1e-4)
 
     images = torch.from_numpy(load_images(args.domain, args.data, args.limit)).to(device)
