@@ -137,6 +137,42 @@ describe('PyTorch checkpoint reader', () => {
     await expectCode(loadCheckpoint(bytesSource(bytes, 'claims.pt')), 'not-a-checkpoint', /claims to hold 2147483647 bytes/);
   });
 
+  it('bounds the work a tiny pickle can ask for: shared dicts, an oversized pickle, a legacy pickle that never ends', async () => {
+    // 30 levels of dicts, each holding the level below twice through the memo: 300 bytes that ask for 2^30 visits.
+    const ascii = (text: string) => [...new TextEncoder().encode(text)];
+    const key = (k: string) => [0x58, k.length, 0, 0, 0, ...ascii(k)]; // BINUNICODE
+    const ops = [0x80, 0x02, 0x7d, 0x71, 0]; // PROTO 2, EMPTY_DICT, BINPUT 0
+    for (let level = 1; level <= 30; level++) {
+      ops.push(0x7d, 0x28, ...key('a'), 0x68, level - 1, ...key('b'), 0x68, level - 1, 0x75, 0x71, level, 0x30); // {} MARK a:get b:get SETITEMS PUT POP
+    }
+    ops.push(0x68, 30, 0x2e); // BINGET 30, STOP
+    const shared = zipSync({ 'archive/data.pkl': [new Uint8Array(ops), { level: 0 }], 'archive/version': [new TextEncoder().encode('3\n'), { level: 0 }] });
+    const checkpoint = await loadCheckpoint(bytesSource(shared, 'shared.pt'));
+    const started = performance.now();
+    expect(() => collectTensors(checkpoint.root)).toThrow(/more than 1,000,000 entries/);
+    await expectCode(convertCheckpoint({ checkpoint }), 'not-a-checkpoint', /more than 1,000,000 entries/);
+    expect(performance.now() - started).toBeLessThan(2000);
+
+    // a 17 MiB string as the whole pickle: refused from its size in the directory, before it is parsed
+    const big = new Uint8Array(17 * 2 ** 20 + 7);
+    big.set([0x80, 0x02, 0x58]);
+    new DataView(big.buffer).setUint32(3, big.length - 8, true);
+    big[big.length - 1] = 0x2e;
+    const oversized = zipSync({ 'archive/data.pkl': [big, { level: 0 }], 'archive/version': [new TextEncoder().encode('3\n'), { level: 0 }] });
+    await expectCode(loadCheckpoint(bytesSource(oversized, 'oversized.pt')), 'not-a-checkpoint', /data\.pkl\) is 17 MiB/);
+
+    // legacy: a pickle that claims a 40 MiB string is not read past 32 MiB
+    const legacy = new Uint8Array(40 * 2 ** 20);
+    legacy.set([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
+    legacy.set([0x80, 0x02, 0x4d, 0xe9, 0x03, 0x2e, 0x80, 0x02, 0x7d, 0x2e, 0x80, 0x02, 0x58], 15); // protocol 1001, sys info {}, then a string
+    new DataView(legacy.buffer).setUint32(28, legacy.length, true);
+    let furthest = 0;
+    const source = bytesSource(legacy, 'endless.pt');
+    const watched = { ...source, read: (offset: number, length: number) => { furthest = Math.max(furthest, offset + length); return source.read(offset, length); } };
+    await expectCode(loadCheckpoint(watched), 'not-a-checkpoint', /does not end within the first 32 MiB/);
+    expect(furthest).toBeLessThanOrEqual(32 * 2 ** 20);
+  });
+
   it('a compressed bomb (a 100 MB storage deflated to 100 KB) is refused at once, and never inflated', async () => {
     const n = 25_000_000;
     const { pickle: pkl } = pickle({ state_dict: { 'bomb.weight': { shape: [n], data: new Float32Array(1), numel: n } }, latent_avg: { shape: [1], data: new Float32Array(1) } });

@@ -217,6 +217,10 @@ async function loadZip(source: ByteSource): Promise<Checkpoint> {
   if (!pickleEntry) {
     throw new CheckpointError('not-a-checkpoint', `${source.name} is a zip archive but not a PyTorch checkpoint (no data.pkl)`);
   }
+  // Every pickle op can make an object; a state dict's pickle is a few hundred KB even for the official models.
+  if (pickleEntry.size > MAX_PICKLE_BYTES) {
+    throw new CheckpointError('not-a-checkpoint', `${source.name}: its object description (data.pkl) is ${(pickleEntry.size / 2 ** 20).toFixed(0)} MiB; a checkpoint of weights needs far less than ${MAX_PICKLE_BYTES / 2 ** 20} MiB`);
+  }
   const prefix = pickleEntry.name.slice(0, -'data.pkl'.length);
   const byteOrder = zip.entries.get(`${prefix}byteorder`);
   if (byteOrder && new TextDecoder().decode(await zip.readEntry(byteOrder)).trim() !== 'little') {
@@ -262,7 +266,10 @@ async function loadLegacy(source: ByteSource): Promise<Checkpoint> {
       if (prefixLength >= source.size) {
         throw new CheckpointError('truncated', `${source.name}: the legacy checkpoint could not be parsed (${(error as Error).message})`);
       }
-      prefixLength = Math.min(source.size, prefixLength * 4);
+      if (prefixLength >= 2 * MAX_PICKLE_BYTES) {
+        throw new CheckpointError('not-a-checkpoint', `${source.name}: its object description does not end within the first ${(2 * MAX_PICKLE_BYTES) / 2 ** 20} MiB; a checkpoint of weights needs far less`);
+      }
+      prefixLength = Math.min(source.size, prefixLength * 4, 2 * MAX_PICKLE_BYTES);
     }
   }
 }
@@ -330,21 +337,37 @@ export async function loadCheckpoint(source: ByteSource): Promise<Checkpoint> {
 }
 
 /**
- * Walks dicts (Maps) and returns every tensor under a dotted name. A state dict is a few levels deep; a dict that
- * contains itself, or nests deeper than any checkpoint does, is refused instead of overflowing the stack.
+ * Walks dicts (Maps) and returns every tensor under a dotted name. A state dict is a few levels deep with a few
+ * thousand entries; a dict that contains itself, nests deeper than any checkpoint does, or shares dicts so that the
+ * walk would visit more than MAX_DICT_ENTRIES entries (a pickle's memo lets 30 levels of two references to the level
+ * below ask for 2^30 visits from a few hundred bytes) is refused instead of overflowing the stack or never ending.
  */
-export function collectTensors(value: unknown, prefix = '', out = new Map<string, TorchTensor>(), seen = new Set<unknown>()): Map<string, TorchTensor> {
-  if (value instanceof TorchTensor) {
-    out.set(prefix, value);
-  } else if (value instanceof Map) {
-    if (seen.has(value)) throw new CheckpointError('not-a-checkpoint', `the checkpoint's dict ${prefix || '(root)'} contains itself`);
-    if (seen.size >= 32) throw new CheckpointError('not-a-checkpoint', `the checkpoint's dicts nest deeper than 32 levels (at ${prefix})`);
-    seen.add(value);
-    for (const [k, v] of value) collectTensors(v, prefix ? `${prefix}.${String(k)}` : String(k), out, seen);
-    seen.delete(value);
-  }
+export function collectTensors(value: unknown, prefix = ''): Map<string, TorchTensor> {
+  const out = new Map<string, TorchTensor>();
+  const onPath = new Set<unknown>();
+  let visited = 0;
+  const walk = (node: unknown, name: string): void => {
+    if (node instanceof TorchTensor) {
+      out.set(name, node);
+    } else if (node instanceof Map) {
+      if (onPath.has(node)) throw new CheckpointError('not-a-checkpoint', `the checkpoint's dict ${name || '(root)'} contains itself`);
+      if (onPath.size >= 32) throw new CheckpointError('not-a-checkpoint', `the checkpoint's dicts nest deeper than 32 levels (at ${name})`);
+      onPath.add(node);
+      for (const [k, v] of node) {
+        if (++visited > MAX_DICT_ENTRIES) {
+          throw new CheckpointError('not-a-checkpoint', `the checkpoint's dicts hold more than ${MAX_DICT_ENTRIES.toLocaleString('en')} entries in all (shared dicts counted each time they are reached); a checkpoint of weights holds a few thousand`);
+        }
+        walk(v, name ? `${name}.${String(k)}` : String(k));
+      }
+      onPath.delete(node);
+    }
+  };
+  walk(value, prefix);
   return out;
 }
+
+const MAX_DICT_ENTRIES = 1_000_000;
+const MAX_PICKLE_BYTES = 16 * 2 ** 20;
 
 /** A dict entry of the root object (root is a Map for every checkpoint this project reads). */
 export function getEntry(root: unknown, key: string): unknown {
