@@ -24,8 +24,8 @@ import { StudioModel, type EditValue } from '../src/engine/model';
 import { EditorSession, type Transfer } from '../src/engine/session';
 import { CheckpointError } from '../src/io/errors';
 import { writeNpy } from '../src/io/npy';
-import { useNodeBackend, type NodeBackend } from '../src/node/backend';
-import { decodePhoto, encodePng, nodeFaceDetector } from '../src/node/photo';
+import { isBackendFailure, restartNodeBackend, useNodeBackend, type NodeBackend } from '../src/node/backend';
+import { decodePhoto, encodePng, forgetFaceDetector, nodeFaceDetector } from '../src/node/photo';
 import { useGradients } from '../src/node/gradients';
 import { SAME_PERSON_DISTANCE } from '../src/photo/faces';
 import { isFlat } from '../src/photo/raster';
@@ -199,19 +199,21 @@ async function main() {
   }
   const backend = await useNodeBackend(values.backend as NodeBackend);
   if (refineSteps) useGradients();
+  let edits: EditValue[] = [];
+  // The model (and the reference, for --transfer) are loaded again after a backend restart.
+  const openSession = async () => {
+    const { manifest, weights } = await loadBundle(directoryFiles(values.model!)).catch((error: Error) => {
+      throw new UsageError(`the model in ${values.model} could not be loaded: ${error.message}`);
+    });
+    const opened = new EditorSession(new StudioModel(manifest, weights), manifest.domain === 'face' ? await nodeFaceDetector() : null);
+    edits = values.edit.map((e) => parseEdit(e, opened.model));
+    const transfer = values.transfer ? await takeReference(opened, values.transfer, values.aligned) : null;
+    return { session: opened, transfer };
+  };
   let session: EditorSession;
+  let transfer: Transfer | null;
   try {
-    const { manifest, weights } = await loadBundle(directoryFiles(values.model));
-    session = new EditorSession(new StudioModel(manifest, weights), manifest.domain === 'face' ? await nodeFaceDetector() : null);
-  } catch (error) {
-    console.error(`invert: the model in ${values.model} could not be loaded: ${(error as Error).message}`);
-    process.exit(2);
-  }
-  let edits: EditValue[];
-  let transfer: Transfer | null = null;
-  try {
-    edits = values.edit.map((e) => parseEdit(e, session.model));
-    if (values.transfer) transfer = await takeReference(session, values.transfer, values.aligned);
+    ({ session, transfer } = await openSession());
   } catch (error) {
     console.error(`invert: ${(error as Error).message}`);
     process.exit(2);
@@ -236,6 +238,13 @@ async function main() {
       index.push({ input: path, folder: dir, ok: false });
       await mkdir(dir, { recursive: true });
       await writeFile(join(dir, 'report.json'), `${JSON.stringify({ file: path, error: message, code: (error as PhotoError).code ?? null }, null, 2)}\n`);
+      if (isBackendFailure(error)) {
+        // The backend is dead for every later photo too: start a fresh one and load the model again.
+        console.error(`${path}: the ${backend} backend failed on this photo; restarting it and reloading the model for the next`);
+        await restartNodeBackend();
+        forgetFaceDetector();
+        ({ session, transfer } = await openSession());
+      }
     }
   }
   await writeFile(join(values.out, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);

@@ -19,3 +19,30 @@ export async function useNodeBackend(name: NodeBackend = 'wasm'): Promise<string
   await tf.ready();
   return tf.getBackend();
 }
+
+/**
+ * Whether an error means the backend itself broke, not just this call: a WASM trap or abort ("RuntimeError:
+ * Aborted()", "memory access out of bounds") or XNNPACK running out of memory. Every later call on that backend
+ * fails the same way, so the caller restarts it (restartNodeBackend) instead of failing every photo after.
+ */
+export function isBackendFailure(error: unknown): boolean {
+  return error instanceof WebAssembly.RuntimeError || /Aborted\(|XNNPACK|out of memory/i.test(String((error as Error | undefined)?.message));
+}
+
+/**
+ * Replaces the current backend with a fresh instance of it (a new WASM module and memory). Every tensor on the old
+ * one is lost: the caller reloads its models and the face detector's nets. tfjs has no restart; its registry keeps
+ * the factory, so the backend is removed and registered again (its dispose is skipped: the dead module would trap).
+ */
+export async function restartNodeBackend(): Promise<string> {
+  const name = tf.getBackend();
+  const factory = tf.findBackendFactory(name);
+  if (!factory) throw new Error(`the ${name} backend has no factory to restart it from`);
+  const registry = (tf.engine() as unknown as { registry: Record<string, tf.KernelBackend> }).registry;
+  if (registry[name]) registry[name].dispose = () => {};
+  tf.removeBackend(name);
+  tf.registerBackend(name, factory, name === 'wasm' ? 2 : 1);
+  if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend could not restart`);
+  await tf.ready();
+  return tf.getBackend();
+}

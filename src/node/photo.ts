@@ -58,6 +58,11 @@ let detector: Promise<FaceDetector> | null = null;
  * face-api's SSD MobileNet v1, 68-landmark and recognition nets, and its expression and age/gender nets (the
  * judges of what an edit does), from the weights inside its npm package, on our tfjs.
  */
+/** Drops the loaded face-api nets (after a backend restart their weights are gone); the next call reloads them. */
+export function forgetFaceDetector(): void {
+  detector = null;
+}
+
 export function nodeFaceDetector(): Promise<FaceDetector> {
   detector ??= (async () => {
     const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js');
