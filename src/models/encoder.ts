@@ -182,10 +182,12 @@ function affine(x: tf.Tensor4D, a: Affine): tf.Tensor4D {
 }
 
 function applyUnit(u: Unit, x: tf.Tensor4D): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
+  const b = x.shape[0];
   const shortcut = u.shortcut
     ? affine(tf.conv2d(x, u.shortcut.filter, u.stride, 'valid'), u.shortcut.bn)
-    : u.stride === 1 ? x : (tf.stridedSlice(x, [0, 0, 0, 0], [b, h, w, c], [1, u.stride, u.stride, 1]) as tf.Tensor4D);
+    // The official MaxPool2d(1, stride): as fast as a copy on wasm, where the same subsampling by stridedSlice
+    // took 6% of a 256 px encode (260 ms against 9 ms for 256 x 256 x 64).
+    : u.stride === 1 ? x : tf.maxPool(x, 1, u.stride, 'valid');
   let r = affine(x, u.bn1);
   r = prelu(tf.conv2d(r, u.conv1, 1, 1), u.prelu);
   r = affine(tf.conv2d(r, u.conv2, u.stride, 1), u.bn2);
