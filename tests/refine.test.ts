@@ -188,6 +188,33 @@ describe('refine', () => {
     expect(() => Refinement.fromData(tiny, { ...snapshot.refinement!, layers: {} })).toThrow(/lacks layer/);
   });
 
+  it('with detail maps: lowers the error further, keeps them per photo through storage, refuses a map of the wrong size', async () => {
+    const size = tiny.manifest.outputSize;
+    const plain = await face();
+    const withoutMaps = await plain.refine({ steps: 8 });
+    plain.dispose();
+    const session = await face();
+    const count = tf.memory().numTensors;
+    const withMaps = await session.refine({ steps: 8, detailLearningRate: 0.01, detailFrom: size });
+    expect(withMaps.after.mse).toBeLessThan(withoutMaps.after.mse);
+    const snapshot = structuredClone((await session.snapshot())!);
+    const maps = Object.entries(snapshot.refinement!.details ?? {});
+    expect(maps.map(([, m]) => m.shape)).toEqual(tiny.generator.styledLayers(size, size).map(() => [1, size, size, 1]));
+    expect(maps.every(([, m]) => m.data.some((v) => v !== 0))).toBe(true);
+    const edit = [{ direction: 'smile', value: 2 }];
+    const edited = (await session.render(edit)).image;
+    const photo = await decodePhoto(new Uint8Array(await readFile(join(FIXTURES, 'photos', 'faces', 'obama.jpg'))), 'obama.jpg');
+    session.dispose();
+    const again = new EditorSession(tiny, null);
+    again.restore(photo, snapshot);
+    expect(Array.from((await again.render(edit)).image.data)).toEqual(Array.from(edited.data));
+    again.dispose();
+    const [name, map] = maps[0];
+    const wrong = { ...snapshot.refinement!, details: { [name]: { shape: [1, size / 2, size / 2, 1], data: map.data.slice(0, (size / 2) ** 2) } } };
+    expect(() => Refinement.fromData(tiny, wrong)).toThrow(/detail map/);
+    expect(tf.memory().numTensors).toBeLessThanOrEqual(count);
+  });
+
   it('makes a real portrait the person on the demo face model (MSE, SSIM, face-api distance)', async () => {
     const model = await open('demo-faces-64');
     const session = new EditorSession(model, await nodeFaceDetector());

@@ -37,6 +37,17 @@ export interface RefineOptions {
    * 1 keeps the sliders' effect closer to the untuned generator's.
    */
   locality?: number;
+  /**
+   * Adam's rate for the photo's detail maps: one single-channel map per styled layer from fromResolution on, added
+   * where StyleGAN2 adds its noise (the StyleGAN2 projector tunes the noise maps themselves; this model's noise
+   * strengths are ~1e-4, so a map of its own is added instead). They hold what the smooth generator cannot make:
+   * per-pixel detail that every edit of the photo keeps. 0: none.
+   */
+  detailLearningRate?: number;
+  /** The lowest resolution with a detail map (coarser maps hold the face's shape, which edits must move). */
+  detailFrom?: number;
+  /** Keep only what is finer than a 5-tap binomial blur in the detail maps (shapes stay the generator's). */
+  detailHighPass?: boolean;
   /** The regulariser runs every this many steps (it costs a second pass through the generator). */
   localityEvery?: number;
   /** Every this many generator steps, progress carries the pivot's current rendering (a live preview). */
@@ -79,17 +90,19 @@ export class Refinement {
     readonly steps: number,
     /** The lowest resolution whose layers were tuned. */
     readonly from: number,
+    /** The photo's detail maps by styled layer (see RefineOptions.detailLearningRate); empty when none were tuned. */
+    readonly details: Map<string, tf.Tensor4D> = new Map(),
   ) {
     // Built once (polyphase filters, demodulation), so a tuned render costs what an untuned one does.
     let built: TunedLayers = new Map();
     tf.tidy(() => {
       built = model.generator.tunedLayers(parameters);
       for (const { conv } of built.values()) {
-        tf.keep(conv.filter);
-        if (conv.demodSq) tf.keep(conv.demodSq);
+        tf.keep(conv!.filter);
+        if (conv!.demodSq) tf.keep(conv!.demodSq);
       }
     });
-    this.layers = built;
+    this.layers = withDetails(built, details);
   }
 
   toData(): RefinementData {
@@ -98,7 +111,9 @@ export class Refinement {
       const plain = (t: tf.Tensor) => ({ shape: t.shape, data: t.dataSync() as Float32Array });
       layers[name] = { weight: plain(p.weight), modW: plain(p.modW), modB: plain(p.modB), bias: plain(p.bias) };
     }
-    return { resolution: this.resolution, steps: this.steps, from: this.from, layers };
+    const details: NonNullable<RefinementData['details']> = {};
+    for (const [name, d] of this.details) details[name] = { shape: d.shape, data: d.dataSync() as Float32Array };
+    return { resolution: this.resolution, steps: this.steps, from: this.from, layers, ...(this.details.size ? { details } : {}) };
   }
 
   static fromData(model: RefineModel, data: RefinementData): Refinement {
@@ -118,16 +133,29 @@ export class Refinement {
       for (const p of parameters.values()) tf.dispose([p.weight, p.modW, p.modB, p.bias]);
       throw error;
     }
-    return new Refinement(model, parameters, data.resolution, data.steps, data.from);
+    const details = new Map<string, tf.Tensor4D>();
+    const layers = new Map(model.generator.styledLayers(data.resolution, data.from).map((l) => [l.name, l.resolution]));
+    for (const [name, { shape, data: values }] of Object.entries(data.details ?? {})) {
+      const size = layers.get(name);
+      if (!size || shape.join() !== [1, size, size, 1].join()) {
+        for (const d of details.values()) d.dispose();
+        for (const p of parameters.values()) tf.dispose([p.weight, p.modW, p.modB, p.bias]);
+        throw new RangeError(`the saved refinement's detail map ${name} is [${shape}], which this model has no layer for`);
+      }
+      details.set(name, tf.tensor4d(values, [1, size, size, 1]));
+    }
+    return new Refinement(model, parameters, data.resolution, data.steps, data.from, details);
   }
 
   dispose(): void {
     for (const [name, { conv }] of this.layers) {
-      const p = this.parameters.get(name)!;
+      const p = this.parameters.get(name);
+      if (!conv || !p) continue;
       if (conv.filter !== p.weight) conv.filter.dispose();
       conv.demodSq?.dispose();
     }
     for (const p of this.parameters.values()) tf.dispose([p.weight, p.modW, p.modB, p.bias]);
+    for (const d of this.details.values()) d.dispose();
   }
 }
 
@@ -136,6 +164,14 @@ export interface RefinementData {
   steps: number;
   from: number;
   layers: Record<string, Record<'weight' | 'modW' | 'modB' | 'bias', { shape: number[]; data: Float32Array }>>;
+  details?: Record<string, { shape: number[]; data: Float32Array }>;
+}
+
+/** Tuned layers with the photo's detail maps added to their styled layers (a layer may have only its map). */
+function withDetails(layers: TunedLayers, details: Map<string, tf.Tensor4D>): TunedLayers {
+  const out: TunedLayers = new Map(layers);
+  for (const [name, detail] of details) out.set(name, { ...out.get(name), detail });
+  return out;
 }
 
 /** Reconstruction error of codes rendered through `layers` against the photo: MSE ([-1, 1]) and SSIM. */
@@ -209,6 +245,24 @@ export async function refine(model: RefineModel, aligned: tf.Tensor4D, codes: tf
   // sqrt(fan-in)): a step then moves every layer by the same relative amount, as in PTI's own optimiser.
   const variables = new Map<string, LayerParameters & { scales: [number, number] }>();
   const trainable: tf.Variable[] = [];
+  // A detail map is stored as a variable times the ratio of its rate to the layers' rate: one Adam then moves it
+  // at its own rate (Adam's step is invariant to the gradient's scale, so the step on the map scales by the ratio).
+  const learningRate = options.learningRate ?? 2e-3;
+  const detailRatio = (options.detailLearningRate ?? 0) / learningRate;
+  const detailVariables = new Map<string, tf.Variable<tf.Rank.R4>>();
+  if (detailRatio > 0) {
+    for (const layer of model.generator.styledLayers(resolution, Math.max(from, options.detailFrom ?? resolution))) {
+      const v = tf.tidy(() => tf.variable(tf.zeros([1, layer.resolution, layer.resolution, 1]))) as tf.Variable<tf.Rank.R4>;
+      detailVariables.set(layer.name, v);
+      trainable.push(v);
+    }
+  }
+  const binomial = [1, 4, 6, 4, 1].map((a) => [1, 4, 6, 4, 1].map((b) => (a * b) / 256)).flat();
+  const highPass = (map: tf.Tensor4D) => options.detailHighPass
+    ? tf.sub(map, tf.conv2d(map, tf.tensor4d(binomial, [5, 5, 1, 1]), 1, 'same')) as tf.Tensor4D
+    : map;
+  // Under the tape every intermediate is the tape's; outside it (the result) each map is made in its own scope.
+  const details = () => new Map([...detailVariables].map(([name, v]) => [name, tf.tidy(() => highPass(tf.mul(v, detailRatio) as tf.Tensor4D))]));
   for (const [name, p] of own) {
     const [kh, kw, inC] = p.weight.shape;
     const scales: [number, number] = [1 / Math.sqrt(kh * kw * inC), 1 / Math.sqrt(p.modW.shape[0])];
@@ -233,7 +287,7 @@ export async function refine(model: RefineModel, aligned: tf.Tensor4D, codes: tf
   };
   const sliders = model.manifest.directions.filter((d) => d.kind === 'interfacegan' || d.kind === 'ganspace');
   const codeOptimizer = tf.train.adam(options.codeLearningRate ?? 0.01);
-  const optimizer = tf.train.adam(options.learningRate ?? 2e-3);
+  const optimizer = tf.train.adam(learningRate);
   const cleanup = () => {
     codeOptimizer.dispose();
     optimizer.dispose();
@@ -261,9 +315,11 @@ export async function refine(model: RefineModel, aligned: tf.Tensor4D, codes: tf
         }
         return tf.add(pivot, tf.mul(tf.randomNormal(pivot.shape, 0, 1, 'float32', Math.floor(next() * 1e9)), tf.sqrt(tf.moments(pivot).variance))) as tf.Tensor3D;
       });
-      const untouched = sample && tf.tidy(() => renderLike(model, sample, target));
+      // The untouched generator with the photo's current detail maps: the regulariser holds the tuned layers, not
+      // the maps (every code of this photo keeps its detail).
+      const untouched = sample && tf.tidy(() => renderLike(model, sample, target, detailVariables.size ? withDetails(new Map(), details()) : undefined));
       const cost = optimizer.minimize(() => {
-        const layers = model.generator.tunedLayers(equalised());
+        const layers = withDetails(model.generator.tunedLayers(equalised()), details());
         const reconstruction = loss(layers);
         if (!sample || !untouched) return reconstruction;
         const drift = tf.mean(tf.square(tf.sub(renderLike(model, sample, target, layers), untouched)));
@@ -275,7 +331,7 @@ export async function refine(model: RefineModel, aligned: tf.Tensor4D, codes: tf
       cost.dispose();
       let preview: RgbImage | undefined;
       if (options.previewEvery && step % options.previewEvery === 0 && step < steps) {
-        const picture = tf.tidy(() => renderLike(model, pivot, target, model.generator.tunedLayers(equalised())));
+        const picture = tf.tidy(() => renderLike(model, pivot, target, withDetails(model.generator.tunedLayers(equalised()), details())));
         preview = await toRgb(picture);
         picture.dispose();
       }
@@ -284,7 +340,7 @@ export async function refine(model: RefineModel, aligned: tf.Tensor4D, codes: tf
     const tuned = new Map<string, LayerParameters>();
     for (const [name, p] of equalised()) tuned.set(name, { ...p, modB: p.modB.clone(), bias: p.bias.clone() });
     const out = pivot.clone() as tf.Tensor3D;
-    return { codes: out, refinement: new Refinement(model, tuned, resolution, steps, from), ms: performance.now() - started };
+    return { codes: out, refinement: new Refinement(model, tuned, resolution, steps, from, details()), ms: performance.now() - started };
   } finally {
     cleanup();
   }

@@ -40,7 +40,7 @@ export interface LayerParameters {
 }
 
 /** Layers built from LayerParameters, by layer name (conv1, convs.N, to_rgb1, to_rgbs.N), ready to synthesize with. */
-export type TunedLayers = Map<string, { conv: ModConv; bias: tf.Tensor1D }>;
+export type TunedLayers = Map<string, { conv?: ModConv; bias?: tf.Tensor1D; detail?: tf.Tensor4D }>;
 
 const SQRT2 = Math.SQRT2;
 const BLUR_1D = [1, 3, 3, 1];
@@ -157,6 +157,8 @@ interface StyledLayer {
   noiseWeight: tf.Scalar;
   bias: tf.Tensor1D;
   noise: tf.Tensor4D; // [1, H, W, 1]
+  /** A photo's own detail map [1, H, W, 1], added where the noise is (pivotal tuning, see refine.ts). */
+  detail?: tf.Tensor4D;
 }
 
 interface RgbLayer {
@@ -286,6 +288,11 @@ export class Generator extends TensorOwner {
     });
   }
 
+  /** The styled layers (conv1, convs.N) from `from` up to `resolution`, with their output size. */
+  styledLayers(resolution: number, from = 4): Array<{ name: string; resolution: number }> {
+    return [this.conv1, ...this.convs].filter((l) => l.resolution <= resolution && l.resolution >= from).map((l) => ({ name: l.name, resolution: l.resolution }));
+  }
+
   /** Every synthesis layer that shapes a picture at `resolution`, in order. */
   private layersUpTo(resolution: number): Array<StyledLayer | RgbLayer> {
     const all: Array<StyledLayer | RgbLayer> = [this.conv1, this.rgb1];
@@ -371,6 +378,7 @@ export class Generator extends TensorOwner {
       const [b, h, w] = out.shape;
       out = tf.add(out, tf.mul(tf.randomNormal([b, h, w, 1], 0, 1, 'float32', noise.seed * 1000 + index), layer.noiseWeight));
     }
+    if (layer.detail) out = tf.add(out, layer.detail);
     return fusedLeakyRelu(out, layer.bias) as tf.Tensor4D;
   }
 
