@@ -29,8 +29,9 @@ import { colourStatistics, reencodingError, ssim, type ColourStatistics } from '
 import { useNodeBackend } from '../src/node/backend';
 import { nodeFaceDetector } from '../src/node/photo';
 import { resizeRgb } from '../src/photo/cars';
+import { alignedFaceRegion } from '../src/photo/composite';
 import { AlignedFace, describeAlignedPair, descriptorDistance, SAME_PERSON_DISTANCE, type FaceDetector } from '../src/photo/faces';
-import { reconstructionError, refine } from '../src/engine/refine';
+import { reconstructionError, refine, type RefineOptions } from '../src/engine/refine';
 import { blockJudge, clearlyVisible, directionAttribute, judgeFor, measureOnPhoto, summarise, type TrialResult } from '../src/engine/slider-effects';
 import type { DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { useGradients } from '../src/node/gradients';
@@ -70,7 +71,7 @@ function csv(text: string): Array<Record<string, string>> {
 async function main() {
   const { values } = parseArgs({ options: {
     model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'string' }, grid: { type: 'string' },
-    refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string', default: '100' }, 'refine-limit': { type: 'string', default: '100' },
+    refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string', default: '100' }, 'refine-options': { type: 'string', default: '{}' }, 'refine-limit': { type: 'string', default: '100' },
     sliders: { type: 'boolean', default: false }, 'slider-images': { type: 'string', default: '60' }, calibrate: { type: 'boolean', default: false },
     multiples: { type: 'string', default: '1,2,4,8' }, blocks: { type: 'boolean', default: false },
   } });
@@ -158,7 +159,7 @@ async function main() {
   };
   if (values.refine && detector) {
     useGradients();
-    (report as Record<string, unknown>).refinement = await refinementReport(model, images.slice(0, Number(values['refine-limit'])), held, detector, Number(values['refine-steps']));
+    (report as Record<string, unknown>).refinement = await refinementReport(model, images.slice(0, Number(values['refine-limit'])), held, detector, { ...JSON.parse(values['refine-options']!), steps: Number(values['refine-steps']) });
   }
   if (values.blocks && manifest.editBlocks.length) {
     (report as Record<string, unknown>).editingBlocksOnTheComposite = await blockReport(model, images, held, detector, Number(values['slider-images']));
@@ -336,7 +337,8 @@ function identityReport(described: Array<{ identity: string; input: Float32Array
  * and whether the InterFaceGAN sliders still work through the tuned layers: each slider at its end, rendered,
  * re-encoded, read by the latent classifier, against the same without tuning.
  */
-async function refinementReport(model: StudioModel, images: RgbImage[], held: Array<Record<string, string>>, detector: FaceDetector, steps: number) {
+async function refinementReport(model: StudioModel, images: RgbImage[], held: Array<Record<string, string>>, detector: FaceDetector, options: RefineOptions & { steps: number }) {
+  const { steps } = options;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const before: Array<{ mse: number; ssim: number }> = [];
   const after: Array<{ mse: number; ssim: number }> = [];
@@ -345,6 +347,15 @@ async function refinementReport(model: StudioModel, images: RgbImage[], held: Ar
   const attributes = model.manifest.classifier?.attributes ?? [];
   const sliders = model.manifest.directions.filter((d) => d.kind === 'interfacegan' && directionAttribute(d, attributes));
   const sliderChange: Record<string, { plain: number[]; tuned: number[] }> = Object.fromEntries(sliders.map((d) => [d.label, { plain: [], tuned: [] }]));
+  const compositeChange: Record<string, { plain: number[]; tuned: number[] }> = Object.fromEntries(sliders.map((d) => [d.label, { plain: [], tuned: [] }]));
+  const [inputH, inputW] = model.inputSize;
+  const region = tf.tensor4d(alignedFaceRegion(inputW), [1, inputH, inputW, 1]);
+  // The same, read from what the app shows: the photo plus the edit's change under the face-and-hair region.
+  const seenInPhoto = (photo: tf.Tensor4D, edited: tf.Tensor3D, codes: tf.Tensor3D, layers: TunedLayers | undefined, attribute: number) => tf.tidy(() => {
+    const picture = (c: tf.Tensor3D) => tf.image.resizeBilinear(tf.clipByValue(model.render(c, { tuned: layers }), -1, 1) as tf.Tensor4D, [inputH, inputW], false, true);
+    const composite = tf.clipByValue(tf.add(photo, tf.mul(tf.sub(picture(edited), picture(codes)), region)), -1, 1) as tf.Tensor4D;
+    return model.classifier!.logits(model.invert(composite)).dataSync()[attribute] - model.classifier!.logits(model.invert(photo)).dataSync()[attribute];
+  });
   // The attribute's logit as the classifier reads it from the rendered picture (re-encoded): what the slider shows.
   const seen = (codes: tf.Tensor3D, layers: TunedLayers | undefined, attribute: number) => tf.tidy(() => {
     const [h, w] = model.inputSize;
@@ -356,7 +367,7 @@ async function refinementReport(model: StudioModel, images: RgbImage[], held: Ar
     const input = fromRgb(await resizeRgb(image, model.inputSize));
     const truth = fromRgb(image);
     before.push(reconstructionError(model, codes, truth));
-    const { codes: pivot, refinement, ms } = await refine(model, input, codes, { steps });
+    const { codes: pivot, refinement, ms } = await refine(model, input, codes, options);
     times.push(ms);
     after.push(reconstructionError(model, pivot, truth, refinement.layers));
     const located = await AlignedFace.locate(detector, image);
@@ -373,6 +384,7 @@ async function refinementReport(model: StudioModel, images: RgbImage[], held: Ar
       for (const [kind, c, layers] of [['plain', codes, undefined], ['tuned', pivot, refinement.layers]] as const) {
         const edited = model.applyEdits(c, [{ direction: d.id, value: d.max }]);
         sliderChange[d.label][kind].push(seen(edited, layers, attribute) - seen(c, layers, attribute));
+        compositeChange[d.label][kind].push(seenInPhoto(input, edited, c, layers, attribute));
         edited.dispose();
       }
     }
@@ -380,15 +392,19 @@ async function refinementReport(model: StudioModel, images: RgbImage[], held: Ar
     tf.dispose([codes, input, truth, pivot]);
     refinement.dispose();
   }
+  region.dispose();
   const sorted = [...times].sort((a, b) => a - b);
   const round = (v: number, digits = 4) => Number(v.toFixed(digits));
   return {
-    faces: images.length, steps, backend: tf.getBackend(),
+    faces: images.length, steps, settings: options, backend: tf.getBackend(),
     mse: { before: round(mean(before.map((e) => e.mse))), after: round(mean(after.map((e) => e.mse))) },
     ssim: { before: round(mean(before.map((e) => e.ssim)), 3), after: round(mean(after.map((e) => e.ssim)), 3) },
     identity: { before: identityReport(described.before, images.length - described.before.length), after: identityReport(described.after, images.length - described.after.length) },
     medianSecondsPerFace: round(sorted[Math.floor(sorted.length / 2)] / 1000, 1),
     sliderAtItsEndClassifierChangeThroughPicture: Object.fromEntries(Object.entries(sliderChange).map(([label, { plain, tuned }]) => [label, {
+      withoutRefinement: round(mean(plain), 3), refined: round(mean(tuned), 3), ratio: round(mean(tuned) / mean(plain), 3),
+    }])),
+    sliderAtItsEndClassifierChangeInThePhoto: Object.fromEntries(Object.entries(compositeChange).map(([label, { plain, tuned }]) => [label, {
       withoutRefinement: round(mean(plain), 3), refined: round(mean(tuned), 3), ratio: round(mean(tuned) / mean(plain), 3),
     }])),
   };
