@@ -1,12 +1,18 @@
 /**
  * npm run bench                         Node: wasm and cpu backends
  * npm run bench -- --browser            Chromium: webgpu (SwiftShader here), webgl, wasm
+ * npm run bench -- --pytorch            also times the official FFHQ shapes in PyTorch (/usr/bin/python3 with torch,
+ *                                       models/training/bench_torch.py) with the thread count wasm ran with, and prints
+ *                                       the ratio per stage
  * Options: --models tiny,ffhq,cars,demo-faces,demo-cars (default: all)  --runs N  --backends a,b  --cpu-full (the cpu backend on the full models too)
  */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { useNodeBackend, type NodeBackend } from '../src/node/backend';
+import { useNodeBackend, wasmThreadCount, type NodeBackend } from '../src/node/backend';
 import { benchModel, type BenchRow } from '../tests/suite/bench-suite';
 import { benchModels } from '../tests/suite/bench-models';
 import { loadBundle } from '../src/weights/loader';
@@ -15,11 +21,15 @@ import { directoryFiles } from '../src/weights/node-files';
 const FIXTURES = join(import.meta.dirname, '..', 'tests', 'fixtures');
 const MODELS = join(import.meta.dirname, '..', 'models');
 
+/** Threads Node's wasm backend ran with (PyTorch runs with as many for --pytorch). */
+let threadsRun = 1;
+
 async function node(models: string[], backends: string[], runs: number, cpuFull: boolean): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const read = async (p: string) => new Uint8Array(await readFile(join(FIXTURES, p)));
   for (const backend of backends) {
     await useNodeBackend(backend as NodeBackend);
+    if (backend === 'wasm') threadsRun = wasmThreadCount();
     const names = backend === 'cpu' && !cpuFull ? models.filter((m) => m === 'tiny' || m.startsWith('demo-')) : models;
     for (const model of await benchModels(read, names, (dir) => loadBundle(directoryFiles(join(MODELS, dir))))) rows.push(...await benchModel(model, runs, console.log));
   }
@@ -60,15 +70,47 @@ async function main() {
       backends: { type: 'string' },
       runs: { type: 'string', default: '3' },
       'cpu-full': { type: 'boolean', default: false },
+      pytorch: { type: 'boolean', default: false },
     },
   });
   const models = values.models.split(',');
   const runs = Number(values.runs);
   console.log(`backend model                  stage             median ms  peak tensor memory (runs: ${runs} after a warm-up)`);
-  if (values.browser) {
-    await browser(models, (values.backends ?? 'webgpu,webgl,wasm').split(','), runs);
-  } else {
-    await node(models, (values.backends ?? 'wasm,cpu').split(','), runs, values['cpu-full']);
+  const rows = values.browser
+    ? await browser(models, (values.backends ?? 'webgpu,webgl,wasm').split(','), runs)
+    : await node(models, (values.backends ?? 'wasm,cpu').split(','), runs, values['cpu-full']);
+  if (values.pytorch) await comparePyTorch(rows, values.browser ? null : threadsRun, runs);
+}
+
+/**
+ * The official FFHQ rows against PyTorch on the same CPU threads. Node's wasm runs the thread count wasmThreadCount()
+ * reports; in the browser that count is the page's, so PyTorch runs with 1 and with every core.
+ */
+async function comparePyTorch(rows: BenchRow[], threads: number | null, runs: number): Promise<void> {
+  const python = '/usr/bin/python3';
+  if (!existsSync(python)) {
+    console.log(`--pytorch: ${python} is not installed; nothing to compare with`);
+    return;
+  }
+  const official = rows.filter((r) => r.model === 'official ffhq shapes');
+  if (!official.length) {
+    console.log('--pytorch compares the official ffhq shapes: add ffhq to --models');
+    return;
+  }
+  for (const n of threads ? [threads] : [1, (await import('node:os')).availableParallelism()]) {
+    let torch: { threads: number; torch: string; ms: Record<string, number> };
+    try {
+      const { stdout } = await promisify(execFile)(python, ['bench_torch.py', '--threads', String(n), '--runs', String(runs)], { cwd: join(import.meta.dirname, '..', 'models', 'training'), maxBuffer: 1 << 20 });
+      torch = JSON.parse(stdout.trim().split('\n').at(-1)!);
+    } catch (error) {
+      console.log(`--pytorch: PyTorch could not run (${(error as Error).message.split('\n')[0]}); is python3-torch installed?`);
+      return;
+    }
+    console.log(`\nofficial ffhq shapes against PyTorch ${torch.torch} on ${n} CPU thread${n > 1 ? 's' : ''} (ratio > 1: slower than PyTorch)`);
+    for (const r of official) {
+      const ms = torch.ms[r.stage];
+      if (ms) console.log(`${r.backend.padEnd(7)} ${r.stage.padEnd(16)} ${r.medianMs.toFixed(0).padStart(8)} ms   PyTorch ${ms.toFixed(0).padStart(8)} ms   ratio ${(r.medianMs / ms).toFixed(2)}`);
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 
 /**
  * Node offers two tfjs backends without native binaries: wasm (SIMD, ~15 GFLOP/s here) and cpu (plain JS, the
@@ -45,4 +45,9 @@ export async function restartNodeBackend(): Promise<string> {
   if (!(await tf.setBackend(name))) throw new Error(`the ${name} backend could not restart`);
   await tf.ready();
   return tf.getBackend();
+}
+
+/** Threads the wasm backend runs in Node: 1, as tfjs loads its single-threaded build there. */
+export function wasmThreadCount(): number {
+  return tf.getBackend() === 'wasm' ? getThreadsCount() : 1;
 }
