@@ -274,14 +274,14 @@ export class Generator extends TensorOwner {
     return tf.tidy(() => {
       const batch = codes.shape[0];
       const styles = tf.unstack(codes, 1) as tf.Tensor2D[];
-      let out: tf.Tensor4D = tf.tile(this.constInput, [batch, 1, 1, 1]);
-      out = this.applyStyled(this.conv1, out, styles[0], noise, 0, tuned);
+      let out: tf.Tensor4D = releasing(tf.tile(this.constInput, [batch, 1, 1, 1]), (x) => this.applyStyled(this.conv1, x, styles[0], noise, 0, tuned));
       let skip = this.applyRgb(this.rgb1, out, styles[1], null, tuned);
       let size = 4;
       for (let i = 0; size < resolution; i++) {
-        out = this.applyStyled(this.convs[2 * i], out, styles[2 * i + 1], noise, 2 * i + 1, tuned);
-        out = this.applyStyled(this.convs[2 * i + 1], out, styles[2 * i + 2], noise, 2 * i + 2, tuned);
-        skip = this.applyRgb(this.rgbs[i], out, styles[2 * i + 3], skip, tuned);
+        out = releasing(out, (x) => this.applyStyled(this.convs[2 * i], x, styles[2 * i + 1], noise, 2 * i + 1, tuned));
+        out = releasing(out, (x) => this.applyStyled(this.convs[2 * i + 1], x, styles[2 * i + 2], noise, 2 * i + 2, tuned));
+        const rgb = this.rgbs[i];
+        skip = releasing(skip, (previous) => this.applyRgb(rgb, out, styles[2 * i + 3], previous, tuned));
         size *= 2;
       }
       return skip;
@@ -350,18 +350,33 @@ export class Generator extends TensorOwner {
     return out;
   }
 
-  private modulatedConv(conv: ModConv, x: tf.Tensor4D, style: tf.Tensor2D): tf.Tensor4D {
+  /**
+   * gain x (modulated convolution + bias). One picture (batch 1) is modulated, demodulated and scaled in the
+   * filter, as the official fused_modconv path does: the filter (3 x 3 x in x out) is far smaller than the
+   * activations it would otherwise scale (at 1024 px each scaled copy is 128 MiB), and the bias rides in the same
+   * fused convolution when no gradient is recorded. A batch scales the activations (one filter for all).
+   */
+  private modulatedConv(conv: ModConv, x: tf.Tensor4D, style: tf.Tensor2D, bias: tf.Tensor1D | null, gain = 1): tf.Tensor4D {
     const batch = x.shape[0];
     const s = tf.add(tf.matMul(style, conv.modW), conv.modB) as tf.Tensor2D; // [B, in]
-    const xs = tf.mul(x, tf.reshape(s, [batch, 1, 1, conv.inChannels])) as tf.Tensor4D;
-    let out = conv.upsample
-      ? tf.depthToSpace(tf.conv2d(xs, conv.filter, 1, 1), 2)
-      : tf.conv2d(xs, conv.filter, 1, conv.kernel === 1 ? 'valid' : Math.floor(conv.kernel / 2));
-    if (conv.demodSq) {
-      const demod = tf.rsqrt(tf.add(tf.matMul(tf.square(s), conv.demodSq), 1e-8)); // [B, out]
-      out = tf.mul(out, tf.reshape(demod, [batch, 1, 1, conv.outChannels]));
+    let scale: tf.Tensor2D = tf.fill([batch, conv.outChannels], gain) as tf.Tensor2D; // [B, out]
+    if (conv.demodSq) scale = tf.mul(tf.rsqrt(tf.add(tf.matMul(tf.square(s), conv.demodSq), 1e-8)), gain) as tf.Tensor2D;
+    // The polyphase filter's output channels are (phase, out): each phase takes its channel's scale and bias.
+    const phases = <T extends tf.Tensor>(t: T) => (conv.upsample ? tf.tile(t, t.rank === 1 ? [4] : [1, 4]) : t) as T;
+    const pad = conv.upsample || conv.kernel !== 1 ? Math.floor(conv.kernel / 2) : 'valid';
+    // Computed, not reshaped: tfjs-wasm's fused convolution reads the rank its data was made with, and a bias
+    // reshaped from [1, C, 1, 1] (ToRGB's) is refused as rank 4.
+    const gainedBias = bias && tf.mul(tf.reshape(bias, [-1]), gain) as tf.Tensor1D;
+    const toPixels = (t: tf.Tensor4D) => conv.upsample ? releasing(t, (c) => tf.depthToSpace(c, 2)) : t;
+    const addBias = (t: tf.Tensor4D) => gainedBias ? releasing(t, (o) => tf.add(o, gainedBias) as tf.Tensor4D) : t;
+    if (batch === 1) {
+      const filter = tf.mul(tf.mul(conv.filter, tf.reshape(s, [1, 1, conv.inChannels, 1])), tf.reshape(phases(scale), [1, 1, 1, -1])) as tf.Tensor4D;
+      // tfjs differentiates a fused convolution through backprop kernels wasm lacks (see engine/gradients.ts).
+      if (gainedBias && !tf.engine().isTapeOn()) return toPixels(tf.fused.conv2d({ x, filter, strides: 1, pad, bias: phases(gainedBias) }));
+      return addBias(toPixels(tf.conv2d(x, filter, 1, pad)));
     }
-    return out;
+    const out = releasing(tf.mul(x, tf.reshape(s, [batch, 1, 1, conv.inChannels])) as tf.Tensor4D, (xs) => toPixels(tf.conv2d(xs, conv.filter, 1, pad)));
+    return addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [batch, 1, 1, conv.outChannels])) as tf.Tensor4D));
   }
 
   private applyStyled(layer: StyledLayer, x: tf.Tensor4D, style: tf.Tensor2D, noise: NoiseMode, index: number, tuned?: TunedLayers): tf.Tensor4D {
@@ -371,15 +386,17 @@ export class Generator extends TensorOwner {
   }
 
   private styledLayer(layer: StyledLayer, x: tf.Tensor4D, style: tf.Tensor2D, noise: NoiseMode, index: number): tf.Tensor4D {
-    let out = this.modulatedConv(layer.conv, x, style);
+    // fused_leaky_relu's gain sqrt(2) is taken into the convolution, the noise and the detail (leaky ReLU is
+    // positively homogeneous), so at full size no activation is scaled on its own.
+    let out = this.modulatedConv(layer.conv, x, style, layer.bias, SQRT2);
     if (noise.kind === 'stored') {
-      out = tf.add(out, tf.mul(layer.noise, layer.noiseWeight));
+      out = releasing(out, (o) => tf.add(o, tf.mul(layer.noise, tf.mul(layer.noiseWeight, SQRT2))));
     } else if (noise.kind === 'seed') {
       const [b, h, w] = out.shape;
-      out = tf.add(out, tf.mul(tf.randomNormal([b, h, w, 1], 0, 1, 'float32', noise.seed * 1000 + index), layer.noiseWeight));
+      out = releasing(out, (o) => tf.add(o, tf.mul(tf.randomNormal([b, h, w, 1], 0, 1, 'float32', noise.seed * 1000 + index), tf.mul(layer.noiseWeight, SQRT2))));
     }
-    if (layer.detail) out = tf.add(out, layer.detail);
-    return fusedLeakyRelu(out, layer.bias) as tf.Tensor4D;
+    if (layer.detail) out = releasing(out, (o) => tf.add(o, tf.mul(layer.detail!, SQRT2)));
+    return releasing(out, (o) => tf.leakyRelu(o, 0.2));
   }
 
   private applyRgb(layer: RgbLayer, x: tf.Tensor4D, style: tf.Tensor2D, skip: tf.Tensor4D | null, tuned?: TunedLayers): tf.Tensor4D {
@@ -388,10 +405,22 @@ export class Generator extends TensorOwner {
   }
 
   private rgbLayer(layer: RgbLayer, x: tf.Tensor4D, style: tf.Tensor2D, skip: tf.Tensor4D | null): tf.Tensor4D {
-    let out = tf.add(this.modulatedConv(layer.conv, x, style), layer.bias) as tf.Tensor4D;
-    if (skip && layer.upsampleFilter) out = tf.add(out, tf.depthToSpace(tf.conv2d(skip, layer.upsampleFilter, 1, 1), 2));
-    return out;
+    const out = this.modulatedConv(layer.conv, x, style, layer.bias);
+    if (!skip || !layer.upsampleFilter) return out;
+    const upsampled = releasing(tf.conv2d(skip, layer.upsampleFilter, 1, 1), (c) => tf.depthToSpace(c, 2));
+    return releasing(out, (o) => tf.add(o, upsampled) as tf.Tensor4D);
   }
+}
+
+/**
+ * next(t), with t disposed as soon as it is used when no gradient is being recorded: a tidy scope frees its
+ * intermediates only at its end, and at 1024 px a layer makes five of 128 MiB each. Under a gradient tape the
+ * intermediates are the backward pass's, so they stay to the scope's end.
+ */
+function releasing<T extends tf.Tensor, U extends tf.Tensor>(t: T, next: (t: T) => U): U {
+  const out = next(t);
+  if (!tf.engine().isTapeOn() && out !== (t as tf.Tensor)) t.dispose();
+  return out;
 }
 
 function fusedLeakyRelu(x: tf.Tensor, bias: tf.Tensor1D): tf.Tensor {

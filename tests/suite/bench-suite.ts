@@ -10,6 +10,8 @@ export interface BenchRow {
   medianMs: number;
   runs: number;
   peakMiB: number;
+  /** The peak less what was resident before the stage (the model's weights): the stage's own working memory. */
+  workingMiB: number;
 }
 
 export interface BenchModel {
@@ -26,13 +28,14 @@ async function time(run: () => tf.Tensor): Promise<number> {
   return performance.now() - started;
 }
 
-async function peak(run: () => tf.Tensor): Promise<number> {
+async function peak(run: () => tf.Tensor): Promise<{ peakMiB: number; workingMiB: number }> {
+  const resident = tf.memory().numBytes;
   const info = await tf.profile(async () => {
     const out = run();
     await out.data();
     out.dispose();
   });
-  return info.peakBytes / 2 ** 20;
+  return { peakMiB: info.peakBytes / 2 ** 20, workingMiB: (info.peakBytes - resident) / 2 ** 20 };
 }
 
 export async function benchModel(model: BenchModel, runs: number, log: (line: string) => void = () => {}): Promise<BenchRow[]> {
@@ -52,8 +55,8 @@ export async function benchModel(model: BenchModel, runs: number, log: (line: st
     const samples: number[] = [];
     for (let i = 0; i < runs; i++) samples.push(await time(run));
     samples.sort((a, b) => a - b);
-    const row = { backend: tf.getBackend(), model: model.name, stage, medianMs: samples[Math.floor(samples.length / 2)], runs, peakMiB: await peak(run) };
-    log(`${row.backend.padEnd(7)} ${row.model.padEnd(22)} ${row.stage.padEnd(16)} ${row.medianMs.toFixed(1).padStart(9)} ms  peak ${row.peakMiB.toFixed(0)} MiB`);
+    const row = { backend: tf.getBackend(), model: model.name, stage, medianMs: samples[Math.floor(samples.length / 2)], runs, ...await peak(run) };
+    log(`${row.backend.padEnd(7)} ${row.model.padEnd(22)} ${row.stage.padEnd(16)} ${row.medianMs.toFixed(1).padStart(9)} ms  peak ${row.peakMiB.toFixed(0)} MiB (${row.workingMiB.toFixed(0)} MiB above the weights)`);
     rows.push(row);
   }
   tf.dispose([image, codes]);

@@ -50,6 +50,11 @@ export async function runGoldenSuite(read: ReadFixture): Promise<GoldenResult[]>
     await compare('stylegan2-tiny/w.npy', w.clone(), false, tag);
     await compare('stylegan2-tiny/image_from_wplus.npy', generator.synthesize(wplus), true, tag);
     if (!tag) {
+      // One picture at a time takes the path the app renders with (modulation in the filter, see modulatedConv).
+      const single = (options?: Parameters<Generator['synthesize']>[1]) => tf.tidy(() => tf.concat(
+        (tf.split(wplus, wplus.shape[0]) as tf.Tensor3D[]).map((one) => generator.synthesize(one, options))));
+      await compare('stylegan2-tiny/image_from_wplus.npy', single(), true, ' (one picture at a time)');
+      await compare('stylegan2-tiny/skip_16.npy', single({ resolution: 16 }), true, ' (one picture at a time)');
       await compare('stylegan2-tiny/image_from_wplus_zero_noise.npy', generator.synthesize(wplus, { noise: { kind: 'zero' } }), true);
       for (const r of [4, 8, 16, 32]) await compare(`stylegan2-tiny/skip_${r}.npy`, generator.synthesize(wplus, { resolution: r }), true);
       const avg = await tensor('stylegan2-tiny/latent_avg.npy');
