@@ -10,7 +10,18 @@ for (const backend of ['webgpu', 'wasm', 'webgl'] as const) {
     expect(report.error, report.error).toBeUndefined();
     expect(report.backend).toBe(backend);
     console.log(`golden maxima on ${backend}:\n${report.results!.map((r) => `  ${r.name.padEnd(64)} ${r.maxAbsDiff.toExponential(2)}`).join('\n')}`);
-    expect(report.results!.length).toBe(27);
+    expect(report.results!.length).toBe(29);
     for (const r of report.results!) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
   });
 }
+
+test('webgl renders a generator with the official 1024 px layers (512 -> 1024, 32 channels), as wasm does', async ({ page }) => {
+  await page.goto('/harness/webgl-size.html');
+  await page.waitForFunction(() => window.webglSizeReport !== undefined, undefined, { timeout: 300_000 });
+  const report = await page.evaluate(() => window.webglSizeReport!);
+  expect(report.error, report.error).toBeUndefined();
+  console.log(`webgl (max texture ${report.maxTextureSize}): ${report.webglMs!.toFixed(0)} ms, largest texture ${report.largestTexture!.join(' x ')}; wasm ${report.wasmMs!.toFixed(0)} ms; relative difference ${report.relativeDifference!.toExponential(2)}`);
+  // Every texture fits what phones offer, and the picture is the one wasm renders.
+  expect(Math.max(...report.largestTexture!)).toBeLessThanOrEqual(4096);
+  expect(report.relativeDifference!).toBeLessThan(1e-4);
+});

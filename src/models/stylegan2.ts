@@ -367,15 +367,14 @@ export class Generator extends TensorOwner {
     // Computed, not reshaped: tfjs-wasm's fused convolution reads the rank its data was made with, and a bias
     // reshaped from [1, C, 1, 1] (ToRGB's) is refused as rank 4.
     const gainedBias = bias && tf.mul(tf.reshape(bias, [-1]), gain) as tf.Tensor1D;
-    const toPixels = (t: tf.Tensor4D) => conv.upsample ? releasing(t, (c) => tf.depthToSpace(c, 2)) : t;
     const addBias = (t: tf.Tensor4D) => gainedBias ? releasing(t, (o) => tf.add(o, gainedBias) as tf.Tensor4D) : t;
     if (batch === 1) {
       const filter = tf.mul(tf.mul(conv.filter, tf.reshape(s, [1, 1, conv.inChannels, 1])), tf.reshape(phases(scale), [1, 1, 1, -1])) as tf.Tensor4D;
       // tfjs differentiates a fused convolution through backprop kernels wasm lacks (see engine/gradients.ts).
-      if (gainedBias && !tf.engine().isTapeOn()) return toPixels(tf.fused.conv2d({ x, filter, strides: 1, pad, bias: phases(gainedBias) }));
-      return addBias(toPixels(tf.conv2d(x, filter, 1, pad)));
+      if (gainedBias && !tf.engine().isTapeOn()) return convolution(x, filter, pad, phases(gainedBias), conv.upsample);
+      return addBias(convolution(x, filter, pad, undefined, conv.upsample));
     }
-    const out = releasing(tf.mul(x, tf.reshape(s, [batch, 1, 1, conv.inChannels])) as tf.Tensor4D, (xs) => toPixels(tf.conv2d(xs, conv.filter, 1, pad)));
+    const out = releasing(tf.mul(x, tf.reshape(s, [batch, 1, 1, conv.inChannels])) as tf.Tensor4D, (xs) => convolution(xs, conv.filter, pad, undefined, conv.upsample));
     return addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [batch, 1, 1, conv.outChannels])) as tf.Tensor4D));
   }
 
@@ -407,9 +406,48 @@ export class Generator extends TensorOwner {
   private rgbLayer(layer: RgbLayer, x: tf.Tensor4D, style: tf.Tensor2D, skip: tf.Tensor4D | null): tf.Tensor4D {
     const out = this.modulatedConv(layer.conv, x, style, layer.bias);
     if (!skip || !layer.upsampleFilter) return out;
-    const upsampled = releasing(tf.conv2d(skip, layer.upsampleFilter, 1, 1), (c) => tf.depthToSpace(c, 2));
+    const upsampled = convolution(skip, layer.upsampleFilter, 1, undefined, true);
     return releasing(out, (o) => tf.add(o, upsampled) as tf.Tensor4D);
   }
+}
+
+/**
+ * Stride-1 convolution ('same' for odd kernels given pad = k // 2, or 'valid'), with a bias when given (fused),
+ * followed for a polyphase filter by depthToSpace (the 2x upsampled picture). On WebGL it runs in bands of rows:
+ * tfjs convolves there through an im2col matrix [H W, k k C_in] held in one texture, and its depthToSpace writes
+ * one value a texel; at 1024 px (the upsampling layer reads 512 x 512 x 64, the next writes 1024 x 1024 x 32)
+ * both need more texels than any GPU's MAX_TEXTURE_SIZE allows (8689^2 and 5793^2). Each band reads its rows
+ * plus the kernel's halo from the once-padded input, so the result is the same convolution.
+ */
+function convolution(x: tf.Tensor4D, filter: tf.Tensor4D, pad: number | 'valid', bias?: tf.Tensor1D, upsample = false): tf.Tensor4D {
+  const run = (input: tf.Tensor4D, p: number | 'valid') => {
+    const out = bias ? tf.fused.conv2d({ x: input, filter, strides: 1, pad: p, bias }) : tf.conv2d(input, filter, 1, p);
+    return upsample ? releasing(out, (o) => tf.depthToSpace(o, 2)) : out;
+  };
+  const bands = webglBands(x.shape, filter.shape);
+  if (bands === 1) return run(x, pad);
+  const halo = filter.shape[0] - 1;
+  const padded = pad === 'valid' ? x : tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+  const outRows = padded.shape[1] - halo;
+  const rows = Math.ceil(outRows / bands);
+  const parts: tf.Tensor4D[] = [];
+  for (let top = 0; top < outRows; top += rows) {
+    parts.push(releasing(tf.slice(padded, [0, top, 0, 0], [-1, Math.min(rows, outRows - top) + halo, -1, -1]), (band) => run(band, 'valid')));
+  }
+  if (padded !== x && !tf.engine().isTapeOn()) padded.dispose();
+  const out = tf.concat(parts, 1);
+  if (!tf.engine().isTapeOn()) tf.dispose(parts);
+  return out;
+}
+
+/**
+ * Bands a convolution needs on WebGL so that its im2col matrix and its output each fit half of a 4096^2 texture
+ * at one value a texel (4096 is what phones offer; tfjs's squarish layouts are not tight). 1 elsewhere.
+ */
+function webglBands([, h, w, c]: number[], [kh, kw, , out]: number[]): number {
+  if (tf.getBackend() !== 'webgl' || kh * kw === 1) return 1;
+  const side = Math.min(4096, tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE'));
+  return Math.max(1, Math.ceil((h * w * Math.max(kh * kw * c, out)) / (side * side / 2)));
 }
 
 /**
