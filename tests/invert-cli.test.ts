@@ -104,6 +104,11 @@ describe('npm run invert (batch CLI)', () => {
     expect(report.refinement.steps).toBe(8);
     expect(report.refinement.after.mse).toBeLessThan(report.refinement.before.mse);
     expect(report.timingsMs.refine).toBeGreaterThan(0);
+    const detailed = join(out, 'detail');
+    await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', detailed, '--refine', '--refine-steps', '8', '--refine-detail', photo], { cwd: ROOT });
+    const withDetail = JSON.parse(await readFile(join(detailed, 'obama', 'report.json'), 'utf8'));
+    expect(withDetail.refinement.fineDetail).toBe(true);
+    expect(withDetail.refinement.after.mse).toBeLessThan(withDetail.refinement.before.mse);
     const bad = await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', out, '--refine', '--refine-steps', 'many', photo], { cwd: ROOT })
       .then(() => null, (e: { code: number; stderr: string }) => e);
     expect(bad?.code).toBe(2);
