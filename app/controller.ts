@@ -4,7 +4,7 @@ import * as D from './document';
 import { Comlink, engine } from './engine';
 import { loadSession, removeModel, saveDocument, saveSnapshot, storedModels, storeModel, type SavedSnapshot } from './persist';
 import { failed, type ModelSummary, type PhotoInfo, type RefineProgressMessage, type Result, type Which } from './protocol';
-import { AUTO_REFINE_KEY, NO_PICTURES, PENDING_STEPS, useStudio, type CatalogEntry, type Notice, type PhotoView, type StudioState } from './store';
+import { AUTO_REFINE_KEY, FINE_DETAIL_KEY, NO_PICTURES, PENDING_STEPS, useStudio, type CatalogEntry, type Notice, type PhotoView, type StudioState } from './store';
 
 /**
  * The one owner of the page's state. Components call the commands below; each changes the document through a
@@ -289,7 +289,7 @@ export async function removeAddedModel(entry: CatalogEntry): Promise<void> {
  */
 let deviceLosses = 0;
 let recovering = false;
-let refineAfterRecovery: number | null = null;
+let refineAfterRecovery: { steps: number; fineDetail: boolean } | null = null;
 
 export async function recoverFromDeviceLoss(reason: string): Promise<void> {
   deviceLosses += 1;
@@ -299,9 +299,9 @@ export async function recoverFromDeviceLoss(reason: string): Promise<void> {
   } finally {
     recovering = false;
   }
-  const steps = refineAfterRecovery;
+  const again = refineAfterRecovery;
   refineAfterRecovery = null;
-  if (steps && get().reconstruction) await refinePhoto(steps);
+  if (again && get().reconstruction) await refinePhoto(again.steps, again.fineDetail);
 }
 
 async function recover(reason: string): Promise<void> {
@@ -455,7 +455,7 @@ async function restorePhoto(which: Which, ref: D.PhotoRef, t: number): Promise<b
   }
   if (refinement && t === ticket) {
     notify(`${ref.name} was refined; its tuned generator was not kept in this browser, so it is tuned again.`, 'info', 'refine');
-    await refinePhoto(refinement.steps);
+    await refinePhoto(refinement.steps, refinement.fineDetail);
   }
   return true;
 }
@@ -487,17 +487,23 @@ export function setAutoRefine(on: boolean): void {
   view({ autoRefine: on });
 }
 
+/** The setting "keep fine detail" for the next refinements (src/engine/refine.ts FINE_DETAIL). */
+export function setFineDetail(on: boolean): void {
+  try { localStorage.setItem(FINE_DETAIL_KEY, on ? '1' : '0'); } catch { /* private mode: the setting lasts this visit */ }
+  view({ fineDetail: on });
+}
+
 /**
  * Pivotal tuning of the photo on screen: progress and a live preview of the reconstruction while it runs; the
  * tuned layers then render every edit. Cancelled, the encoder's reconstruction comes back as it was.
  */
-export async function refinePhoto(steps = DEFAULT_REFINE_STEPS): Promise<void> {
+export async function refinePhoto(steps = DEFAULT_REFINE_STEPS, fineDetail = get().fineDetail): Promise<void> {
   const t = ticket;
   const losses = deviceLosses;
   const { reconstruction, mse, identity } = get();
   if (!reconstruction || get().refining) return;
   view({ refining: { step: 0, steps, loss: null }, busy: `Refining (0/${steps})`, refineFigures: null });
-  const result = await engine.refine(t, steps, Comlink.proxy((p: RefineProgressMessage) => {
+  const result = await engine.refine(t, steps, fineDetail, Comlink.proxy((p: RefineProgressMessage) => {
     if (t !== ticket) return;
     view({ refining: { step: p.step, steps: p.steps, loss: p.loss }, busy: `Refining (${p.step}/${p.steps})`, ...(p.preview ? { reconstruction: p.preview } : {}) });
   }));
@@ -507,9 +513,9 @@ export async function refinePhoto(steps = DEFAULT_REFINE_STEPS): Promise<void> {
     // The GPU went away under the refinement: the recovery brings the photo back on the next backend, and the
     // refinement runs again there (now, if the recovery is done; else when it is).
     notify('The GPU stopped working during the refinement; it runs again on the next backend.', 'info', 'refine');
-    if (recovering) refineAfterRecovery = steps;
-    else if (t !== ticket) void refinePhoto(steps);
-    else refineAfterRecovery = steps;
+    if (recovering) refineAfterRecovery = { steps, fineDetail };
+    else if (t !== ticket) void refinePhoto(steps, fineDetail);
+    else refineAfterRecovery = { steps, fineDetail };
     return;
   }
   if (stale(t, result)) return;
@@ -524,7 +530,7 @@ export async function refinePhoto(steps = DEFAULT_REFINE_STEPS): Promise<void> {
     return;
   }
   view({ reconstruction: result.reconstruction, mse: result.mse, identity: result.identity, refineFigures: { before: result.before, after: result.after, ms: result.ms } });
-  dispatch((d) => D.refined(d, steps));
+  dispatch((d) => D.refined(d, steps, fineDetail));
   await keepSnapshot('subject', t, result.identity);
   requestRender(false);
 }

@@ -40,8 +40,11 @@ export interface StudioDocument {
   importedCodes: string | null;
   /** The last photo's edits, offered once for the new photo ("apply the previous edits"). */
   previousEdits: EditState | null;
-  /** The photo was refined (pivotal tuning) with this many steps; its tuned layers live in the photo's snapshot. */
-  refinement: { steps: number } | null;
+  /**
+   * The photo was refined (pivotal tuning) with this many steps, and with its fine-detail maps or not; its tuned
+   * layers live in the photo's snapshot.
+   */
+  refinement: { steps: number; fineDetail: boolean } | null;
 }
 
 export const NO_EDITS: EditState = { values: {}, ranges: {} };
@@ -106,8 +109,8 @@ export function frame(doc: StudioDocument, which: 'subject' | 'reference', frami
 }
 
 /** The photo was refined: its tuned layers replace the bundle's for every render of it. */
-export function refined(doc: StudioDocument, steps: number): StudioDocument {
-  return doc.photo ? { ...doc, refinement: { steps } } : doc;
+export function refined(doc: StudioDocument, steps: number, fineDetail = false): StudioDocument {
+  return doc.photo ? { ...doc, refinement: { steps, fineDetail } } : doc;
 }
 
 /** A live change during a gesture: rendered as a preview, not yet an undo step. */
@@ -266,7 +269,7 @@ export function parseDocument(saved: unknown): StudioDocument | null {
     importedCodes: typeof saved.importedCodes === 'string' ? saved.importedCodes : null,
     previousEdits: parseEdits(saved.previousEdits),
     refinement: isRecord(saved.refinement) && Number.isInteger(saved.refinement.steps) && (saved.refinement.steps as number) > 0
-      ? { steps: saved.refinement.steps as number } : null,
+      ? { steps: saved.refinement.steps as number, fineDetail: saved.refinement.fineDetail === true } : null,
   };
 }
 

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, startBackend, startPreferredBackend } from '../src/browser/backend';
 import { browserFaceDetector, decodePhotoBlob } from '../src/browser/photo';
 import { StudioModel, type EditValue } from '../src/engine/model';
-import { RefineCancelled } from '../src/engine/refine';
+import { FINE_DETAIL, RefineCancelled } from '../src/engine/refine';
 import { EditorSession, type Framing, type SubjectSnapshot, type Transfer } from '../src/engine/session';
 import { useGradients } from '../src/browser/gradients';
 import { blobSource } from '../src/io/byte-source';
@@ -223,14 +223,14 @@ const api: EngineApi = {
     });
   },
 
-  refine(ticket, steps, onProgress) {
+  refine(ticket, steps, fineDetail, onProgress) {
     refineCancelled = false;
     return serial(ticket, async () => {
       useGradients();
       const signal = { get aborted() { return refineCancelled || ticket < latest; } };
       try {
         const out = await current().refine({
-          steps, signal, previewEvery: 10,
+          steps, signal, previewEvery: 10, ...(fineDetail ? FINE_DETAIL : {}),
           onProgress: (p) => onProgress?.({ step: p.step, steps: p.steps, loss: p.loss, preview: p.preview && pixels(p.preview) }),
         });
         return { reconstruction: pixels(out.reconstruction), mse: out.mse, identity: out.identity, before: out.before, after: out.after, ms: out.ms };

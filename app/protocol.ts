@@ -106,7 +106,7 @@ export interface EngineApi {
   restorePhoto(ticket: number, blob: Blob, name: string, which: Which, snapshot: SubjectSnapshot, framing: Framing | null): Promise<Result<PhotoInfo & { aligned: Pixels; reconstruction: Pixels; mse: number }>>;
 
   /** Pivotal tuning of the photo (src/engine/refine.ts), with progress and a live preview; cancelRefine stops it. */
-  refine(ticket: number, steps: number, onProgress?: (p: RefineProgressMessage) => void): Promise<Result<RefineOutcome>>;
+  refine(ticket: number, steps: number, fineDetail: boolean, onProgress?: (p: RefineProgressMessage) => void): Promise<Result<RefineOutcome>>;
   /** Stops a refinement at its next step (answered at once, not queued); the encoder's result stays. */
   cancelRefine(): void;
 

@@ -73,12 +73,15 @@ export interface StudioState {
   refineFigures: { before: { mse: number; ssim: number }; after: { mse: number; ssim: number }; ms: number } | null;
   /** "Refine every photo automatically" (a preference of this browser). */
   autoRefine: boolean;
+  /** "Keep fine detail" when refining: the photo's detail maps too (a preference of this browser). */
+  fineDetail: boolean;
 }
 
 export const AUTO_REFINE_KEY = 'style-transformer-studio:auto-refine';
+export const FINE_DETAIL_KEY = 'style-transformer-studio:fine-detail';
 
-function storedAutoRefine(): boolean {
-  try { return localStorage.getItem(AUTO_REFINE_KEY) === '1'; } catch { return false; }
+function storedFlag(key: string): boolean {
+  try { return localStorage.getItem(key) === '1'; } catch { return false; }
 }
 
 export const PENDING_STEPS: Record<Step, StepState> = { decode: 'pending', detect: 'pending', align: 'pending', invert: 'pending' };
@@ -100,7 +103,8 @@ export const useStudio = create<StudioState>(() => ({
   busy: null,
   rendering: false,
   fullRenders: 0,
-  autoRefine: storedAutoRefine(),
+  autoRefine: storedFlag(AUTO_REFINE_KEY),
+  fineDetail: storedFlag(FINE_DETAIL_KEY),
   progress: null,
   notices: [],
   log: [],

@@ -225,8 +225,12 @@ test('refine a portrait: progress, cancel keeps the encoder\'s result, edits go 
   expect(maxDifference(await canvasPixels(page, 'reconstruction'), encoder)).toBeLessThanOrEqual(2);
   // To the end: closer to the photo, and the figures say by how much.
   const started = Date.now();
+  // The wasm project refines with the photo's fine-detail maps, the webgpu project without.
+  const fineDetail = backend() === 'wasm';
+  if (fineDetail) await page.getByLabel(/keep fine detail/).check();
+  const refinedText = fineDetail ? 'Refined (100 steps, fine detail)' : 'Refined (100 steps)';
   await refineButton.click();
-  await expect(page.getByTestId('refined')).toContainText('Refined (100 steps)', { timeout: 300_000 });
+  await expect(page.getByTestId('refined')).toContainText(`${refinedText}.`, { timeout: 300_000 });
   // On SwiftShader's WebGPU the device is lost during training; the editor goes on on wasm and refines there.
   console.log(`[${backend()}] refine, 100 steps on the golden tiny model: ${((Date.now() - started) / 1000).toFixed(1)} s, ran on ${await page.getByTestId('backend').textContent()}`);
   const figures = (await page.getByTestId('refine-figures').textContent())!;
@@ -244,7 +248,7 @@ test('refine a portrait: progress, cancel keeps the encoder\'s result, edits go 
   // (Within two levels: on the webgpu project the refinement ran on wasm after the lost device, the reload renders on webgpu.)
   const ms = await msUntilShown(page, 'edited', edited, 2);
   console.log(`[${backend()}] reload -> the refined, edited picture back: ${ms.toFixed(0)} ms after navigation (golden tiny model)`);
-  await expect(page.getByTestId('refined')).toContainText('Refined (100 steps)', { timeout: 120_000 });
+  await expect(page.getByTestId('refined')).toContainText(`${refinedText}.`, { timeout: 120_000 });
   await idle(page);
   expect(maxDifference(await canvasPixels(page, 'reconstruction'), refined)).toBeLessThanOrEqual(2);
   await page.screenshot({ path: info.outputPath('refined.png') });

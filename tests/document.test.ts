@@ -92,6 +92,12 @@ describe('restoring a saved document', () => {
   it('survives a JSON round trip unchanged', () => {
     const d = D.undo(drag(D.setEditRange(withPhoto(), 'age', { start: 4, end: 8 }), 'smile', [1, 2]));
     expect(D.parseDocument(JSON.parse(JSON.stringify(d)))).toEqual(d);
+    // A refinement comes back as it was made (a reload re-tunes it the same way when its layers were not kept).
+    for (const fineDetail of [true, false]) {
+      const refined = D.refined(d, 60, fineDetail);
+      expect(D.parseDocument(JSON.parse(JSON.stringify(refined)))!.refinement).toEqual({ steps: 60, fineDetail });
+    }
+    expect(D.parseDocument({ ...JSON.parse(JSON.stringify(d)), refinement: { steps: 40 } })!.refinement).toEqual({ steps: 40, fineDetail: false });
   });
 
   it('reads damaged records into a well-formed document, never throwing', () => {

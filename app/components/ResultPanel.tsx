@@ -1,11 +1,11 @@
 import { useState } from 'react';
-import { cancelRefinement, refinePhoto, setAutoRefine } from '../controller';
+import { cancelRefinement, refinePhoto, setAutoRefine, setFineDetail } from '../controller';
 import { useStudio } from '../store';
 import { ImageCanvas } from './ImageCanvas';
 import { PhotoResult } from './PhotoResult';
 
 export function ResultPanel() {
-  const { aligned, reconstruction, edited, mse, identity, model, fullRenders, refining, refineFigures, autoRefine, doc, busy } = useStudio();
+  const { aligned, reconstruction, edited, mse, identity, model, fullRenders, refining, refineFigures, autoRefine, fineDetail, doc, busy } = useStudio();
   const [split, setSplit] = useState(50);
   return (
     <section aria-labelledby="result-heading" className="panel result" data-full-renders={fullRenders}>
@@ -41,8 +41,11 @@ export function ResultPanel() {
             {doc.refinement ? 'Refine again' : 'Refine (make it look like the photo)'}
           </button>
         )}{' '}
-        <label className="inline"><input type="checkbox" checked={autoRefine} onChange={(e) => setAutoRefine(e.target.checked)} /> refine every photo automatically</label>
-        {doc.refinement && !refining && <small data-testid="refined"> Refined ({doc.refinement.steps} steps).</small>}
+        <label className="inline"><input type="checkbox" checked={autoRefine} onChange={(e) => setAutoRefine(e.target.checked)} /> refine every photo automatically</label>{' '}
+        <label className="inline" title="Also tunes maps of the photo's own fine detail: the reconstruction comes much closer to the photo (on the demo faces MSE 0.013 → 0.003), but every edit keeps that detail, so the sliders move the face somewhat less">
+          <input type="checkbox" checked={fineDetail} onChange={(e) => setFineDetail(e.target.checked)} /> keep fine detail (closer likeness, weaker edits)
+        </label>
+        {doc.refinement && !refining && <small data-testid="refined"> Refined ({doc.refinement.steps} steps{doc.refinement.fineDetail ? ', fine detail' : ''}).</small>}
         {refineFigures && (
           <small data-testid="refine-figures"> MSE {refineFigures.before.mse.toFixed(4)} → {refineFigures.after.mse.toFixed(4)}, SSIM {refineFigures.before.ssim.toFixed(3)} → {refineFigures.after.ssim.toFixed(3)} at the tuning size, in {(refineFigures.ms / 1000).toFixed(1)} s.</small>
         )}
