@@ -354,7 +354,8 @@ export class Generator extends TensorOwner {
    * gain x (modulated convolution + bias). One picture (batch 1) is modulated, demodulated and scaled in the
    * filter, as the official fused_modconv path does: the filter (3 x 3 x in x out) is far smaller than the
    * activations it would otherwise scale (at 1024 px each scaled copy is 128 MiB), and the bias rides in the same
-   * fused convolution when no gradient is recorded. A batch scales the activations (one filter for all).
+   * fused convolution (tfjs would differentiate that through backprop kernels wasm lacks, engine/gradients.ts, so
+   * only where no gradient is recorded). A batch scales the activations (one filter for all).
    */
   private modulatedConv(conv: ModConv, x: tf.Tensor4D, style: tf.Tensor2D, bias: tf.Tensor1D | null, gain = 1): tf.Tensor4D {
     const batch = x.shape[0];
@@ -368,11 +369,11 @@ export class Generator extends TensorOwner {
     // reshaped from [1, C, 1, 1] (ToRGB's) is refused as rank 4.
     const gainedBias = bias && tf.mul(tf.reshape(bias, [-1]), gain) as tf.Tensor1D;
     const addBias = (t: tf.Tensor4D) => gainedBias ? releasing(t, (o) => tf.add(o, gainedBias) as tf.Tensor4D) : t;
-    if (batch === 1) {
+    // Under a gradient tape the activations are scaled instead: tuning (refine.ts) runs 20% faster that way on wasm,
+    // with less memory (the filter's product would be differentiated at every step).
+    if (batch === 1 && !tf.engine().isTapeOn()) {
       const filter = tf.mul(tf.mul(conv.filter, tf.reshape(s, [1, 1, conv.inChannels, 1])), tf.reshape(phases(scale), [1, 1, 1, -1])) as tf.Tensor4D;
-      // tfjs differentiates a fused convolution through backprop kernels wasm lacks (see engine/gradients.ts).
-      if (gainedBias && !tf.engine().isTapeOn()) return convolution(x, filter, pad, phases(gainedBias), conv.upsample);
-      return addBias(convolution(x, filter, pad, undefined, conv.upsample));
+      return convolution(x, filter, pad, gainedBias ? phases(gainedBias) : undefined, conv.upsample);
     }
     const out = releasing(tf.mul(x, tf.reshape(s, [batch, 1, 1, conv.inChannels])) as tf.Tensor4D, (xs) => convolution(xs, conv.filter, pad, undefined, conv.upsample));
     return addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [batch, 1, 1, conv.outChannels])) as tf.Tensor4D));
