@@ -350,18 +350,13 @@ async function refinementReport(model: StudioModel, images: RgbImage[], held: Ar
   const compositeChange: Record<string, { plain: number[]; tuned: number[] }> = Object.fromEntries(sliders.map((d) => [d.label, { plain: [], tuned: [] }]));
   const [inputH, inputW] = model.inputSize;
   const region = tf.tensor4d(alignedFaceRegion(inputW), [1, inputH, inputW, 1]);
-  // The same, read from what the app shows: the photo plus the edit's change under the face-and-hair region.
-  const seenInPhoto = (photo: tf.Tensor4D, edited: tf.Tensor3D, codes: tf.Tensor3D, layers: TunedLayers | undefined, attribute: number) => tf.tidy(() => {
-    const picture = (c: tf.Tensor3D) => tf.image.resizeBilinear(tf.clipByValue(model.render(c, { tuned: layers }), -1, 1) as tf.Tensor4D, [inputH, inputW], false, true);
-    const composite = tf.clipByValue(tf.add(photo, tf.mul(tf.sub(picture(edited), picture(codes)), region)), -1, 1) as tf.Tensor4D;
-    return model.classifier!.logits(model.invert(composite)).dataSync()[attribute] - model.classifier!.logits(model.invert(photo)).dataSync()[attribute];
-  });
-  // The attribute's logit as the classifier reads it from the rendered picture (re-encoded): what the slider shows.
-  const seen = (codes: tf.Tensor3D, layers: TunedLayers | undefined, attribute: number) => tf.tidy(() => {
-    const [h, w] = model.inputSize;
-    const picture = tf.image.resizeBilinear(tf.clipByValue(model.render(codes, { tuned: layers }), -1, 1) as tf.Tensor4D, [h, w], false, true);
-    return model.classifier!.logits(model.invert(picture)).dataSync()[attribute];
-  });
+  // What a slider shows, read by the classifier (re-encoding): the rendered picture at the input size, and the photo
+  // plus the edit's change under the face-and-hair region, as the app shows it.
+  const picture = (codes: tf.Tensor3D, layers: TunedLayers | undefined) => tf.tidy(() =>
+    tf.image.resizeBilinear(tf.clipByValue(model.render(codes, { tuned: layers }), -1, 1) as tf.Tensor4D, [inputH, inputW], false, true));
+  const logits = (image: tf.Tensor4D) => tf.tidy(() => model.classifier!.logits(model.invert(image)).dataSync() as Float32Array);
+  const inPhoto = (photo: tf.Tensor4D, edited: tf.Tensor4D, reconstruction: tf.Tensor4D) => tf.tidy(() =>
+    tf.clipByValue(tf.add(photo, tf.mul(tf.sub(edited, reconstruction), region)), -1, 1) as tf.Tensor4D);
   for (const [i, image] of images.entries()) {
     const codes = await invertImage(model, image);
     const input = fromRgb(await resizeRgb(image, model.inputSize));
@@ -378,15 +373,23 @@ async function refinementReport(model: StudioModel, images: RgbImage[], held: Ar
       rendering.dispose();
       described[which].push({ identity: held[i].identity, input: await located.faceDescriptor(), reconstruction });
     }
-    for (const d of sliders) {
-      const attribute = attributes.indexOf(directionAttribute(d, attributes) ?? '');
-      if (attribute < 0) continue;
-      for (const [kind, c, layers] of [['plain', codes, undefined], ['tuned', pivot, refinement.layers]] as const) {
-        const edited = model.applyEdits(c, [{ direction: d.id, value: d.max }]);
-        sliderChange[d.label][kind].push(seen(edited, layers, attribute) - seen(c, layers, attribute));
-        compositeChange[d.label][kind].push(seenInPhoto(input, edited, c, layers, attribute));
-        edited.dispose();
+    const photoLogits = logits(input);
+    for (const [kind, c, layers] of [['plain', codes, undefined], ['tuned', pivot, refinement.layers]] as const) {
+      const reconstruction = picture(c, layers);
+      const reconstructionLogits = logits(reconstruction);
+      for (const d of sliders) {
+        const attribute = attributes.indexOf(directionAttribute(d, attributes) ?? '');
+        if (attribute < 0) continue;
+        const edited = tf.tidy(() => {
+          const codesEdited = model.applyEdits(c, [{ direction: d.id, value: d.max }]);
+          return picture(codesEdited, layers);
+        });
+        const composite = inPhoto(input, edited, reconstruction);
+        sliderChange[d.label][kind].push(logits(edited)[attribute] - reconstructionLogits[attribute]);
+        compositeChange[d.label][kind].push(logits(composite)[attribute] - photoLogits[attribute]);
+        tf.dispose([edited, composite]);
       }
+      reconstruction.dispose();
     }
     console.error(`refined ${i + 1}/${images.length}: MSE ${before.at(-1)!.mse.toFixed(4)} -> ${after.at(-1)!.mse.toFixed(4)}, SSIM ${before.at(-1)!.ssim.toFixed(3)} -> ${after.at(-1)!.ssim.toFixed(3)}, ${(ms / 1000).toFixed(1)} s`);
     tf.dispose([codes, input, truth, pivot]);
