@@ -1,9 +1,10 @@
 /**
- * npm run bench:refine [-- --models demo-faces,ffhq --steps 20 --backend wasm --resolution N]
+ * npm run bench:refine [-- --models demo-faces,ffhq --steps 20 --backend wasm --resolution N --kernels]
  * Pivotal tuning's cost and progress in Node (src/engine/refine.ts, as the app runs it): per model, the median
  * time of a step, the peak tensor memory over the run (tf.memory), and the loss at the first and the last step.
  * demo-faces refines a real portrait at 64 px; ffhq is the released generator's full shape (random weights, so the
- * picture means nothing, but every layer has its real size), tuned at 256 px.
+ * picture means nothing, but every layer has its real size), tuned at 256 px. --kernels: where a step's time goes, by
+ * kernel (tf.profile's own timing; the step's total then includes the profiler's overhead).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -57,7 +58,7 @@ async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { models: { type: 'string', default: 'demo-faces,ffhq' }, steps: { type: 'string', default: '20' }, backend: { type: 'string', default: 'wasm' }, resolution: { type: 'string' } } });
+  const { values } = parseArgs({ options: { models: { type: 'string', default: 'demo-faces,ffhq' }, steps: { type: 'string', default: '20' }, backend: { type: 'string', default: 'wasm' }, resolution: { type: 'string' }, kernels: { type: 'boolean', default: false } } });
   await useNodeBackend(values.backend as NodeBackend);
   useGradients();
   const steps = Number(values.steps);
@@ -83,6 +84,19 @@ async function main() {
     });
     const { codes, refinement } = result!;
     const peak = info.peakBytes;
+    if (values.kernels) {
+      const byName = new Map<string, { ms: number; calls: number }>();
+      for (const k of info.kernels) {
+        const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+        const entry = byName.get(k.name) ?? { ms: 0, calls: 0 };
+        byName.set(k.name, { ms: entry.ms + ms, calls: entry.calls + 1 });
+      }
+      const total = [...byName.values()].reduce((a, b) => a + b.ms, 0);
+      console.log(`kernels over ${steps} steps (${(total / steps).toFixed(0)} ms of kernel time a step):`);
+      for (const [kernel, { ms, calls }] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
+        console.log(`  ${kernel.padEnd(28)} ${(ms / steps).toFixed(1).padStart(7)} ms/step  ${(100 * ms / total).toFixed(1).padStart(5)}%  ${(calls / steps).toFixed(0).padStart(5)} calls/step`);
+      }
+    }
     times.sort((a, b) => a - b);
     console.log(`${tf.getBackend().padEnd(7)} ${name.padEnd(12)} ${String(s.resolution).padStart(10)} ${String(steps).padStart(6)} ${times[Math.floor(times.length / 2)].toFixed(0).padStart(15)} ${(peak / 2 ** 20).toFixed(0).padStart(16)}  ${losses[0].toFixed(4)} -> ${losses.at(-1)!.toFixed(4)}`);
     tf.dispose([codes, s.aligned, s.codes]);

@@ -1,0 +1,135 @@
+/**
+ * npm run bench:app [-- --backends wasm,webgpu --models demo-faces-64,demo-cars-128 --runs 3]
+ * What a person waits for in the app itself (Chromium, the real page, worker and model), timed in the page from the
+ * user's action to the frame that shows its result:
+ * - first picture: a photo dropped -> its reconstruction on screen (decode, detect, align, encode, render), and the
+ *   edited photo (the full-resolution composite) on screen;
+ * - preview: a slider moved -> the edited picture changed (one step of a drag, waiting for each);
+ * - full render: the slider released -> the edited photo at full resolution changed.
+ * Each run opens a fresh browser context (nothing cached in IndexedDB), waits for the model, then drops the photo.
+ * The page's cross-origin isolation and wasm thread count are printed: they decide how fast wasm runs.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+const ROOT = join(import.meta.dirname, '..');
+const PHOTOS: Record<string, string> = {
+  'demo-faces-64': join(ROOT, 'tests', 'fixtures', 'photos', 'faces', 'obama.jpg'),
+  'demo-cars-128': join(ROOT, 'tests', 'fixtures', 'photos', 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg'),
+};
+
+interface Run { firstPicture: number; firstPhoto: number; preview: number[]; full: number[] }
+
+/** Runs in the page: drops the photo and resolves with the ms until the reconstruction, then the edited photo, show. */
+function dropAndWait({ bytes, name }: { bytes: number[]; name: string }): Promise<[number, number]> {
+  const shown = (id: string) => {
+    const c = document.querySelector<HTMLCanvasElement>(`[data-testid="${id}"]`);
+    return !!c && c.width > 0 && c.height > 0;
+  };
+  return new Promise((resolve, reject) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(bytes)], name, { type: 'image/jpeg' }));
+    const started = performance.now();
+    let picture = 0;
+    window.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    const check = () => {
+      const now = performance.now();
+      if (!picture && shown('reconstruction') && document.body.innerText.includes('Invert: done')) picture = now - started;
+      if (picture && shown('photo-result')) return resolve([picture, now - started]);
+      if (now - started > 600_000) return reject(new Error('no picture after 10 minutes'));
+      requestAnimationFrame(check);
+    };
+    requestAnimationFrame(check);
+  });
+}
+
+/**
+ * Runs in the page: moves a slider (as a drag does, an input event per position) or releases it (change), and
+ * resolves with the ms until the canvas `watch` shows different pixels.
+ */
+function moveAndWait({ slider, value, watch }: { slider: string; value: number | 'release'; watch: string }): Promise<number> {
+  const read = () => {
+    const c = document.querySelector<HTMLCanvasElement>(`[data-testid="${watch}"]`)!;
+    return c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+  };
+  const before = read();
+  const input = document.querySelector<HTMLInputElement>(`[data-testid="${slider}"]`)!;
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    if (value === 'release') input.dispatchEvent(new Event('change', { bubbles: true }));
+    else {
+      // React tracks the value it last set: the native setter makes the change visible to its onChange.
+      Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(input, String(value));
+      input.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+    const check = () => {
+      const now = performance.now();
+      const after = read();
+      if (after.length !== before.length || after.some((v, i) => v !== before[i])) return resolve(now - started);
+      if (now - started > 120_000) return reject(new Error(`${watch} did not change in 2 minutes`));
+      requestAnimationFrame(check);
+    };
+    requestAnimationFrame(check);
+  });
+}
+
+async function main() {
+  const { values } = parseArgs({ options: {
+    backends: { type: 'string', default: 'wasm,webgpu' }, models: { type: 'string', default: 'demo-faces-64,demo-cars-128' },
+    runs: { type: 'string', default: '3' }, moves: { type: 'string', default: '8' },
+  } });
+  const { createServer } = await import('vite');
+  const { chromium } = await import('playwright-core');
+  const { CHROMIUM_ARGS } = await import('../playwright.config');
+  const server = await createServer({ configFile: join(ROOT, 'vite.config.ts'), server: { port: 5185, host: '127.0.0.1' }, logLevel: 'error' });
+  await server.listen();
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const moves = Number(values.moves);
+  try {
+    for (const backend of values.backends.split(',')) {
+      for (const model of values.models.split(',')) {
+        const photo = PHOTOS[model];
+        if (!photo) throw new Error(`no photo for ${model} (${Object.keys(PHOTOS).join(', ')})`);
+        const bytes = Array.from(await readFile(photo));
+        const runs: Run[] = [];
+        let environment = '';
+        for (let r = 0; r < Number(values.runs); r++) {
+          const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+          const page = await context.newPage();
+          // tsx compiles this file with esbuild's keepNames, so the functions handed to the page call its __name helper.
+          await page.addInitScript('globalThis.__name = (f) => f');
+          await page.goto(`http://127.0.0.1:5185/?model=${model}&backend=${backend}`);
+          await page.getByTestId('backend').filter({ hasText: backend }).waitFor({ timeout: 300_000 });
+          await page.getByTestId('model-summary').waitFor({ timeout: 300_000 });
+          environment ||= await page.evaluate(() => `cross-origin isolated: ${self.crossOriginIsolated}, cores: ${navigator.hardwareConcurrency}; `
+            + `engine: ${document.querySelector('[data-testid="backend-reason"]')?.textContent?.trim() ?? ''}`);
+          const [firstPicture, firstPhoto] = await page.evaluate(dropAndWait, { bytes, name: photo.split('/').pop()! });
+          await page.waitForFunction(() => document.querySelector('[data-testid="busy"]')?.textContent === '', undefined, { timeout: 300_000 });
+          // The first slider the panel shows, dragged from 0 towards its end one position at a time, then released.
+          const slider = (await page.locator('.slider-group input[type=range]').first().getAttribute('data-testid'))!;
+          const max = Number(await page.getByTestId(slider).getAttribute('max'));
+          const preview: number[] = [];
+          const full: number[] = [];
+          for (let m = 1; m <= moves; m++) {
+            preview.push(await page.evaluate(moveAndWait, { slider, value: (max * m) / moves, watch: 'edited' }));
+            if (m % 4 === 0) full.push(await page.evaluate(moveAndWait, { slider, value: 'release', watch: 'photo-result' }));
+          }
+          runs.push({ firstPicture, firstPhoto, preview, full });
+          await context.close();
+        }
+        console.log(`${backend.padEnd(7)} ${model.padEnd(14)} ${environment}`);
+        console.log(`  first picture (drop -> reconstruction shown)   median ${median(runs.map((r) => r.firstPicture)).toFixed(0)} ms   runs ${runs.map((r) => r.firstPicture.toFixed(0)).join(', ')}`);
+        console.log(`  edited photo shown (drop -> full composite)    median ${median(runs.map((r) => r.firstPhoto)).toFixed(0)} ms`);
+        console.log(`  preview while dragging (move -> picture)       median ${median(runs.flatMap((r) => r.preview)).toFixed(0)} ms   of ${runs.flatMap((r) => r.preview).length} moves, max ${Math.max(...runs.flatMap((r) => r.preview)).toFixed(0)}`);
+        console.log(`  release -> full-resolution photo               median ${median(runs.flatMap((r) => r.full)).toFixed(0)} ms   of ${runs.flatMap((r) => r.full).length} releases`);
+      }
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
+
+void main();
