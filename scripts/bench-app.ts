@@ -114,7 +114,7 @@ async function main() {
           const full: number[] = [];
           for (let m = 1; m <= moves; m++) {
             preview.push(await page.evaluate(moveAndWait, { slider, value: (max * m) / moves, watch: 'edited' }));
-            if (m % 4 === 0) full.push(await page.evaluate(moveAndWait, { slider, value: 'release', watch: 'photo-result' }));
+            if (m % 4 === 0) full.push(await page.evaluate(moveAndWait, { slider, value: 'release' as const, watch: 'photo-result' }));
           }
           runs.push({ firstPicture, firstPhoto, preview, full });
           await context.close();
