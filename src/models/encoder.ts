@@ -11,14 +11,17 @@ import { countIndexed, RawWeights, TensorOwner } from './weights';
 
 interface Affine { scale: tf.Tensor1D; shift: tf.Tensor1D }
 
+/** A convolution with the BatchNorm that follows it folded in (filter times the BN's scale, the BN's shift as bias). */
+interface FoldedConv { filter: tf.Tensor4D; bias: tf.Tensor1D }
+
 interface Unit {
   stride: number;
-  shortcut: { filter: tf.Tensor4D; bn: Affine } | null;
+  shortcut: FoldedConv | null;
+  /** The BN before conv1 stays apart: conv1 pads with zeros after it, which a folded shift would not see. */
   bn1: Affine;
   conv1: tf.Tensor4D;
   prelu: tf.Tensor1D;
-  conv2: tf.Tensor4D;
-  bn2: Affine;
+  conv2: FoldedConv;
   seFc1: tf.Tensor2D;
   seFc2: tf.Tensor2D;
 }
@@ -70,7 +73,7 @@ export class StyleTransformerEncoder extends TensorOwner {
   readonly config: EncoderConfig;
   /** The learned query seeds z [1, N, D]; the queries are the generator's mapping of them. */
   readonly z: tf.Tensor3D;
-  private readonly stem: { conv: tf.Tensor4D; bn: Affine; prelu: tf.Tensor1D };
+  private readonly stem: { conv: FoldedConv; prelu: tf.Tensor1D };
   private readonly units: Unit[] = [];
   private readonly taps: number[];
   private readonly lat1: { filter: tf.Tensor4D; bias: tf.Tensor1D };
@@ -82,8 +85,7 @@ export class StyleTransformerEncoder extends TensorOwner {
     this.config = config;
     this.z = this.keep(weights.tensor('z') as tf.Tensor3D);
     this.stem = {
-      conv: this.keep(convFilter(weights, 'input_layer.0.weight')),
-      bn: this.batchNorm(weights, 'input_layer.1'),
+      conv: this.folded(weights, 'input_layer.0.weight', 'input_layer.1'),
       prelu: this.keep(weights.tensor('input_layer.2.weight') as tf.Tensor1D),
     };
     let index = 0;
@@ -98,17 +100,20 @@ export class StyleTransformerEncoder extends TensorOwner {
   }
 
   private batchNorm(weights: RawWeights, name: string): Affine {
-    const w = weights.raw(`${name}.weight`).data;
-    const b = weights.raw(`${name}.bias`).data;
-    const mean = weights.raw(`${name}.running_mean`).data;
-    const variance = weights.raw(`${name}.running_var`).data;
-    const scale = new Float32Array(w.length);
-    const shift = new Float32Array(w.length);
-    for (let i = 0; i < w.length; i++) {
-      scale[i] = w[i] / Math.sqrt(variance[i] + 1e-5);
-      shift[i] = b[i] - mean[i] * scale[i];
-    }
+    const { scale, shift } = batchNormAffine(weights, name);
     return { scale: this.keep(tf.tensor1d(scale)), shift: this.keep(tf.tensor1d(shift)) };
+  }
+
+  /**
+   * A convolution and the eval-mode BatchNorm after it as one convolution with a bias, folded once at load: an
+   * encode then runs one fused kernel where it ran a convolution, a multiply and an add over the whole activation.
+   */
+  private folded(weights: RawWeights, conv: string, bn: string): FoldedConv {
+    const { scale, shift } = batchNormAffine(weights, bn);
+    return {
+      filter: this.keep(tf.tidy(() => tf.mul(convFilter(weights, conv), tf.tensor1d(scale)) as tf.Tensor4D)),
+      bias: this.keep(tf.tensor1d(shift)),
+    };
   }
 
   private unit(weights: RawWeights, stride: number): Unit {
@@ -118,14 +123,11 @@ export class StyleTransformerEncoder extends TensorOwner {
     }));
     return {
       stride,
-      shortcut: weights.has('shortcut_layer.0.weight')
-        ? { filter: this.keep(convFilter(weights, 'shortcut_layer.0.weight')), bn: this.batchNorm(weights, 'shortcut_layer.1') }
-        : null,
+      shortcut: weights.has('shortcut_layer.0.weight') ? this.folded(weights, 'shortcut_layer.0.weight', 'shortcut_layer.1') : null,
       bn1: this.batchNorm(weights, 'res_layer.0'),
       conv1: this.keep(convFilter(weights, 'res_layer.1.weight')),
       prelu: this.keep(weights.tensor('res_layer.2.weight') as tf.Tensor1D),
-      conv2: this.keep(convFilter(weights, 'res_layer.3.weight')),
-      bn2: this.batchNorm(weights, 'res_layer.4'),
+      conv2: this.folded(weights, 'res_layer.3.weight', 'res_layer.4'),
       seFc1: dense('res_layer.5.fc1.weight'),
       seFc2: dense('res_layer.5.fc2.weight'),
     };
@@ -134,15 +136,17 @@ export class StyleTransformerEncoder extends TensorOwner {
   /** Backbone and FPN features for images NHWC in [-1, 1]. */
   features(images: tf.Tensor4D): EncoderFeatures {
     return tf.tidy(() => {
-      let x = prelu(affine(tf.conv2d(images, this.stem.conv, 1, 1), this.stem.bn), this.stem.prelu) as tf.Tensor4D;
+      let x = tf.fused.conv2d({
+        x: images, filter: this.stem.conv.filter, strides: 1, pad: 1, bias: this.stem.conv.bias, activation: 'prelu', preluActivationWeights: this.stem.prelu,
+      });
       const tapped: tf.Tensor4D[] = [];
       this.units.forEach((unit, i) => {
         x = applyUnit(unit, x);
         if (this.taps.includes(i)) tapped.push(x);
       });
       const [, c1, c2, c3] = tapped;
-      const p2 = tf.add(upsampleAlignCorners(c3, c2), tf.add(tf.conv2d(c2, this.lat1.filter, 1, 'valid'), this.lat1.bias)) as tf.Tensor4D;
-      const p1 = tf.add(upsampleAlignCorners(p2, c1), tf.add(tf.conv2d(c1, this.lat2.filter, 1, 'valid'), this.lat2.bias)) as tf.Tensor4D;
+      const p2 = tf.add(upsampleAlignCorners(c3, c2), tf.fused.conv2d({ x: c2, filter: this.lat1.filter, strides: 1, pad: 'valid', bias: this.lat1.bias })) as tf.Tensor4D;
+      const p1 = tf.add(upsampleAlignCorners(p2, c1), tf.fused.conv2d({ x: c1, filter: this.lat2.filter, strides: 1, pad: 'valid', bias: this.lat2.bias })) as tf.Tensor4D;
       return { c1, c2, c3, p2, p1 };
     });
   }
@@ -173,8 +177,19 @@ function convFilter(weights: RawWeights, name: string): tf.Tensor4D {
   return tf.tidy(() => tf.transpose(weights.tensor(name), [2, 3, 1, 0]) as tf.Tensor4D);
 }
 
-function prelu(x: tf.Tensor4D, alpha: tf.Tensor1D): tf.Tensor4D {
-  return tf.prelu(x, alpha as unknown as tf.Tensor4D); // broadcast over the channel axis
+/** Eval-mode BatchNorm2d as y = x * scale + shift per channel (PyTorch's eps 1e-5). */
+function batchNormAffine(weights: RawWeights, name: string): { scale: Float32Array; shift: Float32Array } {
+  const w = weights.raw(`${name}.weight`).data;
+  const b = weights.raw(`${name}.bias`).data;
+  const mean = weights.raw(`${name}.running_mean`).data;
+  const variance = weights.raw(`${name}.running_var`).data;
+  const scale = new Float32Array(w.length);
+  const shift = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) {
+    scale[i] = w[i] / Math.sqrt(variance[i] + 1e-5);
+    shift[i] = b[i] - mean[i] * scale[i];
+  }
+  return { scale, shift };
 }
 
 function affine(x: tf.Tensor4D, a: Affine): tf.Tensor4D {
@@ -184,13 +199,13 @@ function affine(x: tf.Tensor4D, a: Affine): tf.Tensor4D {
 function applyUnit(u: Unit, x: tf.Tensor4D): tf.Tensor4D {
   const b = x.shape[0];
   const shortcut = u.shortcut
-    ? affine(tf.conv2d(x, u.shortcut.filter, u.stride, 'valid'), u.shortcut.bn)
+    ? tf.fused.conv2d({ x, filter: u.shortcut.filter, strides: u.stride, pad: 'valid', bias: u.shortcut.bias })
     // The official MaxPool2d(1, stride): as fast as a copy on wasm, where the same subsampling by stridedSlice
     // took 6% of a 256 px encode (260 ms against 9 ms for 256 x 256 x 64).
     : u.stride === 1 ? x : tf.maxPool(x, 1, u.stride, 'valid');
   let r = affine(x, u.bn1);
-  r = prelu(tf.conv2d(r, u.conv1, 1, 1), u.prelu);
-  r = affine(tf.conv2d(r, u.conv2, u.stride, 1), u.bn2);
+  r = tf.fused.conv2d({ x: r, filter: u.conv1, strides: 1, pad: 1, activation: 'prelu', preluActivationWeights: u.prelu });
+  r = tf.fused.conv2d({ x: r, filter: u.conv2.filter, strides: u.stride, pad: 1, bias: u.conv2.bias });
   const pooled = tf.mean(r, [1, 2]) as tf.Tensor2D;
   const gate = tf.sigmoid(tf.matMul(tf.relu(tf.matMul(pooled, u.seFc1)), u.seFc2));
   r = tf.mul(r, tf.reshape(gate, [b, 1, 1, r.shape[3]])) as tf.Tensor4D;
