@@ -54,5 +54,9 @@ export default defineConfig({
     target: 'es2022',
     rollupOptions: { input: { main: join(here, 'app', 'index.html') } },
   },
-  worker: { format: 'es' },
+  // tfjs's threaded wasm starts its pthread workers from the text of its module factory (Function.toString), which
+  // refers to names of the module around it: minified, every pthread worker fails ("ReferenceError: e is not
+  // defined" when mangled, "_scriptDir is not defined" when only compressed) and the built site's WASM backend never
+  // starts. So the engine worker's bundle is left as written (the page's own bundle is still minified).
+  worker: { format: 'es', rolldownOptions: { output: { minify: false } } },
 });
