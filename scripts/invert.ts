@@ -29,7 +29,7 @@ import { isBackendFailure, restartNodeBackend, useNodeBackend, type NodeBackend 
 import { decodePhoto, encodePng, forgetFaceDetector, nodeFaceDetector } from '../src/node/photo';
 import { useGradients } from '../src/node/gradients';
 import { SAME_PERSON_DISTANCE } from '../src/photo/faces';
-import { FINE_DETAIL } from '../src/engine/refine';
+import { FINE_DETAIL, FINE_DETAIL_STEPS, PLAIN_REFINE_STEPS } from '../src/engine/refine';
 import { isFlat } from '../src/photo/raster';
 import { PhotoError } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
@@ -183,7 +183,7 @@ async function main() {
       model: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
       aligned: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false }, pasteback: { type: 'boolean', default: false },
       paste: { type: 'string', default: 'change' }, edit: { type: 'string', multiple: true, default: [] }, transfer: { type: 'string' },
-      refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string', default: '100' },
+      refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string' },
       'refine-detail': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false },
     },
   });
@@ -195,7 +195,7 @@ async function main() {
     console.error(`invert: --paste is change (the photo plus the edit's change) or generated (the generated crop); got ${values.paste}`);
     process.exit(2);
   }
-  const refineSteps = values.refine ? Number(values['refine-steps']) : 0;
+  const refineSteps = values.refine ? Number(values['refine-steps'] ?? (values['refine-detail'] ? FINE_DETAIL_STEPS : PLAIN_REFINE_STEPS)) : 0;
   if (values.refine && !(Number.isInteger(refineSteps) && refineSteps > 0)) {
     console.error(`invert: --refine-steps must be a positive whole number; got ${values['refine-steps']}`);
     process.exit(2);

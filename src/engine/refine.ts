@@ -20,14 +20,7 @@ export type RefineModel = Pick<StudioModel, 'generator' | 'render' | 'applyEdits
   manifest: Pick<BundleManifest, 'outputSize' | 'outputCrop' | 'directions'>;
 };
 
-/**
- * "Keep fine detail": detail maps at the top tuned resolution, at 3e-4. On 6 held-out faces of the demo face model
- * (100 steps) they take the reconstruction from MSE 0.0133 to 0.0033 and SSIM 0.879 to 0.985, but the sliders
- * then move their attribute less in the photo (0.74-0.92 of the unrefined effect instead of 0.83-1.10): a map
- * holds the photo's own pixels under every edit. So it is a choice, off by default. Evaluated on 100 faces in the
- * demo face model's card.
- */
-export const FINE_DETAIL: RefineOptions = { detailLearningRate: 3e-4 };
+export { FINE_DETAIL, FINE_DETAIL_STEPS, PLAIN_REFINE_STEPS } from './refine-presets';
 
 export interface RefineOptions {
   /** Generator tuning steps. */
@@ -248,7 +241,7 @@ export async function refine(model: RefineModel, aligned: tf.Tensor4D, codes: tf
   const next = random(options.seed ?? 1);
   const target = refinementTarget(model, aligned, resolution);
   const pivot = tf.variable(codes, true, undefined, 'float32') as tf.Variable<tf.Rank.R3>;
-  const from = options.fromResolution ?? Math.min(16, resolution);
+  const from = Math.min(options.fromResolution ?? 16, resolution);
   const own = model.generator.parameters(resolution, from);
   // Adam runs on the parameters as PyTorch stores them, before StyleGAN2's equalised-learning-rate scale (1 /
   // sqrt(fan-in)): a step then moves every layer by the same relative amount, as in PTI's own optimiser.
