@@ -4,6 +4,7 @@ import * as D from './document';
 import { Comlink, engine } from './engine';
 import { loadSession, removeModel, saveDocument, saveSnapshot, storedModels, storeModel, type SavedSnapshot } from './persist';
 import { failed, type ModelSummary, type PhotoInfo, type RefineProgressMessage, type Result, type Which } from './protocol';
+import { FINE_DETAIL_STEPS, PLAIN_REFINE_STEPS } from '../src/engine/refine-presets';
 import { AUTO_REFINE_KEY, FINE_DETAIL_KEY, NO_PICTURES, PENDING_STEPS, useStudio, type CatalogEntry, type Notice, type PhotoView, type StudioState } from './store';
 
 /**
@@ -212,14 +213,16 @@ async function reopenDocument(entry: CatalogEntry, doc: D.StudioDocument | null,
     else useStudio.setState({ doc: D.emptyDocument(get().loadedModelId) });
     return;
   }
-  if (!doc) return;
+  // With no photo to restore the person is about to pick one: the engine gets ready for it now rather than after.
+  const prepareForPhoto = () => void engine.prepareForPhoto(t);
+  if (!doc) { prepareForPhoto(); return; }
   const { doc: fitted, dropped } = D.fitToModel(doc, entry.id, model);
   const missing = D.blobKeys(fitted).filter((k) => !blobs.has(k));
   const usable = missing.length ? D.emptyDocument(entry.id) : fitted;
   if (missing.length) dropped.push('the photo (its bytes were not kept)');
   if (dropped.length) notify(`Not restored: ${dropped.join('; ')}.`, 'info', 'restore');
   useStudio.setState({ doc: usable });
-  if (!usable.photo) return;
+  if (!usable.photo) { prepareForPhoto(); return; }
   const restored = await restorePhoto('subject', usable.photo, t);
   if (!restored || t !== ticket) return;
   if (usable.reference) await restorePhoto('reference', usable.reference, t);
@@ -326,7 +329,9 @@ export async function openPhoto(blob: Blob, name: string, which: Which): Promise
   if (which === 'reference') return openReference(blob, name);
   const t = nextTicket();
   view({ busy: `Reading ${name}`, steps: { ...PENDING_STEPS, decode: 'running' } });
+  const started = performance.now();
   const opened = await engine.openPhoto(t, blob, name, 'subject');
+  const openMs = performance.now() - started;
   if (stale(t, opened)) return;
   if (failed(opened)) {
     // A file that cannot be opened changes nothing: the photo on screen and its edits stay as they were.
@@ -339,7 +344,7 @@ export async function openPhoto(blob: Blob, name: string, which: Which): Promise
   const key = newKey('photo');
   blobs.set(key, blob);
   dispatch((d) => D.openPhoto(d, { blob: key, name, framing: opened.framing }));
-  view({ ...NO_PICTURES, photo: photoView(name, opened), busy: null, steps: { ...PENDING_STEPS, decode: 'done', detect: opened.noFace ? 'failed' : 'done' } });
+  view({ ...NO_PICTURES, photo: photoView(name, opened), busy: null, steps: { ...PENDING_STEPS, decode: 'done', detect: opened.noFace ? 'failed' : 'done' }, timings: { 'decode + detect': openMs } });
   if (opened.framing) await frameAndInvert(opened.framing, 'subject', t);
   else notify(opened.noFace ?? 'No face was found.', 'info', 'no-face');
 }
@@ -370,7 +375,7 @@ async function frameAndInvert(framing: Framing, which: Which, t: number): Promis
   dispatch((d) => D.frame(d, which, framing));
   if (subject) {
     dismissTopic('no-face');
-    view({ busy: 'Aligning', aligned: null, reconstruction: null, edited: null, result: null, mse: null, identity: null, steps: { ...get().steps, detect: get().steps.detect === 'failed' ? 'done' : get().steps.detect, align: 'running' } });
+    view({ busy: 'Aligning', aligned: null, reconstruction: null, edited: null, result: null, mse: null, identity: null, measuringIdentity: false, steps: { ...get().steps, detect: get().steps.detect === 'failed' ? 'done' : get().steps.detect, align: 'running' } });
   } else {
     view({ busy: 'Inverting the reference' });
   }
@@ -390,14 +395,26 @@ async function frameAndInvert(framing: Framing, which: Which, t: number): Promis
     return;
   }
   if (subject) {
-    view({ reconstruction: inverted.reconstruction, mse: inverted.mse, identity: inverted.identity, busy: null, refineFigures: null, steps: { decode: 'done', detect: 'done', align: 'done', invert: 'done' }, timings: { ...get().timings, invert: inverted.ms } });
+    view({ reconstruction: inverted.reconstruction, mse: inverted.mse, identity: null, measuringIdentity: true, busy: null, refineFigures: null, steps: { decode: 'done', detect: 'done', align: 'done', invert: 'done' }, timings: { ...get().timings, invert: inverted.ms } });
   } else {
     view({ referenceReady: true, busy: null });
     dispatch((d) => (d.transfer ? d : D.setTransfer(d, defaultTransfer())));
   }
-  requestRender(false); // at once: the picture must not wait for the snapshot or the "before" photo
-  await keepSnapshot(which, t, subject ? inverted.identity : null);
-  if (subject) await showOriginal(t);
+  requestRender(false); // at once: the picture must not wait for the snapshot, the "before" photo or the identity figure
+  await keepSnapshot(which, t, null);
+  if (subject) {
+    await showOriginal(t);
+    // Last: face-api's three networks take longer than all of the above together.
+    const measured = await engine.identity(t);
+    if (stale(t, measured)) return;
+    const identity = failed(measured) ? null : measured;
+    view({ identity, measuringIdentity: false });
+    const saved = snapshots.subject;
+    if (saved && saved.blob === get().doc.photo?.blob) {
+      saved.identity = identity;
+      await saveSnapshot('subject', saved).catch(() => undefined);
+    }
+  }
   if (subject && autoRefine() && t === ticket && !reopening) await refinePhoto();
 }
 
@@ -477,7 +494,8 @@ function defaultTransfer(): Transfer {
 
 // ---- Refinement ----
 
-export const DEFAULT_REFINE_STEPS = 100;
+/** Steps of a refinement: "keep fine detail" needs fewer (src/engine/refine-presets.ts). */
+export const refineSteps = (fineDetail: boolean) => (fineDetail ? FINE_DETAIL_STEPS : PLAIN_REFINE_STEPS);
 
 /** The setting "refine every photo automatically" (a preference of this browser, not part of a document). */
 const autoRefine = () => get().autoRefine;
@@ -497,7 +515,8 @@ export function setFineDetail(on: boolean): void {
  * Pivotal tuning of the photo on screen: progress and a live preview of the reconstruction while it runs; the
  * tuned layers then render every edit. Cancelled, the encoder's reconstruction comes back as it was.
  */
-export async function refinePhoto(steps = DEFAULT_REFINE_STEPS, fineDetail = get().fineDetail): Promise<void> {
+export async function refinePhoto(steps?: number, fineDetail = get().fineDetail): Promise<void> {
+  steps ??= refineSteps(fineDetail);
   const t = ticket;
   const losses = deviceLosses;
   const { reconstruction, mse, identity } = get();

@@ -204,9 +204,23 @@ const api: EngineApi = {
 
   invert(ticket, which): Promise<Result<Inversion>> {
     return serial(ticket, async () => {
-      const { reconstruction, mse, identity, ms } = await current().invert(which);
-      return { reconstruction: pixels(reconstruction), mse, identity, ms };
+      const { reconstruction, mse, ms } = await current().invert(which, { identity: false });
+      return { reconstruction: pixels(reconstruction), mse, ms };
     });
+  },
+
+  prepareForPhoto(ticket) {
+    // Queued like any work, never beside it: loading face-api switches tfjs's global backend while it runs.
+    return serial(ticket, async () => {
+      if (!model) return;
+      await model.warmUp();
+      check(ticket);
+      if (model.manifest.domain === 'face') await browserFaceDetector();
+    });
+  },
+
+  identity(ticket) {
+    return serial(ticket, () => current().reconstructionIdentity());
   },
 
   snapshot(ticket, which) {
@@ -254,13 +268,14 @@ const api: EngineApi = {
 
   render(ticket, edits: EditValue[], preview, transfer: Transfer | null) {
     return serial(ticket, async () => {
-      const { image, ms } = await current().render(edits, { preview, transfer });
-      if (preview) return { image: pixels(image), ms };
-      const started = performance.now();
-      const full = await current().composite(edits, transfer);
+      if (preview) {
+        const { image, ms } = await current().render(edits, { preview, transfer });
+        return { image: pixels(image), ms };
+      }
+      const { image, result: full, renderMs, compositeMs } = await current().renderWithComposite(edits, transfer);
       const shown = downscaleRgb(full, SHOWN_MAX_SIDE);
-      const result = { image: pixels(shown.image), factor: shown.factor, width: full.width, height: full.height, ms: performance.now() - started };
-      return { image: pixels(image), ms, result };
+      const result = { image: pixels(shown.image), factor: shown.factor, width: full.width, height: full.height, ms: compositeMs };
+      return { image: pixels(image), ms: renderMs, result };
     });
   },
 

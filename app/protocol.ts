@@ -49,7 +49,7 @@ export interface PhotoResult { image: Pixels; factor: number; width: number; hei
 /** The longest side of the photo result on the page (a 16 MP photo is shown whole; larger ones are shrunk for the screen). */
 export const SHOWN_MAX_SIDE = 4096;
 
-export interface Inversion { reconstruction: Pixels; mse: number; identity: number | null; ms: number }
+export interface Inversion { reconstruction: Pixels; mse: number; ms: number }
 
 export interface BackendChoice {
   backend: string;
@@ -97,9 +97,20 @@ export interface EngineApi {
 
   /** Decodes a photo and finds its faces (or proposes the car crop). */
   openPhoto(ticket: number, blob: Blob, name: string, which: Which): Promise<Result<PhotoInfo>>;
+  /**
+   * Gets ready for a first photo while the person picks one: one blank inference sets up the networks' kernels
+   * (packed filters, compiled shaders), and a face model's face-api networks load. Queued: a photo dropped meanwhile
+   * waits for it, not longer.
+   */
+  prepareForPhoto(ticket: number): Promise<Result<void>>;
   /** Aligns (or crops) the photo: the aligned input is shown before the slower inversion. */
   frame(ticket: number, framing: Framing, which: Which): Promise<Result<{ aligned: Pixels; ms: number }>>;
   invert(ticket: number, which: Which): Promise<Result<Inversion>>;
+  /**
+   * face-api's distance between the photo's face and its reconstruction's (null: no face model, or no face found in
+   * one of them). Asked for after the picture is shown: it runs three of face-api's networks.
+   */
+  identity(ticket: number): Promise<Result<number | null>>;
   /** The photo's inversion as plain data, to be kept for an instant restore. */
   snapshot(ticket: number, which: Which): Promise<Result<SubjectSnapshot | null>>;
   /** Takes a photo back with its snapshot: decode only, no detection, alignment or encoder. */

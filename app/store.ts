@@ -65,6 +65,8 @@ export interface StudioState {
   original: Pixels | null;
   mse: number | null;
   identity: number | null;
+  /** face-api is measuring the identity distance (it comes after the picture). */
+  measuringIdentity: boolean;
   reference: PhotoView | null;
   referenceReady: boolean;
   /** A refinement in progress. */
@@ -80,15 +82,20 @@ export interface StudioState {
 export const AUTO_REFINE_KEY = 'style-transformer-studio:auto-refine';
 export const FINE_DETAIL_KEY = 'style-transformer-studio:fine-detail';
 
-function storedFlag(key: string): boolean {
-  try { return localStorage.getItem(key) === '1'; } catch { return false; }
+function storedFlag(key: string, otherwise = false): boolean {
+  try {
+    const stored = localStorage.getItem(key);
+    return stored === null ? otherwise : stored === '1';
+  } catch {
+    return otherwise;
+  }
 }
 
 export const PENDING_STEPS: Record<Step, StepState> = { decode: 'pending', detect: 'pending', align: 'pending', invert: 'pending' };
 
 /** The view of "no photo": nothing from an earlier photo or model stays on screen. */
 export const NO_PICTURES = {
-  photo: null, aligned: null, reconstruction: null, edited: null, result: null, original: null, mse: null, identity: null,
+  photo: null, aligned: null, reconstruction: null, edited: null, result: null, original: null, mse: null, identity: null, measuringIdentity: false,
   reference: null, referenceReady: false, steps: PENDING_STEPS, refining: null, refineFigures: null,
 } satisfies Partial<StudioState>;
 
@@ -104,7 +111,7 @@ export const useStudio = create<StudioState>(() => ({
   rendering: false,
   fullRenders: 0,
   autoRefine: storedFlag(AUTO_REFINE_KEY),
-  fineDetail: storedFlag(FINE_DETAIL_KEY),
+  fineDetail: storedFlag(FINE_DETAIL_KEY, true), // on unless the person turned it off
   progress: null,
   notices: [],
   log: [],

@@ -1,5 +1,5 @@
 /**
- * npm run bench:app [-- --backends wasm,webgpu --models demo-faces-64,demo-cars-128 --runs 3]
+ * npm run bench:app [-- --backends wasm,webgpu --models demo-faces-64,demo-cars-128 --runs 3 --dev]
  * What a person waits for in the app itself (Chromium, the real page, worker and model), timed in the page from the
  * user's action to the frame that shows its result:
  * - first picture: a photo dropped -> its reconstruction on screen (decode, detect, align, encode, render), and the
@@ -7,7 +7,8 @@
  * - preview: a slider moved -> the edited picture changed (one step of a drag, waiting for each);
  * - full render: the slider released -> the edited photo at full resolution changed.
  * Each run opens a fresh browser context (nothing cached in IndexedDB), waits for the model, then drops the photo.
- * The page's cross-origin isolation and wasm thread count are printed: they decide how fast wasm runs.
+ * The page's cross-origin isolation and wasm thread count are printed: they decide how fast wasm runs. The site is
+ * built (vite build) and served as it ships (vite preview); --dev times the development server instead.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -51,7 +52,7 @@ function dropAndWait({ bytes, name }: { bytes: number[]; name: string }): Promis
 function moveAndWait({ slider, value, watch }: { slider: string; value: number | 'release'; watch: string }): Promise<number> {
   const read = () => {
     const c = document.querySelector<HTMLCanvasElement>(`[data-testid="${watch}"]`)!;
-    return c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    return new Uint32Array(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data.buffer); // a pixel a word
   };
   const before = read();
   const input = document.querySelector<HTMLInputElement>(`[data-testid="${slider}"]`)!;
@@ -77,13 +78,25 @@ function moveAndWait({ slider, value, watch }: { slider: string; value: number |
 async function main() {
   const { values } = parseArgs({ options: {
     backends: { type: 'string', default: 'wasm,webgpu' }, models: { type: 'string', default: 'demo-faces-64,demo-cars-128' },
-    runs: { type: 'string', default: '3' }, moves: { type: 'string', default: '8' },
+    runs: { type: 'string', default: '3' }, moves: { type: 'string', default: '8' }, dev: { type: 'boolean', default: false },
   } });
-  const { createServer } = await import('vite');
+  const vite = await import('vite');
   const { chromium } = await import('playwright-core');
   const { CHROMIUM_ARGS } = await import('../playwright.config');
-  const server = await createServer({ configFile: join(ROOT, 'vite.config.ts'), server: { port: 5185, host: '127.0.0.1' }, logLevel: 'error' });
-  await server.listen();
+  const configFile = join(ROOT, 'vite.config.ts');
+  // What a visitor of the site gets: the production build (React's development build spends most of a slider move
+  // checking itself), unless --dev asks for the development server.
+  let server: { close(): Promise<void> };
+  if (values.dev) {
+    const dev = await vite.createServer({ configFile, server: { port: 5185, host: '127.0.0.1' }, logLevel: 'error' });
+    await dev.listen();
+    server = dev;
+  } else {
+    await vite.build({ configFile, logLevel: 'error' });
+    const preview = await vite.preview({ configFile, preview: { port: 5185, host: '127.0.0.1', strictPort: true }, logLevel: 'error' });
+    server = { close: () => new Promise<void>((resolve) => preview.httpServer.close(() => resolve())) };
+  }
+  console.log(values.dev ? 'the development server (npm start)' : 'the production build (vite build, served by vite preview)');
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const moves = Number(values.moves);
@@ -95,6 +108,7 @@ async function main() {
         const bytes = Array.from(await readFile(photo));
         const runs: Run[] = [];
         let environment = '';
+        let stages = '';
         for (let r = 0; r < Number(values.runs); r++) {
           const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
           const page = await context.newPage();
@@ -117,6 +131,8 @@ async function main() {
             if (m % 4 === 0) full.push(await page.evaluate(moveAndWait, { slider, value: 'release' as const, watch: 'photo-result' }));
           }
           runs.push({ firstPicture, firstPhoto, preview, full });
+          // The engine's own figures for its stages (the status line), against which the waits above show the overhead.
+          stages = (await page.locator('.status').textContent())?.replace(/^.*?\)\s*·\s*/, '') ?? '';
           await context.close();
         }
         console.log(`${backend.padEnd(7)} ${model.padEnd(14)} ${environment}`);
@@ -124,6 +140,7 @@ async function main() {
         console.log(`  edited photo shown (drop -> full composite)    median ${median(runs.map((r) => r.firstPhoto)).toFixed(0)} ms`);
         console.log(`  preview while dragging (move -> picture)       median ${median(runs.flatMap((r) => r.preview)).toFixed(0)} ms   of ${runs.flatMap((r) => r.preview).length} moves, max ${Math.max(...runs.flatMap((r) => r.preview)).toFixed(0)}`);
         console.log(`  release -> full-resolution photo               median ${median(runs.flatMap((r) => r.full)).toFixed(0)} ms   of ${runs.flatMap((r) => r.full).length} releases`);
+        console.log(`  the engine's last figures (in its worker): ${stages}`);
       }
     }
   } finally {

@@ -90,6 +90,10 @@ describe('the detail-preserving composite (photo + the edit\'s change under a so
     const px = (im: RgbImage, p: { x: number; y: number }) => [...im.data.subarray((p.y * im.width + p.x) * 3, (p.y * im.width + p.x) * 3 + 3)];
     expect(px(edited, inside)).toEqual(px(obama, inside));
     expect(px(pasted, inside)).not.toEqual(px(obama, inside));
+    // A slider's release renders once for both pictures: the same generator picture as render(), the same photo as composite()
+    const both = await session.renderWithComposite([{ direction: 'male', value: -3 }]);
+    expect(Buffer.from(both.image.data).equals(Buffer.from((await session.render([{ direction: 'male', value: -3 }])).image.data))).toBe(true);
+    expect(changed(both.result, edited)).toHaveLength(0);
     session.dispose();
     demo.dispose();
   });

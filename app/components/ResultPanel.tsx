@@ -5,7 +5,7 @@ import { ImageCanvas } from './ImageCanvas';
 import { PhotoResult } from './PhotoResult';
 
 export function ResultPanel() {
-  const { aligned, reconstruction, edited, mse, identity, model, fullRenders, refining, refineFigures, autoRefine, fineDetail, doc, busy } = useStudio();
+  const { aligned, reconstruction, edited, mse, identity, measuringIdentity, model, fullRenders, refining, refineFigures, autoRefine, fineDetail, doc, busy } = useStudio();
   const [split, setSplit] = useState(50);
   return (
     <section aria-labelledby="result-heading" className="panel result" data-full-renders={fullRenders}>
@@ -25,7 +25,7 @@ export function ResultPanel() {
       </label>
       <p data-testid="quality">
         {mse !== null ? `Reconstruction MSE ${mse.toFixed(4)} (images in [−1, 1])` : 'Open a photo to invert it.'}
-        {mse !== null && model?.domain === 'face' && ` · ${identity === null ? 'identity: n/a (face-api found no face in the aligned photo)'
+        {mse !== null && model?.domain === 'face' && ` · ${measuringIdentity ? 'identity: measuring…' : identity === null ? 'identity: n/a (face-api found no face in the aligned photo)'
           : `identity distance ${identity.toFixed(3)} (${identity < 0.6 ? 'the same person' : 'not the same person'} by face-api's rule, < 0.6)`}`}
       </p>
       <div className="refine" role="group" aria-label="refinement">
@@ -43,7 +43,7 @@ export function ResultPanel() {
         )}{' '}
         <label className="inline"><input type="checkbox" checked={autoRefine} onChange={(e) => setAutoRefine(e.target.checked)} /> refine every photo automatically</label>{' '}
         <label className="inline" title="Also tunes maps of the photo's own fine detail: the reconstruction comes much closer to the photo (on the demo faces MSE 0.013 → 0.003), but every edit keeps that detail, so the sliders move the face somewhat less">
-          <input type="checkbox" checked={fineDetail} onChange={(e) => setFineDetail(e.target.checked)} /> keep fine detail (closer likeness, weaker edits)
+          <input type="checkbox" checked={fineDetail} onChange={(e) => setFineDetail(e.target.checked)} /> keep fine detail (a far closer likeness, faster; edits a little weaker)
         </label>
         {doc.refinement && !refining && <small data-testid="refined"> Refined ({doc.refinement.steps} steps{doc.refinement.fineDetail ? ', fine detail' : ''}).</small>}
         {refineFigures && (

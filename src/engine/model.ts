@@ -83,6 +83,26 @@ export class StudioModel {
     });
   }
 
+  /**
+   * Runs the encoder and the generator (full size and preview) once on a blank picture: the first inference of each
+   * shape sets up its kernels (wasm packs every persistent filter into an XNNPACK operator, WebGPU and WebGL compile
+   * their shaders), which would otherwise be paid on the person's first photo. Models over 256 px are left alone:
+   * there one inference costs seconds, and the set-up is a small part of it.
+   */
+  async warmUp(): Promise<void> {
+    const size = this.manifest.outputSize;
+    if (size > 256) return;
+    const [h, w] = this.inputSize;
+    const { nLatent, styleDim } = this.generator.config;
+    const codes = tf.tidy(() => (this.inverter ? this.invert(tf.zeros([1, h, w, 3])) : tf.zeros([1, nLatent, styleDim])) as tf.Tensor3D);
+    for (const resolution of [size, Math.max(8, size / 4)]) {
+      const picture = this.render(codes, { resolution });
+      await picture.data();
+      picture.dispose();
+    }
+    codes.dispose();
+  }
+
   direction(id: string): DirectionSpec {
     const d = this.manifest.directions.find((x) => x.id === id);
     if (!d) throw new RangeError(`${this.manifest.name} has no direction ${id}`);

@@ -125,7 +125,11 @@ export class EditorSession {
    * faces, the identity distance (face-api descriptors; below 0.6 is the same person by face-api's rule; null when
    * no face is found in the aligned photo).
    */
-  async invert(which: 'subject' | 'reference' = 'subject'): Promise<{ reconstruction: RgbImage; mse: number; identity: number | null; ms: number; encodeMs: number; generateMs: number }> {
+  /**
+   * Encodes the framed photo and renders its reconstruction. `identity: false` leaves face-api's identity distance
+   * out (the app asks for it after showing the picture: reconstructionIdentity).
+   */
+  async invert(which: 'subject' | 'reference' = 'subject', options: { identity?: boolean } = {}): Promise<{ reconstruction: RgbImage; mse: number; identity: number | null; ms: number; encodeMs: number; generateMs: number }> {
     const s = this.get(which);
     if (!s.aligned) throw new Error('frame the photo first');
     const started = performance.now();
@@ -143,7 +147,15 @@ export class EditorSession {
     const { reconstruction, mse } = await this.reconstruct(which);
     const generateMs = performance.now() - started - encodeMs;
     const ms = performance.now() - started;
-    return { reconstruction, mse, identity: which === 'subject' ? await this.identity(s.aligned, reconstruction) : null, ms, encodeMs, generateMs };
+    const identity = which === 'subject' && options.identity !== false ? await this.identity(s.aligned, reconstruction) : null;
+    return { reconstruction, mse, identity, ms, encodeMs, generateMs };
+  }
+
+  /** face-api's distance between the photo's face and its reconstruction's as they are now (refined or not). */
+  async reconstructionIdentity(): Promise<number | null> {
+    const s = this.get('subject');
+    if (!s.aligned || !s.codes) throw new Error('invert the photo first');
+    return this.identity(s.aligned, (await this.reconstruct('subject')).reconstruction);
   }
 
   private async identity(input: RgbImage, reconstruction: RgbImage): Promise<number | null> {
@@ -185,17 +197,32 @@ export class EditorSession {
    * (faces) or the feathered crop box (cars); see src/photo/composite.ts. No edit: the photo, byte for byte.
    */
   async composite(edits: EditValue[], transfer?: Transfer | null): Promise<RgbImage> {
+    return (await this.renderWithComposite(edits, transfer)).result;
+  }
+
+  /**
+   * The edit rendered once, both as the generator's picture (what render() returns) and in the photo (what
+   * composite() returns): a slider's release shows both, and rendering twice cost a quarter of it.
+   */
+  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null): Promise<{ image: RgbImage; result: RgbImage; renderMs: number; compositeMs: number }> {
+    const started = performance.now();
     const s = this.get('subject');
     if (!s.codes) throw new Error('invert the photo first');
-    if (!edits.some((e) => e.value !== 0) && !transfer) return { width: s.photo.width, height: s.photo.height, data: s.photo.data.slice() };
     const tuned = s.refinement?.layers;
     const picture = tf.tidy(() => this.model.render(this.editedCodes(edits, transfer), { tuned }));
+    const image = await toRgb(picture);
+    const renderMs = performance.now() - started;
+    if (!edits.some((e) => e.value !== 0) && !transfer) {
+      picture.dispose();
+      return { image, result: { width: s.photo.width, height: s.photo.height, data: s.photo.data.slice() }, renderMs, compositeMs: performance.now() - started - renderMs };
+    }
     const [, h, w] = picture.shape;
     const edit = (await picture.data()) as Float32Array;
     picture.dispose();
     const reconstruction = (await this.reconstructedPicture(s)).data;
     const placement = this.placement(s, [h, w]);
-    return composite(s.photo, maskedChange(edit, reconstruction, this.regionMask(s, placement)), placement);
+    const result = composite(s.photo, maskedChange(edit, reconstruction, this.regionMask(s, placement)), placement);
+    return { image, result, renderMs, compositeMs: performance.now() - started - renderMs };
   }
 
   /** Where the generator's [h, w] picture sits in the subject photo. */
