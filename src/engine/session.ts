@@ -123,11 +123,8 @@ export class EditorSession {
   /**
    * Inverts the framed photo; returns the reconstruction, its MSE against the input (images in [-1, 1]) and, for
    * faces, the identity distance (face-api descriptors; below 0.6 is the same person by face-api's rule; null when
-   * no face is found in the aligned photo).
-   */
-  /**
-   * Encodes the framed photo and renders its reconstruction. `identity: false` leaves face-api's identity distance
-   * out (the app asks for it after showing the picture: reconstructionIdentity).
+   * no face is found in the aligned photo). `identity: false` leaves the identity out (the app asks for it after
+   * showing the picture: reconstructionIdentity).
    */
   async invert(which: 'subject' | 'reference' = 'subject', options: { identity?: boolean } = {}): Promise<{ reconstruction: RgbImage; mse: number; identity: number | null; ms: number; encodeMs: number; generateMs: number }> {
     const s = this.get(which);
@@ -197,6 +194,9 @@ export class EditorSession {
    * (faces) or the feathered crop box (cars); see src/photo/composite.ts. No edit: the photo, byte for byte.
    */
   async composite(edits: EditValue[], transfer?: Transfer | null): Promise<RgbImage> {
+    const s = this.get('subject');
+    if (!s.codes) throw new Error('invert the photo first');
+    if (unedited(edits, transfer)) return { width: s.photo.width, height: s.photo.height, data: s.photo.data.slice() }; // nothing to render
     return (await this.renderWithComposite(edits, transfer)).result;
   }
 
@@ -212,7 +212,7 @@ export class EditorSession {
     const picture = tf.tidy(() => this.model.render(this.editedCodes(edits, transfer), { tuned }));
     const image = await toRgb(picture);
     const renderMs = performance.now() - started;
-    if (!edits.some((e) => e.value !== 0) && !transfer) {
+    if (unedited(edits, transfer)) {
       picture.dispose();
       return { image, result: { width: s.photo.width, height: s.photo.height, data: s.photo.data.slice() }, renderMs, compositeMs: performance.now() - started - renderMs };
     }
@@ -416,4 +416,9 @@ export class EditorSession {
     old?.refinement?.dispose();
     if (which === 'subject') this.subject = next; else this.reference = next;
   }
+}
+
+/** No slider moved and no reference transfer: the photo itself is the result. */
+function unedited(edits: EditValue[], transfer?: Transfer | null): boolean {
+  return !edits.some((e) => e.value !== 0) && !transfer;
 }
