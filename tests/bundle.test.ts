@@ -201,6 +201,23 @@ describe('edits', () => {
     tf.dispose([edited, lowered]);
   });
 
+  it('a label slider moves along the classifier gradient at the codes it edits, photo after photo', () => {
+    // The model keeps the direction of the codes last edited (a drag asks for it at every position); another
+    // photo's codes must get their own.
+    const other = tf.mul(codes, 0.5) as tf.Tensor3D;
+    const d = model.manifest.directions.find((x) => x.id === 'label-attribute-2')!;
+    expect(d.range).toEqual({ start: 0, end: model.manifest.nLatent });
+    const step = (c: tf.Tensor3D, value: number) => tf.tidy(() => tf.div(tf.sub(model.applyEdits(c, [{ direction: d.id, value }]), c), value * (d.scale ?? 1)));
+    for (const value of [0.5, 1.5]) {
+      step(other, value).dispose();
+      expect(maxAbsDiff(step(codes, value), golden('edit-tiny/label_direction_attr2_positive.npy'))).toBeLessThan(1e-5);
+      const fresh = model.classifier!.labelDirection(other, 2, 1);
+      expect(maxAbsDiff(step(other, value), { data: fresh.dataSync() as Float32Array, shape: fresh.shape })).toBeLessThan(1e-5);
+      fresh.dispose();
+    }
+    other.dispose();
+  });
+
   it('style mixing takes the reference styles on the range only; transfer strength 0 keeps the source', () => {
     const ref = goldenTensor('edit-tiny/ref.npy') as tf.Tensor3D;
     const mixed = model.mixStyles(codes, ref, { start: 4, end: 8 }).arraySync();

@@ -32,6 +32,11 @@ export class StudioModel {
   readonly classifier: LatentClassifier | null;
   readonly editBlocks = new Map<string, EditTransformer>();
   private readonly directionTensors = new Map<string, tf.Tensor>();
+  /**
+   * Label directions of the codes last edited, by attribute and sign: the classifier's gradient at the photo's
+   * codes is the same for every position of a slider, and computing it again cost most of a preview while dragging.
+   */
+  private labelDirections: { codes: tf.Tensor; byKey: Map<string, tf.Tensor3D> } | null = null;
   private readonly latentAvg: tf.Tensor;
 
   constructor(manifest: BundleManifest, weights: RawWeights) {
@@ -131,13 +136,33 @@ export class StudioModel {
           out = ganspaceOffset(out, pcs, d.component, value, range);
         } else {
           if (!this.classifier) throw new CheckpointError('missing-tensor', 'label directions need the latent classifier');
-          const direction = this.classifier.labelDirection(codes, d.attribute, value >= 0 ? 1 : 0);
+          const direction = this.labelDirection(codes, d.attribute, value >= 0 ? 1 : 0);
           out = tf.add(out, tf.mul(tf.mul(direction, Math.abs(value)), styleMask(out.shape[1], range, out.shape[2]))) as tf.Tensor3D;
         }
       }
       // Always a new tensor: callers own (and dispose) what this returns, never the input.
       return out === codes ? tf.clone(codes) : out;
     });
+  }
+
+  /** The classifier's direction for `attribute` towards `target` at `codes`, computed once per codes tensor. */
+  private labelDirection(codes: tf.Tensor3D, attribute: number, target: 0 | 1): tf.Tensor3D {
+    if (this.labelDirections?.codes !== codes) {
+      this.forgetLabelDirections();
+      this.labelDirections = { codes, byKey: new Map() };
+    }
+    const key = `${attribute}:${target}`;
+    let direction = this.labelDirections.byKey.get(key);
+    if (!direction) {
+      direction = tf.keep(this.classifier!.labelDirection(codes, attribute, target));
+      this.labelDirections.byKey.set(key, direction);
+    }
+    return direction;
+  }
+
+  private forgetLabelDirections(): void {
+    for (const t of this.labelDirections?.byKey.values() ?? []) t.dispose();
+    this.labelDirections = null;
   }
 
   /** Reference-based editing through a learned block, blended with the source by `strength` in [0, 1]. */
@@ -162,6 +187,7 @@ export class StudioModel {
     if (this.inverter) this.inverter.dispose(); else this.generator.dispose();
     this.latentAvg.dispose();
     this.classifier?.dispose();
+    this.forgetLabelDirections();
     for (const b of this.editBlocks.values()) b.dispose();
     for (const t of this.directionTensors.values()) t.dispose();
   }
