@@ -1,6 +1,7 @@
 import * as faceapi from '@vladmandic/face-api/dist/face-api.esm-nobundle.js';
 import { faceApiDetector, withBackend, type FaceApi, type FaceDetector } from '../photo/faces';
 import { checkImageBytes } from '../photo/sniff';
+import { initialiseWasmBackend } from './backend';
 import { checkPhotoMemory, PhotoError, type RgbImage } from '../photo/types';
 
 /**
@@ -70,11 +71,12 @@ function useWorkerEnvironment(): void {
  */
 export function browserFaceDetector(modelsUrl = '/face-api-models', backend = 'wasm'): Promise<FaceDetector> {
   if (typeof document === 'undefined') useWorkerEnvironment();
-  detector ??= withBackend(backend, async () => {
+  // The WASM backend may start here (the editor on a GPU): with every core, as the editor's own would.
+  detector ??= (backend === 'wasm' ? initialiseWasmBackend() : Promise.resolve()).then(() => withBackend(backend, async () => {
     await faceapi.nets.ssdMobilenetv1.loadFromUri(modelsUrl);
     await faceapi.nets.faceLandmark68Net.loadFromUri(modelsUrl);
     await faceapi.nets.faceRecognitionNet.loadFromUri(modelsUrl);
     return faceApiDetector(faceapi as unknown as FaceApi, 0.5, backend);
-  });
+  }));
   return detector;
 }
