@@ -5,10 +5,11 @@ import { OutputPanel } from './components/OutputPanel';
 import { PhotoPanel } from './components/PhotoPanel';
 import { ReferencePanel } from './components/ReferencePanel';
 import { ResultPanel } from './components/ResultPanel';
+import { useShallow } from 'zustand/react/shallow';
 import { useStudio } from './store';
 
 export function App() {
-  const { backend, backendReason, timings, catalog, doc, model, busy, rendering, progress, notices, log } = useStudio();
+  const { catalog, modelId, model, notices, log } = useStudio(useShallow((s) => ({ catalog: s.catalog, modelId: s.doc.modelId, model: s.model, notices: s.notices, log: s.log })));
   const booted = useRef(false);
 
   useEffect(() => {
@@ -48,21 +49,16 @@ export function App() {
     };
   }, []);
 
-  const entry = catalog.find((c) => c.id === doc.modelId);
+  const entry = catalog.find((c) => c.id === modelId);
   return (
     <main>
       <header>
         <h1>Style Transformer Studio</h1>
-        <p className="status" aria-live="polite">
-          Engine: <strong data-testid="backend">{backend ?? '…'}</strong>
-          {backendReason && <small data-testid="backend-reason"> ({backendReason})</small>}
-          {Object.keys(timings).length > 0 && <> · {Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(' · ')}</>}
-          <span className="busy" data-testid="busy">{busy ? ` · ${busy}${progress !== null ? ` ${(progress * 100).toFixed(0)}%` : ''}…` : rendering ? ' · rendering…' : ''}</span>
-        </p>
+        <StatusLine />
         <div className="models">
           <label>Model{' '}
-            <select value={doc.modelId ?? ''} onChange={(e) => { const c = catalog.find((x) => x.id === e.target.value); if (c) void selectModel(c); }} aria-label="model">
-              {catalog.filter((c) => !c.hidden || c.id === doc.modelId).map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+            <select value={modelId ?? ''} onChange={(e) => { const c = catalog.find((x) => x.id === e.target.value); if (c) void selectModel(c); }} aria-label="model">
+              {catalog.filter((c) => !c.hidden || c.id === modelId).map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
             </select>
           </label>
           <label className="file">Add an official checkpoint (.pt){' '}
@@ -87,5 +83,20 @@ export function App() {
         <div className="column"><EditPanel /></div>
       </div>
     </main>
+  );
+}
+
+/** The engine, its figures and what it is doing: changes with every render, so only this line follows them. */
+function StatusLine() {
+  const { backend, backendReason, timings, busy, rendering, progress } = useStudio(useShallow((s) => ({
+    backend: s.backend, backendReason: s.backendReason, timings: s.timings, busy: s.busy, rendering: s.rendering, progress: s.progress,
+  })));
+  return (
+    <p className="status" aria-live="polite">
+      Engine: <strong data-testid="backend">{backend ?? '…'}</strong>
+      {backendReason && <small data-testid="backend-reason"> ({backendReason})</small>}
+      {Object.keys(timings).length > 0 && <> · {Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(' · ')}</>}
+      <span className="busy" data-testid="busy">{busy ? ` · ${busy}${progress !== null ? ` ${(progress * 100).toFixed(0)}%` : ''}…` : rendering ? ' · rendering…' : ''}</span>
+    </p>
   );
 }

@@ -1,4 +1,5 @@
-import { useEffect, useRef, useState } from 'react';
+import { memo, useEffect, useMemo, useRef, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
 import type { DirectionSpec } from '../../src/weights/bundle';
 import {
   applyPreviousEdits, commitEdit, dismissPreviousEdits, editList, previewEdit, redo, resetEdits, setEditRange, setEditValue, undo,
@@ -18,20 +19,23 @@ function groups(n: number) {
 }
 
 export function EditPanel() {
-  const { model, doc, reconstruction } = useStudio();
+  // What the panel shows besides the sliders; each slider row follows its own value (a drag re-renders one row).
+  const { model, inverted, undoable, redoable, edited, previousEdits } = useStudio(useShallow((s) => ({
+    model: s.model, inverted: s.reconstruction !== null, undoable: canUndo(s.doc), redoable: canRedo(s.doc),
+    edited: editList(s.doc.edits).length > 0, previousEdits: s.doc.previousEdits,
+  })));
   const [filter, setFilter] = useState('');
-  if (!model) return null;
-  const disabled = !reconstruction;
-  const ranges = groups(model.nStyles);
-  const panel = sliderPanel(model.directions, model.attributes, model.domain, filter);
-  const { edits, previousEdits } = doc;
+  const ranges = useMemo(() => groups(model?.nStyles ?? 0), [model]);
+  const panel = useMemo(() => model && sliderPanel(model.directions, model.attributes, model.domain, filter), [model, filter]);
+  if (!model || !panel) return null;
+  const disabled = !inverted;
   return (
     <section aria-labelledby="edit-heading" className="panel edits">
       <h2 id="edit-heading">Edit</h2>
       <p>
-        <button type="button" onClick={undo} disabled={!canUndo(doc)} aria-keyshortcuts="Control+Z">Undo</button>{' '}
-        <button type="button" onClick={redo} disabled={!canRedo(doc)} aria-keyshortcuts="Control+Shift+Z">Redo</button>{' '}
-        <button type="button" onClick={resetEdits} disabled={!editList(edits).length}>Reset all</button>
+        <button type="button" onClick={undo} disabled={!undoable} aria-keyshortcuts="Control+Z">Undo</button>{' '}
+        <button type="button" onClick={redo} disabled={!redoable} aria-keyshortcuts="Control+Shift+Z">Redo</button>{' '}
+        <button type="button" onClick={resetEdits} disabled={!edited}>Reset all</button>
       </p>
       {previousEdits && !disabled && (
         <p className="offer" role="group" aria-label="previous edits">
@@ -65,12 +69,11 @@ export function EditPanel() {
   );
 }
 
-function SliderRow({ slider: s, ranges, disabled }: { slider: PanelSlider; ranges: ReturnType<typeof groups>; disabled: boolean }) {
-  const { doc } = useStudio();
+const SliderRow = memo(function SliderRow({ slider: s, ranges, disabled }: { slider: PanelSlider; ranges: ReturnType<typeof groups>; disabled: boolean }) {
   const d = s.direction;
-  const range = doc.edits.ranges[d.id] ?? d.range;
+  const value = useStudio((st) => st.doc.edits.values[d.id] ?? 0);
+  const range = useStudio((st) => st.doc.edits.ranges[d.id]) ?? d.range;
   const group = ranges.find((g) => g.start === range.start && g.end === range.end)?.name ?? 'custom';
-  const value = doc.edits.values[d.id] ?? 0;
   return (
     <li title={s.effect ?? undefined}>
       <label htmlFor={`slider-${d.id}`}>{s.name} <small>({s.method})</small></label>
@@ -84,7 +87,7 @@ function SliderRow({ slider: s, ranges, disabled }: { slider: PanelSlider; range
       <button type="button" aria-label={`reset ${s.name}`} disabled={value === 0} onClick={() => setEditValue(d.id, 0)}>↺</button>
     </li>
   );
-}
+});
 
 /**
  * One direction's slider. Moving it previews (the document's gesture); the gesture ends, as one undo step and one

@@ -1,9 +1,10 @@
 import { download, exportCodes, importCodes } from '../controller';
+import { useShallow } from 'zustand/react/shallow';
 import { useStudio } from '../store';
 
 export function OutputPanel() {
-  const { reconstruction, result } = useStudio();
-  const disabled = !reconstruction;
+  const { inverted, result } = useStudio(useShallow((s) => ({ inverted: s.reconstruction !== null, result: s.result })));
+  const disabled = !inverted;
   return (
     <section aria-labelledby="output-heading" className="panel">
       <h2 id="output-heading">Output</h2>

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState, type PointerEvent as ReactPointerEvent } f
 import type { CropBox as Box } from '../../src/photo/cars';
 import type { Point } from '../../src/photo/types';
 import { openPhoto, reframe } from '../controller';
+import { useShallow } from 'zustand/react/shallow';
 import { useStudio, type Step } from '../store';
 import { ImageCanvas } from './ImageCanvas';
 
@@ -13,8 +14,7 @@ const THUMB = 260;
 const STEP_LABELS: Record<Step, string> = { decode: 'Decode', detect: 'Find the face', align: 'Align', invert: 'Invert' };
 
 export function PhotoPanel() {
-  const { photo, steps, model, doc } = useStudio();
-  const framing = doc.photo?.framing ?? null;
+  const { photo, steps, model, framing } = useStudio(useShallow((s) => ({ photo: s.photo, steps: s.steps, model: s.model, framing: s.doc.photo?.framing ?? null })));
   const [gallery, setGallery] = useState<GalleryItem[]>([]);
   const [points, setPoints] = useState<Point[]>([]);
   useEffect(() => { void fetch('/gallery/gallery.json').then((r) => r.json()).then(setGallery).catch(() => setGallery([])); }, []);

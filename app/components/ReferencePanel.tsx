@@ -1,12 +1,14 @@
 import { attributeLabel } from '../../src/weights/celeba';
 import { openPhoto, removeReference, setTransfer } from '../controller';
+import { useShallow } from 'zustand/react/shallow';
 import { useStudio } from '../store';
 import { ImageCanvas } from './ImageCanvas';
 
 export function ReferencePanel() {
-  const { model, reference, referenceReady, doc, reconstruction } = useStudio();
+  const { model, reference, referenceReady, transfer, inverted } = useStudio(useShallow((s) => ({
+    model: s.model, reference: s.reference, referenceReady: s.referenceReady, transfer: s.doc.transfer, inverted: s.reconstruction !== null,
+  })));
   if (!model) return null;
-  const transfer = doc.transfer;
   const n = model.nStyles;
   const modes = [
     ...model.editBlocks.map((b) => ({ key: `block:${b.id}`, label: `${attributeLabel(b.attribute)} (learned editing block)` })),
@@ -18,7 +20,7 @@ export function ReferencePanel() {
     <section aria-labelledby="reference-heading" className="panel">
       <h2 id="reference-heading">Reference</h2>
       <label>Transfer from a second photo{' '}
-        <input type="file" accept="image/*" disabled={!reconstruction} data-testid="reference-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void openPhoto(f, f.name, 'reference'); e.target.value = ''; }} />
+        <input type="file" accept="image/*" disabled={!inverted} data-testid="reference-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void openPhoto(f, f.name, 'reference'); e.target.value = ''; }} />
       </label>
       {reference && <ImageCanvas pixels={reference.thumb} label={reference.name} size={120} testId="reference-thumb" />}
       {reference && (

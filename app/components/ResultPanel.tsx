@@ -1,11 +1,16 @@
 import { useState } from 'react';
 import { cancelRefinement, refinePhoto, setAutoRefine, setFineDetail } from '../controller';
+import { useShallow } from 'zustand/react/shallow';
 import { useStudio } from '../store';
 import { ImageCanvas } from './ImageCanvas';
 import { PhotoResult } from './PhotoResult';
 
 export function ResultPanel() {
-  const { aligned, reconstruction, edited, mse, identity, measuringIdentity, model, fullRenders, refining, refineFigures, autoRefine, fineDetail, doc, busy } = useStudio();
+  const { aligned, reconstruction, edited, mse, identity, measuringIdentity, domain, fullRenders, refining, refineFigures, autoRefine, fineDetail, refinement, busy } = useStudio(useShallow((s) => ({
+    aligned: s.aligned, reconstruction: s.reconstruction, edited: s.edited, mse: s.mse, identity: s.identity, measuringIdentity: s.measuringIdentity,
+    domain: s.model?.domain, fullRenders: s.fullRenders, refining: s.refining, refineFigures: s.refineFigures, autoRefine: s.autoRefine,
+    fineDetail: s.fineDetail, refinement: s.doc.refinement, busy: s.busy,
+  })));
   const [split, setSplit] = useState(50);
   return (
     <section aria-labelledby="result-heading" className="panel result" data-full-renders={fullRenders}>
@@ -25,7 +30,7 @@ export function ResultPanel() {
       </label>
       <p data-testid="quality">
         {mse !== null ? `Reconstruction MSE ${mse.toFixed(4)} (images in [−1, 1])` : 'Open a photo to invert it.'}
-        {mse !== null && model?.domain === 'face' && ` · ${measuringIdentity ? 'identity: measuring…' : identity === null ? 'identity: n/a (face-api found no face in the aligned photo)'
+        {mse !== null && domain === 'face' && ` · ${measuringIdentity ? 'identity: measuring…' : identity === null ? 'identity: n/a (face-api found no face in the aligned photo)'
           : `identity distance ${identity.toFixed(3)} (${identity < 0.6 ? 'the same person' : 'not the same person'} by face-api's rule, < 0.6)`}`}
       </p>
       <div className="refine" role="group" aria-label="refinement">
@@ -38,14 +43,14 @@ export function ResultPanel() {
         ) : (
           <button type="button" disabled={!reconstruction || Boolean(busy)} onClick={() => void refinePhoto()}
             title="Tunes the generator to this photo (pivotal tuning), in this browser">
-            {doc.refinement ? 'Refine again' : 'Refine (make it look like the photo)'}
+            {refinement ? 'Refine again' : 'Refine (make it look like the photo)'}
           </button>
         )}{' '}
         <label className="inline"><input type="checkbox" checked={autoRefine} onChange={(e) => setAutoRefine(e.target.checked)} /> refine every photo automatically</label>{' '}
         <label className="inline" title="Also tunes maps of the photo's own fine detail: the reconstruction comes much closer to the photo (on the demo faces MSE 0.013 → 0.003), but every edit keeps that detail, so the sliders move the face somewhat less">
           <input type="checkbox" checked={fineDetail} onChange={(e) => setFineDetail(e.target.checked)} /> keep fine detail (a far closer likeness, faster; edits a little weaker)
         </label>
-        {doc.refinement && !refining && <small data-testid="refined"> Refined ({doc.refinement.steps} steps{doc.refinement.fineDetail ? ', fine detail' : ''}).</small>}
+        {refinement && !refining && <small data-testid="refined"> Refined ({refinement.steps} steps{refinement.fineDetail ? ', fine detail' : ''}).</small>}
         {refineFigures && (
           <small data-testid="refine-figures"> MSE {refineFigures.before.mse.toFixed(4)} → {refineFigures.after.mse.toFixed(4)}, SSIM {refineFigures.before.ssim.toFixed(3)} → {refineFigures.after.ssim.toFixed(3)} at the tuning size, in {(refineFigures.ms / 1000).toFixed(1)} s.</small>
         )}
