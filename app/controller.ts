@@ -3,7 +3,7 @@ import type { Framing, SubjectSnapshot, Transfer } from '../src/engine/session';
 import * as D from './document';
 import { Comlink, engine } from './engine';
 import { loadSession, removeModel, saveDocument, saveSnapshot, storedModels, storeModel, type SavedSnapshot } from './persist';
-import { failed, type ModelSummary, type PhotoInfo, type RefineProgressMessage, type Result, type Which } from './protocol';
+import { failed, type ModelSummary, type PhotoInfo, type PhotoPatch, type PhotoResult, type RefineProgressMessage, type Result, type Which } from './protocol';
 import { FINE_DETAIL_STEPS, PLAIN_REFINE_STEPS } from '../src/engine/refine-presets';
 import { AUTO_REFINE_KEY, FINE_DETAIL_KEY, NO_PICTURES, PENDING_STEPS, useStudio, type CatalogEntry, type Notice, type PhotoView, type StudioState } from './store';
 
@@ -93,13 +93,16 @@ async function render(preview: boolean): Promise<void> {
   renderInFlight = true;
   view({ rendering: true });
   const t = ticket;
-  const result = await engine.render(t, editList(get().doc.edits), preview, activeTransfer());
+  // A result of this photo on screen: the engine sends only the part of the photo an edit can change.
+  const result = await engine.render(t, editList(get().doc.edits), preview, activeTransfer(), !preview && !get().result);
   renderInFlight = false;
   if (!stale(t, result)) {
     if (failed(result)) notify(result.error.message, 'error', 'render');
     else {
+      const inPhoto = result.result && ('patch' in result.result ? repaint(result.result) : result.result);
+      if (result.result && !inPhoto) renderWaiting ??= { preview: false }; // the picture it was for is gone: whole again
       view({
-        edited: result.image, ...(result.result ? { result: result.result } : {}),
+        edited: result.image, ...(inPhoto ? { result: inPhoto } : {}),
         timings: { ...get().timings, [preview ? 'preview' : 'render']: result.ms, ...(result.result ? { 'in the photo': result.result.ms } : {}) },
       });
     }
@@ -108,6 +111,20 @@ async function render(preview: boolean): Promise<void> {
   renderWaiting = null;
   if (next) void render(next.preview);
   else view({ rendering: false });
+}
+
+/**
+ * The result on screen with the engine's patch written over its region (in place: the pixels are the page's own,
+ * and a canvas repaints only the region), or null when no result of that size is on screen any more.
+ */
+function repaint({ patch, region, ...rest }: PhotoPatch): PhotoResult | null {
+  const shown = get().result;
+  if (!shown || shown.factor !== 1 || shown.image.width !== rest.width || shown.image.height !== rest.height) return null;
+  const { data, width } = shown.image;
+  for (let y = 0; y < region.height; y++) {
+    data.set(patch.data.subarray(y * region.width * 4, (y + 1) * region.width * 4), ((region.y + y) * width + region.x) * 4);
+  }
+  return { ...rest, image: { ...shown.image }, region };
 }
 
 let persistTimer: ReturnType<typeof setTimeout> | null = null;

@@ -266,13 +266,18 @@ const api: EngineApi = {
     });
   },
 
-  render(ticket, edits: EditValue[], preview, transfer: Transfer | null) {
+  render(ticket, edits: EditValue[], preview, transfer: Transfer | null, whole = true) {
     return serial(ticket, async () => {
       if (preview) {
         const { image, ms } = await current().render(edits, { preview, transfer });
         return { image: pixels(image), ms };
       }
-      const { image, result: full, renderMs, compositeMs } = await current().renderWithComposite(edits, transfer);
+      const photo = current().photo();
+      const inRegion = !whole && Math.max(photo.width, photo.height) <= SHOWN_MAX_SIDE; // shown shrunk: whole
+      const { image, result: full, region, renderMs, compositeMs } = await current().renderWithComposite(edits, transfer, { inRegion });
+      if (region) {
+        return { image: pixels(image), ms: renderMs, result: { patch: pixels(full), region, factor: 1 as const, width: photo.width, height: photo.height, ms: compositeMs } };
+      }
       const shown = downscaleRgb(full, SHOWN_MAX_SIDE);
       const result = { image: pixels(shown.image), factor: shown.factor, width: full.width, height: full.height, ms: compositeMs };
       return { image: pixels(image), ms: renderMs, result };

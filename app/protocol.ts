@@ -1,5 +1,6 @@
 import type { EditValue } from '../src/engine/model';
 import type { Framing, SubjectSnapshot, Transfer } from '../src/engine/session';
+import type { PhotoRegion } from '../src/photo/composite';
 import type { BundleManifest, DirectionSpec } from '../src/weights/bundle';
 import type { LoadProgress } from '../src/weights/loader';
 
@@ -44,7 +45,23 @@ export interface PhotoInfo {
  * The edit in the photo (src/photo/composite.ts), shown at most SHOWN_MAX_SIDE pixels on its longer side:
  * `factor` photo pixels per shown pixel; the download is full size.
  */
-export interface PhotoResult { image: Pixels; factor: number; width: number; height: number; ms: number }
+export interface PhotoResult {
+  /** The edit in the photo, at the size it is shown (1/factor of the photo's width x height). */
+  image: Pixels;
+  factor: number;
+  width: number;
+  height: number;
+  ms: number;
+  /** The part of `image` this result changed from the last one (a canvas repaints only that); absent: all of it. */
+  region?: PhotoRegion;
+}
+
+/**
+ * A slider release's answer for a page that already shows a result of this photo: only the region any edit can
+ * change (`patch`, the photo there plus the change), the same region every time. A face's region is a fraction
+ * of a 12 MP photo, which took 30-60 ms to convert, send and draw whole.
+ */
+export interface PhotoPatch { patch: Pixels; region: PhotoRegion; factor: 1; width: number; height: number; ms: number }
 
 /** The longest side of the photo result on the page (a 16 MP photo is shown whole; larger ones are shrunk for the screen). */
 export const SHOWN_MAX_SIDE = 4096;
@@ -124,8 +141,11 @@ export interface EngineApi {
   /** The photo's reconstruction as the engine holds it now (after a cancelled refinement, say). */
   reconstruction(ticket: number): Promise<Result<{ reconstruction: Pixels; mse: number }>>;
 
-  /** The generator's edit; a full render (not a preview) also brings the edit in the photo (PhotoResult). */
-  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null): Promise<Result<{ image: Pixels; ms: number; result?: PhotoResult }>>;
+  /**
+   * The generator's edit; a full render (not a preview) also brings the edit in the photo: whole (PhotoResult) when
+   * `whole` or when the photo is shown shrunk, else the part that can change (PhotoPatch).
+   */
+  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null, whole?: boolean): Promise<Result<{ image: Pixels; ms: number; result?: PhotoResult | PhotoPatch }>>;
   /** The subject photo as it was dropped, at the size the result is shown (the "before"). */
   original(ticket: number): Promise<Result<Pixels>>;
   editPng(ticket: number, edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>>;

@@ -5,7 +5,7 @@ import { StudioModel } from '../src/engine/model';
 import { EditorSession } from '../src/engine/session';
 import { useNodeBackend } from '../src/node/backend';
 import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
-import { boxPlacement, composite, facePlacement, faceRegion, maskAt, toCropPoints } from '../src/photo/composite';
+import { boxPlacement, composite, facePlacement, faceRegion, maskAt, toCropPoints, type PhotoRegion } from '../src/photo/composite';
 import type { FaceDetector } from '../src/photo/faces';
 import { ffhqQuad, quadToAffine } from '../src/photo/geometry';
 import type { RgbImage } from '../src/photo/types';
@@ -94,6 +94,20 @@ describe('the detail-preserving composite (photo + the edit\'s change under a so
     const both = await session.renderWithComposite([{ direction: 'male', value: -3 }]);
     expect(Buffer.from(both.image.data).equals(Buffer.from((await session.render([{ direction: 'male', value: -3 }])).image.data))).toBe(true);
     expect(changed(both.result, edited)).toHaveLength(0);
+    // What the page repaints: only the region any edit can change; pasted over the photo it is the whole result,
+    // for another edit too (the region does not depend on the edit), and with no edit it is the photo there.
+    const paste = (region: PhotoRegion, patch: RgbImage) => {
+      const out = { ...obama, data: obama.data.slice() };
+      for (let y = 0; y < region.height; y++) out.data.set(patch.data.subarray(y * region.width * 3, (y + 1) * region.width * 3), ((region.y + y) * obama.width + region.x) * 3);
+      return out;
+    };
+    for (const edits of [[{ direction: 'male', value: -3 }], [{ direction: 'smiling', value: 2 }], []]) {
+      const part = await session.renderWithComposite(edits, null, { inRegion: true });
+      expect(part.region).not.toBeNull();
+      expect(part.region!.width * part.region!.height).toBeLessThan(obama.width * obama.height / 2);
+      expect([part.result.width, part.result.height]).toEqual([part.region!.width, part.region!.height]);
+      expect(changed(paste(part.region!, part.result), await session.composite(edits))).toHaveLength(0);
+    }
     session.dispose();
     demo.dispose();
   });

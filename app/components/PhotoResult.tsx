@@ -1,4 +1,5 @@
-import { useEffect, useRef, useState } from 'react';
+import { memo, useEffect, useRef, useState } from 'react';
+import { useShallow } from 'zustand/react/shallow';
 import { useStudio } from '../store';
 import { ImageCanvas } from './ImageCanvas';
 
@@ -6,13 +7,12 @@ import { ImageCanvas } from './ImageCanvas';
  * The main result: the edit in the photo itself (the photo's own detail, the edit's change inside the face or
  * the crop box), with a before/after divider and a zoom to the photo's pixels, centred on the face.
  */
-export function PhotoResult() {
-  const { result, original, photo, doc } = useStudio();
+export const PhotoResult = memo(function PhotoResult() {
+  const { result, original, photo, framing } = useStudio(useShallow((s) => ({ result: s.result, original: s.original, photo: s.photo, framing: s.doc.photo?.framing })));
   const [split, setSplit] = useState(0);
   const [zoomed, setZoomed] = useState(false);
   const frame = useRef<HTMLDivElement>(null);
   const shown = result?.image ?? original;
-  const framing = doc.photo?.framing;
   // What the edit is about, in photo pixels: the chosen face, or the car's crop box.
   const focus = photo?.faces[framing?.kind === 'face' ? framing.faceIndex ?? 0 : 0]?.box ?? framing?.box;
 
@@ -32,7 +32,7 @@ export function PhotoResult() {
     <div className="photo-result" data-focus={focus ? JSON.stringify(focus) : undefined}>
       <div ref={frame} className={`photo-result-frame${zoomed ? ' zoomed' : ''}`}>
         <div className="compare" style={{ ['--split' as string]: `${split}%`, width }}>
-          <ImageCanvas pixels={shown} label="" fill testId="photo-result" />
+          <ImageCanvas pixels={shown} label="" fill changed={result?.region} testId="photo-result" />
           {original && <div className="before" aria-hidden="true"><ImageCanvas pixels={original} label="" fill testId="photo-original" /></div>}
         </div>
       </div>
@@ -45,4 +45,4 @@ export function PhotoResult() {
       </p>
     </div>
   );
-}
+});

@@ -6,7 +6,7 @@ import { describeAlignedPair, descriptorDistance, type DetectedFace, type FaceDe
 import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
 import { findFaces } from '../photo/intake';
 import { CheckpointError } from '../io/errors';
-import { alignedFaceRegion, boxPlacement, boxRegion, composite, faceRegion, facePlacement, maskedChange, pasteCrop, toCropPoints, type Placement } from '../photo/composite';
+import { alignedFaceRegion, boxPlacement, boxRegion, composite, compositeRegion, editableRegion, faceRegion, facePlacement, maskedChange, pasteCrop, toCropPoints, type Placement, type PhotoRegion } from '../photo/composite';
 import type { Point, RgbImage } from '../photo/types';
 import { fromRgb, toRgb } from './image';
 import type { EditValue, StudioModel } from './model';
@@ -203,8 +203,10 @@ export class EditorSession {
   /**
    * The edit rendered once, both as the generator's picture (what render() returns) and in the photo (what
    * composite() returns): a slider's release shows both, and rendering twice cost a quarter of it.
+   * `inRegion`: the photo only over the region any edit of it can change (`region`, the same for every edit), for
+   * a page that shows the photo and repaints that part; a 12 MP photo is 12 MP to copy, convert and upload whole.
    */
-  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null): Promise<{ image: RgbImage; result: RgbImage; renderMs: number; compositeMs: number }> {
+  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null, options: { inRegion?: boolean } = {}): Promise<{ image: RgbImage; result: RgbImage; region: PhotoRegion | null; renderMs: number; compositeMs: number }> {
     const started = performance.now();
     const s = this.get('subject');
     if (!s.codes) throw new Error('invert the photo first');
@@ -212,17 +214,20 @@ export class EditorSession {
     const picture = tf.tidy(() => this.model.render(this.editedCodes(edits, transfer), { tuned }));
     const image = await toRgb(picture);
     const renderMs = performance.now() - started;
-    if (unedited(edits, transfer)) {
-      picture.dispose();
-      return { image, result: { width: s.photo.width, height: s.photo.height, data: s.photo.data.slice() }, renderMs, compositeMs: performance.now() - started - renderMs };
-    }
     const [, h, w] = picture.shape;
-    const edit = (await picture.data()) as Float32Array;
-    picture.dispose();
-    const reconstruction = (await this.reconstructedPicture(s)).data;
     const placement = this.placement(s, [h, w]);
-    const result = composite(s.photo, maskedChange(edit, reconstruction, this.regionMask(s, placement)), placement);
-    return { image, result, renderMs, compositeMs: performance.now() - started - renderMs };
+    const mask = this.regionMask(s, placement);
+    const region = options.inRegion ? editableRegion(s.photo, mask, placement) : null;
+    let change: Float32Array;
+    if (unedited(edits, transfer)) {
+      change = new Float32Array(h * w * 3); // the photo itself, byte for byte
+    } else {
+      const edit = (await picture.data()) as Float32Array;
+      change = maskedChange(edit, (await this.reconstructedPicture(s)).data, mask);
+    }
+    picture.dispose();
+    const result = region ? compositeRegion(s.photo, change, placement, region) : composite(s.photo, change, placement);
+    return { image, result, region, renderMs, compositeMs: performance.now() - started - renderMs };
   }
 
   /** Where the generator's [h, w] picture sits in the subject photo. */

@@ -266,19 +266,58 @@ export function composite(photo: RgbImage, change: Float32Array, placement: Plac
   if (change.length !== width * height * 3) throw new RangeError(`the change is ${change.length / 3} pixels; the crop is ${width}x${height}`);
   const out: RgbImage = { width: photo.width, height: photo.height, data: photo.data.slice() };
   const changed = support(change, width, height, 3);
-  if (!changed) return out;
   // only the photo pixels the change can reach are visited (a face's region of a 100 MP photo, not all of it)
-  const { x0, y0, x1, y1 } = photoBox(photo, placement, changed);
-  const [a0, a1, a2, b0, b1, b2] = placement.toCrop;
-  const value = new Float32Array(3);
-  for (let y = y0; y < y1; y++) {
-    for (let x = x0; x < x1; x++) {
-      if (!sample(change, width, height, 3, a0 * x + a1 * y + a2, b0 * x + b1 * y + b2, value)) continue;
-      const at = (y * photo.width + x) * 3;
-      for (let c = 0; c < 3; c++) out.data[at + c] = Math.min(255, Math.max(0, Math.round(photo.data[at + c] + value[c])));
-    }
+  if (changed) addChange(out, photo, change, placement, photoBox(photo, placement, changed), { x: 0, y: 0 });
+  return out;
+}
+
+/** A rectangle of photo pixels: [x, x + width) x [y, y + height). */
+export interface PhotoRegion { x: number; y: number; width: number; height: number }
+
+/**
+ * The photo pixels an edit under `mask` can ever change (the mask's support mapped into the photo, clipped):
+ * the same for every edit of one photo, so a picture of it replaces the last one whole. Null: no pixel.
+ */
+export function editableRegion(photo: { width: number; height: number }, mask: Float32Array, placement: Placement): PhotoRegion | null {
+  const part = support(mask, placement.width, placement.height, 1);
+  if (!part) return null;
+  const { x0, y0, x1, y1 } = photoBox(photo, placement, part);
+  return x1 > x0 && y1 > y0 ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null;
+}
+
+/**
+ * composite() over `region` only, as an image of the region's size: what a page showing the photo repaints after
+ * an edit (a face's region, not the 12 MP around it). `change` must lie inside the region (editableRegion of the
+ * mask it was made with).
+ */
+export function compositeRegion(photo: RgbImage, change: Float32Array, placement: Placement, region: PhotoRegion): RgbImage {
+  const out: RgbImage = { width: region.width, height: region.height, data: new Uint8Array(region.width * region.height * 3) };
+  for (let y = 0; y < region.height; y++) {
+    const from = ((region.y + y) * photo.width + region.x) * 3;
+    out.data.set(photo.data.subarray(from, from + region.width * 3), y * region.width * 3);
+  }
+  const changed = support(change, placement.width, placement.height, 3);
+  if (changed) {
+    const box = photoBox(photo, placement, changed);
+    const clipped = { x0: Math.max(box.x0, region.x), y0: Math.max(box.y0, region.y), x1: Math.min(box.x1, region.x + region.width), y1: Math.min(box.y1, region.y + region.height) };
+    addChange(out, photo, change, placement, clipped, region);
   }
   return out;
+}
+
+/** Writes photo + change over the photo pixels of `box` into `out`, whose pixel (0, 0) is photo pixel `origin`. */
+function addChange(out: RgbImage, photo: RgbImage, change: Float32Array, placement: Placement, box: { x0: number; y0: number; x1: number; y1: number }, origin: { x: number; y: number }): void {
+  const { width, height } = placement;
+  const [a0, a1, a2, b0, b1, b2] = placement.toCrop;
+  const value = new Float32Array(3);
+  for (let y = box.y0; y < box.y1; y++) {
+    for (let x = box.x0; x < box.x1; x++) {
+      if (!sample(change, width, height, 3, a0 * x + a1 * y + a2, b0 * x + b1 * y + b2, value)) continue;
+      const at = (y * photo.width + x) * 3;
+      const to = ((y - origin.y) * out.width + (x - origin.x)) * 3;
+      for (let c = 0; c < 3; c++) out.data[to + c] = Math.min(255, Math.max(0, Math.round(photo.data[at + c] + value[c])));
+    }
+  }
 }
 
 /** The mask's weight at a photo pixel (bilinear, as composite() samples the change): > 0 where it may differ. */
