@@ -305,17 +305,49 @@ export function compositeRegion(photo: RgbImage, change: Float32Array, placement
   return out;
 }
 
-/** Writes photo + change over the photo pixels of `box` into `out`, whose pixel (0, 0) is photo pixel `origin`. */
+/**
+ * Writes photo + change over the photo pixels of `box` into `out`, whose pixel (0, 0) is photo pixel `origin`.
+ * sample() written out for three channels: this runs once per photo pixel of the region (half a million for a
+ * car filling a 1024 px photo), and the general form took 45 ms of a slider's release there.
+ */
 function addChange(out: RgbImage, photo: RgbImage, change: Float32Array, placement: Placement, box: { x0: number; y0: number; x1: number; y1: number }, origin: { x: number; y: number }): void {
   const { width, height } = placement;
   const [a0, a1, a2, b0, b1, b2] = placement.toCrop;
-  const value = new Float32Array(3);
+  const source = photo.data;
+  const target = out.data;
   for (let y = box.y0; y < box.y1; y++) {
     for (let x = box.x0; x < box.x1; x++) {
-      if (!sample(change, width, height, 3, a0 * x + a1 * y + a2, b0 * x + b1 * y + b2, value)) continue;
-      const at = (y * photo.width + x) * 3;
+      const u = a0 * x + a1 * y + a2;
+      const v = b0 * x + b1 * y + b2;
+      if (u <= -1 || v <= -1 || u >= width || v >= height) continue;
+      const xi = Math.floor(u);
+      const yi = Math.floor(v);
+      const fx = u - xi;
+      const fy = v - yi;
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      // the four taps in sample()'s order (the same sums, bit for bit); outside the crop counts as 0
+      for (let dy = 0; dy < 2; dy++) {
+        const yy = yi + dy;
+        const wy = dy ? fy : 1 - fy;
+        if (yy < 0 || yy >= height || wy === 0) continue;
+        for (let dx = 0; dx < 2; dx++) {
+          const xx = xi + dx;
+          const w = (dx ? fx : 1 - fx) * wy;
+          if (xx < 0 || xx >= width || w === 0) continue;
+          const at = (yy * width + xx) * 3;
+          r += w * change[at];
+          g += w * change[at + 1];
+          b += w * change[at + 2];
+        }
+      }
+      if (r === 0 && g === 0 && b === 0) continue; // no change reaches this pixel: the photo's own
+      const from = (y * photo.width + x) * 3;
       const to = ((y - origin.y) * out.width + (x - origin.x)) * 3;
-      for (let c = 0; c < 3; c++) out.data[to + c] = Math.min(255, Math.max(0, Math.round(photo.data[at + c] + value[c])));
+      target[to] = Math.min(255, Math.max(0, Math.round(source[from] + r)));
+      target[to + 1] = Math.min(255, Math.max(0, Math.round(source[from + 1] + g)));
+      target[to + 2] = Math.min(255, Math.max(0, Math.round(source[from + 2] + b)));
     }
   }
 }
