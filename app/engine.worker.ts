@@ -2,7 +2,7 @@
 import * as Comlink from 'comlink';
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, startBackend, startPreferredBackend } from '../src/browser/backend';
-import { browserFaceDetector, decodePhotoBlob } from '../src/browser/photo';
+import { browserFaceDetector, decodePhotoBlob, warmUpFaceDetector } from '../src/browser/photo';
 import { StudioModel, type EditValue } from '../src/engine/model';
 import { FINE_DETAIL, RefineCancelled } from '../src/engine/refine';
 import { EditorSession, type Framing, type SubjectSnapshot, type Transfer } from '../src/engine/session';
@@ -215,7 +215,7 @@ const api: EngineApi = {
       if (!model) return;
       await model.warmUp();
       check(ticket);
-      if (model.manifest.domain === 'face') await browserFaceDetector();
+      if (model.manifest.domain === 'face') await warmUpFaceDetector();
     });
   },
 

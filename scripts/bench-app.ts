@@ -1,12 +1,13 @@
 /**
- * npm run bench:app [-- --backends wasm,webgpu --models demo-faces-64,demo-cars-128 --runs 3 --dev]
+ * npm run bench:app [-- --backends wasm,webgpu --models demo-faces-64,demo-cars-128 --runs 3 --moves 8 --settle 5000 --dev]
  * What a person waits for in the app itself (Chromium, the real page, worker and model), timed in the page from the
  * user's action to the frame that shows its result:
  * - first picture: a photo dropped -> its reconstruction on screen (decode, detect, align, encode, render), and the
  *   edited photo (the full-resolution composite) on screen;
  * - preview: a slider moved -> the edited picture changed (one step of a drag, waiting for each);
  * - full render: the slider released -> the edited photo at full resolution changed.
- * Each run opens a fresh browser context (nothing cached in IndexedDB), waits for the model, then drops the photo.
+ * Each run opens a fresh browser context (nothing cached in IndexedDB), waits for the model and --settle ms (a
+ * person picking a photo, while the engine warms up; 0: at once), then drops the photo.
  * The page's cross-origin isolation and wasm thread count are printed: they decide how fast wasm runs. The site is
  * built (vite build) and served as it ships (vite preview); --dev times the development server instead.
  */
@@ -99,6 +100,7 @@ async function main() {
   const { values } = parseArgs({ options: {
     backends: { type: 'string', default: 'wasm,webgpu' }, models: { type: 'string', default: 'demo-faces-64,demo-cars-128' },
     runs: { type: 'string', default: '3' }, moves: { type: 'string', default: '8' }, dev: { type: 'boolean', default: false },
+    settle: { type: 'string', default: '5000' },
   } });
   const vite = await import('vite');
   const { chromium } = await import('playwright-core');
@@ -116,7 +118,8 @@ async function main() {
     const preview = await vite.preview({ configFile, preview: { port: 5185, host: '127.0.0.1', strictPort: true }, logLevel: 'error' });
     server = { close: () => new Promise<void>((resolve) => preview.httpServer.close(() => resolve())) };
   }
-  console.log(values.dev ? 'the development server (npm start)' : 'the production build (vite build, served by vite preview)');
+  console.log(`${values.dev ? 'the development server (npm start)' : 'the production build (vite build, served by vite preview)'}; `
+    + `each photo dropped ${Number(values.settle) / 1000} s after the model shows`);
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const moves = Number(values.moves);
@@ -138,6 +141,8 @@ async function main() {
           await page.goto(`http://127.0.0.1:5185/?model=${model}&backend=${backend}`);
           await page.getByTestId('backend').filter({ hasText: backend }).waitFor({ timeout: 300_000 });
           await page.getByTestId('model-summary').waitFor({ timeout: 300_000 });
+          // A person takes a few seconds to pick a photo; meanwhile the engine warms up (--settle 0: drop at once).
+          await page.waitForTimeout(Number(values.settle));
           environment ||= await page.evaluate(() => `cross-origin isolated: ${self.crossOriginIsolated}, cores: ${navigator.hardwareConcurrency}; `
             + `engine: ${document.querySelector('[data-testid="backend-reason"]')?.textContent?.trim() ?? ''}`);
           const [firstPicture, firstPhoto] = await page.evaluate(dropAndWait, { bytes, name: photo.split('/').pop()! });

@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import * as faceapi from '@vladmandic/face-api/dist/face-api.esm-nobundle.js';
 import { faceApiDetector, withBackend, type FaceApi, type FaceDetector } from '../photo/faces';
 import { checkImageBytes } from '../photo/sniff';
@@ -79,4 +80,24 @@ export function browserFaceDetector(modelsUrl = '/face-api-models', backend = 'w
     return faceApiDetector(faceapi as unknown as FaceApi, 0.5, backend);
   }));
   return detector;
+}
+
+/**
+ * Loads face-api's nets and runs each once on a blank picture: their first inference sets up the backend's
+ * operators (in Node, 2.5 s for a first detection of a portrait against 1.4 s for the next), which then happens
+ * while the person is still choosing a photo, not after they dropped it.
+ */
+export async function warmUpFaceDetector(modelsUrl = '/face-api-models', backend = 'wasm'): Promise<void> {
+  await browserFaceDetector(modelsUrl, backend);
+  await withBackend(backend, async () => {
+    const blank = tf.fill([160, 160, 3], 128, 'int32') as tf.Tensor3D;
+    const input = blank as unknown as Parameters<typeof faceapi.computeFaceDescriptor>[0]; // face-api types its own tfjs
+    try {
+      await faceapi.detectAllFaces(input, new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 }));
+      await faceapi.nets.faceLandmark68Net.detectLandmarks(input);
+      await faceapi.computeFaceDescriptor(input);
+    } finally {
+      blank.dispose();
+    }
+  });
 }
