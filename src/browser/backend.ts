@@ -34,11 +34,17 @@ export async function setWasmBackend(): Promise<boolean> {
   if (tf.findBackend('wasm')) return tf.setBackend('wasm');
   const cores = navigator.hardwareConcurrency || 1;
   setThreadsCount(cores);
-  Object.defineProperty(navigator, 'hardwareConcurrency', { configurable: true, get: () => 2 * cores });
+  let shown = false;
+  try {
+    Object.defineProperty(navigator, 'hardwareConcurrency', { configurable: true, get: () => 2 * cores });
+    shown = true;
+  } catch {
+    // a browser that refuses: tfjs's own half of the cores
+  }
   try {
     return await tf.setBackend('wasm');
   } finally {
-    delete (navigator as { hardwareConcurrency?: number }).hardwareConcurrency; // the prototype's getter again
+    if (shown) delete (navigator as { hardwareConcurrency?: number }).hardwareConcurrency; // the prototype's getter again
   }
 }
 
