@@ -95,12 +95,13 @@ export class Refinement {
     /** The photo's detail maps by styled layer (see RefineOptions.detailLearningRate); empty when none were tuned. */
     readonly details: Map<string, tf.Tensor4D> = new Map(),
   ) {
-    // Built once (polyphase filters, demodulation), so a tuned render costs what an untuned one does.
+    // Built once (upsampling filters, demodulation), so a tuned render costs what an untuned one does.
     let built: TunedLayers = new Map();
     tf.tidy(() => {
       built = model.generator.tunedLayers(parameters);
       for (const { conv } of built.values()) {
         tf.keep(conv!.filter);
+        conv!.phases?.forEach((t) => tf.keep(t));
         if (conv!.demodSq) tf.keep(conv!.demodSq);
       }
     });
@@ -154,6 +155,7 @@ export class Refinement {
       const p = this.parameters.get(name);
       if (!conv || !p) continue;
       if (conv.filter !== p.weight) conv.filter.dispose();
+      tf.dispose(conv.phases ?? []);
       conv.demodSq?.dispose();
     }
     for (const p of this.parameters.values()) tf.dispose([p.weight, p.modW, p.modB, p.bias]);

@@ -137,11 +137,45 @@ function upsampleFilter(channels: number): tf.Tensor4D {
   return tf.tensor4d(filter, [3, 3, channels, 4 * channels]);
 }
 
+/**
+ * The upsampling convolution as the official code runs it, for CPU backends: the transposed convolution (3 taps,
+ * stride 2) in phases, then the blur. Per axis, T[2m] = x[m-1] w[2] + x[m] w[0] and T[2m+1] = x[m] w[1] for
+ * m = 0..H (x is 0 outside 0..H-1), and the picture is z[n] = sum_t T[n-1+t] blur[t]. Phase r reads the weight at
+ * TRANSPOSED_PHASES[r].taps from the input padded by .pad. Its four phases are four small convolutions, 9 taps in
+ * all against the polyphase filter's 36 (each of its phases mixes the blur in): on CPUs the multiply-adds are the
+ * time (wasm: the 3 x 3 convolutions were 95% of a 1024 px render), and four convolutions ran 40% faster than one
+ * 2 x 2 filter with zero taps.
+ */
+const TRANSPOSED_PHASES: Array<{ taps: number[]; pad: [number, number] }> = [{ taps: [2, 0], pad: [1, 1] }, { taps: [1], pad: [0, 1] }];
+
+/** Phase (ry, rx) -> its filter [taps(ry), taps(rx), in, out], in the order (0, 0), (0, 1), (1, 0), (1, 1). */
+function transposedPhaseFilters(weight: tf.Tensor4D): tf.Tensor4D[] {
+  return [0, 1].flatMap((ry) => [0, 1].map((rx) => tf.tidy(() =>
+    tf.gather(tf.gather(weight, TRANSPOSED_PHASES[ry].taps, 0), TRANSPOSED_PHASES[rx].taps, 1) as tf.Tensor4D)));
+}
+
+/** CPU backends count multiply-adds; the GPU ones run the polyphase filter as one pass (and WebGL in bands). */
+const countsMultiplyAdds = () => tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
+
+/** The blur [1, 3, 3, 1] / 4 per channel, once along rows and once along columns (depthwise filters). */
+function separableBlur(channels: number): [tf.Tensor4D, tf.Tensor4D] {
+  const taps = new Float32Array(4 * channels).map((_, i) => BLUR_UP_1D[Math.floor(i / channels)]);
+  return [tf.tensor4d(taps, [4, 1, channels, 1]), tf.tensor4d(taps, [1, 4, channels, 1])];
+}
+
 export interface ModConv {
   modW: tf.Tensor2D; // [styleDim, in], equalised
   modB: tf.Tensor1D; // [in]
-  filter: tf.Tensor4D; // [k, k, in, out]; upsampling: [3, 3, in, 4 * out], see upsampleConvFilter
-  /** Upsampling only: the equalised weight [3, 3, in, out] the polyphase filter is made from (for tuning). */
+  /**
+   * [k, k, in, out]; upsampling: 'polyphase', [3, 3, in, 4 * out] (see upsampleConvFilter), or 'transposed',
+   * the weight (the convolution is `phases` and `blur`, see TRANSPOSED_PHASES).
+   */
+  filter: tf.Tensor4D;
+  upsampling: 'polyphase' | 'transposed' | null;
+  /** 'transposed' only: the four phase filters (transposedPhaseFilters) and the blur's row and column filters. */
+  phases: tf.Tensor4D[] | null;
+  blur: [tf.Tensor4D, tf.Tensor4D] | null;
+  /** Upsampling only: the equalised weight [3, 3, in, out] the filter is made from (for tuning). */
   weight: tf.Tensor4D | null;
   demodSq: tf.Tensor2D | null; // [in, out]: sum over the kernel of the squared equalised weight
   upsample: boolean;
@@ -212,13 +246,36 @@ export class Generator extends TensorOwner {
     const scaled = raw.map((v) => v * scale);
     const scaledTensor = tf.tensor4d(scaled, [outChannels, inChannels, kernel, kernel]);
     const weight = tf.tidy(() => tf.transpose(scaledTensor, [2, 3, 1, 0]) as tf.Tensor4D);
-    const filter = this.keep(upsample ? upsampleConvFilter(scaled, outChannels, inChannels) : weight);
-    if (upsample) this.keep(weight);
+    const transposed = upsample && countsMultiplyAdds();
+    const filter = this.keep(upsample && !transposed ? upsampleConvFilter(scaled, outChannels, inChannels) : weight);
+    if (upsample && !transposed) this.keep(weight);
+    const phases = transposed ? transposedPhaseFilters(weight).map((t) => this.keep(t)) : null;
+    const blur = transposed ? this.blurFor(outChannels) : null;
     const demodSq = demodulate
       ? this.keep(tf.tidy(() => tf.transpose(tf.sum(tf.square(scaledTensor), [2, 3])) as tf.Tensor2D))
       : null;
     scaledTensor.dispose();
-    return { modW, modB, filter, weight: upsample ? weight : null, demodSq, upsample, inChannels, outChannels, kernel };
+    return {
+      modW, modB, filter, upsampling: upsample ? (transposed ? 'transposed' : 'polyphase') : null, phases, blur,
+      weight: upsample ? weight : null, demodSq, upsample, inChannels, outChannels, kernel,
+    };
+  }
+
+  private readonly blurs = new Map<number, [tf.Tensor4D, tf.Tensor4D]>();
+
+  private blurFor(channels: number): [tf.Tensor4D, tf.Tensor4D] {
+    // Kept out of any scope this is first asked from (a tuned layer is built inside tf.tidy).
+    if (!this.blurs.has(channels)) this.blurs.set(channels, separableBlur(channels).map((t) => this.keep(tf.keep(t))) as [tf.Tensor4D, tf.Tensor4D]);
+    return this.blurs.get(channels)!;
+  }
+
+  /**
+   * An upsampling layer's filter from its equalised weight, in the form this backend runs fastest; the polyphase
+   * one under a gradient tape (its gradient is written for it: polyphaseProduct, engine/gradients.ts).
+   */
+  private upsamplingFilter(weight: tf.Tensor4D, outChannels: number): Pick<ModConv, 'filter' | 'upsampling' | 'phases' | 'blur'> {
+    if (tf.engine().isTapeOn() || !countsMultiplyAdds()) return { filter: polyphaseFilter(weight), upsampling: 'polyphase', phases: null, blur: null };
+    return { filter: weight, upsampling: 'transposed', phases: transposedPhaseFilters(weight), blur: this.blurFor(outChannels) };
   }
 
   private styled(weights: RawWeights, name: string, noiseIndex: number, upsample: boolean, resolution: number): StyledLayer {
@@ -325,7 +382,7 @@ export class Generator extends TensorOwner {
   }
 
   /**
-   * Layers made from parameters (tuned copies of parameters()): the polyphase filter and the demodulation are
+   * Layers made from parameters (tuned copies of parameters()): the upsampling filter and the demodulation are
    * computed from the weight with tensor ops, so this runs under a gradient tape. The caller disposes the result
    * (tf.dispose on its values' tensors) unless it runs inside tf.tidy.
    */
@@ -340,7 +397,7 @@ export class Generator extends TensorOwner {
           ...template,
           modW: p.modW,
           modB: p.modB,
-          filter: template.upsample ? polyphaseFilter(p.weight) : p.weight,
+          ...(template.upsample ? this.upsamplingFilter(p.weight, template.outChannels) : { filter: p.weight }),
           weight: template.upsample ? p.weight : null,
           demodSq: template.demodSq ? tf.sum(tf.square(p.weight), [0, 1]) as tf.Tensor2D : null,
         },
@@ -362,9 +419,15 @@ export class Generator extends TensorOwner {
     const s = tf.add(tf.matMul(style, conv.modW), conv.modB) as tf.Tensor2D; // [B, in]
     let scale: tf.Tensor2D = tf.fill([batch, conv.outChannels], gain) as tf.Tensor2D; // [B, out]
     if (conv.demodSq) scale = tf.mul(tf.rsqrt(tf.add(tf.matMul(tf.square(s), conv.demodSq), 1e-8)), gain) as tf.Tensor2D;
+    // The transposed form has no gradient here (explicit pads): under a tape the polyphase filter stands in.
+    const transposed = conv.upsampling === 'transposed' && !tf.engine().isTapeOn();
+    const filters = transposed ? conv.phases! : [conv.upsampling === 'transposed' ? polyphaseFilter(conv.weight!) : conv.filter];
     // The polyphase filter's output channels are (phase, out): each phase takes its channel's scale and bias.
-    const phases = <T extends tf.Tensor>(t: T) => (conv.upsample ? tf.tile(t, t.rank === 1 ? [4] : [1, 4]) : t) as T;
+    const phases = <T extends tf.Tensor>(t: T) => (conv.upsample && !transposed ? tf.tile(t, t.rank === 1 ? [4] : [1, 4]) : t) as T;
     const pad = conv.upsample || conv.kernel !== 1 ? Math.floor(conv.kernel / 2) : 'valid';
+    const run = (input: tf.Tensor4D, kernels: tf.Tensor4D[], withBias?: tf.Tensor1D) => transposed
+      ? upsampleTransposed(input, kernels, conv.blur!, withBias)
+      : convolution(input, kernels[0], pad, withBias && phases(withBias), conv.upsample);
     // Computed, not reshaped: tfjs-wasm's fused convolution reads the rank its data was made with, and a bias
     // reshaped from [1, C, 1, 1] (ToRGB's) is refused as rank 4.
     const gainedBias = bias && tf.mul(tf.reshape(bias, [-1]), gain) as tf.Tensor1D;
@@ -373,13 +436,12 @@ export class Generator extends TensorOwner {
     // with less memory (the filter's product would be differentiated at every step).
     // One picture is scaled in the filter only where the filter is the smaller of the two: at 4-16 px the
     // activations are (a 16 px preview of the demo model spent 57 ms modulating 3 x 3 x 256 x 256 filters).
-    const filterSize = conv.filter.size;
     const activationSize = x.shape[1] * x.shape[2] * (conv.inChannels + conv.outChannels * (conv.upsample ? 4 : 1));
-    if (batch === 1 && !tf.engine().isTapeOn() && filterSize < activationSize) {
-      const filter = tf.mul(tf.mul(conv.filter, tf.reshape(s, [1, 1, conv.inChannels, 1])), tf.reshape(phases(scale), [1, 1, 1, -1])) as tf.Tensor4D;
-      return convolution(x, filter, pad, gainedBias ? phases(gainedBias) : undefined, conv.upsample);
+    if (batch === 1 && !tf.engine().isTapeOn() && filters.reduce((n, f) => n + f.size, 0) < activationSize) {
+      const modulate = (f: tf.Tensor4D) => tf.mul(tf.mul(f, tf.reshape(s, [1, 1, conv.inChannels, 1])), tf.reshape(phases(scale), [1, 1, 1, -1])) as tf.Tensor4D;
+      return run(x, filters.map(modulate), gainedBias ?? undefined);
     }
-    const out = releasing(tf.mul(x, tf.reshape(s, [batch, 1, 1, conv.inChannels])) as tf.Tensor4D, (xs) => convolution(xs, conv.filter, pad, undefined, conv.upsample));
+    const out = releasing(tf.mul(x, tf.reshape(s, [batch, 1, 1, conv.inChannels])) as tf.Tensor4D, (xs) => run(xs, filters));
     return addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [batch, 1, 1, conv.outChannels])) as tf.Tensor4D));
   }
 
@@ -443,6 +505,23 @@ function convolution(x: tf.Tensor4D, filter: tf.Tensor4D, pad: number | 'valid',
   const out = tf.concat(parts, 1);
   if (!tf.engine().isTapeOn()) tf.dispose(parts);
   return out;
+}
+
+/**
+ * The upsampling convolution in its transposed form (see TRANSPOSED_PHASES): the four phases of the transposed
+ * convolution, each (H + 1) x (W + 1), interleaved into T[0 .. 2H + 1] (the last row and column are 0), then the
+ * blur along rows and along columns, each with one zero before (T[-1]) and giving 2H; the bias rides in the last pass.
+ */
+function upsampleTransposed(x: tf.Tensor4D, phaseFilters: tf.Tensor4D[], [rows, cols]: [tf.Tensor4D, tf.Tensor4D], bias?: tf.Tensor1D): tf.Tensor4D {
+  const parts = phaseFilters.map((filter, i) => tf.conv2d(x, filter, 1, [[0, 0], TRANSPOSED_PHASES[i >> 1].pad, TRANSPOSED_PHASES[i & 1].pad, [0, 0]]));
+  const stacked = tf.concat(parts, 3);
+  if (!tf.engine().isTapeOn()) tf.dispose(parts);
+  const blurredRows = releasing(releasing(stacked, interleavePhases), (t) => tf.depthwiseConv2d(t, rows, 1, [[0, 0], [1, 0], [0, 0], [0, 0]]));
+  const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [0, 0], [1, 0], [0, 0]];
+  // The fused op's typing omits explicit pads, which it passes on as the plain op does (computeConv2DInfo).
+  return releasing(blurredRows, (t) => bias
+    ? tf.fused.depthwiseConv2d({ x: t, filter: cols, strides: 1, pad: pad as unknown as 'valid', bias })
+    : tf.depthwiseConv2d(t, cols, 1, pad));
 }
 
 /**
