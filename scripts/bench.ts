@@ -5,6 +5,7 @@
  *                                       models/training/bench_torch.py) with the thread count wasm ran with, and prints
  *                                       the ratio per stage
  * Options: --models tiny,ffhq,cars,demo-faces,demo-cars (default: all)  --runs N  --backends a,b  --cpu-full (the cpu backend on the full models too)
+ *          --idle MS: the engine sits idle MS before each timed run, as between a person's actions (default 0: back to back)
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -24,19 +25,19 @@ const MODELS = join(import.meta.dirname, '..', 'models');
 /** Threads Node's wasm backend ran with (PyTorch runs with as many for --pytorch). */
 let threadsRun = 1;
 
-async function node(models: string[], backends: string[], runs: number, cpuFull: boolean): Promise<BenchRow[]> {
+async function node(models: string[], backends: string[], runs: number, cpuFull: boolean, idleMs: number): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const read = async (p: string) => new Uint8Array(await readFile(join(FIXTURES, p)));
   for (const backend of backends) {
     await useNodeBackend(backend as NodeBackend);
     if (backend === 'wasm') threadsRun = wasmThreadCount();
     const names = backend === 'cpu' && !cpuFull ? models.filter((m) => m === 'tiny' || m.startsWith('demo-')) : models;
-    for (const model of await benchModels(read, names, (dir) => loadBundle(directoryFiles(join(MODELS, dir))))) rows.push(...await benchModel(model, runs, console.log));
+    for (const model of await benchModels(read, names, (dir) => loadBundle(directoryFiles(join(MODELS, dir))))) rows.push(...await benchModel(model, runs, console.log, idleMs));
   }
   return rows;
 }
 
-async function browser(models: string[], backends: string[], runs: number): Promise<BenchRow[]> {
+async function browser(models: string[], backends: string[], runs: number, idleMs: number): Promise<BenchRow[]> {
   const { createServer } = await import('vite');
   const { chromium } = await import('playwright-core');
   const { CHROMIUM_ARGS } = await import('../playwright.config');
@@ -48,7 +49,7 @@ async function browser(models: string[], backends: string[], runs: number): Prom
     for (const backend of backends) {
       const page = await chrome.newPage();
       page.on('console', (m) => { if (m.text().startsWith('bench: ')) console.log(m.text().slice(7)); });
-      await page.goto(`http://127.0.0.1:5184/harness/bench.html?backend=${backend}&models=${models.join(',')}&runs=${runs}`);
+      await page.goto(`http://127.0.0.1:5184/harness/bench.html?backend=${backend}&models=${models.join(',')}&runs=${runs}&idle=${idleMs}`);
       await page.waitForFunction(() => (window as { benchReport?: unknown }).benchReport !== undefined, undefined, { timeout: 0 });
       const report = await page.evaluate(() => (window as unknown as { benchReport: { rows: BenchRow[]; error?: string } }).benchReport);
       if (report.error) console.log(`${backend}: ${report.error}`);
@@ -71,14 +72,16 @@ async function main() {
       runs: { type: 'string', default: '3' },
       'cpu-full': { type: 'boolean', default: false },
       pytorch: { type: 'boolean', default: false },
+      idle: { type: 'string', default: '0' },
     },
   });
   const models = values.models.split(',');
   const runs = Number(values.runs);
-  console.log(`backend model                  stage             median ms  peak tensor memory (runs: ${runs} after a warm-up)`);
+  const idleMs = Number(values.idle);
+  console.log(`backend model                  stage             median ms  peak tensor memory (runs: ${runs} after a warm-up${idleMs ? `, each after ${idleMs} ms idle` : ''})`);
   const rows = values.browser
-    ? await browser(models, (values.backends ?? 'webgpu,webgl,wasm').split(','), runs)
-    : await node(models, (values.backends ?? 'wasm,cpu').split(','), runs, values['cpu-full']);
+    ? await browser(models, (values.backends ?? 'webgpu,webgl,wasm').split(','), runs, idleMs)
+    : await node(models, (values.backends ?? 'wasm,cpu').split(','), runs, values['cpu-full'], idleMs);
   if (values.pytorch) await comparePyTorch(rows, values.browser ? null : threadsRun, runs);
 }
 

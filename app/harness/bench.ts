@@ -18,7 +18,8 @@ async function main() {
     const read = async (path: string) => new Uint8Array(await (await fetch(`/fixtures/${path}`)).arrayBuffer());
     const openBundle = (dir: string) => loadBundle(httpFiles(new URL(`/models/${dir}/`, location.href).toString()));
     for (const model of await benchModels(read, (params.get('models') ?? 'tiny').split(','), openBundle)) {
-      rows.push(...await benchModel(model, Number(params.get('runs') ?? 3), (line) => { out.textContent += `\n${line}`; console.log(`bench: ${line}`); }));
+      const log = (line: string) => { out.textContent += `\n${line}`; console.log(`bench: ${line}`); };
+      rows.push(...await benchModel(model, Number(params.get('runs') ?? 3), log, Number(params.get('idle') ?? 0)));
     }
     window.benchReport = { rows };
   } catch (error) {

@@ -20,7 +20,14 @@ export interface BenchModel {
   inputSize: [number, number];
 }
 
-async function time(run: () => tf.Tensor): Promise<number> {
+/**
+ * `idleMs` before each timed run: a person's slider move or release comes after the engine sat idle, and a run
+ * after idle is slower than one back to back (the CPU's caches and clocks cool, and wasm's thread pool sleeps).
+ * On this 2-core VM, demo-faces 16 px preview: Chromium wasm 2 threads 17 -> 37 ms after 200 ms idle, Node wasm
+ * 1 thread 15 -> 29 ms.
+ */
+async function time(run: () => tf.Tensor, idleMs = 0): Promise<number> {
+  if (idleMs > 0) await new Promise((resolve) => setTimeout(resolve, idleMs));
   const started = performance.now();
   const out = run();
   await out.data(); // waits for the GPU too
@@ -38,7 +45,7 @@ async function peak(run: () => tf.Tensor): Promise<{ peakMiB: number; workingMiB
   return { peakMiB: info.peakBytes / 2 ** 20, workingMiB: (info.peakBytes - resident) / 2 ** 20 };
 }
 
-export async function benchModel(model: BenchModel, runs: number, log: (line: string) => void = () => {}): Promise<BenchRow[]> {
+export async function benchModel(model: BenchModel, runs: number, log: (line: string) => void = () => {}, idleMs = 0): Promise<BenchRow[]> {
   const st = StyleTransformer.fromWeights(model.weights instanceof RawWeights ? model.weights : new RawWeights(model.weights));
   const [h, w] = model.inputSize;
   const size = st.generator.config.size;
@@ -53,7 +60,7 @@ export async function benchModel(model: BenchModel, runs: number, log: (line: st
   for (const [stage, run] of stages) {
     await time(run); // warm-up: shader compilation, weight uploads
     const samples: number[] = [];
-    for (let i = 0; i < runs; i++) samples.push(await time(run));
+    for (let i = 0; i < runs; i++) samples.push(await time(run, idleMs));
     samples.sort((a, b) => a - b);
     const row = { backend: tf.getBackend(), model: model.name, stage, medianMs: samples[Math.floor(samples.length / 2)], runs, ...await peak(run) };
     log(`${row.backend.padEnd(7)} ${row.model.padEnd(22)} ${row.stage.padEnd(16)} ${row.medianMs.toFixed(1).padStart(9)} ms  peak ${row.peakMiB.toFixed(0)} MiB (${row.workingMiB.toFixed(0)} MiB above the weights)`);
