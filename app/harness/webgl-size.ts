@@ -1,7 +1,8 @@
 // Test harness (not part of the product), driven by e2e/golden.spec.ts: a generator whose last layers have the
 // official FFHQ shape (512 -> 1024 px, 32 channels at 1024; narrow below, so SwiftShader renders it in seconds)
 // rendered on WebGL, where tfjs's im2col textures for these layers exceed every GPU's texture limit unless the
-// convolutions run in bands, and compared with the same generator on WASM.
+// convolutions run in bands, and compared with the same generator on WASM. ?official renders the whole released
+// generator's shapes (by hand: see the README's Speed section).
 import * as tf from '@tensorflow/tfjs-core';
 import { startBackend } from '../../src/browser/backend';
 import { generatorLayout } from '../../src/models/layout';
@@ -26,10 +27,16 @@ declare global {
 const params = new URLSearchParams(location.search);
 const SIZE = Number(params.get('size') ?? 1024);
 const TOP = Number(params.get('channels') ?? 32);
-const CONFIG: GeneratorConfig = {
-  size: SIZE, styleDim: 64, nMlp: 2, nLatent: 2 * Math.log2(SIZE) - 2, numLayers: 2 * Math.log2(SIZE) - 3,
-  channels: { 4: 16, 8: 16, 16: 16, 32: 16, 64: 16, 128: 16, 256: 8, 512: 16, 1024: 32, [SIZE]: TOP },
-};
+// ?official: the released FFHQ generator's shapes throughout (minutes on SwiftShader; not run by the tests).
+const CONFIG: GeneratorConfig = params.has('official')
+  ? {
+    size: 1024, styleDim: 512, nMlp: 8, nLatent: 18, numLayers: 17,
+    channels: { 4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128, 512: 64, 1024: 32 },
+  }
+  : {
+    size: SIZE, styleDim: 64, nMlp: 2, nLatent: 2 * Math.log2(SIZE) - 2, numLayers: 2 * Math.log2(SIZE) - 3,
+    channels: { 4: 16, 8: 16, 16: 16, 32: 16, 64: 16, 128: 16, 256: 8, 512: 16, 1024: 32, [SIZE]: TOP },
+  };
 
 /** Records the largest texture (texels) the WebGL backend allocates (every GPGPUContext.create*MatrixTexture). */
 function watchTextures(largest: [number, number]): void {
