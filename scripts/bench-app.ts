@@ -5,7 +5,9 @@
  * - first picture: a photo dropped -> its reconstruction on screen (decode, detect, align, encode, render), and the
  *   edited photo (the full-resolution composite) on screen;
  * - preview: a slider moved -> the edited picture changed (one step of a drag, waiting for each);
- * - full render: the slider released -> the edited photo at full resolution changed.
+ * - full render: the slider released -> the edited photo at full resolution changed;
+ * - a continuous drag: inputs every 16 ms as a hand makes them, the previews shown a second and the wait after the
+ *   last input (the one-move-at-a-time figure above starts each move from an idle engine).
  * Each run opens a fresh browser context (nothing cached in IndexedDB), waits for the model and --settle ms (a
  * person picking a photo, while the engine warms up; 0: at once), then drops the photo.
  * The page's cross-origin isolation and wasm thread count are printed: they decide how fast wasm runs. The site is
@@ -21,7 +23,7 @@ const PHOTOS: Record<string, string> = {
   'demo-cars-128': join(ROOT, 'tests', 'fixtures', 'photos', 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg'),
 };
 
-interface Run { firstPicture: number; firstPhoto: number; preview: number[]; full: number[] }
+interface Run { firstPicture: number; firstPhoto: number; preview: number[]; full: number[]; dragRate: number; dragLast: number }
 
 /**
  * Installed in the page before it loads: counts the pictures put on each canvas (by test id). The waits below look
@@ -35,10 +37,12 @@ const COUNT_PAINTS = `{
     put.apply(this, args);
     const id = this.canvas.dataset.testid;
     if (id) window.__paints[id] = (window.__paints[id] ?? 0) + 1;
+    if (id) window.__paintTimes[id] = [...(window.__paintTimes[id] ?? []), performance.now()];
   };
+  window.__paintTimes = {};
 }`;
 
-type PaintedWindow = Window & { __paints: Record<string, number> };
+type PaintedWindow = Window & { __paints: Record<string, number>; __paintTimes: Record<string, number[]> };
 
 /** Runs in the page: drops the photo and resolves with the ms until the reconstruction, then the edited photo, show. */
 function dropAndWait({ bytes, name }: { bytes: number[]; name: string }): Promise<[number, number]> {
@@ -94,6 +98,39 @@ function moveAndWait({ slider, value, watch }: { slider: string; value: number |
     };
     requestAnimationFrame(check);
   });
+}
+
+/**
+ * Runs in the page: a drag as a hand makes it, an input event every 16 ms for `inputs` positions from 0 to the
+ * slider's end, not waiting for pictures. Resolves with the pictures shown a second meanwhile and the ms from the
+ * last input to its picture (the last one shown).
+ */
+async function dragContinuously({ slider, inputs, watch }: { slider: string; inputs: number; watch: string }): Promise<[number, number]> {
+  const times = (window as unknown as PaintedWindow).__paintTimes;
+  const input = document.querySelector<HTMLInputElement>(`[data-testid="${slider}"]`)!;
+  const max = Number(input.max);
+  const set = (value: number) => {
+    Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(input, String(value));
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  };
+  set(0);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const started = performance.now();
+  let last = started;
+  for (let i = 1; i <= inputs; i++) {
+    const before = input.value;
+    set((max * i) / inputs);
+    if (input.value !== before) last = performance.now(); // the slider's step can swallow a position
+    await new Promise((resolve) => setTimeout(resolve, 16));
+  }
+  // The last value's picture is the last one shown: the page renders the latest value once the one in flight is done.
+  const latest = () => (times[watch] ?? []).at(-1) ?? 0;
+  while (latest() <= last || performance.now() - latest() < 300) {
+    if (performance.now() - last > 120_000) throw new Error(`${watch} showed nothing after the drag`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const shown = (times[watch] ?? []).filter((t) => t > started && t <= last).length;
+  return [(shown * 1000) / (last - started), latest() - last];
 }
 
 async function main() {
@@ -156,7 +193,8 @@ async function main() {
             preview.push(await page.evaluate(moveAndWait, { slider, value: (max * m) / moves, watch: 'edited' }));
             if (m % 4 === 0) full.push(await page.evaluate(moveAndWait, { slider, value: 'release' as const, watch: 'photo-result' }));
           }
-          runs.push({ firstPicture, firstPhoto, preview, full });
+          const [dragRate, dragLast] = await page.evaluate(dragContinuously, { slider, inputs: 120, watch: 'edited' });
+          runs.push({ firstPicture, firstPhoto, preview, full, dragRate, dragLast });
           // The engine's own figures for its stages (the status line), against which the waits above show the overhead.
           stages = (await page.locator('.status').textContent())?.replace(/^.*?\)\s*·\s*/, '') ?? '';
           await context.close();
@@ -166,6 +204,7 @@ async function main() {
         console.log(`  edited photo shown (drop -> full composite)    median ${median(runs.map((r) => r.firstPhoto)).toFixed(0)} ms`);
         console.log(`  preview while dragging (move -> picture)       median ${median(runs.flatMap((r) => r.preview)).toFixed(0)} ms   of ${runs.flatMap((r) => r.preview).length} moves, max ${Math.max(...runs.flatMap((r) => r.preview)).toFixed(0)}`);
         console.log(`  release -> full-resolution photo               median ${median(runs.flatMap((r) => r.full)).toFixed(0)} ms   of ${runs.flatMap((r) => r.full).length} releases`);
+        console.log(`  a continuous drag (an input every 16 ms, 2 s)  median ${median(runs.map((r) => r.dragRate)).toFixed(0)} pictures a second, last input -> its picture ${median(runs.map((r) => r.dragLast)).toFixed(0)} ms`);
         console.log(`  the engine's last figures (in its worker): ${stages}`);
       }
     }
