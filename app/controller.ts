@@ -82,7 +82,10 @@ const activeTransfer = (): Transfer | null => (get().referenceReady ? get().doc.
 let renderInFlight = false;
 let renderWaiting: { preview: boolean } | null = null;
 
+let lastRenderAsked = 0;
+
 function requestRender(preview: boolean): void {
+  lastRenderAsked = performance.now();
   if (!get().reconstruction) return;
   if (!preview) view({ fullRenders: get().fullRenders + 1 });
   if (renderInFlight) { renderWaiting = { preview }; return; }
@@ -111,6 +114,19 @@ async function render(preview: boolean): Promise<void> {
   renderWaiting = null;
   if (next) void render(next.preview);
   else view({ rendering: false });
+}
+
+/**
+ * Resolves once no picture has been asked for `ms` and none is being made. Secondary work waits for such a pause:
+ * face-api's identity figure holds the engine's queue ~0.3 s (its face detection is one call), and a slider grabbed
+ * right after the picture showed waited that long for its first preview.
+ */
+async function editingPause(ms = 400): Promise<void> {
+  for (;;) {
+    const quiet = performance.now() - lastRenderAsked;
+    if (!renderInFlight && quiet >= ms) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(20, ms - quiet)));
+  }
 }
 
 /**
@@ -421,7 +437,8 @@ async function frameAndInvert(framing: Framing, which: Which, t: number): Promis
   await keepSnapshot(which, t, null);
   if (subject) {
     await showOriginal(t);
-    // Last: face-api's three networks take longer than all of the above together.
+    // Last, in a pause of the person's editing: face-api's three networks take longer than all of the above together.
+    await editingPause();
     const measured = await engine.identity(t);
     if (stale(t, measured)) return;
     const identity = failed(measured) ? null : measured;
