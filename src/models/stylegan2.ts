@@ -262,6 +262,17 @@ export class Generator extends TensorOwner {
   }
 
   private readonly blurs = new Map<number, [tf.Tensor4D, tf.Tensor4D]>();
+  private readonly polyphases = new WeakMap<ModConv, tf.Tensor4D>();
+
+  /**
+   * The polyphase filter of a layer kept in the transposed form, for renders under a gradient tape (tuning runs the
+   * layers below the tuned ones every step): made once, on first use, and kept.
+   */
+  private polyphaseOf(conv: ModConv): tf.Tensor4D {
+    let filter = this.polyphases.get(conv);
+    if (!filter) this.polyphases.set(conv, filter = this.keep(tf.keep(polyphaseFilter(conv.weight!))));
+    return filter;
+  }
 
   private blurFor(channels: number): [tf.Tensor4D, tf.Tensor4D] {
     // Kept out of any scope this is first asked from (a tuned layer is built inside tf.tidy).
@@ -421,7 +432,7 @@ export class Generator extends TensorOwner {
     if (conv.demodSq) scale = tf.mul(tf.rsqrt(tf.add(tf.matMul(tf.square(s), conv.demodSq), 1e-8)), gain) as tf.Tensor2D;
     // The transposed form has no gradient here (explicit pads): under a tape the polyphase filter stands in.
     const transposed = conv.upsampling === 'transposed' && !tf.engine().isTapeOn();
-    const filters = transposed ? conv.phases! : [conv.upsampling === 'transposed' ? polyphaseFilter(conv.weight!) : conv.filter];
+    const filters = transposed ? conv.phases! : [conv.upsampling === 'transposed' ? this.polyphaseOf(conv) : conv.filter];
     // The polyphase filter's output channels are (phase, out): each phase takes its channel's scale and bias.
     const phases = <T extends tf.Tensor>(t: T) => (conv.upsample && !transposed ? tf.tile(t, t.rank === 1 ? [4] : [1, 4]) : t) as T;
     const pad = conv.upsample || conv.kernel !== 1 ? Math.floor(conv.kernel / 2) : 'valid';
@@ -531,7 +542,8 @@ function upsampleTransposed(x: tf.Tensor4D, phaseFilters: tf.Tensor4D[], [rows, 
  * backends keep their own kernel (WebGL's is one shader pass).
  */
 function interleavePhases(x: tf.Tensor4D): tf.Tensor4D {
-  if (tf.getBackend() !== 'wasm') return tf.depthToSpace(x, 2);
+  // Under a gradient tape the views could not go until the scope ends (tuning at 64 px: same speed, 37 MiB more).
+  if (tf.getBackend() !== 'wasm' || tf.engine().isTapeOn()) return tf.depthToSpace(x, 2);
   const [b, h, w, c] = x.shape;
   // The reshapes are views, but tfjs counts each view's bytes in its memory figures: each goes as soon as used.
   const moved = releasing(tf.reshape(x, [b, h, w, 2, 2, c / 4]), (phases) => tf.transpose(phases, [0, 1, 3, 2, 4, 5]));
