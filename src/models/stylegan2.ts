@@ -542,8 +542,7 @@ function upsampleTransposed(x: tf.Tensor4D, phaseFilters: tf.Tensor4D[], [rows, 
  * backends keep their own kernel (WebGL's is one shader pass).
  */
 function interleavePhases(x: tf.Tensor4D): tf.Tensor4D {
-  // Under a gradient tape the views could not go until the scope ends (tuning at 64 px: same speed, 37 MiB more).
-  if (tf.getBackend() !== 'wasm' || tf.engine().isTapeOn()) return tf.depthToSpace(x, 2);
+  if (tf.getBackend() !== 'wasm') return tf.depthToSpace(x, 2);
   const [b, h, w, c] = x.shape;
   // The reshapes are views, but tfjs counts each view's bytes in its memory figures: each goes as soon as used.
   const moved = releasing(tf.reshape(x, [b, h, w, 2, 2, c / 4]), (phases) => tf.transpose(phases, [0, 1, 3, 2, 4, 5]));
