@@ -1,10 +1,12 @@
 /**
- * npm run bench:app [-- --backends wasm,webgpu --models demo-faces-64,demo-cars-128 --runs 3 --moves 8 --settle 5000 --dev]
+ * npm run bench:app [-- --backends wasm,webgpu --models demo-faces-64,demo-cars-128 --runs 3 --moves 8 --pause 150 --settle 5000 --dev]
  * What a person waits for in the app itself (Chromium, the real page, worker and model), timed in the page from the
  * user's action to the frame that shows its result:
  * - first picture: a photo dropped -> its reconstruction on screen (decode, detect, align, encode, render), and the
  *   edited photo (the full-resolution composite) on screen;
- * - preview: a slider moved -> the edited picture changed (one step of a drag, waiting for each);
+ * - preview: a slider moved -> the edited picture changed, one step at a time as a hand makes them: the pointer
+ *   pressed on the slider, then each move --pause ms after the last picture showed (a person looking at it; 0: the
+ *   next move at once);
  * - full render: the slider released -> the edited photo at full resolution changed;
  * - a continuous drag: inputs every 16 ms as a hand makes them, the previews shown a second and the wait after the
  *   last input (the one-move-at-a-time figure above starts each move from an idle engine).
@@ -23,7 +25,7 @@ const PHOTOS: Record<string, string> = {
   'demo-cars-128': join(ROOT, 'tests', 'fixtures', 'photos', 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg'),
 };
 
-interface Run { firstPicture: number; firstPhoto: number; preview: number[]; full: number[]; dragRate: number; dragLast: number }
+interface Run { firstPicture: number; firstPhoto: number; preview: number[]; previewInEngine: number[]; full: number[]; dragRate: number; dragLast: number }
 
 /**
  * Installed in the page before it loads: counts the pictures put on each canvas (by test id). The waits below look
@@ -66,7 +68,7 @@ function dropAndWait({ bytes, name }: { bytes: number[]; name: string }): Promis
 }
 
 /**
- * Runs in the page: moves a slider (as a drag does, an input event per position) or releases it (change), and
+ * Runs in the page: moves a slider (as a drag does, an input event per position) or releases it, and
  * resolves with the ms until the first frame after the canvas `watch` got different pixels.
  */
 function moveAndWait({ slider, value, watch }: { slider: string; value: number | 'release'; watch: string }): Promise<number> {
@@ -80,7 +82,10 @@ function moveAndWait({ slider, value, watch }: { slider: string; value: number |
   const input = document.querySelector<HTMLInputElement>(`[data-testid="${slider}"]`)!;
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    if (value === 'release') input.dispatchEvent(new Event('change', { bubbles: true }));
+    if (value === 'release') { // the pointer let go, then the browser's change event, as a real release
+      input.dispatchEvent(new PointerEvent('pointerup', { bubbles: true, isPrimary: true }));
+      input.dispatchEvent(new Event('change', { bubbles: true }));
+    }
     else {
       // React tracks the value it last set: the native setter makes the change visible to its onChange.
       Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value')!.set!.call(input, String(value));
@@ -98,6 +103,11 @@ function moveAndWait({ slider, value, watch }: { slider: string; value: number |
     };
     requestAnimationFrame(check);
   });
+}
+
+/** Runs in the page: the pointer pressed on the slider, as a hand starts a drag (the release lets it go). */
+function press(slider: string): void {
+  document.querySelector(`[data-testid="${slider}"]`)!.dispatchEvent(new PointerEvent('pointerdown', { bubbles: true, isPrimary: true }));
 }
 
 /**
@@ -137,7 +147,7 @@ async function main() {
   const { values } = parseArgs({ options: {
     backends: { type: 'string', default: 'wasm,webgpu' }, models: { type: 'string', default: 'demo-faces-64,demo-cars-128' },
     runs: { type: 'string', default: '3' }, moves: { type: 'string', default: '8' }, dev: { type: 'boolean', default: false },
-    settle: { type: 'string', default: '5000' },
+    settle: { type: 'string', default: '5000' }, pause: { type: 'string', default: '150' },
   } });
   const vite = await import('vite');
   const { chromium } = await import('playwright-core');
@@ -189,12 +199,21 @@ async function main() {
           const max = Number(await page.getByTestId(slider).getAttribute('max'));
           const preview: number[] = [];
           const full: number[] = [];
+          const previewInEngine: number[] = [];
+          const pause = Number(values.pause);
+          await page.evaluate(press, slider);
           for (let m = 1; m <= moves; m++) {
+            if (pause) await page.waitForTimeout(pause);
             preview.push(await page.evaluate(moveAndWait, { slider, value: (max * m) / moves, watch: 'edited' }));
-            if (m % 4 === 0) full.push(await page.evaluate(moveAndWait, { slider, value: 'release' as const, watch: 'photo-result' }));
+            // The engine's own time for it (the status line's figure): the rest is messaging, React and the frame.
+            previewInEngine.push(Number(/preview (\d+) ms/.exec((await page.locator('.status').textContent()) ?? '')?.[1]));
+            if (m % 4 === 0) {
+              full.push(await page.evaluate(moveAndWait, { slider, value: 'release' as const, watch: 'photo-result' }));
+              if (m < moves) await page.evaluate(press, slider);
+            }
           }
           const [dragRate, dragLast] = await page.evaluate(dragContinuously, { slider, inputs: 120, watch: 'edited' });
-          runs.push({ firstPicture, firstPhoto, preview, full, dragRate, dragLast });
+          runs.push({ firstPicture, firstPhoto, preview, previewInEngine, full, dragRate, dragLast });
           // The engine's own figures for its stages (the status line), against which the waits above show the overhead.
           stages = (await page.locator('.status').textContent())?.replace(/^.*?\)\s*·\s*/, '') ?? '';
           await context.close();
@@ -202,9 +221,10 @@ async function main() {
         console.log(`${backend.padEnd(7)} ${model.padEnd(14)} ${environment}`);
         console.log(`  first picture (drop -> reconstruction shown)   median ${median(runs.map((r) => r.firstPicture)).toFixed(0)} ms   runs ${runs.map((r) => r.firstPicture.toFixed(0)).join(', ')}`);
         console.log(`  edited photo shown (drop -> full composite)    median ${median(runs.map((r) => r.firstPhoto)).toFixed(0)} ms`);
-        console.log(`  preview while dragging (move -> picture)       median ${median(runs.flatMap((r) => r.preview)).toFixed(0)} ms   of ${runs.flatMap((r) => r.preview).length} moves, max ${Math.max(...runs.flatMap((r) => r.preview)).toFixed(0)}`);
+        console.log(`  preview, a move ${values.pause} ms after the last picture   median ${median(runs.flatMap((r) => r.preview)).toFixed(0)} ms   of ${runs.flatMap((r) => r.preview).length} moves, max ${Math.max(...runs.flatMap((r) => r.preview)).toFixed(0)}`);
         console.log(`  release -> full-resolution photo               median ${median(runs.flatMap((r) => r.full)).toFixed(0)} ms   of ${runs.flatMap((r) => r.full).length} releases`);
         console.log(`  a continuous drag (an input every 16 ms, 2 s)  median ${median(runs.map((r) => r.dragRate)).toFixed(0)} pictures a second, last input -> its picture ${median(runs.map((r) => r.dragLast)).toFixed(0)} ms`);
+        console.log(`    of which the engine (in its worker)             median ${median(runs.flatMap((r) => r.previewInEngine)).toFixed(0)} ms`);
         console.log(`  the engine's last figures (in its worker): ${stages}`);
       }
     }
