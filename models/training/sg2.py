@@ -23,9 +23,9 @@ def upfirdn2d(x, kernel, up=1, down=1, pad=(0, 0)):
     """rosinality's upfirdn2d_native: zero-insert by `up`, pad, convolve with the flipped kernel, keep every `down`."""
     b, c, h, w = x.shape
     if up > 1:
-        x = x.view(b, c, h, 1, w, 1)
+        x = x.reshape(b, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.view(b, c, h * up, w * up)
+        x = x.reshape(b, c, h * up, w * up)
     x = F.pad(x, [pad[0], pad[1], pad[0], pad[1]])
     k = torch.flip(kernel, [0, 1]).to(x.dtype)[None, None].repeat(c, 1, 1, 1)
     x = F.conv2d(x, k, groups=c)
@@ -43,7 +43,7 @@ def upsample_conv(x, w):
         return F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
     z = x.new_zeros(b, c, h, 2, wd, 2)
     z[:, :, :, 0, :, 0] = x
-    z = z.view(b, c, 2 * h, 2 * wd)[:, :, :-1, :-1]
+    z = z.reshape(b, c, 2 * h, 2 * wd)[:, :, :-1, :-1]
     return F.conv2d(z, w.flip(2, 3), padding=w.shape[-1] - 1)
 
 
@@ -294,8 +294,8 @@ class Discriminator(nn.Module):
         group = min(b, self.stddev_group)
         while b % group:
             group -= 1
-        std = out.view(group, -1, self.stddev_feat, c // self.stddev_feat, h, w)
+        std = out.reshape(group, -1, self.stddev_feat, c // self.stddev_feat, h, w)
         std = torch.sqrt(std.var(0, unbiased=False) + 1e-8).mean([2, 3, 4], keepdim=True).squeeze(2)
         std = std.repeat(group, 1, h, w)
         out = self.final_conv(torch.cat([out, std], 1))
-        return self.final_linear(out.view(b, -1))
+        return self.final_linear(out.reshape(b, -1))

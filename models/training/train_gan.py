@@ -116,6 +116,14 @@ def main():
     ap = stage_arguments(64, 'use only the first N training images')
     ap.add_argument('--name')
     ap.add_argument('--checkpoint-minutes', type=float, default=2)
+    # Throughput (issue 17): at 64 px a step is launch-bound on an H100; these are measured in the first minute on
+    # the accelerator (probe-throughput.sh) and the best kept. Defaults are the recipe as trained so far.
+    ap.add_argument('--lr', type=float, default=0.002, help='Adam rate (StyleGAN2-ADA raises it with the batch)')
+    ap.add_argument('--ema-kimg', type=float, default=10, help="g_ema's half-life in thousands of images (ADA: batch * 10 / 32)")
+    ap.add_argument('--bf16', action='store_true', help='bfloat16 autocast for the G and D passes of the losses (R1 stays float32)')
+    ap.add_argument('--channels-last', action='store_true', help='NHWC memory format for G, D and the batches')
+    ap.add_argument('--compile', action='store_true', help='torch.compile for the losses\' G and D passes (torch >= 2; R1 runs eagerly: it needs double backward)')
+    ap.add_argument('--r1-fraction', type=float, default=1.0, help='R1 on this fraction of the real batch (its mean estimates the same penalty)')
     args = ap.parse_args()
 
     started = time.time()
@@ -136,8 +144,10 @@ def main():
     g_ema.load_state_dict(g.state_dict())
     d_reg_every, r1_gamma = 16, 0.1 if size <= 64 else 0.2
     d_ratio = d_reg_every / (d_reg_every + 1)
-    g_optim = torch.optim.Adam(g.parameters(), lr=0.002, betas=(0.0, 0.99))
-    d_optim = torch.optim.Adam(d.parameters(), lr=0.002 * d_ratio, betas=(0.0, 0.99 ** d_ratio))
+    # Fused Adam (one kernel for all parameters) where this torch offers it on the GPU.
+    fused = {'fused': True} if device == 'cuda' and 'fused' in torch.optim.Adam.__init__.__code__.co_varnames else {}
+    g_optim = torch.optim.Adam(g.parameters(), lr=args.lr, betas=(0.0, 0.99), **fused)
+    d_optim = torch.optim.Adam(d.parameters(), lr=args.lr * d_ratio, betas=(0.0, 0.99 ** d_ratio), **fused)
     step, seen, history = 0, 0, []
     if args.resume and os.path.exists(os.path.join(args.resume, f'{name}-d.pt')):
         generator = torch.load(os.path.join(args.resume, f'{name}.pt'), map_location='cpu')
@@ -149,7 +159,25 @@ def main():
         print(f'resumed at step {step}, {seen} images seen', flush=True)
 
     batch = args.batch
-    ema_decay = 0.5 ** (batch / (10 * 1000))
+    ema_decay = 0.5 ** (batch / (args.ema_kimg * 1000))
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    if args.channels_last:  # the 4-D parameters (the modulated convolutions' weights are 5-D, made per sample)
+        for module in (g, g_ema, d):
+            for p in module.parameters():
+                if p.dim() == 4:
+                    p.data = p.data.contiguous(memory_format=torch.channels_last)
+    # Compiled callables for the loss passes; the modules themselves are what is saved and what R1 differentiates.
+    can_compile = args.compile and hasattr(torch, 'compile')
+    if args.compile and not can_compile:
+        print('--compile: this torch has no torch.compile; running eagerly', flush=True)
+    g_pass = torch.compile(g) if can_compile else g
+    d_pass = torch.compile(d) if can_compile else d
+    autocast = lambda: torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=args.bf16)  # noqa: E731
+    r1_batch = max(1, round(batch * args.r1_fraction))
+    settings = (f'batch {batch}, lr {args.lr:g}, EMA {args.ema_kimg:g}k' + (', bf16' if args.bf16 else '')
+                + (', channels-last' if args.channels_last else '') + (', compiled' if can_compile else '')
+                + (', fused Adam' if fused else '') + (f', R1 on {r1_batch}' if r1_batch < batch else ''))
+    print(f'settings: {settings}', flush=True)
     sample_z = torch.randn(32, preset['style_dim'], generator=torch.Generator().manual_seed(0)).to(device)
     budget = args.minutes * 60
     losses = {'r1': 0.0}
@@ -166,7 +194,7 @@ def main():
         idx = torch.randint(0, len(images), (batch,), device=device)
         x = images[idx].float() / 127.5 - 1
         flip = torch.rand(batch, device=device) < 0.5
-        return torch.where(flip[:, None, None, None], x.flip(3), x)
+        return torch.where(flip[:, None, None, None], x.flip(3), x).contiguous(memory_format=memory_format)
 
     def checkpoint():
         """Writes weights, resume state, samples and the log row: every few minutes, so that a device call cut off
@@ -182,7 +210,7 @@ def main():
                     'step': step, 'images': seen, 'history': history}, os.path.join(args.out, f'{name}-d.pt'))
         save_grid(samples, os.path.join(args.out, f'{name}-samples.png'))
         last = history[-1] if history else [step, seen, round(d_loss.item(), 4), round(g_loss.item(), 4), round(losses['r1'], 4)]
-        finish_run(args.out, name, args.smoke, device_name, step - session_start_step, step, seen, minutes,
+        finish_run(args.out, name, args.smoke, f'{device_name} ({settings})', step - session_start_step, step, seen, minutes,
                    throughput.rate, f'd {last[2]} g {last[3]} r1 {last[4]}', [f'{name}.pt', f'{name}-d.pt'])
 
     last_checkpoint = time.time()
@@ -190,23 +218,25 @@ def main():
         real = real_batch()
         # discriminator
         g.requires_grad_(False); d.requires_grad_(True)
-        fake = g(mixed_noise())
-        d_loss = F.softplus(d(fake)).mean() + F.softplus(-d(real)).mean()
+        with autocast():
+            fake = g_pass(mixed_noise())
+            d_loss = (F.softplus(d_pass(fake)).float().mean() + F.softplus(-d_pass(real)).float().mean())
         d_optim.zero_grad(set_to_none=True)
         d_loss.backward()
         d_optim.step()
         if step % d_reg_every == 0:
-            real.requires_grad_(True)
-            pred = d(real)
-            grad, = torch.autograd.grad(pred.sum(), real, create_graph=True)
-            r1 = grad.pow(2).reshape(batch, -1).sum(1).mean()
+            real_r1 = real[:r1_batch].detach().requires_grad_(True)
+            pred = d(real_r1)
+            grad, = torch.autograd.grad(pred.sum(), real_r1, create_graph=True)
+            r1 = grad.pow(2).reshape(r1_batch, -1).sum(1).mean()
             d_optim.zero_grad(set_to_none=True)
             (r1_gamma / 2 * r1 * d_reg_every + 0 * pred[0]).sum().backward()
             d_optim.step()
             losses['r1'] = r1.item()
         # generator
         g.requires_grad_(True); d.requires_grad_(False)
-        g_loss = F.softplus(-d(g(mixed_noise()))).mean()
+        with autocast():
+            g_loss = F.softplus(-d_pass(g_pass(mixed_noise()))).float().mean()
         g_optim.zero_grad(set_to_none=True)
         g_loss.backward()
         g_optim.step()
