@@ -313,6 +313,10 @@ export function compositeRegion(photo: RgbImage, change: Float32Array, placement
 function addChange(out: RgbImage, photo: RgbImage, change: Float32Array, placement: Placement, box: { x0: number; y0: number; x1: number; y1: number }, origin: { x: number; y: number }): void {
   const { width, height } = placement;
   const [a0, a1, a2, b0, b1, b2] = placement.toCrop;
+  if (a1 === 0 && b0 === 0) {
+    addChangeAxisAligned(out, photo, change, placement, box, origin);
+    return;
+  }
   const source = photo.data;
   const target = out.data;
   for (let y = box.y0; y < box.y1; y++) {
@@ -348,6 +352,70 @@ function addChange(out: RgbImage, photo: RgbImage, change: Float32Array, placeme
       target[to] = Math.min(255, Math.max(0, Math.round(source[from] + r)));
       target[to + 1] = Math.min(255, Math.max(0, Math.round(source[from + 1] + g)));
       target[to + 2] = Math.min(255, Math.max(0, Math.round(source[from + 2] + b)));
+    }
+  }
+}
+
+/**
+ * addChange() for a placement without rotation (a car's crop box): a column's crop position and weights do not
+ * depend on the row, nor a row's on the column, so they are worked out once per column and per row. The taps,
+ * their weights (horizontal x vertical) and their order are addChange()'s, so every pixel is the same, bit for bit
+ * (tests/composite.test.ts); a car filling a 1024 px photo repaints ~0.5 MP per release, 20-25 ms the general way.
+ */
+function addChangeAxisAligned(out: RgbImage, photo: RgbImage, change: Float32Array, placement: Placement, box: { x0: number; y0: number; x1: number; y1: number }, origin: { x: number; y: number }): void {
+  const { width, height } = placement;
+  const [a0, , a2, , b1, b2] = placement.toCrop;
+  const columns = Math.max(0, box.x1 - box.x0);
+  // per column: the change's offset of its left tap, and the left and right taps' weights (0: off the crop)
+  const offset = new Int32Array(columns);
+  const left = new Float64Array(columns);
+  const right = new Float64Array(columns);
+  const inside = new Uint8Array(columns);
+  for (let i = 0; i < columns; i++) {
+    const u = a0 * (box.x0 + i) + a2;
+    if (u <= -1 || u >= width) continue;
+    const xi = Math.floor(u);
+    const fx = u - xi;
+    inside[i] = 1;
+    offset[i] = xi * 3;
+    left[i] = xi >= 0 ? 1 - fx : 0;
+    right[i] = xi + 1 < width ? fx : 0;
+  }
+  const source = photo.data;
+  const target = out.data;
+  const row = width * 3;
+  for (let y = box.y0; y < box.y1; y++) {
+    const v = b1 * y + b2;
+    if (v <= -1 || v >= height) continue;
+    const yi = Math.floor(v);
+    const fy = v - yi;
+    const top = yi >= 0 ? 1 - fy : 0; // the rows' weights (0: off the crop)
+    const bottom = yi + 1 < height ? fy : 0;
+    const topRow = yi * row;
+    const bottomRow = topRow + row;
+    const from = (y * photo.width + box.x0) * 3;
+    const to = ((y - origin.y) * out.width + (box.x0 - origin.x)) * 3;
+    for (let i = 0; i < columns; i++) {
+      if (!inside[i]) continue;
+      const wl = left[i];
+      const wr = right[i];
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      if (top !== 0) {
+        if (wl !== 0) { const w = wl * top; const at = topRow + offset[i]; r += w * change[at]; g += w * change[at + 1]; b += w * change[at + 2]; }
+        if (wr !== 0) { const w = wr * top; const at = topRow + offset[i] + 3; r += w * change[at]; g += w * change[at + 1]; b += w * change[at + 2]; }
+      }
+      if (bottom !== 0) {
+        if (wl !== 0) { const w = wl * bottom; const at = bottomRow + offset[i]; r += w * change[at]; g += w * change[at + 1]; b += w * change[at + 2]; }
+        if (wr !== 0) { const w = wr * bottom; const at = bottomRow + offset[i] + 3; r += w * change[at]; g += w * change[at + 1]; b += w * change[at + 2]; }
+      }
+      if (r === 0 && g === 0 && b === 0) continue;
+      const p = from + i * 3;
+      const q = to + i * 3;
+      target[q] = Math.min(255, Math.max(0, Math.round(source[p] + r)));
+      target[q + 1] = Math.min(255, Math.max(0, Math.round(source[p + 1] + g)));
+      target[q + 2] = Math.min(255, Math.max(0, Math.round(source[p + 2] + b)));
     }
   }
 }
