@@ -9,7 +9,7 @@
  *   next move at once);
  * - full render: the slider released -> the edited photo at full resolution changed;
  * - a continuous drag: inputs every 16 ms as a hand makes them, the previews shown a second and the wait after the
- *   last input (the one-move-at-a-time figure above starts each move from an idle engine).
+ *   last input (the one-move-at-a-time figure above starts each move after a pause, from an idle engine).
  * Each run opens a fresh browser context (nothing cached in IndexedDB), waits for the model and --settle ms (a
  * person picking a photo, while the engine warms up; 0: at once), then drops the photo.
  * The page's cross-origin isolation and wasm thread count are printed: they decide how fast wasm runs. The site is
@@ -222,9 +222,9 @@ async function main() {
         console.log(`  first picture (drop -> reconstruction shown)   median ${median(runs.map((r) => r.firstPicture)).toFixed(0)} ms   runs ${runs.map((r) => r.firstPicture.toFixed(0)).join(', ')}`);
         console.log(`  edited photo shown (drop -> full composite)    median ${median(runs.map((r) => r.firstPhoto)).toFixed(0)} ms`);
         console.log(`  preview, a move ${values.pause} ms after the last picture   median ${median(runs.flatMap((r) => r.preview)).toFixed(0)} ms   of ${runs.flatMap((r) => r.preview).length} moves, max ${Math.max(...runs.flatMap((r) => r.preview)).toFixed(0)}`);
+        console.log(`    of which the engine (in its worker)             median ${median(runs.flatMap((r) => r.previewInEngine)).toFixed(0)} ms`);
         console.log(`  release -> full-resolution photo               median ${median(runs.flatMap((r) => r.full)).toFixed(0)} ms   of ${runs.flatMap((r) => r.full).length} releases`);
         console.log(`  a continuous drag (an input every 16 ms, 2 s)  median ${median(runs.map((r) => r.dragRate)).toFixed(0)} pictures a second, last input -> its picture ${median(runs.map((r) => r.dragLast)).toFixed(0)} ms`);
-        console.log(`    of which the engine (in its worker)             median ${median(runs.flatMap((r) => r.previewInEngine)).toFixed(0)} ms`);
         console.log(`  the engine's last figures (in its worker): ${stages}`);
       }
     }
