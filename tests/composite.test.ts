@@ -8,6 +8,7 @@ import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
 import { boxPlacement, composite, compositeRegion, facePlacement, faceRegion, maskAt, toCropPoints, type Placement, type PhotoRegion } from '../src/photo/composite';
 import type { FaceDetector } from '../src/photo/faces';
 import { ffhqQuad, quadToAffine } from '../src/photo/geometry';
+import { cropRgb } from '../src/photo/raster';
 import type { RgbImage } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
@@ -172,9 +173,7 @@ describe('the detail-preserving composite (photo + the edit\'s change under a so
       expect(changed(whole, expected)).toHaveLength(0);
       const region: PhotoRegion = { x: 20, y: 10, width: 170, height: 130 };
       const part = compositeRegion(photoImage, change, placement, region);
-      const cut = { width: region.width, height: region.height, data: new Uint8Array(region.width * region.height * 3) };
-      for (let y = 0; y < region.height; y++) cut.data.set(expected.data.subarray(((region.y + y) * photoImage.width + region.x) * 3, ((region.y + y) * photoImage.width + region.x + region.width) * 3), y * region.width * 3);
-      expect(changed(part, cut)).toHaveLength(0);
+      expect(changed(part, cropRgb(expected, region.x, region.y, region.x + region.width, region.y + region.height))).toHaveLength(0);
     }
   });
 });

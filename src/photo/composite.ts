@@ -1,6 +1,7 @@
 import type { AlignTransform } from './align';
 import type { CropBox } from './cars';
 import { applyAffine, invertAffine } from './geometry';
+import { cropRgb } from './raster';
 import type { Point, RgbImage } from './types';
 
 /**
@@ -291,11 +292,7 @@ export function editableRegion(photo: { width: number; height: number }, mask: F
  * mask it was made with).
  */
 export function compositeRegion(photo: RgbImage, change: Float32Array, placement: Placement, region: PhotoRegion): RgbImage {
-  const out: RgbImage = { width: region.width, height: region.height, data: new Uint8Array(region.width * region.height * 3) };
-  for (let y = 0; y < region.height; y++) {
-    const from = ((region.y + y) * photo.width + region.x) * 3;
-    out.data.set(photo.data.subarray(from, from + region.width * 3), y * region.width * 3);
-  }
+  const out = cropRgb(photo, region.x, region.y, region.x + region.width, region.y + region.height);
   const changed = support(change, placement.width, placement.height, 3);
   if (changed) {
     const box = photoBox(photo, placement, changed);
