@@ -5,18 +5,12 @@
  * allocated, and how far the two pictures differ. On SwiftShader (no GPU here) it takes minutes. --narrow renders
  * the test's generator instead (official 512 -> 1024 px layers, narrow below; e2e/golden.spec.ts).
  */
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { withDevServerAndChromium } from './dev-browser';
 
 async function main() {
   const { values } = parseArgs({ options: { narrow: { type: 'boolean', default: false } } });
-  const { createServer } = await import('vite');
-  const { chromium } = await import('playwright-core');
-  const { CHROMIUM_ARGS } = await import('../playwright.config');
-  const server = await createServer({ configFile: join(import.meta.dirname, '..', 'vite.config.ts'), server: { port: 5187, host: '127.0.0.1' }, logLevel: 'error' });
-  await server.listen();
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  try {
+  await withDevServerAndChromium(5187, async (browser) => {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:5187/harness/webgl-size.html${values.narrow ? '' : '?official'}`);
     await page.waitForFunction(() => (window as { webglSizeReport?: unknown }).webglSizeReport !== undefined, undefined, { timeout: 3_600_000, polling: 1000 });
@@ -26,10 +20,7 @@ async function main() {
     console.log(`  webgl (texture limit ${report.maxTextureSize}): ${(Number(report.webglMs) / 1000).toFixed(1)} s, largest texture ${(report.largestTexture as number[]).join(' x ')}`);
     console.log(`  wasm: ${(Number(report.wasmMs) / 1000).toFixed(1)} s (first render, set-up included)`);
     console.log(`  relative difference webgl vs wasm: ${Number(report.relativeDifference).toExponential(2)}`);
-  } finally {
-    await browser.close();
-    await server.close();
-  }
+  });
 }
 
 void main();

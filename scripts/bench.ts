@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { useNodeBackend, wasmThreadCount, type NodeBackend } from '../src/node/backend';
 import { benchModel, type BenchRow } from '../tests/suite/bench-suite';
+import { withDevServerAndChromium } from './dev-browser';
 import { benchModels } from '../tests/suite/bench-models';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
@@ -38,14 +39,8 @@ async function node(models: string[], backends: string[], runs: number, cpuFull:
 }
 
 async function browser(models: string[], backends: string[], runs: number, idleMs: number): Promise<BenchRow[]> {
-  const { createServer } = await import('vite');
-  const { chromium } = await import('playwright-core');
-  const { CHROMIUM_ARGS } = await import('../playwright.config');
-  const server = await createServer({ configFile: join(import.meta.dirname, '..', 'vite.config.ts'), server: { port: 5184, host: '127.0.0.1' }, logLevel: 'error' });
-  await server.listen();
-  const chrome = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
-  const rows: BenchRow[] = [];
-  try {
+  return withDevServerAndChromium(5184, async (chrome) => {
+    const rows: BenchRow[] = [];
     for (const backend of backends) {
       const page = await chrome.newPage();
       page.on('console', (m) => { if (m.text().startsWith('bench: ')) console.log(m.text().slice(7)); });
@@ -56,11 +51,8 @@ async function browser(models: string[], backends: string[], runs: number, idleM
       rows.push(...report.rows);
       await page.close();
     }
-  } finally {
-    await chrome.close();
-    await server.close();
-  }
-  return rows;
+    return rows;
+  });
 }
 
 async function main() {
