@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { attendInMemorySpaceIsCheaper } from '../src/models/transformer';
 import { GOLDEN } from './helpers/golden';
 import { runGoldenSuite, type GoldenResult } from './suite/golden-suite';
 
@@ -29,5 +30,13 @@ describe('golden tensors of the official modules, tfjs cpu backend (Node)', () =
 
   it('reproduces each within 1e-3 (float32 precision)', () => {
     for (const r of results) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
+  });
+
+  it('holds both cross-attention formulations to the official tensors', () => {
+    // The tiny encoder (8 queries, width 64, 4 heads) attends to c3 (16 tokens) by projecting the memory and to
+    // p2 (64) and p1 (256) in the memory's space, as the official shapes (18 queries, width 512) do for all three.
+    expect([16, 64, 256].map((m) => attendInMemorySpaceIsCheaper(8, m, 64, 4))).toEqual([false, true, true]);
+    expect([256, 1024, 4096].map((m) => attendInMemorySpaceIsCheaper(18, m, 512, 4))).toEqual([true, true, true]);
+    expect(attendInMemorySpaceIsCheaper(18, 18, 512, 4), 'self-attention').toBe(false);
   });
 });
