@@ -1,6 +1,7 @@
 import type { EditValue } from '../src/engine/model';
 import type { Framing, SubjectSnapshot, Transfer } from '../src/engine/session';
 import * as D from './document';
+import { neighbourValues } from './sliders';
 import { Comlink, engine } from './engine';
 import { loadSession, removeModel, saveDocument, saveSnapshot, storedModels, storeModel, type SavedSnapshot } from './persist';
 import { failed, type ModelSummary, type PhotoInfo, type PhotoPatch, type PhotoResult, type RefineProgressMessage, type Result, type Which } from './protocol';
@@ -94,6 +95,7 @@ function requestRender(preview: boolean): void {
 
 async function render(preview: boolean): Promise<void> {
   renderInFlight = true;
+  cancelAnticipation();
   view({ rendering: true });
   const t = ticket;
   // A result of this photo on screen: the engine sends only the part of the photo an edit can change.
@@ -104,16 +106,74 @@ async function render(preview: boolean): Promise<void> {
     else {
       const inPhoto = result.result && ('patch' in result.result ? repaint(result.result) : result.result);
       if (result.result && !inPhoto) renderWaiting ??= { preview: false }; // the picture it was for is gone: whole again
-      view({
-        edited: result.image, ...(inPhoto ? { result: inPhoto } : {}),
-        timings: { ...get().timings, [preview ? 'preview' : 'render']: result.ms, ...(result.result ? { 'in the photo': result.result.ms } : {}) },
-      });
+      const timings = { ...get().timings };
+      if (preview) {
+        // A preview made ahead says so (its figure is a lookup's), in place of a rendered one's, and back.
+        delete timings[PREVIEW_TIMING];
+        delete timings[PREPARED_TIMING];
+        timings[result.prepared ? PREPARED_TIMING : PREVIEW_TIMING] = result.ms;
+      } else timings.render = result.ms;
+      if (result.result) timings['in the photo'] = result.result.ms;
+      view({ edited: result.image, ...(inPhoto ? { result: inPhoto } : {}), timings });
     }
   }
   const next = renderWaiting;
   renderWaiting = null;
   if (next) void render(next.preview);
-  else view({ rendering: false });
+  else {
+    view({ rendering: false });
+    scheduleAnticipation();
+  }
+}
+
+// ---- Previews made ahead of the hand ----
+// A person holding a slider looks at the picture between moves. Those pauses cost the next move more than the
+// move itself on a small machine (wasm's second thread and its core fall asleep: the demo car's preview takes
+// 11 ms back to back and ~30 ms after 200 ms still), so they are used to render the neighbouring positions
+// (EngineApi.anticipate); a move to one of them shows at once, and any other request stops the work at once.
+
+const PREVIEW_TIMING = 'preview';
+const PREPARED_TIMING = 'preview made ahead';
+/** How long a held slider stays still before its neighbours are prepared: longer than between a drag's inputs. */
+const ANTICIPATE_AFTER_MS = 40;
+/** Positions prepared on the side the held slider last moved towards, and on the other (~0.2 s of a car's previews). */
+const ANTICIPATED_AHEAD = 12;
+const ANTICIPATED_BEHIND = 6;
+
+let anticipating = true;
+let held: { direction: string; towards: 1 | -1 } | null = null;
+let anticipateTimer: ReturnType<typeof setTimeout> | null = null;
+
+/** A slider grabbed, focused or moved: once it has been still ANTICIPATE_AFTER_MS, its neighbouring positions are prepared. */
+export function holdSlider(direction: string): void {
+  if (held?.direction !== direction) held = { direction, towards: 1 };
+  scheduleAnticipation();
+}
+
+/** The slider lost focus: nothing more is prepared for it. */
+export function letGoSlider(direction: string): void {
+  if (held?.direction === direction) held = null;
+  cancelAnticipation();
+}
+
+function cancelAnticipation(): void {
+  if (anticipateTimer) clearTimeout(anticipateTimer);
+  anticipateTimer = null;
+}
+
+function scheduleAnticipation(): void {
+  cancelAnticipation();
+  if (held) anticipateTimer = setTimeout(anticipate, ANTICIPATE_AFTER_MS);
+}
+
+function anticipate(): void {
+  anticipateTimer = null;
+  const spec = held && get().model?.directions.find((d) => d.id === held!.direction);
+  if (!anticipating || !held || !spec || !get().reconstruction || renderInFlight || renderWaiting) return;
+  const edits = get().doc.edits;
+  const candidates = neighbourValues(spec, edits.values[spec.id] ?? 0, held.towards, ANTICIPATED_AHEAD, ANTICIPATED_BEHIND)
+    .map((value) => editList({ ...edits, values: { ...edits.values, [spec.id]: value } }));
+  void engine.anticipate(ticket, candidates, activeTransfer());
 }
 
 /**
@@ -191,6 +251,7 @@ export async function boot(): Promise<void> {
   try {
     const params = new URLSearchParams(location.search);
     const forced = params.get('backend');
+    anticipating = params.get('anticipate') !== '0'; // ?anticipate=0: off, for timing the previews without it
     const choice = await engine.start(forced ? [forced as 'webgpu' | 'webgl' | 'wasm'] : undefined);
     const catalog = (await (await fetch('/models/catalog.json')).json()) as CatalogEntry[];
     const stored = await storedModels().catch(() => []);
@@ -594,7 +655,11 @@ export function cancelRefinement(): void {
 
 // ---- Edits ----
 
-export const previewEdit = (direction: string, value: number) => dispatch((d) => D.setEditValue(d, direction, value, true));
+export function previewEdit(direction: string, value: number): void {
+  const before = get().doc.edits.values[direction] ?? 0;
+  if (value !== before) held = { direction, towards: value > before ? 1 : -1 };
+  dispatch((d) => D.setEditValue(d, direction, value, true));
+}
 export const commitEdit = () => dispatch(D.commitEdit);
 export const setEditValue = (direction: string, value: number) => dispatch((d) => D.setEditValue(d, direction, value, false));
 export const setEditRange = (direction: string, range: { start: number; end: number }) => dispatch((d) => D.setEditRange(d, direction, range));

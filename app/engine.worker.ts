@@ -96,10 +96,26 @@ function check(ticket: number): void {
   if (ticket < latest) throw new Superseded('superseded by a newer request');
 }
 
+/** Requests queued behind the one running: work done ahead of the hand (anticipate) stops for them. */
+let waiting = 0;
+
 function serial<T>(ticket: number, work: () => Promise<T>): Promise<Result<T>> {
-  const run = queue.then(() => guard(async () => { check(ticket); return work(); }));
+  waiting++;
+  const run = queue.then(() => { waiting--; return guard(async () => { check(ticket); return work(); }); });
   queue = run.catch(() => undefined);
   return run;
+}
+
+/**
+ * Lets the messages that arrived meanwhile be handled (a request from the page is counted in `waiting` when its
+ * message is): a task, not a microtask, and not a timer, which nested timers would slow to 4 ms.
+ */
+function yieldToMessages(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
+    channel.port2.postMessage(null);
+  });
 }
 
 async function guard<T>(work: () => Promise<T>): Promise<Result<T>> {
@@ -269,8 +285,8 @@ const api: EngineApi = {
   render(ticket, edits: EditValue[], preview, transfer: Transfer | null, whole = true) {
     return serial(ticket, async () => {
       if (preview) {
-        const { image, ms } = await current().render(edits, { preview, transfer });
-        return { image: pixels(image), ms };
+        const { image, ms, prepared } = await current().render(edits, { preview, transfer });
+        return { image: pixels(image), ms, prepared };
       }
       const photo = current().photo();
       const inRegion = !whole && Math.max(photo.width, photo.height) <= SHOWN_MAX_SIDE; // shown shrunk: whole
@@ -281,6 +297,18 @@ const api: EngineApi = {
       const shown = downscaleRgb(full, SHOWN_MAX_SIDE);
       const result = { image: pixels(shown.image), factor: shown.factor, width: full.width, height: full.height, ms: compositeMs };
       return { image: pixels(image), ms: renderMs, result };
+    });
+  },
+
+  anticipate(ticket, candidates: EditValue[][], transfer: Transfer | null) {
+    return serial(ticket, async () => {
+      let made = 0;
+      for (const edits of candidates) {
+        await yieldToMessages();
+        if (waiting > 0 || ticket < latest) break; // a real request (or a newer anticipation) goes first
+        if (await current().prepare(edits, transfer)) made++;
+      }
+      return made;
     });
   },
 

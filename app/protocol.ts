@@ -145,7 +145,12 @@ export interface EngineApi {
    * The generator's edit; a full render (not a preview) also brings the edit in the photo: whole (PhotoResult) when
    * `whole` or when the photo is shown shrunk, else the part that can change (PhotoPatch).
    */
-  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null, whole?: boolean): Promise<Result<{ image: Pixels; ms: number; result?: PhotoResult | PhotoPatch }>>;
+  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null, whole?: boolean): Promise<Result<{ image: Pixels; ms: number; prepared?: boolean; result?: PhotoResult | PhotoPatch }>>;
+  /**
+   * Makes previews of these edit lists ahead of the hand (a held slider's neighbouring positions, nearest first),
+   * so that the move to one of them shows at once. Stops at once for any other request. Resolves with how many it made.
+   */
+  anticipate(ticket: number, candidates: EditValue[][], transfer: Transfer | null): Promise<Result<number>>;
   /** The subject photo as it was dropped, at the size the result is shown (the "before"). */
   original(ticket: number): Promise<Result<Pixels>>;
   editPng(ticket: number, edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>>;

@@ -66,3 +66,32 @@ export function sliderPanel(directions: DirectionSpec[], attributes: readonly st
   const more = all.filter((s) => !shown.includes(s) && matches(s)).sort((a, b) => a.name.localeCompare(b.name));
   return { groups, more };
 }
+
+/** Positions on every direction's slider: its range in 100 steps. */
+export const SLIDER_STEPS = 100;
+
+export const sliderStep = (d: Pick<DirectionSpec, 'min' | 'max'>) => (d.max - d.min) / SLIDER_STEPS;
+
+/**
+ * Where a held slider's next move most likely lands, nearest first: up to `ahead` steps on the side it last moved
+ * towards and `behind` steps on the other, two ahead for each one behind (a hand mostly carries on), within the
+ * slider. Written as the browser writes a range input's value (min + n·step in decimal, so 0 is 0 and not
+ * 8.9e-16), so that the move's value finds them.
+ */
+export function neighbourValues(d: Pick<DirectionSpec, 'min' | 'max'>, value: number, towards: 1 | -1, ahead: number, behind: number): number[] {
+  const step = sliderStep(d);
+  const decimals = Math.max(decimalPlaces(d.min), decimalPlaces(step));
+  const n = Math.round((value - d.min) / step);
+  const offsets: number[] = [];
+  for (let f = 1, b = 1; f <= ahead || b <= behind;) {
+    for (let i = 0; i < 2 && f <= ahead; i++) offsets.push(towards * f++);
+    if (b <= behind) offsets.push(-towards * b++);
+  }
+  return offsets.map((k) => n + k).filter((m) => m >= 0 && m <= SLIDER_STEPS).map((m) => Number((d.min + m * step).toFixed(decimals)));
+}
+
+/** Digits after the point in the shortest decimal form of x (0.08: 2; 1e-7: 7), at most 20. */
+function decimalPlaces(x: number): number {
+  const [mantissa, exponent = '0'] = String(x).split('e');
+  return Math.min(20, Math.max(0, (mantissa.split('.')[1]?.length ?? 0) - Number(exponent)));
+}

@@ -105,4 +105,34 @@ describe('editor session (the app\'s engine side, without a browser)', () => {
     expect(tf.memory().numTensors).toBe(before);
     session.dispose();
   });
+
+  it('answers a preview made ahead with the picture a render makes, and never for other codes or a full render', async () => {
+    const session = new EditorSession(model, detector);
+    await session.setPhoto(await photo('faces/obama.jpg'));
+    await session.frame(session.defaultFraming());
+    await session.invert();
+    const smile = (value: number) => [{ direction: 'smile', value }];
+    expect(await session.prepare(smile(0.24))).toBe(true);
+    expect(await session.prepare(smile(0.24))).toBe(false); // made once
+    // The browser's value for that position and the page's may differ in the 16th digit.
+    const made = await session.render(smile(0.24000000000000002), { preview: true });
+    expect(made.prepared).toBe(true);
+    expect((await session.render(smile(0.32), { preview: true })).prepared).toBeFalsy();
+    expect((await session.render(smile(0.24))).prepared).toBeFalsy();
+    expect((await session.render(smile(0.24))).image.width).toBe(32);
+
+    // The same codes again, as a new tensor: what was made ahead is dropped, and rendering anew gives its pixels.
+    const codes = await session.exportCodes();
+    session.importCodes(codes.data, codes.shape);
+    const rendered = await session.render(smile(0.24), { preview: true });
+    expect(rendered.prepared).toBeFalsy();
+    expect(differs(rendered.image, made.image)).toBe(false);
+    // Other codes: another picture, not the one made ahead.
+    expect(await session.prepare(smile(0.24))).toBe(true);
+    session.importCodes(codes.data.map((v) => v * 0.5), codes.shape);
+    const other = await session.render(smile(0.24), { preview: true });
+    expect(other.prepared).toBeFalsy();
+    expect(differs(other.image, made.image)).toBe(true);
+    session.dispose();
+  });
 });

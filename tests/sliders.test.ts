@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sliderPanel } from '../app/sliders';
+import { neighbourValues, sliderPanel } from '../app/sliders';
 import type { BundleManifest, DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { attributeLabel, CELEBA_ATTRIBUTES } from '../src/weights/celeba';
 
@@ -46,5 +46,16 @@ describe('the slider panel', () => {
     for (const s of shown) expect(s.direction.offered).not.toBe(false);
     const cars = await manifest('demo-cars-128');
     expect(sliderPanel(cars.directions, [], 'car').groups.map((g) => g.name)).toEqual(['Colour & light']);
+  });
+});
+
+describe('the positions a held slider is prepared for', () => {
+  it('are its neighbours, two ahead for each behind, on the slider, written as the browser writes them', () => {
+    expect(neighbourValues({ min: -4, max: 4 }, 0.24, 1, 4, 2)).toEqual([0.32, 0.4, 0.16, 0.48, 0.56, 0.08]);
+    // moving down: ahead is below; 0 is 0 (min + 50 steps is 8.9e-16 in binary)
+    expect(neighbourValues({ min: -4, max: 4 }, 0.16, -1, 3, 1)).toEqual([0.08, 0, 0.24, -0.08]);
+    // the ends bound them
+    expect(neighbourValues({ min: -0.3, max: 0.3 }, 0.3, 1, 2, 2)).toEqual([0.294, 0.288]);
+    expect(neighbourValues({ min: -5, max: 5 }, -4.9, -1, 3, 3)).toEqual([-5, -4.8, -4.7, -4.6]);
   });
 });

@@ -2,10 +2,10 @@ import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { DirectionSpec } from '../../src/weights/bundle';
 import {
-  applyPreviousEdits, commitEdit, dismissPreviousEdits, editList, previewEdit, redo, resetEdits, setEditRange, setEditValue, undo,
+  applyPreviousEdits, commitEdit, dismissPreviousEdits, editList, holdSlider, letGoSlider, previewEdit, redo, resetEdits, setEditRange, setEditValue, undo,
 } from '../controller';
 import { canRedo, canUndo } from '../document';
-import { sliderPanel, type PanelSlider } from '../sliders';
+import { sliderPanel, sliderStep, type PanelSlider } from '../sliders';
 import { useStudio } from '../store';
 
 function groups(n: number) {
@@ -104,10 +104,13 @@ function Slider({ direction: d, value, disabled }: { direction: DirectionSpec; v
   }, []);
   return (
     <input
-      ref={input} id={`slider-${d.id}`} type="range" min={d.min} max={d.max} step={(d.max - d.min) / 100} value={value}
+      ref={input} id={`slider-${d.id}`} type="range" min={d.min} max={d.max} step={sliderStep(d)} value={value}
       disabled={disabled} data-testid={`slider-${d.id}`}
       onChange={(e) => previewEdit(d.id, Number(e.target.value))}
-      onPointerUp={commitEdit} onKeyUp={commitEdit} onBlur={commitEdit}
+      onPointerDown={() => holdSlider(d.id)} onFocus={() => holdSlider(d.id)}
+      // A hand still moving (a position the step swallows included) is not holding it still.
+      onPointerMove={(e) => { if (e.buttons) holdSlider(d.id); }} onInput={() => holdSlider(d.id)}
+      onPointerUp={commitEdit} onKeyUp={commitEdit} onBlur={() => { commitEdit(); letGoSlider(d.id); }}
     />
   );
 }

@@ -68,6 +68,8 @@ interface Subject {
  */
 export class EditorSession {
   private subject: Subject | null = null;
+  /** Previews made ahead (prepare), by edits and transfer, for the codes, tuned layers and reference they came from. */
+  private prepared: { from: { codes: tf.Tensor3D | null; refinement: Refinement | null; reference: tf.Tensor3D | null }; previews: Map<string, RgbImage> } | null = null;
   private reference: Subject | null = null;
 
   constructor(readonly model: StudioModel, private readonly detector: FaceDetector | null) {}
@@ -177,15 +179,48 @@ export class EditorSession {
     });
   }
 
-  /** Renders the edit; `preview` uses the generator's early exit at a quarter of the size. */
-  async render(edits: EditValue[], options: { preview?: boolean; transfer?: Transfer | null } = {}): Promise<{ image: RgbImage; ms: number }> {
+  /**
+   * Renders the edit; `preview` uses the generator's early exit at a quarter of the size, and answers from the
+   * previews made ahead (prepare) when one was made for these edits, codes, tuned layers and reference.
+   */
+  async render(edits: EditValue[], options: { preview?: boolean; transfer?: Transfer | null } = {}): Promise<{ image: RgbImage; ms: number; prepared?: boolean }> {
     const started = performance.now();
+    const prepared = options.preview ? this.preparedPreviews().get(previewKey(edits, options.transfer)) : undefined;
+    if (prepared) return { image: { ...prepared, data: prepared.data.slice() }, ms: performance.now() - started, prepared: true };
     const codes = this.editedCodes(edits, options.transfer);
     const size = this.model.manifest.outputSize;
     const image = this.model.render(codes, { resolution: options.preview ? Math.max(8, size / 4) : size, tuned: this.subject?.refinement?.layers });
     const rgb = await toRgb(image);
     tf.dispose([codes, image]);
     return { image: rgb, ms: performance.now() - started };
+  }
+
+  /**
+   * Makes the preview of these edits ahead of the hand: while a slider is held still, its neighbouring positions
+   * are rendered, so that the next move shows at once. Returns whether it rendered (false: already made).
+   */
+  async prepare(edits: EditValue[], transfer?: Transfer | null): Promise<boolean> {
+    const previews = this.preparedPreviews();
+    const key = previewKey(edits, transfer);
+    if (previews.has(key)) return false;
+    const { image } = await this.render(edits, { preview: true, transfer });
+    previews.set(key, image);
+    for (const old of previews.keys()) {
+      if (previews.size <= PREPARED_PREVIEWS) break;
+      previews.delete(old); // the oldest first: a Map keeps insertion order
+    }
+    return true;
+  }
+
+  /** The previews made ahead, emptied when what they were made from (codes, tuned layers, reference) changed. */
+  private preparedPreviews(): Map<string, RgbImage> {
+    const s = this.get('subject');
+    const from = { codes: s.codes, refinement: s.refinement, reference: this.reference?.codes ?? null };
+    const made = this.prepared;
+    if (!made || made.from.codes !== from.codes || made.from.refinement !== from.refinement || made.from.reference !== from.reference) {
+      this.prepared = { from, previews: new Map() };
+    }
+    return this.prepared!.previews;
   }
 
   /**
@@ -407,6 +442,7 @@ export class EditorSession {
     this.reference?.refinement?.dispose();
     this.subject = null;
     this.reference = null;
+    this.prepared = null;
   }
 
   private get(which: 'subject' | 'reference'): Subject {
@@ -426,4 +462,16 @@ export class EditorSession {
 /** No slider moved and no reference transfer: the photo itself is the result. */
 function unedited(edits: EditValue[], transfer?: Transfer | null): boolean {
   return !edits.some((e) => e.value !== 0) && !transfer;
+}
+
+/** How many previews made ahead are kept: a held slider's neighbours on both sides, a few times over. */
+const PREPARED_PREVIEWS = 64;
+
+/**
+ * The edits and transfer as a key. A slider's value is keyed to 9 significant digits: the page's copy of a
+ * position (min + n * step in binary) and the browser's (in decimal) differ in the 16th.
+ */
+function previewKey(edits: EditValue[], transfer?: Transfer | null): string {
+  const sorted = [...edits].sort((a, b) => (a.direction < b.direction ? -1 : a.direction > b.direction ? 1 : 0));
+  return JSON.stringify([sorted.map((e) => [e.direction, e.value.toPrecision(9), e.range ?? null]), transfer ?? null]);
 }
