@@ -1,7 +1,7 @@
 import type { EditValue } from '../src/engine/model';
 import type { Framing, SubjectSnapshot, Transfer } from '../src/engine/session';
 import * as D from './document';
-import { neighbourValues } from './sliders';
+import { neighbourValues, previewsToMakeAhead } from './sliders';
 import { Comlink, engine } from './engine';
 import { loadSession, removeModel, saveDocument, saveSnapshot, storedModels, storeModel, type SavedSnapshot } from './persist';
 import { failed, type ModelSummary, type PhotoInfo, type PhotoPatch, type PhotoResult, type RefineProgressMessage, type Result, type Which } from './protocol';
@@ -112,6 +112,7 @@ async function render(preview: boolean): Promise<void> {
         delete timings[PREVIEW_TIMING];
         delete timings[PREPARED_TIMING];
         timings[result.prepared ? PREPARED_TIMING : PREVIEW_TIMING] = result.ms;
+        if (!result.prepared) renderedPreviewMs = result.ms;
       } else timings.render = result.ms;
       if (result.result) timings['in the photo'] = result.result.ms;
       view({ edited: result.image, ...(inPhoto ? { result: inPhoto } : {}), timings });
@@ -136,9 +137,11 @@ const PREVIEW_TIMING = 'preview';
 const PREPARED_TIMING = 'preview made ahead';
 /** How long a held slider stays still before its neighbours are prepared: longer than between a drag's inputs. */
 const ANTICIPATE_AFTER_MS = 40;
-/** Positions prepared on the side the held slider last moved towards, and on the other (~0.2 s of a car's previews). */
+/** Positions prepared on the side the held slider last moved towards, and on the other, at most. */
 const ANTICIPATED_AHEAD = 12;
 const ANTICIPATED_BEHIND = 6;
+/** The last preview the engine rendered (not one made ahead) took this long; null: none yet with this model. */
+let renderedPreviewMs: number | null = null;
 
 let anticipating = true;
 let held: { direction: string; towards: 1 | -1 } | null = null;
@@ -170,8 +173,11 @@ function anticipate(): void {
   anticipateTimer = null;
   const spec = held && get().model?.directions.find((d) => d.id === held!.direction);
   if (!anticipating || !held || !spec || !get().reconstruction || renderInFlight || renderWaiting) return;
+  const count = previewsToMakeAhead(renderedPreviewMs, get().timings.render);
+  if (count === 0) return;
   const edits = get().doc.edits;
   const candidates = neighbourValues(spec, edits.values[spec.id] ?? 0, held.towards, ANTICIPATED_AHEAD, ANTICIPATED_BEHIND)
+    .slice(0, count)
     .map((value) => editList({ ...edits, values: { ...edits.values, [spec.id]: value } }));
   void engine.anticipate(ticket, candidates, activeTransfer());
 }
@@ -346,6 +352,7 @@ async function loadModel(entry: CatalogEntry, t: number): Promise<ModelSummary |
     return null;
   }
   view({ model: result, loadedModelId: entry.id });
+  renderedPreviewMs = null; // another model (or backend): its previews cost what they cost
   return result;
 }
 
@@ -370,6 +377,7 @@ export async function addCheckpoint(file: File): Promise<void> {
   // A new model: the old model's photo, edits and history do not apply to it.
   useStudio.setState({ doc: D.openModel(get().doc, id) });
   view({ ...NO_PICTURES, catalog: [...get().catalog.filter((c) => c.id !== id), entry], model: result.model, loadedModelId: id });
+  renderedPreviewMs = null; // another model (or backend): its previews cost what they cost
 }
 
 export async function removeAddedModel(entry: CatalogEntry): Promise<void> {

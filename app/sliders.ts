@@ -95,3 +95,15 @@ function decimalPlaces(x: number): number {
   const [mantissa, exponent = '0'] = String(x).split('e');
   return Math.min(20, Math.max(0, (mantissa.split('.')[1]?.length ?? 0) - Number(exponent)));
 }
+
+/**
+ * How many previews to make ahead in one pause, from what one costs: a move that comes while one is being made
+ * waits for it, so only quick ones are (the demo models' take 7-30 ms on wasm here, the official 1024 px model's
+ * 1.7 s), as many as fit in 400 ms. Before any preview was rendered, a quarter of a full render stands for one (a
+ * preview is the generator's early exit at a quarter of the size); with neither, none.
+ */
+export function previewsToMakeAhead(renderedPreviewMs: number | null, fullRenderMs: number | undefined): number {
+  const previewMs = renderedPreviewMs ?? (fullRenderMs === undefined ? null : fullRenderMs / 4);
+  if (previewMs === null || previewMs > 60) return 0;
+  return Math.floor(400 / Math.max(previewMs, 1));
+}

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { neighbourValues, sliderPanel } from '../app/sliders';
+import { neighbourValues, previewsToMakeAhead, sliderPanel } from '../app/sliders';
 import type { BundleManifest, DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { attributeLabel, CELEBA_ATTRIBUTES } from '../src/weights/celeba';
 
@@ -57,5 +57,16 @@ describe('the positions a held slider is prepared for', () => {
     // the ends bound them
     expect(neighbourValues({ min: -0.3, max: 0.3 }, 0.3, 1, 2, 2)).toEqual([0.294, 0.288]);
     expect(neighbourValues({ min: -5, max: 5 }, -4.9, -1, 3, 3)).toEqual([-5, -4.8, -4.7, -4.6]);
+  });
+});
+
+describe('how many previews are made ahead', () => {
+  it('as many as fit in 400 ms when one is quick, none when one is slow or its cost is unknown', () => {
+    expect(previewsToMakeAhead(8, 40)).toBe(50); // the demo faces on wasm: the caller takes its 18 neighbours
+    expect(previewsToMakeAhead(25, 40)).toBe(16);
+    expect(previewsToMakeAhead(null, 40)).toBe(40); // no preview yet: a quarter of the full render's 40 ms
+    expect(previewsToMakeAhead(1700, 2900)).toBe(0); // the official 1024 px model on wasm
+    expect(previewsToMakeAhead(null, 2900)).toBe(0);
+    expect(previewsToMakeAhead(null, undefined)).toBe(0);
   });
 });
