@@ -1,0 +1,56 @@
+import { readFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Winograd3x3 } from '../src/models/winograd';
+import { buildKernels, KERNEL_MODULE, kernelModuleText } from '../scripts/build-kernels';
+
+// Node 20 has relaxed SIMD behind a flag (Chromium ships it): turned on so both builds of the kernel run here.
+setFlagsFromString('--experimental-wasm-relaxed-simd');
+
+function random(n: number, scale: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1664525 + 1013904223) % 4294967296;
+    return (s / 4294967296 - 0.5) * 2 * scale;
+  });
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('the Winograd kernel (kernels/winograd.ts)', () => {
+  it('is the build of its source that the engine loads', async () => {
+    expect(await readFile(KERNEL_MODULE, 'utf8')).toBe(kernelModuleText(await buildKernels()));
+  });
+
+  for (const fusedMultiplyAdd of [true, false]) {
+    it(`convolves as tf.conv2d does (3×3, stride 1, same padding; ${fusedMultiplyAdd ? 'relaxed SIMD' : 'SIMD'})`, () => {
+      const kernel = Winograd3x3.create({ fusedMultiplyAdd })!;
+      expect(kernel.fusedMultiplyAdd).toBe(fusedMultiplyAdd);
+      // The encoder's widths at small sides, a batch of two, a non-square image and the golden tiny model's 24 channels.
+      for (const [b, h, w, c, cout] of [[2, 16, 16, 64, 64], [1, 8, 12, 24, 32], [1, 4, 4, 128, 256], [1, 32, 32, 16, 24]]) {
+        const x = tf.tensor4d(random(b * h * w * c, 1, b + h + c), [b, h, w, c]);
+        const filterData = random(9 * c * cout, 0.1, cout);
+        const filter = kernel.addFilter(filterData, c, cout);
+        const ours = kernel.conv(x, filter);
+        const reference = tf.conv2d(x, tf.tensor4d(filterData, [3, 3, c, cout]), 1, 'same');
+        const scale = tf.max(tf.abs(reference)).dataSync()[0];
+        const diff = tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0];
+        expect(ours.shape).toEqual([b, h, w, cout]);
+        expect(diff / scale, `[${b}, ${h}, ${w}, ${c}] → ${cout}`).toBeLessThan(3e-6);
+      }
+    });
+  }
+
+  it('takes only what it was written for', () => {
+    expect(Winograd3x3.fits([1, 16, 16, 64], { c: 64, cout: 64 })).toBe(true);
+    expect(Winograd3x3.fits([1, 15, 16, 64], { c: 64, cout: 64 })).toBe(false); // odd side
+    expect(Winograd3x3.fits([1, 16, 16, 60], { c: 60, cout: 64 })).toBe(false); // width not in 8s
+    expect(Winograd3x3.fits([1, 2, 2, 64], { c: 64, cout: 64 })).toBe(false); // one tile, the products take 4
+    const kernel = Winograd3x3.create()!;
+    expect(() => kernel.conv(tf.zeros([1, 6, 6, 8]) as tf.Tensor4D, kernel.addFilter(new Float32Array(9 * 8 * 8), 8, 8))).toThrow(/does not take/);
+  });
+});
