@@ -4,8 +4,9 @@
 // Here the products are 16 matrix products of (tiles × C) by (C × Cout), 4 multiply-adds where the direct form
 // has 9, with fused multiply-add where the browser has relaxed SIMD (ASC_FEATURE_RELAXED_SIMD: built twice).
 // Layout: NHWC, stride 1, zero padding 1, H and W even, C and Cout multiples of 8, tiles a multiple of 4.
-// x: [H, W, C]; u: [16, C, Cout] (G g Gᵀ, made by the caller); v: [16, T, C] and m: [16, T, Cout] scratch;
-// y: [H, W, Cout]. Pointers are byte offsets into this module's memory.
+// x: [H, W, C]; u: [16, C, Cout] (G g Gᵀ, made by the caller); y: [H, W, Cout]. The image is done in bands of
+// tile rows [ty0, ty1) (T = their tiles) so that the scratch v: [16, T, C] and m: [16, T, Cout] stays small.
+// Pointers are byte offsets into this module's memory.
 
 @inline function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
@@ -14,12 +15,12 @@
 
 @inline function ld(p: usize): v128 { return v128.load(p); }
 
-export function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32): void {
-  const th = h >> 1, tw = w >> 1, t = th * tw;
+export function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty1: i32): void {
+  const tw = w >> 1, t = (ty1 - ty0) * tw;
   const plane = (t * c) << 2; // bytes between transform positions in v
   const zero = f32x4.splat(0);
-  for (let ty = 0; ty < th; ty++) for (let tx = 0; tx < tw; tx++) {
-    const tile = ty * tw + tx;
+  for (let ty = ty0; ty < ty1; ty++) for (let tx = 0; tx < tw; tx++) {
+    const tile = (ty - ty0) * tw + tx;
     for (let ch = 0; ch < c; ch += 4) {
       // d[i][j] for the 4x4 input window at (2ty-1, 2tx-1)
       let d00 = zero, d01 = zero, d02 = zero, d03 = zero, d10 = zero, d11 = zero, d12 = zero, d13 = zero;
@@ -91,11 +92,11 @@ export function products(v: usize, u: usize, m: usize, t: i32, c: i32, cout: i32
   for (let k = 0; k < 16; k++) gemm(v + ((k * t * c) << 2), u + ((k * c * cout) << 2), m + ((k * t * cout) << 2), t, cout, c);
 }
 
-export function outputTransform(m: usize, y: usize, h: i32, w: i32, cout: i32): void {
-  const th = h >> 1, tw = w >> 1, t = th * tw;
+export function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i32): void {
+  const tw = w >> 1, t = (ty1 - ty0) * tw;
   const plane = (t * cout) << 2;
   for (let tile = 0; tile < t; tile++) {
-    const ty = tile / tw, tx = tile % tw;
+    const ty = ty0 + tile / tw, tx = tile % tw;
     for (let ch = 0; ch < cout; ch += 4) {
       const base = m + ((tile * cout + ch) << 2);
       const m0 = ld(base), m1 = ld(base + plane), m2 = ld(base + 2 * plane), m3 = ld(base + 3 * plane);

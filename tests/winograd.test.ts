@@ -2,9 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Winograd3x3 } from '../src/models/winograd';
+import { useNodeBackend } from '../src/node/backend';
 import { buildKernels, KERNEL_MODULE, kernelModuleText } from '../scripts/build-kernels';
+import { GOLDEN } from './helpers/golden';
+import { runGoldenSuite } from './suite/golden-suite';
 
 // Node 20 has relaxed SIMD behind a flag (Chromium ships it): turned on so both builds of the kernel run here.
 setFlagsFromString('--experimental-wasm-relaxed-simd');
@@ -36,6 +40,9 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
         const filterData = random(9 * c * cout, 0.1, cout);
         const filter = kernel.addFilter(filterData, c, cout);
         const ours = kernel.conv(x, filter);
+        // In bands of tile rows (the scratch bounded): 1 or 2 tile rows a band.
+        const banded = kernel.conv(x, filter, 16 * (w / 2) * Math.max(c, cout) * 4 * 1.5);
+        expect(tf.max(tf.abs(tf.sub(banded, ours))).dataSync()[0], 'banded').toBe(0);
         const reference = tf.conv2d(x, tf.tensor4d(filterData, [3, 3, c, cout]), 1, 'same');
         const scale = tf.max(tf.abs(reference)).dataSync()[0];
         const diff = tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0];
@@ -52,5 +59,21 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
     expect(Winograd3x3.fits([1, 2, 2, 64], { c: 64, cout: 64 })).toBe(false); // one tile, the products take 4
     const kernel = Winograd3x3.create()!;
     expect(() => kernel.conv(tf.zeros([1, 6, 6, 8]) as tf.Tensor4D, kernel.addFilter(new Float32Array(9 * 8 * 8), 8, 8))).toThrow(/does not take/);
+  });
+
+  it('runs the encoder on wasm, which still reproduces the official tensors', async () => {
+    await useNodeBackend('wasm');
+    const conv = vi.spyOn(Winograd3x3.prototype, 'conv');
+    try {
+      const results = await runGoldenSuite(async (p) => new Uint8Array(await readFile(join(GOLDEN, p))));
+      const encoder = results.filter((r) => r.name.startsWith('style-transformer-tiny/'));
+      console.log(`golden on wasm with the Winograd kernel:\n${encoder.map((r) => `  ${r.name.padEnd(48)} ${r.maxAbsDiff.toExponential(2)}`).join('\n')}`);
+      // The tiny encoder's 6 units: conv1 of each and conv2 of the 2 with stride 1, for each encode the suite runs.
+      expect(conv.mock.calls.length).toBeGreaterThanOrEqual(8);
+      for (const r of encoder) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
+    } finally {
+      conv.mockRestore();
+      await tf.setBackend('cpu');
+    }
   });
 });

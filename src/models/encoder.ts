@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../io/errors';
 import { TransformerDecoderLayer } from './transformer';
 import { countIndexed, RawWeights, TensorOwner } from './weights';
+import { Winograd3x3, type WinogradFilter } from './winograd';
 
 /**
  * The Style Transformer encoder: an IR-SE backbone (stages of bottleneck_IR_SE units, each stage starting with a
@@ -24,6 +25,8 @@ interface Unit {
   conv2: FoldedConv;
   seFc1: tf.Tensor2D;
   seFc2: tf.Tensor2D;
+  /** conv1 and (stride 1) conv2 in the Winograd kernel's form, on wasm. */
+  winograd: { conv1: WinogradFilter; conv2: WinogradFilter | null } | null;
 }
 
 export interface EncoderConfig {
@@ -79,10 +82,16 @@ export class StyleTransformerEncoder extends TensorOwner {
   private readonly lat1: { filter: tf.Tensor4D; bias: tf.Tensor1D };
   private readonly lat2: { filter: tf.Tensor4D; bias: tf.Tensor1D };
   private readonly layers: TransformerDecoderLayer[];
+  /**
+   * On wasm the units' 3×3 stride-1 convolutions (30 of the official backbone's 32.6 G multiply-adds) run in our
+   * Winograd kernel (src/models/winograd.ts) where their shapes fit it; elsewhere, and on the GPU backends, tfjs's.
+   */
+  private readonly winograd: Winograd3x3 | null;
 
   constructor(weights: RawWeights, config = inferEncoderConfig(weights), heads = 4) {
     super();
     this.config = config;
+    this.winograd = tf.getBackend() === 'wasm' ? Winograd3x3.create() : null;
     this.z = this.keep(weights.tensor('z') as tf.Tensor3D);
     this.stem = {
       conv: this.folded(weights, 'input_layer.0.weight', 'input_layer.1'),
@@ -121,15 +130,19 @@ export class StyleTransformerEncoder extends TensorOwner {
       const t = weights.tensor(name);
       return tf.transpose(tf.reshape(t, [t.shape[0]!, t.shape[1]!])) as tf.Tensor2D;
     }));
+    const conv1 = this.keep(convFilter(weights, 'res_layer.1.weight'));
+    const conv2 = this.folded(weights, 'res_layer.3.weight', 'res_layer.4');
+    const kernelForm = (filter: tf.Tensor4D) => this.winograd!.addFilter(filter.dataSync() as Float32Array, filter.shape[2], filter.shape[3]);
     return {
       stride,
       shortcut: weights.has('shortcut_layer.0.weight') ? this.folded(weights, 'shortcut_layer.0.weight', 'shortcut_layer.1') : null,
       bn1: this.batchNorm(weights, 'res_layer.0'),
-      conv1: this.keep(convFilter(weights, 'res_layer.1.weight')),
+      conv1,
       prelu: this.keep(weights.tensor('res_layer.2.weight') as tf.Tensor1D),
-      conv2: this.folded(weights, 'res_layer.3.weight', 'res_layer.4'),
+      conv2,
       seFc1: dense('res_layer.5.fc1.weight'),
       seFc2: dense('res_layer.5.fc2.weight'),
+      winograd: this.winograd ? { conv1: kernelForm(conv1), conv2: stride === 1 ? kernelForm(conv2.filter) : null } : null,
     };
   }
 
@@ -140,8 +153,9 @@ export class StyleTransformerEncoder extends TensorOwner {
         x: images, filter: this.stem.conv.filter, strides: 1, pad: 1, bias: this.stem.conv.bias, activation: 'prelu', preluActivationWeights: this.stem.prelu,
       });
       const tapped: tf.Tensor4D[] = [];
+      const kernel = tf.getBackend() === 'wasm' ? this.winograd : null;
       this.units.forEach((unit, i) => {
-        x = applyUnit(unit, x);
+        x = applyUnit(unit, x, kernel);
         if (this.taps.includes(i)) tapped.push(x);
       });
       const [, c1, c2, c3] = tapped;
@@ -196,16 +210,21 @@ function affine(x: tf.Tensor4D, a: Affine): tf.Tensor4D {
   return tf.add(tf.mul(x, a.scale), a.shift) as tf.Tensor4D;
 }
 
-function applyUnit(u: Unit, x: tf.Tensor4D): tf.Tensor4D {
+function applyUnit(u: Unit, x: tf.Tensor4D, kernel: Winograd3x3 | null): tf.Tensor4D {
   const b = x.shape[0];
   const shortcut = u.shortcut
     ? tf.fused.conv2d({ x, filter: u.shortcut.filter, strides: u.stride, pad: 'valid', bias: u.shortcut.bias })
     // The official MaxPool2d(1, stride): as fast as a copy on wasm, where the same subsampling by stridedSlice
     // took 6% of a 256 px encode (260 ms against 9 ms for 256 x 256 x 64).
     : u.stride === 1 ? x : tf.maxPool(x, 1, u.stride, 'valid');
+  const w = kernel ? u.winograd : null;
   let r = affine(x, u.bn1);
-  r = tf.fused.conv2d({ x: r, filter: u.conv1, strides: 1, pad: 1, activation: 'prelu', preluActivationWeights: u.prelu });
-  r = tf.fused.conv2d({ x: r, filter: u.conv2.filter, strides: u.stride, pad: 1, bias: u.conv2.bias });
+  r = kernel && w && Winograd3x3.fits(r.shape, w.conv1)
+    ? tf.prelu(kernel.conv(r, w.conv1), u.prelu as tf.Tensor) as tf.Tensor4D
+    : tf.fused.conv2d({ x: r, filter: u.conv1, strides: 1, pad: 1, activation: 'prelu', preluActivationWeights: u.prelu });
+  r = kernel && w?.conv2 && Winograd3x3.fits(r.shape, w.conv2)
+    ? tf.add(kernel.conv(r, w.conv2), u.conv2.bias) as tf.Tensor4D
+    : tf.fused.conv2d({ x: r, filter: u.conv2.filter, strides: u.stride, pad: 1, bias: u.conv2.bias });
   const pooled = tf.mean(r, [1, 2]) as tf.Tensor2D;
   const gate = tf.sigmoid(tf.matMul(tf.relu(tf.matMul(pooled, u.seFc1)), u.seFc2));
   r = tf.mul(r, tf.reshape(gate, [b, 1, 1, r.shape[3]])) as tf.Tensor4D;

@@ -11,9 +11,9 @@ import { WINOGRAD_RELAXED_SIMD, WINOGRAD_SIMD } from '../kernels/winograd-wasm';
 
 interface KernelExports {
   memory: WebAssembly.Memory;
-  inputTransform(x: number, v: number, h: number, w: number, c: number): void;
+  inputTransform(x: number, v: number, h: number, w: number, c: number, ty0: number, ty1: number): void;
   products(v: number, u: number, m: number, tiles: number, c: number, cout: number): void;
-  outputTransform(m: number, y: number, h: number, w: number, cout: number): void;
+  outputTransform(m: number, y: number, w: number, cout: number, ty0: number, ty1: number): void;
 }
 
 /** A 3×3 filter in Winograd's form ([16, C, Cout]) at `offset` in the kernel's memory. */
@@ -21,6 +21,8 @@ export interface WinogradFilter { offset: number; c: number; cout: number }
 
 const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
 const PAGE = 65536;
+/** Bytes of each transformed band (v or m): the image is done in bands of tile rows no larger. */
+const BAND_BYTES = 8 * 2 ** 20;
 
 function decode(base64: string): Uint8Array<ArrayBuffer> {
   const text = atob(base64);
@@ -77,25 +79,31 @@ export class Winograd3x3 {
     return { offset, c, cout };
   }
 
-  /** conv2d(x, filter, strides 1, pad 'same') for x [B, H, W, C] that `fits`. */
-  conv(x: tf.Tensor4D, f: WinogradFilter): tf.Tensor4D {
+  /** conv2d(x, filter, strides 1, pad 'same') for x [B, H, W, C] that `fits`; `bandBytes` bounds the scratch. */
+  conv(x: tf.Tensor4D, f: WinogradFilter, bandBytes = BAND_BYTES): tf.Tensor4D {
     const [b, h, w, c] = x.shape;
     if (!Winograd3x3.fits(x.shape, f)) throw new RangeError(`the Winograd kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels`);
-    const tiles = (h / 2) * (w / 2);
-    const xBytes = h * w * c * 4;
+    const tw = w / 2;
+    // Tile rows a band: as many as keep its transforms under bandBytes, in steps that keep its tiles in 4s.
+    const rowStep = tw % 4 === 0 ? 1 : tw % 2 === 0 ? 2 : 4;
+    const bandRows = Math.max(rowStep, Math.floor(bandBytes / (16 * tw * Math.max(c, f.cout) * 4) / rowStep) * rowStep);
+    const bandTiles = Math.min(bandRows, h / 2) * tw;
     const at = { x: this.filtersEnd, v: 0, m: 0, y: 0 };
-    at.v = at.x + xBytes;
-    at.m = at.v + 16 * tiles * c * 4;
-    at.y = at.m + 16 * tiles * f.cout * 4;
+    at.v = at.x + h * w * c * 4;
+    at.m = at.v + 16 * bandTiles * c * 4;
+    at.y = at.m + 16 * bandTiles * f.cout * 4;
     this.reserve(at.y + h * w * f.cout * 4);
     const input = x.dataSync() as Float32Array;
     const output = new Float32Array(b * h * w * f.cout);
     const k = this.kernel;
     for (let i = 0; i < b; i++) {
       new Float32Array(k.memory.buffer, at.x, h * w * c).set(input.subarray(i * h * w * c, (i + 1) * h * w * c));
-      k.inputTransform(at.x, at.v, h, w, c);
-      k.products(at.v, f.offset, at.m, tiles, c, f.cout);
-      k.outputTransform(at.m, at.y, h, w, f.cout);
+      for (let ty0 = 0; ty0 < h / 2; ty0 += bandRows) {
+        const ty1 = Math.min(h / 2, ty0 + bandRows);
+        k.inputTransform(at.x, at.v, h, w, c, ty0, ty1);
+        k.products(at.v, f.offset, at.m, (ty1 - ty0) * tw, c, f.cout);
+        k.outputTransform(at.m, at.y, w, f.cout, ty0, ty1);
+      }
       output.set(new Float32Array(k.memory.buffer, at.y, h * w * f.cout), i * h * w * f.cout);
     }
     return tf.tensor4d(output, [b, h, w, f.cout]);
