@@ -85,6 +85,7 @@ export class StyleTransformerEncoder extends TensorOwner {
   /**
    * On wasm the units' 3×3 stride-1 convolutions (30 of the official backbone's 32.6 G multiply-adds) run in our
    * Winograd kernel (src/models/winograd.ts) where their shapes fit it; elsewhere, and on the GPU backends, tfjs's.
+   * The kernel's outputs carry no gradient: the encoder only ever runs forward (refinement tunes the generator).
    */
   private readonly winograd: Winograd3x3 | null;
 
