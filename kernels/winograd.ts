@@ -15,31 +15,27 @@
 
 @inline function ld(p: usize): v128 { return v128.load(p); }
 
+/** Channels ch..ch+3 of pixel (yy, xx), or zeros outside the image (the convolution's padding). */
+@inline function pixel(x: usize, h: i32, w: i32, c: i32, yy: i32, xx: i32, ch: i32): v128 {
+  return yy >= 0 && yy < h && xx >= 0 && xx < w ? ld(x + (((yy * w + xx) * c + ch) << 2)) : f32x4.splat(0);
+}
+
 export function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty1: i32): void {
   const tw = w >> 1, t = (ty1 - ty0) * tw;
   const plane = (t * c) << 2; // bytes between transform positions in v
-  const zero = f32x4.splat(0);
   for (let ty = ty0; ty < ty1; ty++) for (let tx = 0; tx < tw; tx++) {
     const tile = (ty - ty0) * tw + tx;
+    const y0 = 2 * ty - 1, x0 = 2 * tx - 1;
     for (let ch = 0; ch < c; ch += 4) {
-      // d[i][j] for the 4x4 input window at (2ty-1, 2tx-1)
-      let d00 = zero, d01 = zero, d02 = zero, d03 = zero, d10 = zero, d11 = zero, d12 = zero, d13 = zero;
-      let d20 = zero, d21 = zero, d22 = zero, d23 = zero, d30 = zero, d31 = zero, d32 = zero, d33 = zero;
-      const y0 = 2 * ty - 1, x0 = 2 * tx - 1;
-      for (let i = 0; i < 4; i++) {
-        const yy = y0 + i;
-        if (yy < 0 || yy >= h) continue;
-        for (let j = 0; j < 4; j++) {
-          const xx = x0 + j;
-          if (xx < 0 || xx >= w) continue;
-          const val = ld(x + (((yy * w + xx) * c + ch) << 2));
-          const k = i * 4 + j;
-          if (k == 0) d00 = val; else if (k == 1) d01 = val; else if (k == 2) d02 = val; else if (k == 3) d03 = val;
-          else if (k == 4) d10 = val; else if (k == 5) d11 = val; else if (k == 6) d12 = val; else if (k == 7) d13 = val;
-          else if (k == 8) d20 = val; else if (k == 9) d21 = val; else if (k == 10) d22 = val; else if (k == 11) d23 = val;
-          else if (k == 12) d30 = val; else if (k == 13) d31 = val; else if (k == 14) d32 = val; else d33 = val;
-        }
-      }
+      // d[i][j]: the 4×4 input window at (y0, x0)
+      const d00 = pixel(x, h, w, c, y0, x0, ch), d01 = pixel(x, h, w, c, y0, x0 + 1, ch);
+      const d02 = pixel(x, h, w, c, y0, x0 + 2, ch), d03 = pixel(x, h, w, c, y0, x0 + 3, ch);
+      const d10 = pixel(x, h, w, c, y0 + 1, x0, ch), d11 = pixel(x, h, w, c, y0 + 1, x0 + 1, ch);
+      const d12 = pixel(x, h, w, c, y0 + 1, x0 + 2, ch), d13 = pixel(x, h, w, c, y0 + 1, x0 + 3, ch);
+      const d20 = pixel(x, h, w, c, y0 + 2, x0, ch), d21 = pixel(x, h, w, c, y0 + 2, x0 + 1, ch);
+      const d22 = pixel(x, h, w, c, y0 + 2, x0 + 2, ch), d23 = pixel(x, h, w, c, y0 + 2, x0 + 3, ch);
+      const d30 = pixel(x, h, w, c, y0 + 3, x0, ch), d31 = pixel(x, h, w, c, y0 + 3, x0 + 1, ch);
+      const d32 = pixel(x, h, w, c, y0 + 3, x0 + 2, ch), d33 = pixel(x, h, w, c, y0 + 3, x0 + 3, ch);
       // rows: Bᵀ d  (Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1])
       const r00 = f32x4.sub(d00, d20), r01 = f32x4.sub(d01, d21), r02 = f32x4.sub(d02, d22), r03 = f32x4.sub(d03, d23);
       const r10 = f32x4.add(d10, d20), r11 = f32x4.add(d11, d21), r12 = f32x4.add(d12, d22), r13 = f32x4.add(d13, d23);
