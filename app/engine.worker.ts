@@ -71,6 +71,7 @@ const lazyFaceDetector: FaceDetector = {
 };
 
 async function use(manifest: BundleManifest, next: StudioModel): Promise<ModelSummary> {
+  await next.ready();
   session?.dispose();
   model?.dispose();
   model = next;

@@ -7,6 +7,9 @@
 // x: [H, W, C]; u: [16, C, Cout] (G g Gᵀ, made by the caller); y: [H, W, Cout]. The image is done in bands of
 // tile rows [ty0, ty1) (T = their tiles) so that the scratch v: [16, T, C] and m: [16, T, Cout] stays small.
 // Pointers are byte offsets into this module's memory.
+// Threads: each of a band's three steps is split into units (tile rows, a product's rows, tiles) that any thread
+// sharing the memory may run, in any order: runUnit reads the step from the job block the caller wrote
+// (src/models/winograd.ts, JOB_WORDS); only the build with shared memory runs on more than one thread.
 
 @inline function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
@@ -20,10 +23,11 @@
   return yy >= 0 && yy < h && xx >= 0 && xx < w ? ld(x + (((yy * w + xx) * c + ch) << 2)) : f32x4.splat(0);
 }
 
-export function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty1: i32): void {
+/** Tile rows [from, to) of the band [ty0, ty1). */
+function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty1: i32, from: i32, to: i32): void {
   const tw = w >> 1, t = (ty1 - ty0) * tw;
   const plane = (t * c) << 2; // bytes between transform positions in v
-  for (let ty = ty0; ty < ty1; ty++) for (let tx = 0; tx < tw; tx++) {
+  for (let ty = from; ty < to; ty++) for (let tx = 0; tx < tw; tx++) {
     const tile = (ty - ty0) * tw + tx;
     const y0 = 2 * ty - 1, x0 = 2 * tx - 1;
     for (let ch = 0; ch < c; ch += 4) {
@@ -55,43 +59,51 @@ export function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: 
   }
 }
 
-// C[M×N] = A[M×K] × B[K×N]; M % 4 == 0, N % 8 == 0.
-export function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32): void {
-  for (let i = 0; i < m; i += 4) {
+// C[M×N] = A[M×K] × B[K×N]; M % 4 == 0, N % 8 == 0. In blocks of ROW_BLOCK rows so that a panel of B (K × 8: at
+// most 16 KiB) is read from the first-level cache by every 4 rows of the block, and B as a whole once a block: the
+// deepest layers' B is 1 MiB (512 × 512) where A has only 64 rows, and sweeping all of B for every 4 rows of A ran
+// from the second-level cache.
+const ROW_BLOCK = 64;
+function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32): void {
+  const rowA = k << 2, rowB = n << 2, rc = n << 2;
+  for (let i0 = 0; i0 < m; i0 += ROW_BLOCK) {
+    const i1 = min(m, i0 + ROW_BLOCK);
     for (let j = 0; j < n; j += 8) {
-      let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-      let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-      let pa = a + ((i * k) << 2);
-      let pb = b + (j << 2);
-      const rowA = k << 2, rowB = n << 2;
-      for (let p = 0; p < k; p++) {
-        const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-        const a0 = v128.load32_splat(pa), a1 = v128.load32_splat(pa + rowA);
-        const a2 = v128.load32_splat(pa + 2 * rowA), a3 = v128.load32_splat(pa + 3 * rowA);
-        c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-        c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-        c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-        c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-        pa += 4; pb += rowB;
+      for (let i = i0; i < i1; i += 4) {
+        let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+        let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+        let pa = a + ((i * k) << 2);
+        let pb = b + (j << 2);
+        for (let p = 0; p < k; p++) {
+          const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+          const a0 = v128.load32_splat(pa), a1 = v128.load32_splat(pa + rowA);
+          const a2 = v128.load32_splat(pa + 2 * rowA), a3 = v128.load32_splat(pa + 3 * rowA);
+          c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+          c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+          c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+          c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+          pa += 4; pb += rowB;
+        }
+        const pc = c + ((i * n + j) << 2);
+        v128.store(pc, c00); v128.store(pc, c01, 16);
+        v128.store(pc + rc, c10); v128.store(pc + rc, c11, 16);
+        v128.store(pc + 2 * rc, c20); v128.store(pc + 2 * rc, c21, 16);
+        v128.store(pc + 3 * rc, c30); v128.store(pc + 3 * rc, c31, 16);
       }
-      const pc = c + ((i * n + j) << 2);
-      const rc = n << 2;
-      v128.store(pc, c00); v128.store(pc, c01, 16);
-      v128.store(pc + rc, c10); v128.store(pc + rc, c11, 16);
-      v128.store(pc + 2 * rc, c20); v128.store(pc + 2 * rc, c21, 16);
-      v128.store(pc + 3 * rc, c30); v128.store(pc + 3 * rc, c31, 16);
     }
   }
 }
 
-export function products(v: usize, u: usize, m: usize, t: i32, c: i32, cout: i32): void {
-  for (let k = 0; k < 16; k++) gemm(v + ((k * t * c) << 2), u + ((k * c * cout) << 2), m + ((k * t * cout) << 2), t, cout, c);
+/** Rows [from, to) (tiles, in 4s) of the k-th of the band's 16 products. */
+function product(v: usize, u: usize, m: usize, t: i32, c: i32, cout: i32, k: i32, from: i32, to: i32): void {
+  gemm(v + (((k * t + from) * c) << 2), u + ((k * c * cout) << 2), m + (((k * t + from) * cout) << 2), to - from, cout, c);
 }
 
-export function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i32): void {
+/** Tiles [from, to) of the band [ty0, ty1). */
+function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i32, from: i32, to: i32): void {
   const tw = w >> 1, t = (ty1 - ty0) * tw;
   const plane = (t * cout) << 2;
-  for (let tile = 0; tile < t; tile++) {
+  for (let tile = from; tile < to; tile++) {
     const ty = ty0 + tile / tw, tx = tile % tw;
     for (let ch = 0; ch < cout; ch += 4) {
       const base = m + ((tile * cout + ch) << 2);
@@ -112,5 +124,29 @@ export function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32,
       v128.store(o + row, f32x4.add(f32x4.add(q0, q1), q2));
       v128.store(o + row + col, f32x4.sub(f32x4.sub(q1, q2), q3));
     }
+  }
+}
+
+// The job block's words (i32): the first eight belong to the callers' scheduling (src/models/winograd.ts), the
+// rest describe the step.
+const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
+export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2;
+
+@inline function word(job: usize, i: i32): i32 { return load<i32>(job + (<usize>i << 2)); }
+
+/** Runs unit `unit` of the step in the job block at `job`; every unit of a step may run at once with the others. */
+export function runUnit(job: usize, unit: i32): void {
+  const step = word(job, STEP), per = word(job, PER);
+  const w = word(job, W), ty0 = word(job, TY0), ty1 = word(job, TY1);
+  const t = (ty1 - ty0) * (w >> 1);
+  if (step == INPUT_TRANSFORM) {
+    const from = ty0 + unit * per;
+    inputTransform(word(job, X), word(job, V), word(job, H), w, word(job, C), ty0, ty1, from, min(ty1, from + per));
+  } else if (step == PRODUCTS) {
+    const from = (unit >> 4) * per;
+    product(word(job, V), word(job, U), word(job, M), t, word(job, C), word(job, COUT), unit & 15, from, min(t, from + per));
+  } else {
+    const from = unit * per;
+    outputTransform(word(job, M), word(job, Y), w, word(job, COUT), ty0, ty1, from, min(t, from + per));
   }
 }

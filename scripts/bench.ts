@@ -2,13 +2,14 @@
  * npm run bench                         Node: wasm and cpu backends
  * npm run bench -- --browser            Chromium: webgpu (SwiftShader here), webgl, wasm
  * npm run bench -- --pytorch            also times the official FFHQ shapes in PyTorch (/usr/bin/python3 with torch,
- *                                       models/training/bench_torch.py) with the thread count wasm ran with, and prints
+ *                                       models/training/bench_torch.py) on one thread and on every core, and prints
  *                                       the ratio per stage
  * Options: --models tiny,ffhq,cars,demo-faces,demo-cars (default: all)  --runs N  --backends a,b  --cpu-full (the cpu backend on the full models too)
  *          --idle MS: the engine sits idle MS before each timed run, as between a person's actions (default 0: back to back)
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,15 +24,12 @@ import { directoryFiles } from '../src/weights/node-files';
 const FIXTURES = join(import.meta.dirname, '..', 'tests', 'fixtures');
 const MODELS = join(import.meta.dirname, '..', 'models');
 
-/** Threads Node's wasm backend ran with (PyTorch runs with as many for --pytorch). */
-let threadsRun = 1;
-
 async function node(models: string[], backends: string[], runs: number, cpuFull: boolean, idleMs: number): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const read = async (p: string) => new Uint8Array(await readFile(join(FIXTURES, p)));
   for (const backend of backends) {
     await useNodeBackend(backend as NodeBackend);
-    if (backend === 'wasm') threadsRun = wasmThreadCount();
+    if (backend === 'wasm') console.log(`wasm runs ${wasmThreadCount()} thread(s) in Node; the encoder's Winograd kernel runs on every core (${availableParallelism()})`);
     const names = backend === 'cpu' && !cpuFull ? models.filter((m) => m === 'tiny' || m.startsWith('demo-')) : models;
     for (const model of await benchModels(read, names, (dir) => loadBundle(directoryFiles(join(MODELS, dir))))) rows.push(...await benchModel(model, runs, console.log, idleMs));
   }
@@ -74,14 +72,14 @@ async function main() {
   const rows = values.browser
     ? await browser(models, (values.backends ?? 'webgpu,webgl,wasm').split(','), runs, idleMs)
     : await node(models, (values.backends ?? 'wasm,cpu').split(','), runs, values['cpu-full'], idleMs);
-  if (values.pytorch) await comparePyTorch(rows, values.browser ? null : threadsRun, runs);
+  if (values.pytorch) await comparePyTorch(rows, runs);
 }
 
 /**
- * The official FFHQ rows against PyTorch on the same CPU threads. Node's wasm runs the thread count wasmThreadCount()
- * reports; in the browser that count is the page's, so PyTorch runs with 1 and with every core.
+ * The official FFHQ rows against PyTorch on the same CPU: with 1 thread and with every core (the page's wasm and the
+ * encoder's kernel use every core; Node's tfjs-wasm one, its encoder kernel every core).
  */
-async function comparePyTorch(rows: BenchRow[], threads: number | null, runs: number): Promise<void> {
+async function comparePyTorch(rows: BenchRow[], runs: number): Promise<void> {
   const python = '/usr/bin/python3';
   if (!existsSync(python)) {
     console.log(`--pytorch: ${python} is not installed; nothing to compare with`);
@@ -92,7 +90,7 @@ async function comparePyTorch(rows: BenchRow[], threads: number | null, runs: nu
     console.log('--pytorch compares the official ffhq shapes: add ffhq to --models');
     return;
   }
-  for (const n of threads ? [threads] : [1, (await import('node:os')).availableParallelism()]) {
+  for (const n of [1, availableParallelism()]) {
     let torch: { threads: number; torch: string; ms: Record<string, number> };
     try {
       const { stdout } = await promisify(execFile)(python, ['bench_torch.py', '--threads', String(n), '--runs', String(runs)], { cwd: join(import.meta.dirname, '..', 'models', 'training'), maxBuffer: 1 << 20 });

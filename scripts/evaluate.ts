@@ -82,6 +82,7 @@ async function main() {
   await useNodeBackend('wasm');
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));
   const model = new StudioModel(manifest, weights);
+  await model.ready();
   const rows = csv(await readFile(join(values.data, 'index.csv'), 'utf8'));
   const face = manifest.domain === 'face';
   let held: Array<Record<string, string>>;

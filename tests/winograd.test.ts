@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { Winograd3x3 } from '../src/models/winograd';
+import { Worker } from 'node:worker_threads';
+import { Winograd3x3, type SpawnHelper } from '../src/models/winograd';
 import { useNodeBackend } from '../src/node/backend';
 import { buildKernels, KERNEL_MODULE, kernelModuleText } from '../scripts/build-kernels';
 import { GOLDEN } from './helpers/golden';
@@ -51,6 +52,34 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
       }
     });
   }
+
+  it('runs on helper threads sharing its memory, with the same results as on one', async () => {
+    const spawn: SpawnHelper = (source, message) => {
+      const worker = new Worker(source, { eval: true });
+      const started = new Promise<void>((resolve) => worker.once('message', () => resolve()));
+      worker.postMessage(message);
+      return { started, terminate: () => void worker.terminate() };
+    };
+    const single = Winograd3x3.create({ threads: 1 })!;
+    const threaded = Winograd3x3.create({ threads: 3, spawn })!;
+    try {
+      expect(threaded.threads).toBe(3);
+      await threaded.ready;
+      const [h, w, c, cout] = [64, 48, 32, 64];
+      const x = tf.tensor4d(random(2 * h * w * c, 1, 7), [2, h, w, c]);
+      const filterData = random(9 * c * cout, 0.1, 8);
+      const expected = single.conv(x, single.addFilter(filterData, c, cout)).dataSync();
+      const filter = threaded.addFilter(filterData, c, cout);
+      for (let i = 0; i < 10; i++) {
+        // units run in any order on any thread, each writing its own part: the same bits every time
+        expect(Array.from(threaded.conv(x, filter, 16 * (w / 2) * cout * 4 * 3).dataSync())).toEqual(Array.from(single.conv(x, single.addFilter(filterData, c, cout), 16 * (w / 2) * cout * 4 * 3).dataSync()));
+      }
+      expect(Array.from(threaded.conv(x, filter).dataSync())).toEqual(Array.from(expected));
+      expect(threaded.units.helpers, `helpers ran ${threaded.units.helpers} of ${threaded.units.all} units`).toBeGreaterThan(0);
+    } finally {
+      threaded.dispose();
+    }
+  });
 
   it('takes only what it was written for', () => {
     expect(Winograd3x3.fits([1, 16, 16, 64], { c: 64, cout: 64 })).toBe(true);

@@ -60,6 +60,11 @@ export class StudioModel {
     }
   }
 
+  /** Settles when the encoder can run on every thread it will use (see StyleTransformer.ready). */
+  ready(): Promise<void> {
+    return this.inverter?.ready() ?? Promise.resolve();
+  }
+
   get inputSize(): [number, number] {
     return this.manifest.inputSize;
   }

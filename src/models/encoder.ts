@@ -182,9 +182,20 @@ export class StyleTransformerEncoder extends TensorOwner {
     return tf.tidy(() => this.trace(images, queries).codes);
   }
 
+  /** The Winograd kernel's threads and the units its helpers ran (for benchmarks), or null where tfjs convolves. */
+  get kernelThreads(): { threads: number; helperUnits: number; units: number } | null {
+    return this.winograd && { threads: this.winograd.threads, helperUnits: this.winograd.units.helpers, units: this.winograd.units.all };
+  }
+
+  /** Settles when the convolution kernel's helper threads have started (src/models/winograd.ts: `ready`). */
+  ready(): Promise<void> {
+    return this.winograd?.ready ?? Promise.resolve();
+  }
+
   override dispose(): void {
     super.dispose();
     for (const layer of this.layers) layer.dispose();
+    this.winograd?.dispose();
   }
 }
 

@@ -47,6 +47,11 @@ export class StyleTransformer extends TensorOwner {
     return tf.tidy(() => tf.add(this.encoder.encode(images, this.queries(images.shape[0])), this.latentAvg) as tf.Tensor3D);
   }
 
+  /** Settles when the encoder can run on every thread it will use: await it before the first inversion. */
+  ready(): Promise<void> {
+    return this.encoder.ready();
+  }
+
   render(codes: tf.Tensor3D, options?: SynthesisOptions): tf.Tensor4D {
     return this.generator.synthesize(codes, options);
   }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { WINOGRAD_RELAXED_SIMD, WINOGRAD_SIMD } from '../kernels/winograd-wasm';
+import { WINOGRAD_RELAXED_SIMD, WINOGRAD_RELAXED_SIMD_SHARED, WINOGRAD_SIMD, WINOGRAD_SIMD_SHARED } from '../kernels/winograd-wasm';
 
 /**
  * 3×3, stride 1, zero-padded convolutions by Winograd's F(2×2, 3×3) in our own WebAssembly kernel
@@ -10,19 +10,118 @@ import { WINOGRAD_RELAXED_SIMD, WINOGRAD_SIMD } from '../kernels/winograd-wasm';
  */
 
 interface KernelExports {
-  memory: WebAssembly.Memory;
-  inputTransform(x: number, v: number, h: number, w: number, c: number, ty0: number, ty1: number): void;
-  products(v: number, u: number, m: number, tiles: number, c: number, cout: number): void;
-  outputTransform(m: number, y: number, w: number, cout: number, ty0: number, ty1: number): void;
+  runUnit(job: number, unit: number): void;
 }
 
 /** A 3×3 filter in Winograd's form ([16, C, Cout]) at `offset` in the kernel's memory. */
 export interface WinogradFilter { offset: number; c: number; cout: number }
 
+/**
+ * A helper thread running the kernel on the same memory (a Web Worker, or Node's worker_threads); `started` settles
+ * when it has its instance and takes units (its first message), or when it failed to start.
+ */
+export interface HelperThread { started: Promise<void>; terminate(): void }
+/** Starts a thread that runs `source` (a classic script) and posts it `message` (a module and a shared memory). */
+export type SpawnHelper = (source: string, message: unknown) => HelperThread;
+
 const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
 const PAGE = 65536;
 /** Bytes of each transformed band (v or m): the image is done in bands of tile rows no larger. */
 const BAND_BYTES = 8 * 2 ** 20;
+/** A shared memory must declare its largest size up front: 1 GiB (the official encoder holds 234 MiB). */
+const SHARED_MAXIMUM_PAGES = 16384;
+/** Threads past 8 gain little on these products (memory bandwidth), and each holds a worker. */
+const MOST_THREADS = 8;
+/** How long `ready` waits for helpers that do not start (a policy that forbids workers): the kernel runs without them. */
+const START_TIMEOUT_MS = 3000;
+
+/**
+ * The job block at address 0 of the kernel's memory, in i32 words. Scheduling (ours): the job's generation (helpers
+ * sleep on it), the claim word (generation's low 16 bits, then the next unit), units done, units, and whether a
+ * helper's unit failed. The step (the kernel's, kernels/winograd.ts): words 8 to 20.
+ */
+const JOB_BYTES = 128;
+const GENERATION = 0, CLAIM = 1, DONE = 2, UNITS = 3, FAILED = 4, STEP = 8;
+const STOP = -1;
+const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2;
+
+/**
+ * A helper's script: it instantiates the kernel on the shared memory, sleeps until a job's generation changes, and
+ * claims units with compare-and-swap on the claim word, which carries the generation, so a helper that wakes late
+ * can never claim a unit of a later job with the step it read for an earlier one. Plain JavaScript (no imports),
+ * as it runs from a Blob URL in a browser and from a string in Node.
+ */
+const HELPER_SOURCE = `"use strict";
+const start = ({ module, memory, spin }, post) => {
+  const runUnit = new WebAssembly.Instance(module, { env: { memory } }).exports.runUnit;
+  const job = new Int32Array(memory.buffer, 0, ${JOB_BYTES / 4});
+  post('started');
+  let seen = 0;
+  for (;;) {
+    let generation = Atomics.load(job, ${GENERATION});
+    for (let i = 0; generation === seen && i < spin; i++) generation = Atomics.load(job, ${GENERATION});
+    if (generation === seen) { Atomics.wait(job, ${GENERATION}, seen); continue; }
+    if (generation === ${STOP}) return;
+    seen = generation;
+    let done = 0;
+    for (;;) {
+      const claim = Atomics.load(job, ${CLAIM});
+      const unit = claim & 0xffff;
+      if ((claim >>> 16) !== (generation & 0xffff) || unit >= Atomics.load(job, ${UNITS})) break;
+      if (Atomics.compareExchange(job, ${CLAIM}, claim, claim + 1) !== claim) continue;
+      try { runUnit(0, unit); } catch { Atomics.store(job, ${FAILED}, 1); }
+      done++;
+    }
+    if (done) Atomics.add(job, ${DONE}, done);
+  }
+};
+if (typeof require === 'function') {
+  const { parentPort } = require('node:worker_threads');
+  parentPort.once('message', (message) => start(message, (m) => parentPort.postMessage(m)));
+} else {
+  self.onmessage = (event) => start(event.data, (m) => self.postMessage(m));
+}
+`;
+
+/**
+ * Web Workers from a Blob URL, where the runtime has them (a page or a worker); null elsewhere (Node: see src/node).
+ * The URL is made once and kept: a worker fetches its script after the constructor returns, so revoking it at once
+ * left the worker without one.
+ */
+let helperUrl: string | null = null;
+function browserHelper(): SpawnHelper | null {
+  if (typeof Worker !== 'function' || typeof Blob !== 'function' || typeof URL?.createObjectURL !== 'function') return null;
+  return (source, message) => {
+    helperUrl ??= URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+    const worker = new Worker(helperUrl);
+    const started = new Promise<void>((resolve) => {
+      worker.onmessage = () => resolve();
+      worker.onerror = () => resolve();
+    });
+    worker.postMessage(message);
+    return { started, terminate: () => worker.terminate() };
+  };
+}
+
+let runtimeThreads: { spawn: SpawnHelper | null; threads?: number } | null = null;
+/**
+ * How this runtime starts the kernel's helper threads and how many it has cores for (src/node sets worker_threads'
+ * and the machine's cores); browsers need nothing. Null: back to the browser's defaults.
+ */
+export function setKernelThreads(threads: { spawn: SpawnHelper | null; threads?: number } | null): void {
+  runtimeThreads = threads;
+}
+
+/** Whether this runtime can share memory between threads (a page must be cross-origin isolated). */
+function canShareMemory(): boolean {
+  return typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
+}
+
+function helpersStarted(helpers: HelperThread[]): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => { timer = setTimeout(resolve, START_TIMEOUT_MS); });
+  return Promise.race([Promise.all(helpers.map((h) => h.started)).then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+}
 
 function decode(base64: string): Uint8Array<ArrayBuffer> {
   const text = atob(base64);
@@ -31,21 +130,67 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+export interface KernelOptions {
+  /** Which build: relaxed SIMD's fused multiply-add or plain SIMD (default: the first this runtime validates). */
+  fusedMultiplyAdd?: boolean;
+  /** Threads to run on, this one included (default: the cores the runtime reports, at most 8). */
+  threads?: number;
+  /** How to start a helper thread (default: Web Workers in a browser, worker_threads where src/node set it). */
+  spawn?: SpawnHelper | null;
+  /** Loads a helper checks the job's generation before it sleeps (waking one costs tens of microseconds). */
+  spin?: number;
+}
+
 export class Winograd3x3 {
   private readonly kernel: KernelExports;
+  private readonly memory: WebAssembly.Memory;
+  private readonly helpers: HelperThread[] = [];
   /** The end of the filters kept so far; scratch space for a convolution starts here. */
-  private filtersEnd = 0;
+  private filtersEnd = JOB_BYTES;
+  private generation = 0;
+  /**
+   * Settles when the helper threads have started. A browser starts a worker only when its creator's thread returns
+   * to its event loop: until then (and for any helper that never starts) this thread runs every unit itself, so an
+   * encode that runs straight after loading, in the same task, had one thread. Await this before the first one.
+   */
+  ready: Promise<void> = Promise.resolve();
+  /** Units the helper threads ran, of all units run (a check that they take their share). */
+  readonly units = { helpers: 0, all: 0 };
 
-  private constructor(module: WebAssembly.Module, readonly fusedMultiplyAdd: boolean) {
-    this.kernel = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
+  private constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, readonly fusedMultiplyAdd: boolean, readonly threads: number) {
+    this.memory = memory;
+    this.kernel = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
   }
 
-  /** The kernel this runtime can run (relaxed SIMD first, then SIMD), or null where it has no WebAssembly SIMD. */
-  static create(options: { fusedMultiplyAdd?: boolean } = {}): Winograd3x3 | null {
-    for (const [base64, fma] of [[WINOGRAD_RELAXED_SIMD, true], [WINOGRAD_SIMD, false]] as const) {
-      if (options.fusedMultiplyAdd !== undefined && options.fusedMultiplyAdd !== fma) continue;
-      const bytes = decode(base64);
-      if (typeof WebAssembly === 'object' && WebAssembly.validate(bytes)) return new Winograd3x3(new WebAssembly.Module(bytes), fma);
+  /**
+   * The kernel this runtime can run (relaxed SIMD first, then SIMD), on as many threads as `options.threads` where
+   * memory can be shared and helper threads started (one otherwise), or null where it has no WebAssembly SIMD.
+   */
+  static create(options: KernelOptions = {}): Winograd3x3 | null {
+    const cores = runtimeThreads?.threads ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
+    const spawn = options.spawn !== undefined ? options.spawn : runtimeThreads ? runtimeThreads.spawn : browserHelper();
+    let threads = Math.max(1, Math.min(MOST_THREADS, options.threads ?? cores));
+    if (!spawn || !canShareMemory()) threads = 1;
+    const builds = [
+      { fma: true, shared: WINOGRAD_RELAXED_SIMD_SHARED, single: WINOGRAD_RELAXED_SIMD },
+      { fma: false, shared: WINOGRAD_SIMD_SHARED, single: WINOGRAD_SIMD },
+    ];
+    for (const build of builds) {
+      if (options.fusedMultiplyAdd !== undefined && options.fusedMultiplyAdd !== build.fma) continue;
+      if (typeof WebAssembly !== 'object' || !WebAssembly.validate(decode(build.single))) continue;
+      if (threads > 1) {
+        try {
+          const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true });
+          const module = new WebAssembly.Module(decode(build.shared));
+          const kernel = new Winograd3x3(module, memory, build.fma, threads);
+          for (let i = 1; i < threads; i++) kernel.helpers.push(spawn!(HELPER_SOURCE, { module, memory, spin: options.spin ?? 2000 }));
+          kernel.ready = helpersStarted(kernel.helpers);
+          return kernel;
+        } catch {
+          // a runtime that refuses a shared memory or a worker: one thread
+        }
+      }
+      return new Winograd3x3(new WebAssembly.Module(decode(build.single)), new WebAssembly.Memory({ initial: 1 }), build.fma, 1);
     }
     return null;
   }
@@ -61,7 +206,7 @@ export class Winograd3x3 {
     if (filter.length !== 9 * c * cout) throw new RangeError(`a 3×3 filter of ${c} → ${cout} channels has ${9 * c * cout} values, not ${filter.length}`);
     const offset = this.filtersEnd;
     this.reserve(offset + 16 * c * cout * 4);
-    const u = new Float32Array(this.kernel.memory.buffer, offset, 16 * c * cout);
+    const u = new Float32Array(this.memory.buffer, offset, 16 * c * cout);
     const g = new Float64Array(9);
     for (let ci = 0; ci < c; ci++) {
       for (let co = 0; co < cout; co++) {
@@ -95,27 +240,81 @@ export class Winograd3x3 {
     this.reserve(at.y + h * w * f.cout * 4);
     const input = x.dataSync() as Float32Array;
     const output = new Float32Array(b * h * w * f.cout);
-    const k = this.kernel;
     for (let i = 0; i < b; i++) {
-      new Float32Array(k.memory.buffer, at.x, h * w * c).set(input.subarray(i * h * w * c, (i + 1) * h * w * c));
+      new Float32Array(this.memory.buffer, at.x, h * w * c).set(input.subarray(i * h * w * c, (i + 1) * h * w * c));
       for (let ty0 = 0; ty0 < h / 2; ty0 += bandRows) {
         const ty1 = Math.min(h / 2, ty0 + bandRows);
-        k.inputTransform(at.x, at.v, h, w, c, ty0, ty1);
-        k.products(at.v, f.offset, at.m, (ty1 - ty0) * tw, c, f.cout);
-        k.outputTransform(at.m, at.y, w, f.cout, ty0, ty1);
+        const tiles = (ty1 - ty0) * tw;
+        const step = [at.x, at.v, at.m, at.y, f.offset, h, w, c, f.cout, ty0, ty1];
+        // Units: enough for every thread to take several (they are claimed as threads come free).
+        const share = (n: number, quantum = 1) => Math.max(quantum, Math.ceil(n / (4 * this.threads) / quantum) * quantum);
+        const rowsPer = share(ty1 - ty0);
+        this.run(INPUT_TRANSFORM, step, rowsPer, Math.ceil((ty1 - ty0) / rowsPer));
+        const productRows = Math.ceil(tiles / Math.ceil(this.threads / 4) / 4) * 4;
+        this.run(PRODUCTS, step, productRows, 16 * Math.ceil(tiles / productRows));
+        const tilesPer = share(tiles);
+        this.run(OUTPUT_TRANSFORM, step, tilesPer, Math.ceil(tiles / tilesPer));
       }
-      output.set(new Float32Array(k.memory.buffer, at.y, h * w * f.cout), i * h * w * f.cout);
+      output.set(new Float32Array(this.memory.buffer, at.y, h * w * f.cout), i * h * w * f.cout);
     }
     return tf.tensor4d(output, [b, h, w, f.cout]);
   }
 
+  /**
+   * Runs `units` units of a step on every thread: this one claims units as the helpers do, then waits (spinning:
+   * a page's main thread may not block) for the units they are still running.
+   */
+  private run(step: number, words: number[], per: number, units: number): void {
+    const job = new Int32Array(this.memory.buffer, 0, JOB_BYTES / 4);
+    job.set([step, ...words, per], STEP);
+    if (this.helpers.length === 0) {
+      for (let unit = 0; unit < units; unit++) this.kernel.runUnit(0, unit);
+      return;
+    }
+    this.generation = this.generation >= 0x3fffffff ? 1 : this.generation + 1;
+    job[UNITS] = units;
+    Atomics.store(job, DONE, 0);
+    Atomics.store(job, CLAIM, (this.generation & 0xffff) << 16);
+    Atomics.store(job, GENERATION, this.generation);
+    Atomics.notify(job, GENERATION);
+    let done = 0;
+    let failure: unknown = null;
+    for (;;) {
+      const claim = Atomics.load(job, CLAIM);
+      const unit = claim & 0xffff;
+      if (unit >= units) break;
+      if (Atomics.compareExchange(job, CLAIM, claim, claim + 1) !== claim) continue;
+      try {
+        this.kernel.runUnit(0, unit);
+      } catch (error) {
+        failure ??= error; // the others' units still finish before the next job rewrites the step
+      }
+      done++;
+    }
+    Atomics.add(job, DONE, done);
+    this.units.helpers += units - done;
+    this.units.all += units;
+    while (Atomics.load(job, DONE) < units) { /* a helper is finishing its last unit */ }
+    if (failure) throw failure;
+    if (Atomics.exchange(job, FAILED, 0)) throw new Error('a helper thread of the Winograd kernel failed');
+  }
+
   /** Bytes of memory the kernel holds (filters and the largest convolution's scratch). */
   get bytes(): number {
-    return this.kernel.memory.buffer.byteLength;
+    return this.memory.buffer.byteLength;
+  }
+
+  /** Stops the helper threads. */
+  dispose(): void {
+    if (this.helpers.length === 0) return;
+    const job = new Int32Array(this.memory.buffer, 0, JOB_BYTES / 4);
+    Atomics.store(job, GENERATION, STOP);
+    Atomics.notify(job, GENERATION);
+    for (const helper of this.helpers.splice(0)) helper.terminate();
   }
 
   private reserve(end: number): void {
-    const pages = Math.ceil(end / PAGE) - this.kernel.memory.buffer.byteLength / PAGE;
-    if (pages > 0) this.kernel.memory.grow(pages);
+    const pages = Math.ceil(end / PAGE) - this.memory.buffer.byteLength / PAGE;
+    if (pages > 0) this.memory.grow(pages);
   }
 }

@@ -1,8 +1,22 @@
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { setKernelThreads, type SpawnHelper } from '../models/winograd';
+
+/** The Winograd kernel's helper threads in Node, unref'd once started: an idle helper never keeps a script running. */
+const spawnNodeHelper: SpawnHelper = (source, message) => {
+  const worker = new Worker(source, { eval: true });
+  const started = new Promise<void>((resolve) => {
+    worker.once('message', () => resolve());
+    worker.once('error', () => resolve());
+  }).finally(() => worker.unref());
+  worker.postMessage(message);
+  return { started, terminate: () => void worker.terminate() };
+};
 
 /**
  * Node offers two tfjs backends without native binaries: wasm (SIMD, ~15 GFLOP/s here) and cpu (plain JS, the
@@ -12,6 +26,7 @@ export type NodeBackend = 'wasm' | 'cpu';
 
 export async function useNodeBackend(name: NodeBackend = 'wasm'): Promise<string> {
   if (name === 'wasm') {
+    setKernelThreads({ spawn: spawnNodeHelper, threads: availableParallelism() });
     const require = createRequire(import.meta.url);
     setWasmPaths(`${dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'))}/`);
   }

@@ -47,6 +47,7 @@ async function peak(run: () => tf.Tensor): Promise<{ peakMiB: number; workingMiB
 
 export async function benchModel(model: BenchModel, runs: number, log: (line: string) => void = () => {}, idleMs = 0): Promise<BenchRow[]> {
   const st = StyleTransformer.fromWeights(model.weights instanceof RawWeights ? model.weights : new RawWeights(model.weights));
+  await st.ready();
   const [h, w] = model.inputSize;
   const size = st.generator.config.size;
   const image = tf.randomUniform([1, h, w, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
@@ -65,6 +66,8 @@ export async function benchModel(model: BenchModel, runs: number, log: (line: st
     const row = { backend: tf.getBackend(), model: model.name, stage, medianMs: samples[Math.floor(samples.length / 2)], runs, ...await peak(run) };
     log(`${row.backend.padEnd(7)} ${row.model.padEnd(22)} ${row.stage.padEnd(16)} ${row.medianMs.toFixed(1).padStart(9)} ms  peak ${row.peakMiB.toFixed(0)} MiB (${row.workingMiB.toFixed(0)} MiB above the weights)`);
     rows.push(row);
+    const kernel = stage.startsWith('encode') ? st.encoder.kernelThreads : null;
+    if (kernel) log(`        the encoder's Winograd kernel ran on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}; helpers ran ${(100 * kernel.helperUnits / kernel.units).toFixed(0)}% of its units`);
   }
   tf.dispose([image, codes]);
   st.dispose();

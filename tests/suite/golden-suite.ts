@@ -72,6 +72,7 @@ export async function runGoldenSuite(read: ReadFixture): Promise<GoldenResult[]>
   const stWeights = await readTensors(getEntry(st.root, 'state_dict'));
   for (const [k, v] of await readTensors(getEntry(st.root, 'latent_avg'), 'latent_avg')) stWeights.set(k, v);
   const model = StyleTransformer.fromWeights(new RawWeights(stWeights));
+  await model.ready();
   const input = tf.transpose(await tensor('style-transformer-tiny/input.npy'), [0, 2, 3, 1]) as tf.Tensor4D;
   await compare('style-transformer-tiny/query.npy', model.queries(2));
   const trace = model.trace(input);
