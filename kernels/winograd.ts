@@ -4,7 +4,7 @@
 // Here the products are 16 matrix products of (tiles × C) by (C × Cout), 4 multiply-adds where the direct form
 // has 9, with fused multiply-add where the browser has relaxed SIMD (ASC_FEATURE_RELAXED_SIMD: built twice).
 // Layout: NHWC, stride 1, zero padding 1, H and W even, C and Cout multiples of 8, tiles a multiple of 4.
-// x: [H, W, C]; u: [16, C, Cout] (G g Gᵀ, made by the caller); y: [H, W, Cout]. The image is done in bands of
+// x: [H, W, C]; u: [16, Cout / 8, C, 8] (G g Gᵀ, made by the caller, in panels of 8 output channels); y: [H, W, Cout]. The image is done in bands of
 // tile rows [ty0, ty1) (T = their tiles) so that the scratch v: [16, T, C] and m: [16, T, Cout] stays small.
 // Pointers are byte offsets into this module's memory.
 // Threads: each of a band's three steps is split into units (tile rows, a product's rows, tiles) that any thread
@@ -18,28 +18,32 @@
 
 @inline function ld(p: usize): v128 { return v128.load(p); }
 
-/** Channels ch..ch+3 of pixel (yy, xx), or zeros outside the image (the convolution's padding). */
-@inline function pixel(x: usize, h: i32, w: i32, c: i32, yy: i32, xx: i32, ch: i32): v128 {
-  return yy >= 0 && yy < h && xx >= 0 && xx < w ? ld(x + (((yy * w + xx) * c + ch) << 2)) : f32x4.splat(0);
+/**
+ * Channels ch..ch+3 of pixel (yy, xx) times s plus t (the BatchNorm before a convolution, or 1 and 0), or zeros
+ * outside the image: the padding is of the normalised input, as the official module pads its BatchNorm's output.
+ */
+@inline function pixel(x: usize, h: i32, w: i32, c: i32, yy: i32, xx: i32, ch: i32, s: v128, t: v128): v128 {
+  return yy >= 0 && yy < h && xx >= 0 && xx < w ? madd(ld(x + (((yy * w + xx) * c + ch) << 2)), s, t) : f32x4.splat(0);
 }
 
-/** Tile rows [from, to) of the band [ty0, ty1). */
-function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty1: i32, from: i32, to: i32): void {
+/** Tile rows [from, to) of the band [ty0, ty1); scale and shift (per input channel) are 0 where there is no affine. */
+function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty1: i32, from: i32, to: i32, scale: usize, shift: usize): void {
   const tw = w >> 1, t = (ty1 - ty0) * tw;
   const plane = (t * c) << 2; // bytes between transform positions in v
   for (let ty = from; ty < to; ty++) for (let tx = 0; tx < tw; tx++) {
     const tile = (ty - ty0) * tw + tx;
     const y0 = 2 * ty - 1, x0 = 2 * tx - 1;
     for (let ch = 0; ch < c; ch += 4) {
+      const s = scale ? ld(scale + (ch << 2)) : f32x4.splat(1), t = shift ? ld(shift + (ch << 2)) : f32x4.splat(0);
       // d[i][j]: the 4×4 input window at (y0, x0)
-      const d00 = pixel(x, h, w, c, y0, x0, ch), d01 = pixel(x, h, w, c, y0, x0 + 1, ch);
-      const d02 = pixel(x, h, w, c, y0, x0 + 2, ch), d03 = pixel(x, h, w, c, y0, x0 + 3, ch);
-      const d10 = pixel(x, h, w, c, y0 + 1, x0, ch), d11 = pixel(x, h, w, c, y0 + 1, x0 + 1, ch);
-      const d12 = pixel(x, h, w, c, y0 + 1, x0 + 2, ch), d13 = pixel(x, h, w, c, y0 + 1, x0 + 3, ch);
-      const d20 = pixel(x, h, w, c, y0 + 2, x0, ch), d21 = pixel(x, h, w, c, y0 + 2, x0 + 1, ch);
-      const d22 = pixel(x, h, w, c, y0 + 2, x0 + 2, ch), d23 = pixel(x, h, w, c, y0 + 2, x0 + 3, ch);
-      const d30 = pixel(x, h, w, c, y0 + 3, x0, ch), d31 = pixel(x, h, w, c, y0 + 3, x0 + 1, ch);
-      const d32 = pixel(x, h, w, c, y0 + 3, x0 + 2, ch), d33 = pixel(x, h, w, c, y0 + 3, x0 + 3, ch);
+      const d00 = pixel(x, h, w, c, y0, x0, ch, s, t), d01 = pixel(x, h, w, c, y0, x0 + 1, ch, s, t);
+      const d02 = pixel(x, h, w, c, y0, x0 + 2, ch, s, t), d03 = pixel(x, h, w, c, y0, x0 + 3, ch, s, t);
+      const d10 = pixel(x, h, w, c, y0 + 1, x0, ch, s, t), d11 = pixel(x, h, w, c, y0 + 1, x0 + 1, ch, s, t);
+      const d12 = pixel(x, h, w, c, y0 + 1, x0 + 2, ch, s, t), d13 = pixel(x, h, w, c, y0 + 1, x0 + 3, ch, s, t);
+      const d20 = pixel(x, h, w, c, y0 + 2, x0, ch, s, t), d21 = pixel(x, h, w, c, y0 + 2, x0 + 1, ch, s, t);
+      const d22 = pixel(x, h, w, c, y0 + 2, x0 + 2, ch, s, t), d23 = pixel(x, h, w, c, y0 + 2, x0 + 3, ch, s, t);
+      const d30 = pixel(x, h, w, c, y0 + 3, x0, ch, s, t), d31 = pixel(x, h, w, c, y0 + 3, x0 + 1, ch, s, t);
+      const d32 = pixel(x, h, w, c, y0 + 3, x0 + 2, ch, s, t), d33 = pixel(x, h, w, c, y0 + 3, x0 + 3, ch, s, t);
       // rows: Bᵀ d  (Bᵀ = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1])
       const r00 = f32x4.sub(d00, d20), r01 = f32x4.sub(d01, d21), r02 = f32x4.sub(d02, d22), r03 = f32x4.sub(d03, d23);
       const r10 = f32x4.add(d10, d20), r11 = f32x4.add(d11, d21), r12 = f32x4.add(d12, d22), r13 = f32x4.add(d13, d23);
@@ -59,13 +63,13 @@ function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty
   }
 }
 
-// C[M×N] = A[M×K] × B[K×N]; M % 4 == 0, N % 8 == 0. In blocks of ROW_BLOCK rows so that a panel of B (K × 8: at
-// most 16 KiB) is read from the first-level cache by every 4 rows of the block, and B as a whole once a block: the
-// deepest layers' B is 1 MiB (512 × 512) where A has only 64 rows, and sweeping all of B for every 4 rows of A ran
-// from the second-level cache.
+// C[M×N] = A[M×K] × B[K×N]; M % 4 == 0, N % 8 == 0; B packed in panels of 8 columns ([N / 8, K, 8]), so a panel is
+// one contiguous run (at most 16 KiB) that stays in the first-level cache while every 4 rows of a block of A read it.
+// Rows of B 2 KiB apart (512 channels), as [K, N] had them, fell into two cache sets and were read from the second
+// level each time: the deepest layers ran at 16-18 G multiply-adds a second on one thread, the shallow ones at 22.
 const ROW_BLOCK = 64;
 function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32): void {
-  const rowA = k << 2, rowB = n << 2, rc = n << 2;
+  const rowA = k << 2, rc = n << 2;
   for (let i0 = 0; i0 < m; i0 += ROW_BLOCK) {
     const i1 = min(m, i0 + ROW_BLOCK);
     for (let j = 0; j < n; j += 8) {
@@ -73,7 +77,7 @@ function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32): void {
         let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
         let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
         let pa = a + ((i * k) << 2);
-        let pb = b + (j << 2);
+        let pb = b + ((j * k) << 2);
         for (let p = 0; p < k; p++) {
           const b0 = v128.load(pb), b1 = v128.load(pb, 16);
           const a0 = v128.load32_splat(pa), a1 = v128.load32_splat(pa + rowA);
@@ -82,7 +86,7 @@ function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32): void {
           c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
           c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
           c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-          pa += 4; pb += rowB;
+          pa += 4; pb += 32;
         }
         const pc = c + ((i * n + j) << 2);
         v128.store(pc, c00); v128.store(pc, c01, 16);
@@ -99,8 +103,12 @@ function product(v: usize, u: usize, m: usize, t: i32, c: i32, cout: i32, k: i32
   gemm(v + (((k * t + from) * c) << 2), u + ((k * c * cout) << 2), m + (((k * t + from) * cout) << 2), to - from, cout, c);
 }
 
-/** Tiles [from, to) of the band [ty0, ty1). */
-function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i32, from: i32, to: i32): void {
+/**
+ * Tiles [from, to) of the band [ty0, ty1), then per output channel: plus bias, PReLU with slopes alpha, and the
+ * outputs' sum added into sums[0..cout) (for the mean a squeeze-and-excitation block takes); each is skipped where
+ * its pointer is 0.
+ */
+function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i32, from: i32, to: i32, bias: usize, alpha: usize, sums: usize): void {
   const tw = w >> 1, t = (ty1 - ty0) * tw;
   const plane = (t * cout) << 2;
   for (let tile = from; tile < to; tile++) {
@@ -119,10 +127,91 @@ function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i
       const oy = 2 * ty, ox = 2 * tx;
       const o = y + (((oy * w + ox) * cout + ch) << 2);
       const row = (w * cout) << 2, col = cout << 2;
-      v128.store(o, f32x4.add(f32x4.add(s0, s1), s2));
-      v128.store(o + col, f32x4.sub(f32x4.sub(s1, s2), s3));
-      v128.store(o + row, f32x4.add(f32x4.add(q0, q1), q2));
-      v128.store(o + row + col, f32x4.sub(f32x4.sub(q1, q2), q3));
+      let y00 = f32x4.add(f32x4.add(s0, s1), s2), y01 = f32x4.sub(f32x4.sub(s1, s2), s3);
+      let y10 = f32x4.add(f32x4.add(q0, q1), q2), y11 = f32x4.sub(f32x4.sub(q1, q2), q3);
+      if (bias) {
+        const b = ld(bias + (ch << 2));
+        y00 = f32x4.add(y00, b); y01 = f32x4.add(y01, b); y10 = f32x4.add(y10, b); y11 = f32x4.add(y11, b);
+      }
+      if (alpha) {
+        const a = ld(alpha + (ch << 2)), zero = f32x4.splat(0);
+        y00 = f32x4.add(f32x4.max(y00, zero), f32x4.mul(a, f32x4.min(y00, zero)));
+        y01 = f32x4.add(f32x4.max(y01, zero), f32x4.mul(a, f32x4.min(y01, zero)));
+        y10 = f32x4.add(f32x4.max(y10, zero), f32x4.mul(a, f32x4.min(y10, zero)));
+        y11 = f32x4.add(f32x4.max(y11, zero), f32x4.mul(a, f32x4.min(y11, zero)));
+      }
+      if (sums) {
+        const p = sums + (ch << 2);
+        v128.store(p, f32x4.add(ld(p), f32x4.add(f32x4.add(y00, y01), f32x4.add(y10, y11))));
+      }
+      v128.store(o, y00);
+      v128.store(o + col, y01);
+      v128.store(o + row, y10);
+      v128.store(o + row + col, y11);
+    }
+  }
+}
+
+/**
+ * Output rows [from, to) of a direct 3×3 convolution with stride 2 and zero padding 1 (Winograd's transforms do not
+ * take a stride), x [H, W, C] -> y [H / 2, W / 2, Cout], filter f [Cout / 8, 9, C, 8] (panels of 8 output channels);
+ * then + bias and the outputs' sum into sums, as outputTransform does. Blocked as gemm is: for each block of 64
+ * outputs, each tap and each panel, the tap's part of the panel (C × 8: at most 16 KiB) stays in the first-level cache
+ * while every 4 outputs of the block read it, accumulating in y; taking the whole panel (9 C × 8) for every 4 outputs
+ * ran from the second-level cache, slower than XNNPACK. Taps outside the image read `zeros` (C zeros), so the inner
+ * loop has no bounds checks.
+ */
+function convStride2(x: usize, f: usize, y: usize, h: i32, w: i32, c: i32, cout: i32, from: i32, to: i32, zeros: usize, bias: usize, sums: usize): void {
+  const wo = w >> 1, tapFloats = c << 3, next = cout << 2;
+  const first = from * wo, last = to * wo; // outputs, row-major
+  for (let o0 = first; o0 < last; o0 += 64) {
+    const o1 = min(last, o0 + 64);
+    for (let tap = 0; tap < 9; tap++) {
+      const dy = tap / 3 - 1, dx = tap % 3 - 1;
+      for (let j = 0; j < cout; j += 8) {
+        const panel = f + ((((j >> 3) * 9 + tap) * tapFloats) << 2);
+        for (let o = o0; o < o1; o += 4) {
+          const oy = o / wo, ox = o % wo; // 4 outputs in one row: wo is in 4s
+          const yy = 2 * oy + dy, x0 = 2 * ox + dx;
+          const rowOk = yy >= 0 && yy < h;
+          const row = x + ((yy * w * c) << 2);
+          let p0 = rowOk && x0 >= 0 ? row + ((x0 * c) << 2) : zeros;
+          let p1 = rowOk ? row + (((x0 + 2) * c) << 2) : zeros;
+          let p2 = rowOk ? row + (((x0 + 4) * c) << 2) : zeros;
+          let p3 = rowOk && x0 + 6 < w ? row + (((x0 + 6) * c) << 2) : zeros;
+          const out = y + ((o * cout + j) << 2);
+          let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+          let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+          if (tap > 0) {
+            c00 = ld(out); c01 = ld(out + 16); c10 = ld(out + next); c11 = ld(out + next + 16);
+            c20 = ld(out + 2 * next); c21 = ld(out + 2 * next + 16); c30 = ld(out + 3 * next); c31 = ld(out + 3 * next + 16);
+          }
+          let pb = panel;
+          for (let p = 0; p < c; p++) {
+            const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+            const a0 = v128.load32_splat(p0), a1 = v128.load32_splat(p1);
+            const a2 = v128.load32_splat(p2), a3 = v128.load32_splat(p3);
+            c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+            c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+            c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+            c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+            p0 += 4; p1 += 4; p2 += 4; p3 += 4; pb += 32;
+          }
+          v128.store(out, c00); v128.store(out, c01, 16);
+          v128.store(out + next, c10); v128.store(out + next, c11, 16);
+          v128.store(out + 2 * next, c20); v128.store(out + 2 * next, c21, 16);
+          v128.store(out + 3 * next, c30); v128.store(out + 3 * next, c31, 16);
+        }
+      }
+    }
+    if (!bias && !sums) continue;
+    for (let o = o0; o < o1; o++) {
+      for (let j = 0; j < cout; j += 4) {
+        const p = y + ((o * cout + j) << 2);
+        let v = ld(p);
+        if (bias) { v = f32x4.add(v, ld(bias + (j << 2))); v128.store(p, v); }
+        if (sums) v128.store(sums + (j << 2), f32x4.add(ld(sums + (j << 2)), v));
+      }
     }
   }
 }
@@ -130,7 +219,8 @@ function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i
 // The job block's words (i32): the first eight belong to the callers' scheduling (src/models/winograd.ts), the
 // rest describe the step.
 const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
-export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2;
+const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26;
+export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3;
 
 @inline function word(job: usize, i: i32): i32 { return load<i32>(job + (<usize>i << 2)); }
 
@@ -141,12 +231,20 @@ export function runUnit(job: usize, unit: i32): void {
   const t = (ty1 - ty0) * (w >> 1);
   if (step == INPUT_TRANSFORM) {
     const from = ty0 + unit * per;
-    inputTransform(word(job, X), word(job, V), word(job, H), w, word(job, C), ty0, ty1, from, min(ty1, from + per));
+    inputTransform(word(job, X), word(job, V), word(job, H), w, word(job, C), ty0, ty1, from, min(ty1, from + per), word(job, SCALE), word(job, SHIFT));
   } else if (step == PRODUCTS) {
     const from = (unit >> 4) * per;
     product(word(job, V), word(job, U), word(job, M), t, word(job, C), word(job, COUT), unit & 15, from, min(t, from + per));
+  } else if (step == CONV_STRIDE_2) {
+    // units are output rows; ty0 and ty1 are unused (the whole image is one band)
+    const from = unit * per, sums = word(job, SUMS);
+    convStride2(word(job, X), word(job, U), word(job, Y), word(job, H), w, word(job, C), word(job, COUT), from,
+      min(word(job, H) >> 1, from + per), word(job, ZEROS), word(job, BIAS), sums ? sums + ((unit * word(job, COUT)) << 2) : 0);
   } else {
     const from = unit * per;
-    outputTransform(word(job, M), word(job, Y), w, word(job, COUT), ty0, ty1, from, min(t, from + per));
+    // each unit sums into its own row of sums ([units, cout]), so units running at once never add into one place
+    const sums = word(job, SUMS);
+    outputTransform(word(job, M), word(job, Y), w, word(job, COUT), ty0, ty1, from, min(t, from + per),
+      word(job, BIAS), word(job, ALPHA), sums ? sums + ((unit * word(job, COUT)) << 2) : 0);
   }
 }

@@ -42,7 +42,7 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
         const filter = kernel.addFilter(filterData, c, cout);
         const ours = kernel.conv(x, filter);
         // In bands of tile rows (the scratch bounded): 1 or 2 tile rows a band.
-        const banded = kernel.conv(x, filter, 16 * (w / 2) * Math.max(c, cout) * 4 * 1.5);
+        const banded = kernel.conv(x, filter, { bandBytes: 16 * (w / 2) * Math.max(c, cout) * 4 * 1.5 });
         expect(tf.max(tf.abs(tf.sub(banded, ours))).dataSync()[0], 'banded').toBe(0);
         const reference = tf.conv2d(x, tf.tensor4d(filterData, [3, 3, c, cout]), 1, 'same');
         const scale = tf.max(tf.abs(reference)).dataSync()[0];
@@ -52,6 +52,48 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
       }
     });
   }
+
+  it('fuses the BatchNorm before, the bias and PReLU after, and the mean of its output, as tfjs computes them apart', () => {
+    const kernel = Winograd3x3.create({ threads: 1 })!;
+    for (const [b, h, w, c, cout] of [[2, 16, 12, 32, 64], [1, 8, 8, 8, 16]]) {
+      const x = tf.tensor4d(random(b * h * w * c, 1, 3 + c), [b, h, w, c]);
+      const filterData = random(9 * c * cout, 0.1, 5 + cout);
+      const [scale, shift, bias, alpha] = [random(c, 2, 11), random(c, 1, 12), random(cout, 1, 13), random(cout, 0.5, 14)];
+      const filter = kernel.addFilter(filterData, c, cout);
+      const steps = { scale: kernel.addVector(scale), shift: kernel.addVector(shift), bias: kernel.addVector(bias), alpha: kernel.addVector(alpha) };
+      const { y, mean } = kernel.convAndMean(x, filter, { ...steps, bandBytes: 16 * (w / 2) * Math.max(c, cout) * 4 * 2 });
+      // the padding is of the normalised input (zeros after the BatchNorm, as the official module pads)
+      const normalised = tf.add(tf.mul(x, tf.tensor1d(scale)), tf.tensor1d(shift));
+      const reference = tf.prelu(tf.add(tf.conv2d(normalised as tf.Tensor4D, tf.tensor4d(filterData, [3, 3, c, cout]), 1, 'same'), tf.tensor1d(bias)), tf.tensor1d(alpha));
+      const scaleOf = (t: tf.Tensor) => tf.max(tf.abs(t)).dataSync()[0];
+      expect(scaleOf(tf.sub(y, reference)) / scaleOf(reference), `[${b}, ${h}, ${w}, ${c}] → ${cout}`).toBeLessThan(3e-6);
+      const referenceMean = tf.mean(reference, [1, 2]);
+      expect(mean.shape).toEqual([b, cout]);
+      expect(scaleOf(tf.sub(mean, referenceMean)) / scaleOf(referenceMean), 'mean').toBeLessThan(3e-6);
+      // without steps, a plain convolution still
+      expect(scaleOf(tf.sub(kernel.conv(x, filter, { bias: steps.bias }), tf.add(tf.conv2d(x, tf.tensor4d(filterData, [3, 3, c, cout]), 1, 'same'), tf.tensor1d(bias))))).toBeLessThan(1e-4);
+    }
+    expect(() => kernel.conv(tf.zeros([1, 8, 8, 8]) as tf.Tensor4D, kernel.addFilter(new Float32Array(9 * 64), 8, 8), { bias: kernel.addVector(new Float32Array(16)) })).toThrow(/16 values for 8 channels/);
+  });
+
+  it('convolves with stride 2 (direct, zero padding 1 on every side, as the official stride-2 convolutions)', () => {
+    const kernel = Winograd3x3.create({ threads: 1 })!;
+    for (const [b, h, w, c, cout] of [[2, 16, 16, 64, 64], [1, 8, 16, 3, 8], [1, 32, 8, 20, 16]]) {
+      const x = tf.tensor4d(random(b * h * w * c, 1, 21 + c), [b, h, w, c]);
+      const filterData = random(9 * c * cout, 0.1, 22 + cout);
+      const bias = random(cout, 1, 23);
+      const filter = kernel.addStride2Filter(filterData, c, cout);
+      expect(Winograd3x3.fits(x.shape, filter)).toBe(true);
+      const { y, mean } = kernel.convAndMean(x, filter, { bias: kernel.addVector(bias) });
+      const reference = tf.add(tf.conv2d(x, tf.tensor4d(filterData, [3, 3, c, cout]), 2, 1), tf.tensor1d(bias));
+      const scaleOf = (t: tf.Tensor) => tf.max(tf.abs(t)).dataSync()[0];
+      expect(y.shape).toEqual([b, h / 2, w / 2, cout]);
+      expect(scaleOf(tf.sub(y, reference)) / scaleOf(reference), `[${b}, ${h}, ${w}, ${c}] → ${cout}`).toBeLessThan(3e-6);
+      const referenceMean = tf.mean(reference, [1, 2]);
+      expect(scaleOf(tf.sub(mean, referenceMean)) / scaleOf(referenceMean), 'mean').toBeLessThan(3e-6);
+    }
+    expect(Winograd3x3.fits([1, 12, 12, 8], { c: 8, cout: 8, stride: 2 })).toBe(false); // output width 6, not in 4s
+  });
 
   it('runs on helper threads sharing its memory, with the same results as on one', async () => {
     const spawn: SpawnHelper = (source, message) => {
@@ -72,7 +114,7 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
       const filter = threaded.addFilter(filterData, c, cout);
       for (let i = 0; i < 10; i++) {
         // units run in any order on any thread, each writing its own part: the same bits every time
-        expect(Array.from(threaded.conv(x, filter, 16 * (w / 2) * cout * 4 * 3).dataSync())).toEqual(Array.from(single.conv(x, single.addFilter(filterData, c, cout), 16 * (w / 2) * cout * 4 * 3).dataSync()));
+        expect(Array.from(threaded.conv(x, filter, { bandBytes: 16 * (w / 2) * cout * 4 * 3 }).dataSync())).toEqual(Array.from(single.conv(x, single.addFilter(filterData, c, cout), { bandBytes: 16 * (w / 2) * cout * 4 * 3 }).dataSync()));
       }
       expect(Array.from(threaded.conv(x, filter).dataSync())).toEqual(Array.from(expected));
       expect(threaded.units.helpers, `helpers ran ${threaded.units.helpers} of ${threaded.units.all} units`).toBeGreaterThan(0);
@@ -93,15 +135,20 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
   it('runs the encoder on wasm, which still reproduces the official tensors', async () => {
     await useNodeBackend('wasm');
     const conv = vi.spyOn(Winograd3x3.prototype, 'conv');
+    const convAndMean = vi.spyOn(Winograd3x3.prototype, 'convAndMean');
     try {
       const results = await runGoldenSuite(async (p) => new Uint8Array(await readFile(join(GOLDEN, p))));
       const encoder = results.filter((r) => r.name.startsWith('style-transformer-tiny/'));
       console.log(`golden on wasm with the Winograd kernel:\n${encoder.map((r) => `  ${r.name.padEnd(48)} ${r.maxAbsDiff.toExponential(2)}`).join('\n')}`);
-      // The tiny encoder's 6 units: conv1 of each and conv2 of the 2 with stride 1, for each encode the suite runs.
-      expect(conv.mock.calls.length).toBeGreaterThanOrEqual(8);
+      // The tiny encoder's 6 units, each: BN1, conv1 and PReLU in one call; conv2 (stride 1 or 2) and its mean in another.
+      expect(conv.mock.calls.length).toBeGreaterThanOrEqual(6);
+      expect(convAndMean.mock.calls.length).toBeGreaterThanOrEqual(6);
+      const strides = convAndMean.mock.calls.map(([, filter]) => filter.stride);
+      expect(new Set(strides)).toEqual(new Set([1, 2]));
       for (const r of encoder) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
     } finally {
       conv.mockRestore();
+      convAndMean.mockRestore();
       await tf.setBackend('cpu');
     }
   });

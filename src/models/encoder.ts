@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../io/errors';
 import { TransformerDecoderLayer } from './transformer';
 import { countIndexed, RawWeights, TensorOwner } from './weights';
-import { Winograd3x3, type WinogradFilter } from './winograd';
+import { Winograd3x3, type WinogradFilter, type WinogradVector } from './winograd';
 
 /**
  * The Style Transformer encoder: an IR-SE backbone (stages of bottleneck_IR_SE units, each stage starting with a
@@ -25,8 +25,15 @@ interface Unit {
   conv2: FoldedConv;
   seFc1: tf.Tensor2D;
   seFc2: tf.Tensor2D;
-  /** conv1 and (stride 1) conv2 in the Winograd kernel's form, on wasm. */
-  winograd: { conv1: WinogradFilter; conv2: WinogradFilter | null } | null;
+  /** On wasm, the unit in the kernel's form: BN1, conv1 and PReLU as one call; conv2 + bias (Winograd, or stride 2). */
+  winograd: KernelUnit | null;
+}
+
+interface KernelUnit {
+  conv1: WinogradFilter;
+  bn1: { scale: WinogradVector; shift: WinogradVector };
+  prelu: WinogradVector;
+  conv2: { filter: WinogradFilter; bias: WinogradVector } | null;
 }
 
 export interface EncoderConfig {
@@ -133,17 +140,18 @@ export class StyleTransformerEncoder extends TensorOwner {
     }));
     const conv1 = this.keep(convFilter(weights, 'res_layer.1.weight'));
     const conv2 = this.folded(weights, 'res_layer.3.weight', 'res_layer.4');
-    const kernelForm = (filter: tf.Tensor4D) => this.winograd!.addFilter(filter.dataSync() as Float32Array, filter.shape[2], filter.shape[3]);
+    const bn1 = this.batchNorm(weights, 'res_layer.0');
+    const prelu = this.keep(weights.tensor('res_layer.2.weight') as tf.Tensor1D);
     return {
       stride,
       shortcut: weights.has('shortcut_layer.0.weight') ? this.folded(weights, 'shortcut_layer.0.weight', 'shortcut_layer.1') : null,
-      bn1: this.batchNorm(weights, 'res_layer.0'),
+      bn1,
       conv1,
-      prelu: this.keep(weights.tensor('res_layer.2.weight') as tf.Tensor1D),
+      prelu,
       conv2,
       seFc1: dense('res_layer.5.fc1.weight'),
       seFc2: dense('res_layer.5.fc2.weight'),
-      winograd: this.winograd ? { conv1: kernelForm(conv1), conv2: stride === 1 ? kernelForm(conv2.filter) : null } : null,
+      winograd: this.winograd && kernelUnit(this.winograd, { conv1, bn1, prelu, conv2, stride }),
     };
   }
 
@@ -222,6 +230,18 @@ function affine(x: tf.Tensor4D, a: Affine): tf.Tensor4D {
   return tf.add(tf.mul(x, a.scale), a.shift) as tf.Tensor4D;
 }
 
+/** A unit's filters and per-channel vectors in the kernel's memory (read once, at load). */
+function kernelUnit(kernel: Winograd3x3, u: { conv1: tf.Tensor4D; bn1: Affine; prelu: tf.Tensor1D; conv2: FoldedConv; stride: number }): KernelUnit {
+  const filter = (f: tf.Tensor4D, stride = 1) => (stride === 2 ? kernel.addStride2Filter : kernel.addFilter).call(kernel, f.dataSync() as Float32Array, f.shape[2], f.shape[3]);
+  const vector = (v: tf.Tensor1D) => kernel.addVector(v.dataSync() as Float32Array);
+  return {
+    conv1: filter(u.conv1),
+    bn1: { scale: vector(u.bn1.scale), shift: vector(u.bn1.shift) },
+    prelu: vector(u.prelu),
+    conv2: u.stride <= 2 ? { filter: filter(u.conv2.filter, u.stride), bias: vector(u.conv2.bias) } : null,
+  };
+}
+
 function applyUnit(u: Unit, x: tf.Tensor4D, kernel: Winograd3x3 | null): tf.Tensor4D {
   const b = x.shape[0];
   const shortcut = u.shortcut
@@ -230,14 +250,18 @@ function applyUnit(u: Unit, x: tf.Tensor4D, kernel: Winograd3x3 | null): tf.Tens
     // took 6% of a 256 px encode (260 ms against 9 ms for 256 x 256 x 64).
     : u.stride === 1 ? x : tf.maxPool(x, 1, u.stride, 'valid');
   const w = kernel ? u.winograd : null;
-  let r = affine(x, u.bn1);
-  r = kernel && w && Winograd3x3.fits(r.shape, w.conv1)
-    ? tf.prelu(kernel.conv(r, w.conv1), u.prelu as tf.Tensor) as tf.Tensor4D
-    : tf.fused.conv2d({ x: r, filter: u.conv1, strides: 1, pad: 1, activation: 'prelu', preluActivationWeights: u.prelu });
-  r = kernel && w?.conv2 && Winograd3x3.fits(r.shape, w.conv2)
-    ? tf.add(kernel.conv(r, w.conv2), u.conv2.bias) as tf.Tensor4D
-    : tf.fused.conv2d({ x: r, filter: u.conv2.filter, strides: u.stride, pad: 1, bias: u.conv2.bias });
-  const pooled = tf.mean(r, [1, 2]) as tf.Tensor2D;
+  // On wasm: BN1, conv1 and PReLU in one kernel call; conv2 (stride 1 or 2) with its bias, and the SE block's mean,
+  // in another.
+  let r = kernel && w && Winograd3x3.fits(x.shape, w.conv1)
+    ? kernel.conv(x, w.conv1, { scale: w.bn1.scale, shift: w.bn1.shift, alpha: w.prelu })
+    : tf.fused.conv2d({ x: affine(x, u.bn1), filter: u.conv1, strides: 1, pad: 1, activation: 'prelu', preluActivationWeights: u.prelu });
+  let pooled: tf.Tensor2D;
+  if (kernel && w?.conv2 && Winograd3x3.fits(r.shape, w.conv2.filter)) {
+    ({ y: r, mean: pooled } = kernel.convAndMean(r, w.conv2.filter, { bias: w.conv2.bias }));
+  } else {
+    r = tf.fused.conv2d({ x: r, filter: u.conv2.filter, strides: u.stride, pad: 1, bias: u.conv2.bias });
+    pooled = tf.mean(r, [1, 2]) as tf.Tensor2D;
+  }
   const gate = tf.sigmoid(tf.matMul(tf.relu(tf.matMul(pooled, u.seFc1)), u.seFc2));
   r = tf.mul(r, tf.reshape(gate, [b, 1, 1, r.shape[3]])) as tf.Tensor4D;
   return tf.add(r, shortcut) as tf.Tensor4D;

@@ -13,8 +13,23 @@ interface KernelExports {
   runUnit(job: number, unit: number): void;
 }
 
-/** A 3×3 filter in Winograd's form ([16, C, Cout]) at `offset` in the kernel's memory. */
-export interface WinogradFilter { offset: number; c: number; cout: number }
+/** A per-channel vector kept in the kernel's memory. */
+export interface WinogradVector { offset: number; length: number }
+
+/** Elementwise steps fused into a convolution (`Winograd3x3.conv`), and the scratch's bound. */
+export interface ConvSteps {
+  /** Before: x * scale + shift per input channel (an eval-mode BatchNorm); the padding stays zero. */
+  scale?: WinogradVector;
+  shift?: WinogradVector;
+  /** After: + bias, then PReLU with these slopes, per output channel. */
+  bias?: WinogradVector;
+  alpha?: WinogradVector;
+  /** Bytes of each transformed band (default 8 MiB): the image is done in bands of tile rows no larger. */
+  bandBytes?: number;
+}
+
+/** A 3×3 filter in Winograd's form ([16, Cout / 8, C, 8]: panels of 8 output channels) at `offset` in the kernel's memory. */
+export interface WinogradFilter { offset: number; c: number; cout: number; stride: 1 | 2 }
 
 /**
  * A helper thread running the kernel on the same memory (a Web Worker, or Node's worker_threads); `started` settles
@@ -43,7 +58,7 @@ const START_TIMEOUT_MS = 3000;
 const JOB_BYTES = 128;
 const GENERATION = 0, CLAIM = 1, DONE = 2, UNITS = 3, FAILED = 4, STEP = 8;
 const STOP = -1;
-const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2;
+const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3;
 
 /**
  * A helper's script: it instantiates the kernel on the shared memory, sleeps until a job's generation changes, and
@@ -115,6 +130,30 @@ export function setKernelThreads(threads: { spawn: SpawnHelper | null; threads?:
 /** Whether this runtime can share memory between threads (a page must be cross-origin isolated). */
 function canShareMemory(): boolean {
   return typeof SharedArrayBuffer === 'function' && (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated !== false;
+}
+
+/**
+ * tfjs-wasm's own heap, where the backend is wasm: activations are copied straight from it and into a tensor it
+ * allocates (makeOutput and typedArrayFromHeap are the methods its kernels use), one copy each way where dataSync
+ * and tf.tensor took two (120 ms of an official encode's 850 in Chromium). The view is taken again after every
+ * allocation, as the heap may have grown.
+ */
+interface WasmHeap {
+  makeOutput(shape: number[], dtype: 'float32'): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+function wasmHeap(): WasmHeap | null {
+  const backend = tf.backend() as unknown as Partial<WasmHeap>;
+  return tf.getBackend() === 'wasm' && typeof backend.makeOutput === 'function' && typeof backend.typedArrayFromHeap === 'function' ? backend as WasmHeap : null;
+}
+
+/** Whether x's values are on that heap (a tensor made on another backend moves only when a tfjs kernel reads it). */
+function onHeap(wasm: WasmHeap, x: tf.Tensor): boolean {
+  try {
+    return wasm.typedArrayFromHeap(x).length === x.size;
+  } catch {
+    return false;
+  }
 }
 
 function helpersStarted(helpers: HelperThread[]): Promise<void> {
@@ -195,9 +234,13 @@ export class Winograd3x3 {
     return null;
   }
 
-  /** Whether a convolution of x [B, H, W, C] with this filter fits the kernel (even sides, widths in 8s). */
-  static fits(x: readonly number[], f: { c: number; cout: number }): boolean {
+  /**
+   * Whether a convolution of x [B, H, W, C] with this filter fits the kernel: even sides, output channels in 8s;
+   * stride 1 (Winograd): input channels in 8s and tiles in 4s; stride 2 (direct): output width in 4s.
+   */
+  static fits(x: readonly number[], f: { c: number; cout: number; stride?: 1 | 2 }): boolean {
     const [, h, w, c] = x;
+    if (f.stride === 2) return h % 2 === 0 && w % 2 === 0 && (w / 2) % 4 === 0 && c === f.c && f.cout % 8 === 0;
     return h % 2 === 0 && w % 2 === 0 && ((h / 2) * (w / 2)) % 4 === 0 && c === f.c && c % 8 === 0 && f.cout % 8 === 0;
   }
 
@@ -216,57 +259,120 @@ export class Winograd3x3 {
           const r0 = G[p][0] * g[0] + G[p][1] * g[3] + G[p][2] * g[6];
           const r1 = G[p][0] * g[1] + G[p][1] * g[4] + G[p][2] * g[7];
           const r2 = G[p][0] * g[2] + G[p][1] * g[5] + G[p][2] * g[8];
-          for (let q = 0; q < 4; q++) u[((p * 4 + q) * c + ci) * cout + co] = r0 * G[q][0] + r1 * G[q][1] + r2 * G[q][2];
+          for (let q = 0; q < 4; q++) u[(((p * 4 + q) * (cout / 8) + (co >> 3)) * c + ci) * 8 + (co & 7)] = r0 * G[q][0] + r1 * G[q][1] + r2 * G[q][2];
         }
       }
     }
     this.filtersEnd = offset + 16 * c * cout * 4;
-    return { offset, c, cout };
+    return { offset, c, cout, stride: 1 };
   }
 
-  /** conv2d(x, filter, strides 1, pad 'same') for x [B, H, W, C] that `fits`; `bandBytes` bounds the scratch. */
-  conv(x: tf.Tensor4D, f: WinogradFilter, bandBytes = BAND_BYTES): tf.Tensor4D {
+  /** Keeps filter [3, 3, C, Cout] (HWIO) for the direct stride-2 convolution: panels [Cout / 8, 9, C, 8]. */
+  addStride2Filter(filter: Float32Array, c: number, cout: number): WinogradFilter {
+    if (filter.length !== 9 * c * cout) throw new RangeError(`a 3×3 filter of ${c} → ${cout} channels has ${9 * c * cout} values, not ${filter.length}`);
+    const offset = this.filtersEnd;
+    this.reserve(offset + 9 * c * cout * 4);
+    const panels = new Float32Array(this.memory.buffer, offset, 9 * c * cout);
+    for (let t = 0; t < 9; t++) {
+      for (let ci = 0; ci < c; ci++) {
+        for (let co = 0; co < cout; co++) panels[(((co >> 3) * 9 + t) * c + ci) * 8 + (co & 7)] = filter[(t * c + ci) * cout + co];
+      }
+    }
+    this.filtersEnd = offset + 9 * c * cout * 4;
+    return { offset, c, cout, stride: 2 };
+  }
+
+  /** Keeps a per-channel vector (a BatchNorm's scale or shift, a bias, PReLU's slopes) for `conv`'s fused steps. */
+  addVector(values: Float32Array): WinogradVector {
+    const offset = this.filtersEnd;
+    this.reserve(offset + values.length * 4);
+    new Float32Array(this.memory.buffer, offset, values.length).set(values);
+    this.filtersEnd = offset + Math.ceil(values.length / 4) * 16;
+    return { offset, length: values.length };
+  }
+
+  /**
+   * conv2d(x * scale + shift, filter, strides 1, pad 'same') + bias, then PReLU(alpha) — each step only where given —
+   * for x [B, H, W, C] that `fits`; a stride-2 filter (addStride2Filter) convolves with strides 2, pad 1, + bias. The elementwise steps run inside the kernel's transforms, where tfjs would have
+   * read and written the whole activation once for each.
+   */
+  conv(x: tf.Tensor4D, f: WinogradFilter, steps: ConvSteps = {}): tf.Tensor4D {
+    return this.convolve(x, f, steps, null);
+  }
+
+  /** `conv`, and the mean of its output over height and width ([B, Cout]: a squeeze-and-excitation block's input). */
+  convAndMean(x: tf.Tensor4D, f: WinogradFilter, steps: ConvSteps = {}): { y: tf.Tensor4D; mean: tf.Tensor2D } {
+    const sums = new Float64Array(x.shape[0] * f.cout);
+    const y = this.convolve(x, f, steps, sums);
+    const [, h, w] = y.shape;
+    return { y, mean: tf.tensor2d(Float32Array.from(sums, (v) => v / (h * w)), [x.shape[0], f.cout]) };
+  }
+
+  private convolve(x: tf.Tensor4D, f: WinogradFilter, steps: ConvSteps, sums: Float64Array | null): tf.Tensor4D {
     const [b, h, w, c] = x.shape;
-    if (!Winograd3x3.fits(x.shape, f)) throw new RangeError(`the Winograd kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels`);
+    if (!Winograd3x3.fits(x.shape, f)) throw new RangeError(`the kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels, stride ${f.stride}`);
+    for (const [name, v, n] of [['scale', steps.scale, c], ['shift', steps.shift, c], ['bias', steps.bias, f.cout], ['alpha', steps.alpha, f.cout]] as const) {
+      if (v && v.length !== n) throw new RangeError(`${name} has ${v.length} values for ${n} channels`);
+      if (v && f.stride === 2 && name !== 'bias') throw new RangeError(`the stride-2 convolution fuses a bias only, not ${name}`);
+    }
+    const [ho, wo] = [h / f.stride, w / f.stride];
+    // Units: enough for every thread to take several (they are claimed as threads come free).
+    const share = (n: number) => Math.max(1, Math.ceil(n / (4 * this.threads)));
     const tw = w / 2;
-    // Tile rows a band: as many as keep its transforms under bandBytes, in steps that keep its tiles in 4s.
+    // Winograd's tile rows a band: as many as keep its transforms under bandBytes, in steps that keep its tiles in 4s.
     const rowStep = tw % 4 === 0 ? 1 : tw % 2 === 0 ? 2 : 4;
-    const bandRows = Math.max(rowStep, Math.floor(bandBytes / (16 * tw * Math.max(c, f.cout) * 4) / rowStep) * rowStep);
+    const bandRows = f.stride === 2 ? h / 2 : Math.max(rowStep, Math.floor((steps.bandBytes ?? BAND_BYTES) / (16 * tw * Math.max(c, f.cout) * 4) / rowStep) * rowStep);
     const bandTiles = Math.min(bandRows, h / 2) * tw;
-    const at = { x: this.filtersEnd, v: 0, m: 0, y: 0 };
+    const at = { x: this.filtersEnd, v: 0, m: 0, y: 0, zeros: 0, sums: 0 };
     at.v = at.x + h * w * c * 4;
-    at.m = at.v + 16 * bandTiles * c * 4;
-    at.y = at.m + 16 * bandTiles * f.cout * 4;
-    this.reserve(at.y + h * w * f.cout * 4);
-    const input = x.dataSync() as Float32Array;
-    const output = new Float32Array(b * h * w * f.cout);
+    at.m = at.v + (f.stride === 1 ? 16 * bandTiles * c * 4 : 0);
+    at.y = at.m + (f.stride === 1 ? 16 * bandTiles * f.cout * 4 : 0);
+    at.zeros = at.y + ho * wo * f.cout * 4;
+    at.sums = at.zeros + Math.ceil(c / 4) * 16;
+    this.reserve(at.sums + Math.max(bandTiles, ho) * f.cout * 4);
+    if (f.stride === 2) new Float32Array(this.memory.buffer, at.zeros, c).fill(0);
+    const wasm = wasmHeap();
+    const input = wasm && onHeap(wasm, x) ? null : x.dataSync() as Float32Array;
+    const outputInfo = wasm?.makeOutput([b, ho, wo, f.cout], 'float32');
+    const output = outputInfo ? null : new Float32Array(b * ho * wo * f.cout);
+    const fused = [steps.scale?.offset ?? 0, steps.shift?.offset ?? 0, steps.bias?.offset ?? 0, steps.alpha?.offset ?? 0, sums ? at.sums : 0, at.zeros];
+    /** Runs a step whose units each sum into their own row of at.sums (when sums are asked for), and adds them up. */
+    const runSumming = (step: number, words: number[], units: number, image: number) => {
+      const partial = new Float32Array(this.memory.buffer, at.sums, units * f.cout);
+      if (sums) partial.fill(0);
+      this.run(step, words, units);
+      if (sums) for (let u = 0; u < units; u++) for (let o = 0; o < f.cout; o++) sums[image * f.cout + o] += partial[u * f.cout + o];
+    };
     for (let i = 0; i < b; i++) {
-      new Float32Array(this.memory.buffer, at.x, h * w * c).set(input.subarray(i * h * w * c, (i + 1) * h * w * c));
-      for (let ty0 = 0; ty0 < h / 2; ty0 += bandRows) {
+      const image = input ?? wasm!.typedArrayFromHeap(x) as Float32Array;
+      new Float32Array(this.memory.buffer, at.x, h * w * c).set(image.subarray(i * h * w * c, (i + 1) * h * w * c));
+      if (f.stride === 2) {
+        const rowsPer = share(ho);
+        runSumming(CONV_STRIDE_2, [at.x, 0, 0, at.y, f.offset, h, w, c, f.cout, 0, 0, rowsPer, ...fused], Math.ceil(ho / rowsPer), i);
+      }
+      for (let ty0 = 0; f.stride === 1 && ty0 < h / 2; ty0 += bandRows) {
         const ty1 = Math.min(h / 2, ty0 + bandRows);
         const tiles = (ty1 - ty0) * tw;
-        const step = [at.x, at.v, at.m, at.y, f.offset, h, w, c, f.cout, ty0, ty1];
-        // Units: enough for every thread to take several (they are claimed as threads come free).
-        const share = (n: number, quantum = 1) => Math.max(quantum, Math.ceil(n / (4 * this.threads) / quantum) * quantum);
+        const job = (per: number) => [at.x, at.v, at.m, at.y, f.offset, h, w, c, f.cout, ty0, ty1, per, ...fused];
         const rowsPer = share(ty1 - ty0);
-        this.run(INPUT_TRANSFORM, step, rowsPer, Math.ceil((ty1 - ty0) / rowsPer));
+        this.run(INPUT_TRANSFORM, job(rowsPer), Math.ceil((ty1 - ty0) / rowsPer));
         const productRows = Math.ceil(tiles / Math.ceil(this.threads / 4) / 4) * 4;
-        this.run(PRODUCTS, step, productRows, 16 * Math.ceil(tiles / productRows));
+        this.run(PRODUCTS, job(productRows), 16 * Math.ceil(tiles / productRows));
         const tilesPer = share(tiles);
-        this.run(OUTPUT_TRANSFORM, step, tilesPer, Math.ceil(tiles / tilesPer));
+        runSumming(OUTPUT_TRANSFORM, job(tilesPer), Math.ceil(tiles / tilesPer), i);
       }
-      output.set(new Float32Array(this.memory.buffer, at.y, h * w * f.cout), i * h * w * f.cout);
+      (output ?? wasm!.typedArrayFromHeap(outputInfo!)).set(new Float32Array(this.memory.buffer, at.y, ho * wo * f.cout), i * ho * wo * f.cout);
     }
-    return tf.tensor4d(output, [b, h, w, f.cout]);
+    return output ? tf.tensor4d(output, [b, ho, wo, f.cout]) : tf.engine().makeTensorFromTensorInfo(outputInfo!) as tf.Tensor4D;
   }
 
   /**
    * Runs `units` units of a step on every thread: this one claims units as the helpers do, then waits (spinning:
    * a page's main thread may not block) for the units they are still running.
    */
-  private run(step: number, words: number[], per: number, units: number): void {
+  private run(step: number, words: number[], units: number): void {
     const job = new Int32Array(this.memory.buffer, 0, JOB_BYTES / 4);
-    job.set([step, ...words, per], STEP);
+    job.set([step, ...words], STEP);
     if (this.helpers.length === 0) {
       for (let unit = 0; unit < units; unit++) this.kernel.runUnit(0, unit);
       return;
