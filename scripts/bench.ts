@@ -29,7 +29,7 @@ async function node(models: string[], backends: string[], runs: number, cpuFull:
   const read = async (p: string) => new Uint8Array(await readFile(join(FIXTURES, p)));
   for (const backend of backends) {
     await useNodeBackend(backend as NodeBackend);
-    if (backend === 'wasm') console.log(`wasm runs ${wasmThreadCount()} thread(s) in Node; the encoder's Winograd kernel runs on every core (${availableParallelism()})`);
+    if (backend === 'wasm') console.log(`wasm runs ${wasmThreadCount()} thread(s) in Node; the encoder's convolution kernel runs on every core (${availableParallelism()})`);
     const names = backend === 'cpu' && !cpuFull ? models.filter((m) => m === 'tiny' || m.startsWith('demo-')) : models;
     for (const model of await benchModels(read, names, (dir) => loadBundle(directoryFiles(join(MODELS, dir))))) rows.push(...await benchModel(model, runs, console.log, idleMs));
   }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../io/errors';
 import { TransformerDecoderLayer } from './transformer';
 import { countIndexed, RawWeights, TensorOwner } from './weights';
-import { Winograd3x3, type WinogradFilter, type WinogradVector } from './winograd';
+import { Conv3x3Kernel, type KernelFilter, type KernelVector } from './conv3x3';
 
 /**
  * The Style Transformer encoder: an IR-SE backbone (stages of bottleneck_IR_SE units, each stage starting with a
@@ -26,14 +26,14 @@ interface Unit {
   seFc1: tf.Tensor2D;
   seFc2: tf.Tensor2D;
   /** On wasm, the unit in the kernel's form: BN1, conv1 and PReLU as one call; conv2 + bias (Winograd, or stride 2). */
-  winograd: KernelUnit | null;
+  kernel: KernelUnit | null;
 }
 
 interface KernelUnit {
-  conv1: WinogradFilter;
-  bn1: { scale: WinogradVector; shift: WinogradVector };
-  prelu: WinogradVector;
-  conv2: { filter: WinogradFilter; bias: WinogradVector } | null;
+  conv1: KernelFilter;
+  bn1: { scale: KernelVector; shift: KernelVector };
+  prelu: KernelVector;
+  conv2: { filter: KernelFilter; bias: KernelVector } | null;
 }
 
 export interface EncoderConfig {
@@ -91,15 +91,15 @@ export class StyleTransformerEncoder extends TensorOwner {
   private readonly layers: TransformerDecoderLayer[];
   /**
    * On wasm the units' 3×3 stride-1 convolutions (30 of the official backbone's 32.6 G multiply-adds) run in our
-   * Winograd kernel (src/models/winograd.ts) where their shapes fit it; elsewhere, and on the GPU backends, tfjs's.
+   * convolution kernel (src/models/conv3x3.ts: Winograd's for stride 1, direct for stride 2) where their shapes fit it; elsewhere, and on the GPU backends, tfjs's.
    * The kernel's outputs carry no gradient: the encoder only ever runs forward (refinement tunes the generator).
    */
-  private readonly winograd: Winograd3x3 | null;
+  private readonly convKernel: Conv3x3Kernel | null;
 
   constructor(weights: RawWeights, config = inferEncoderConfig(weights), heads = 4) {
     super();
     this.config = config;
-    this.winograd = tf.getBackend() === 'wasm' ? Winograd3x3.create() : null;
+    this.convKernel = tf.getBackend() === 'wasm' ? Conv3x3Kernel.create() : null;
     this.z = this.keep(weights.tensor('z') as tf.Tensor3D);
     this.stem = {
       conv: this.folded(weights, 'input_layer.0.weight', 'input_layer.1'),
@@ -151,7 +151,7 @@ export class StyleTransformerEncoder extends TensorOwner {
       conv2,
       seFc1: dense('res_layer.5.fc1.weight'),
       seFc2: dense('res_layer.5.fc2.weight'),
-      winograd: this.winograd && kernelUnit(this.winograd, { conv1, bn1, prelu, conv2, stride }),
+      kernel: this.convKernel && kernelUnit(this.convKernel, { conv1, bn1, prelu, conv2, stride }),
     };
   }
 
@@ -162,7 +162,7 @@ export class StyleTransformerEncoder extends TensorOwner {
         x: images, filter: this.stem.conv.filter, strides: 1, pad: 1, bias: this.stem.conv.bias, activation: 'prelu', preluActivationWeights: this.stem.prelu,
       });
       const tapped: tf.Tensor4D[] = [];
-      const kernel = tf.getBackend() === 'wasm' ? this.winograd : null;
+      const kernel = tf.getBackend() === 'wasm' ? this.convKernel : null;
       this.units.forEach((unit, i) => {
         x = applyUnit(unit, x, kernel);
         if (this.taps.includes(i)) tapped.push(x);
@@ -190,20 +190,20 @@ export class StyleTransformerEncoder extends TensorOwner {
     return tf.tidy(() => this.trace(images, queries).codes);
   }
 
-  /** The Winograd kernel's threads and the units its helpers ran (for benchmarks), or null where tfjs convolves. */
+  /** The convolution kernel's threads and the units its helpers ran (for benchmarks), or null where tfjs convolves. */
   get kernelThreads(): { threads: number; helperUnits: number; units: number } | null {
-    return this.winograd && { threads: this.winograd.threads, helperUnits: this.winograd.units.helpers, units: this.winograd.units.all };
+    return this.convKernel && { threads: this.convKernel.threads, helperUnits: this.convKernel.units.helpers, units: this.convKernel.units.all };
   }
 
-  /** Settles when the convolution kernel's helper threads have started (src/models/winograd.ts: `ready`). */
+  /** Settles when the convolution kernel's helper threads have started (src/models/conv3x3.ts: `ready`). */
   ready(): Promise<void> {
-    return this.winograd?.ready ?? Promise.resolve();
+    return this.convKernel?.ready ?? Promise.resolve();
   }
 
   override dispose(): void {
     super.dispose();
     for (const layer of this.layers) layer.dispose();
-    this.winograd?.dispose();
+    this.convKernel?.dispose();
   }
 }
 
@@ -231,7 +231,7 @@ function affine(x: tf.Tensor4D, a: Affine): tf.Tensor4D {
 }
 
 /** A unit's filters and per-channel vectors in the kernel's memory (read once, at load). */
-function kernelUnit(kernel: Winograd3x3, u: { conv1: tf.Tensor4D; bn1: Affine; prelu: tf.Tensor1D; conv2: FoldedConv; stride: number }): KernelUnit {
+function kernelUnit(kernel: Conv3x3Kernel, u: { conv1: tf.Tensor4D; bn1: Affine; prelu: tf.Tensor1D; conv2: FoldedConv; stride: number }): KernelUnit {
   const filter = (f: tf.Tensor4D, stride = 1) => (stride === 2 ? kernel.addStride2Filter : kernel.addFilter).call(kernel, f.dataSync() as Float32Array, f.shape[2], f.shape[3]);
   const vector = (v: tf.Tensor1D) => kernel.addVector(v.dataSync() as Float32Array);
   return {
@@ -242,21 +242,21 @@ function kernelUnit(kernel: Winograd3x3, u: { conv1: tf.Tensor4D; bn1: Affine; p
   };
 }
 
-function applyUnit(u: Unit, x: tf.Tensor4D, kernel: Winograd3x3 | null): tf.Tensor4D {
+function applyUnit(u: Unit, x: tf.Tensor4D, kernel: Conv3x3Kernel | null): tf.Tensor4D {
   const b = x.shape[0];
   const shortcut = u.shortcut
     ? tf.fused.conv2d({ x, filter: u.shortcut.filter, strides: u.stride, pad: 'valid', bias: u.shortcut.bias })
     // The official MaxPool2d(1, stride): as fast as a copy on wasm, where the same subsampling by stridedSlice
     // took 6% of a 256 px encode (260 ms against 9 ms for 256 x 256 x 64).
     : u.stride === 1 ? x : tf.maxPool(x, 1, u.stride, 'valid');
-  const w = kernel ? u.winograd : null;
+  const w = kernel ? u.kernel : null;
   // On wasm: BN1, conv1 and PReLU in one kernel call; conv2 (stride 1 or 2) with its bias, and the SE block's mean,
   // in another.
-  let r = kernel && w && Winograd3x3.fits(x.shape, w.conv1)
+  let r = kernel && w && Conv3x3Kernel.fits(x.shape, w.conv1)
     ? kernel.conv(x, w.conv1, { scale: w.bn1.scale, shift: w.bn1.shift, alpha: w.prelu })
     : tf.fused.conv2d({ x: affine(x, u.bn1), filter: u.conv1, strides: 1, pad: 1, activation: 'prelu', preluActivationWeights: u.prelu });
   let pooled: tf.Tensor2D;
-  if (kernel && w?.conv2 && Winograd3x3.fits(r.shape, w.conv2.filter)) {
+  if (kernel && w?.conv2 && Conv3x3Kernel.fits(r.shape, w.conv2.filter)) {
     ({ y: r, mean: pooled } = kernel.convAndMean(r, w.conv2.filter, { bias: w.conv2.bias }));
   } else {
     r = tf.fused.conv2d({ x: r, filter: u.conv2.filter, strides: u.stride, pad: 1, bias: u.conv2.bias });

@@ -5,9 +5,9 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { setKernelThreads, type SpawnHelper } from '../models/winograd';
+import { setKernelThreads, type SpawnHelper } from '../models/conv3x3';
 
-/** The Winograd kernel's helper threads in Node, unref'd once started: an idle helper never keeps a script running. */
+/** The convolution kernel's helper threads in Node, unref'd once started: an idle helper never keeps a script running. */
 const spawnNodeHelper: SpawnHelper = (source, message) => {
   const worker = new Worker(source, { eval: true });
   const started = new Promise<void>((resolve) => {

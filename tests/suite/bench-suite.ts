@@ -67,7 +67,7 @@ export async function benchModel(model: BenchModel, runs: number, log: (line: st
     log(`${row.backend.padEnd(7)} ${row.model.padEnd(22)} ${row.stage.padEnd(16)} ${row.medianMs.toFixed(1).padStart(9)} ms  peak ${row.peakMiB.toFixed(0)} MiB (${row.workingMiB.toFixed(0)} MiB above the weights)`);
     rows.push(row);
     const kernel = stage.startsWith('encode') ? st.encoder.kernelThreads : null;
-    if (kernel) log(`        the encoder's Winograd kernel ran on ${kernel.threads} thread${kernel.threads > 1 ? 's' : ''}; helpers ran ${(100 * kernel.helperUnits / kernel.units).toFixed(0)}% of its units`);
+    if (kernel) log(`        the encoder's convolution kernel ran on ${kernel.threads > 1 ? `${kernel.threads} threads; helpers ran ${(100 * kernel.helperUnits / kernel.units).toFixed(0)}% of its units` : '1 thread'}`);
   }
   tf.dispose([image, codes]);
   st.dispose();

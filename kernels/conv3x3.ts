@@ -1,15 +1,16 @@
-// Winograd F(2×2, 3×3) convolution (Lavin & Gray, 2016) for WebAssembly SIMD, written in AssemblyScript.
-// Why by hand: tfjs-wasm's XNNPACK runs a 3×3 convolution directly (9 multiply-adds per tap and output), and the
+// 3×3 convolutions for WebAssembly SIMD, written in AssemblyScript: stride 1 by Winograd's F(2×2, 3×3) (Lavin &
+// Gray, 2016), stride 2 directly (convStride2, below). Why by hand: tfjs-wasm's XNNPACK runs a 3×3 convolution directly (9 multiply-adds per tap and output), and the
 // same algorithm built from tfjs ops was 4-7× slower than that (its batched matrix products take a plain loop).
 // Here the products are 16 matrix products of (tiles × C) by (C × Cout), 4 multiply-adds where the direct form
 // has 9, with fused multiply-add where the browser has relaxed SIMD (ASC_FEATURE_RELAXED_SIMD: built twice).
 // Layout: NHWC, stride 1, zero padding 1, H and W even, C and Cout multiples of 8, tiles a multiple of 4.
-// x: [H, W, C]; u: [16, Cout / 8, C, 8] (G g Gᵀ, made by the caller, in panels of 8 output channels); y: [H, W, Cout]. The image is done in bands of
-// tile rows [ty0, ty1) (T = their tiles) so that the scratch v: [16, T, C] and m: [16, T, Cout] stays small.
+// x: [H, W, C]; u: [16, Cout / 8, C, 8] (G g Gᵀ, made by the caller, in panels of 8 output channels);
+// y: [H, W, Cout]. The image is done in bands of tile rows [ty0, ty1) (T = their tiles) so that the scratch
+// v: [16, T, C] and m: [16, T, Cout] stays small.
 // Pointers are byte offsets into this module's memory.
 // Threads: each of a band's three steps is split into units (tile rows, a product's rows, tiles) that any thread
 // sharing the memory may run, in any order: runUnit reads the step from the job block the caller wrote
-// (src/models/winograd.ts, JOB_WORDS); only the build with shared memory runs on more than one thread.
+// (src/models/conv3x3.ts); only the build with shared memory runs on more than one thread.
 
 @inline function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
@@ -216,7 +217,7 @@ function convStride2(x: usize, f: usize, y: usize, h: i32, w: i32, c: i32, cout:
   }
 }
 
-// The job block's words (i32): the first eight belong to the callers' scheduling (src/models/winograd.ts), the
+// The job block's words (i32): the first eight belong to the callers' scheduling (src/models/conv3x3.ts), the
 // rest describe the step.
 const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
 const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26;

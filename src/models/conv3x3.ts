@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { WINOGRAD_RELAXED_SIMD, WINOGRAD_RELAXED_SIMD_SHARED, WINOGRAD_SIMD, WINOGRAD_SIMD_SHARED } from '../kernels/winograd-wasm';
+import { CONV3X3_RELAXED_SIMD, CONV3X3_RELAXED_SIMD_SHARED, CONV3X3_SIMD, CONV3X3_SIMD_SHARED } from '../kernels/conv3x3-wasm';
 
 /**
- * 3×3, stride 1, zero-padded convolutions by Winograd's F(2×2, 3×3) in our own WebAssembly kernel
- * (kernels/winograd.ts): 4 multiply-adds per output and input channel where tfjs-wasm's direct convolution does 9,
- * with fused multiply-add where the browser has relaxed SIMD. Single-threaded, it ran 2.6-2.9× faster than
- * XNNPACK's direct convolution on one thread for the encoder's layer shapes (Node, relaxed SIMD).
- * Filters are transformed once (G g Gᵀ, in float64) and kept in the kernel's memory; activations are copied in and out.
+ * The encoder's 3×3 zero-padded convolutions in our own WebAssembly kernel (kernels/conv3x3.ts), on every core:
+ * stride 1 by Winograd's F(2×2, 3×3) (4 multiply-adds per output and input channel where tfjs-wasm's direct
+ * convolution does 9), stride 2 directly; with fused multiply-add where the browser has relaxed SIMD. On one thread
+ * (Node, relaxed SIMD, the encoder's layer shapes) Winograd's ran 2.6-2.9× faster than XNNPACK, the direct
+ * stride-2 one 1.5-1.8×. Filters are kept in the kernel's memory in its own layouts (Winograd's G g Gᵀ made in
+ * float64); activations are copied from tfjs-wasm's heap and back, one copy each way.
  */
 
 interface KernelExports {
@@ -14,22 +15,22 @@ interface KernelExports {
 }
 
 /** A per-channel vector kept in the kernel's memory. */
-export interface WinogradVector { offset: number; length: number }
+export interface KernelVector { offset: number; length: number }
 
-/** Elementwise steps fused into a convolution (`Winograd3x3.conv`), and the scratch's bound. */
+/** Elementwise steps fused into a convolution (`Conv3x3Kernel.conv`), and the scratch's bound. */
 export interface ConvSteps {
   /** Before: x * scale + shift per input channel (an eval-mode BatchNorm); the padding stays zero. */
-  scale?: WinogradVector;
-  shift?: WinogradVector;
+  scale?: KernelVector;
+  shift?: KernelVector;
   /** After: + bias, then PReLU with these slopes, per output channel. */
-  bias?: WinogradVector;
-  alpha?: WinogradVector;
+  bias?: KernelVector;
+  alpha?: KernelVector;
   /** Bytes of each transformed band (default 8 MiB): the image is done in bands of tile rows no larger. */
   bandBytes?: number;
 }
 
 /** A 3×3 filter in Winograd's form ([16, Cout / 8, C, 8]: panels of 8 output channels) at `offset` in the kernel's memory. */
-export interface WinogradFilter { offset: number; c: number; cout: number; stride: 1 | 2 }
+export interface KernelFilter { offset: number; c: number; cout: number; stride: 1 | 2 }
 
 /**
  * A helper thread running the kernel on the same memory (a Web Worker, or Node's worker_threads); `started` settles
@@ -53,7 +54,7 @@ const START_TIMEOUT_MS = 3000;
 /**
  * The job block at address 0 of the kernel's memory, in i32 words. Scheduling (ours): the job's generation (helpers
  * sleep on it), the claim word (generation's low 16 bits, then the next unit), units done, units, and whether a
- * helper's unit failed. The step (the kernel's, kernels/winograd.ts): words 8 to 20.
+ * helper's unit failed. The step (the kernel's, kernels/conv3x3.ts): words 8 to 20.
  */
 const JOB_BYTES = 128;
 const GENERATION = 0, CLAIM = 1, DONE = 2, UNITS = 3, FAILED = 4, STEP = 8;
@@ -180,7 +181,7 @@ export interface KernelOptions {
   spin?: number;
 }
 
-export class Winograd3x3 {
+export class Conv3x3Kernel {
   private readonly kernel: KernelExports;
   private readonly memory: WebAssembly.Memory;
   private readonly helpers: HelperThread[] = [];
@@ -205,14 +206,14 @@ export class Winograd3x3 {
    * The kernel this runtime can run (relaxed SIMD first, then SIMD), on as many threads as `options.threads` where
    * memory can be shared and helper threads started (one otherwise), or null where it has no WebAssembly SIMD.
    */
-  static create(options: KernelOptions = {}): Winograd3x3 | null {
+  static create(options: KernelOptions = {}): Conv3x3Kernel | null {
     const cores = runtimeThreads?.threads ?? (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency ?? 1;
     const spawn = options.spawn !== undefined ? options.spawn : runtimeThreads ? runtimeThreads.spawn : browserHelper();
     let threads = Math.max(1, Math.min(MOST_THREADS, options.threads ?? cores));
     if (!spawn || !canShareMemory()) threads = 1;
     const builds = [
-      { fma: true, shared: WINOGRAD_RELAXED_SIMD_SHARED, single: WINOGRAD_RELAXED_SIMD },
-      { fma: false, shared: WINOGRAD_SIMD_SHARED, single: WINOGRAD_SIMD },
+      { fma: true, shared: CONV3X3_RELAXED_SIMD_SHARED, single: CONV3X3_RELAXED_SIMD },
+      { fma: false, shared: CONV3X3_SIMD_SHARED, single: CONV3X3_SIMD },
     ];
     for (const build of builds) {
       if (options.fusedMultiplyAdd !== undefined && options.fusedMultiplyAdd !== build.fma) continue;
@@ -221,7 +222,7 @@ export class Winograd3x3 {
         try {
           const memory = new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAXIMUM_PAGES, shared: true });
           const module = new WebAssembly.Module(decode(build.shared));
-          const kernel = new Winograd3x3(module, memory, build.fma, threads);
+          const kernel = new Conv3x3Kernel(module, memory, build.fma, threads);
           for (let i = 1; i < threads; i++) kernel.helpers.push(spawn!(HELPER_SOURCE, { module, memory, spin: options.spin ?? 2000 }));
           kernel.ready = helpersStarted(kernel.helpers);
           return kernel;
@@ -229,7 +230,7 @@ export class Winograd3x3 {
           // a runtime that refuses a shared memory or a worker: one thread
         }
       }
-      return new Winograd3x3(new WebAssembly.Module(decode(build.single)), new WebAssembly.Memory({ initial: 1 }), build.fma, 1);
+      return new Conv3x3Kernel(new WebAssembly.Module(decode(build.single)), new WebAssembly.Memory({ initial: 1 }), build.fma, 1);
     }
     return null;
   }
@@ -245,7 +246,7 @@ export class Winograd3x3 {
   }
 
   /** Keeps filter [3, 3, C, Cout] (HWIO, tfjs's layout) in Winograd's form. */
-  addFilter(filter: Float32Array, c: number, cout: number): WinogradFilter {
+  addFilter(filter: Float32Array, c: number, cout: number): KernelFilter {
     if (filter.length !== 9 * c * cout) throw new RangeError(`a 3×3 filter of ${c} → ${cout} channels has ${9 * c * cout} values, not ${filter.length}`);
     const offset = this.filtersEnd;
     this.reserve(offset + 16 * c * cout * 4);
@@ -268,7 +269,7 @@ export class Winograd3x3 {
   }
 
   /** Keeps filter [3, 3, C, Cout] (HWIO) for the direct stride-2 convolution: panels [Cout / 8, 9, C, 8]. */
-  addStride2Filter(filter: Float32Array, c: number, cout: number): WinogradFilter {
+  addStride2Filter(filter: Float32Array, c: number, cout: number): KernelFilter {
     if (filter.length !== 9 * c * cout) throw new RangeError(`a 3×3 filter of ${c} → ${cout} channels has ${9 * c * cout} values, not ${filter.length}`);
     const offset = this.filtersEnd;
     this.reserve(offset + 9 * c * cout * 4);
@@ -283,7 +284,7 @@ export class Winograd3x3 {
   }
 
   /** Keeps a per-channel vector (a BatchNorm's scale or shift, a bias, PReLU's slopes) for `conv`'s fused steps. */
-  addVector(values: Float32Array): WinogradVector {
+  addVector(values: Float32Array): KernelVector {
     const offset = this.filtersEnd;
     this.reserve(offset + values.length * 4);
     new Float32Array(this.memory.buffer, offset, values.length).set(values);
@@ -296,21 +297,21 @@ export class Winograd3x3 {
    * for x [B, H, W, C] that `fits`; a stride-2 filter (addStride2Filter) convolves with strides 2, pad 1, + bias. The elementwise steps run inside the kernel's transforms, where tfjs would have
    * read and written the whole activation once for each.
    */
-  conv(x: tf.Tensor4D, f: WinogradFilter, steps: ConvSteps = {}): tf.Tensor4D {
+  conv(x: tf.Tensor4D, f: KernelFilter, steps: ConvSteps = {}): tf.Tensor4D {
     return this.convolve(x, f, steps, null);
   }
 
   /** `conv`, and the mean of its output over height and width ([B, Cout]: a squeeze-and-excitation block's input). */
-  convAndMean(x: tf.Tensor4D, f: WinogradFilter, steps: ConvSteps = {}): { y: tf.Tensor4D; mean: tf.Tensor2D } {
+  convAndMean(x: tf.Tensor4D, f: KernelFilter, steps: ConvSteps = {}): { y: tf.Tensor4D; mean: tf.Tensor2D } {
     const sums = new Float64Array(x.shape[0] * f.cout);
     const y = this.convolve(x, f, steps, sums);
     const [, h, w] = y.shape;
     return { y, mean: tf.tensor2d(Float32Array.from(sums, (v) => v / (h * w)), [x.shape[0], f.cout]) };
   }
 
-  private convolve(x: tf.Tensor4D, f: WinogradFilter, steps: ConvSteps, sums: Float64Array | null): tf.Tensor4D {
+  private convolve(x: tf.Tensor4D, f: KernelFilter, steps: ConvSteps, sums: Float64Array | null): tf.Tensor4D {
     const [b, h, w, c] = x.shape;
-    if (!Winograd3x3.fits(x.shape, f)) throw new RangeError(`the kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels, stride ${f.stride}`);
+    if (!Conv3x3Kernel.fits(x.shape, f)) throw new RangeError(`the kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels, stride ${f.stride}`);
     for (const [name, v, n] of [['scale', steps.scale, c], ['shift', steps.shift, c], ['bias', steps.bias, f.cout], ['alpha', steps.alpha, f.cout]] as const) {
       if (v && v.length !== n) throw new RangeError(`${name} has ${v.length} values for ${n} channels`);
       if (v && f.stride === 2 && name !== 'bias') throw new RangeError(`the stride-2 convolution fuses a bias only, not ${name}`);
@@ -402,7 +403,7 @@ export class Winograd3x3 {
     this.units.all += units;
     while (Atomics.load(job, DONE) < units) { /* a helper is finishing its last unit */ }
     if (failure) throw failure;
-    if (Atomics.exchange(job, FAILED, 0)) throw new Error('a helper thread of the Winograd kernel failed');
+    if (Atomics.exchange(job, FAILED, 0)) throw new Error('a helper thread of the convolution kernel failed');
   }
 
   /** Bytes of memory the kernel holds (filters and the largest convolution's scratch). */

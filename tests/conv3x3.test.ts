@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Worker } from 'node:worker_threads';
-import { Winograd3x3, type SpawnHelper } from '../src/models/winograd';
+import { Conv3x3Kernel, type SpawnHelper } from '../src/models/conv3x3';
 import { useNodeBackend } from '../src/node/backend';
 import { buildKernels, KERNEL_MODULE, kernelModuleText } from '../scripts/build-kernels';
 import { GOLDEN } from './helpers/golden';
@@ -26,14 +26,14 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-describe('the Winograd kernel (kernels/winograd.ts)', () => {
+describe('the 3×3 convolution kernel (kernels/conv3x3.ts)', () => {
   it('is the build of its source that the engine loads', async () => {
     expect(await readFile(KERNEL_MODULE, 'utf8')).toBe(kernelModuleText(await buildKernels()));
   });
 
   for (const fusedMultiplyAdd of [true, false]) {
     it(`convolves as tf.conv2d does (3×3, stride 1, same padding; ${fusedMultiplyAdd ? 'relaxed SIMD' : 'SIMD'})`, () => {
-      const kernel = Winograd3x3.create({ fusedMultiplyAdd })!;
+      const kernel = Conv3x3Kernel.create({ fusedMultiplyAdd })!;
       expect(kernel.fusedMultiplyAdd).toBe(fusedMultiplyAdd);
       // The encoder's widths at small sides, a batch of two, a non-square image and the golden tiny model's 24 channels.
       for (const [b, h, w, c, cout] of [[2, 16, 16, 64, 64], [1, 8, 12, 24, 32], [1, 4, 4, 128, 256], [1, 32, 32, 16, 24]]) {
@@ -54,7 +54,7 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
   }
 
   it('fuses the BatchNorm before, the bias and PReLU after, and the mean of its output, as tfjs computes them apart', () => {
-    const kernel = Winograd3x3.create({ threads: 1 })!;
+    const kernel = Conv3x3Kernel.create({ threads: 1 })!;
     for (const [b, h, w, c, cout] of [[2, 16, 12, 32, 64], [1, 8, 8, 8, 16]]) {
       const x = tf.tensor4d(random(b * h * w * c, 1, 3 + c), [b, h, w, c]);
       const filterData = random(9 * c * cout, 0.1, 5 + cout);
@@ -77,13 +77,13 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
   });
 
   it('convolves with stride 2 (direct, zero padding 1 on every side, as the official stride-2 convolutions)', () => {
-    const kernel = Winograd3x3.create({ threads: 1 })!;
+    const kernel = Conv3x3Kernel.create({ threads: 1 })!;
     for (const [b, h, w, c, cout] of [[2, 16, 16, 64, 64], [1, 8, 16, 3, 8], [1, 32, 8, 20, 16]]) {
       const x = tf.tensor4d(random(b * h * w * c, 1, 21 + c), [b, h, w, c]);
       const filterData = random(9 * c * cout, 0.1, 22 + cout);
       const bias = random(cout, 1, 23);
       const filter = kernel.addStride2Filter(filterData, c, cout);
-      expect(Winograd3x3.fits(x.shape, filter)).toBe(true);
+      expect(Conv3x3Kernel.fits(x.shape, filter)).toBe(true);
       const { y, mean } = kernel.convAndMean(x, filter, { bias: kernel.addVector(bias) });
       const reference = tf.add(tf.conv2d(x, tf.tensor4d(filterData, [3, 3, c, cout]), 2, 1), tf.tensor1d(bias));
       const scaleOf = (t: tf.Tensor) => tf.max(tf.abs(t)).dataSync()[0];
@@ -92,7 +92,7 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
       const referenceMean = tf.mean(reference, [1, 2]);
       expect(scaleOf(tf.sub(mean, referenceMean)) / scaleOf(referenceMean), 'mean').toBeLessThan(3e-6);
     }
-    expect(Winograd3x3.fits([1, 12, 12, 8], { c: 8, cout: 8, stride: 2 })).toBe(false); // output width 6, not in 4s
+    expect(Conv3x3Kernel.fits([1, 12, 12, 8], { c: 8, cout: 8, stride: 2 })).toBe(false); // output width 6, not in 4s
   });
 
   it('runs on helper threads sharing its memory, with the same results as on one', async () => {
@@ -102,8 +102,8 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
       worker.postMessage(message);
       return { started, terminate: () => void worker.terminate() };
     };
-    const single = Winograd3x3.create({ threads: 1 })!;
-    const threaded = Winograd3x3.create({ threads: 3, spawn })!;
+    const single = Conv3x3Kernel.create({ threads: 1 })!;
+    const threaded = Conv3x3Kernel.create({ threads: 3, spawn })!;
     try {
       expect(threaded.threads).toBe(3);
       await threaded.ready;
@@ -124,22 +124,22 @@ describe('the Winograd kernel (kernels/winograd.ts)', () => {
   });
 
   it('takes only what it was written for', () => {
-    expect(Winograd3x3.fits([1, 16, 16, 64], { c: 64, cout: 64 })).toBe(true);
-    expect(Winograd3x3.fits([1, 15, 16, 64], { c: 64, cout: 64 })).toBe(false); // odd side
-    expect(Winograd3x3.fits([1, 16, 16, 60], { c: 60, cout: 64 })).toBe(false); // width not in 8s
-    expect(Winograd3x3.fits([1, 2, 2, 64], { c: 64, cout: 64 })).toBe(false); // one tile, the products take 4
-    const kernel = Winograd3x3.create()!;
+    expect(Conv3x3Kernel.fits([1, 16, 16, 64], { c: 64, cout: 64 })).toBe(true);
+    expect(Conv3x3Kernel.fits([1, 15, 16, 64], { c: 64, cout: 64 })).toBe(false); // odd side
+    expect(Conv3x3Kernel.fits([1, 16, 16, 60], { c: 60, cout: 64 })).toBe(false); // width not in 8s
+    expect(Conv3x3Kernel.fits([1, 2, 2, 64], { c: 64, cout: 64 })).toBe(false); // one tile, the products take 4
+    const kernel = Conv3x3Kernel.create()!;
     expect(() => kernel.conv(tf.zeros([1, 6, 6, 8]) as tf.Tensor4D, kernel.addFilter(new Float32Array(9 * 8 * 8), 8, 8))).toThrow(/does not take/);
   });
 
   it('runs the encoder on wasm, which still reproduces the official tensors', async () => {
     await useNodeBackend('wasm');
-    const conv = vi.spyOn(Winograd3x3.prototype, 'conv');
-    const convAndMean = vi.spyOn(Winograd3x3.prototype, 'convAndMean');
+    const conv = vi.spyOn(Conv3x3Kernel.prototype, 'conv');
+    const convAndMean = vi.spyOn(Conv3x3Kernel.prototype, 'convAndMean');
     try {
       const results = await runGoldenSuite(async (p) => new Uint8Array(await readFile(join(GOLDEN, p))));
       const encoder = results.filter((r) => r.name.startsWith('style-transformer-tiny/'));
-      console.log(`golden on wasm with the Winograd kernel:\n${encoder.map((r) => `  ${r.name.padEnd(48)} ${r.maxAbsDiff.toExponential(2)}`).join('\n')}`);
+      console.log(`golden on wasm with the convolution kernel:\n${encoder.map((r) => `  ${r.name.padEnd(48)} ${r.maxAbsDiff.toExponential(2)}`).join('\n')}`);
       // The tiny encoder's 6 units, each: BN1, conv1 and PReLU in one call; conv2 (stride 1 or 2) and its mean in another.
       expect(conv.mock.calls.length).toBeGreaterThanOrEqual(6);
       expect(convAndMean.mock.calls.length).toBeGreaterThanOrEqual(6);
