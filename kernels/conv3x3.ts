@@ -69,8 +69,9 @@ function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty
 // Rows of B 2 KiB apart (512 channels), as [K, N] had them, fell into two cache sets and were read from the second
 // level each time: the deepest layers ran at 16-18 G multiply-adds a second on one thread, the shallow ones at 22.
 const ROW_BLOCK = 64;
-function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32): void {
-  const rowA = k << 2, rc = n << 2;
+// C's rows are ldc floats apart (n, or more where C is a block of columns of a wider matrix).
+function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ldc: i32): void {
+  const rowA = k << 2, rc = ldc << 2;
   for (let i0 = 0; i0 < m; i0 += ROW_BLOCK) {
     const i1 = min(m, i0 + ROW_BLOCK);
     for (let j = 0; j < n; j += 8) {
@@ -89,7 +90,7 @@ function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32): void {
           c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
           pa += 4; pb += 32;
         }
-        const pc = c + ((i * n + j) << 2);
+        const pc = c + ((i * ldc + j) << 2);
         v128.store(pc, c00); v128.store(pc, c01, 16);
         v128.store(pc + rc, c10); v128.store(pc + rc, c11, 16);
         v128.store(pc + 2 * rc, c20); v128.store(pc + 2 * rc, c21, 16);
@@ -101,7 +102,7 @@ function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32): void {
 
 /** Rows [from, to) (tiles, in 4s) of the k-th of the band's 16 products. */
 function product(v: usize, u: usize, m: usize, t: i32, c: i32, cout: i32, k: i32, from: i32, to: i32): void {
-  gemm(v + (((k * t + from) * c) << 2), u + ((k * c * cout) << 2), m + (((k * t + from) * cout) << 2), to - from, cout, c);
+  gemm(v + (((k * t + from) * c) << 2), u + ((k * c * cout) << 2), m + (((k * t + from) * cout) << 2), to - from, cout, c, cout);
 }
 
 /**
@@ -217,11 +218,34 @@ function convStride2(x: usize, f: usize, y: usize, h: i32, w: i32, c: i32, cout:
   }
 }
 
+/**
+ * Panels [from, to) of 8 columns of B [K, N] (or of Bᵀ, given X = B transposed, [N, K]) into [N / 8, K, 8], the
+ * layout gemm reads.
+ */
+function pack(src: usize, dst: usize, k: i32, n: i32, transposed: bool, from: i32, to: i32): void {
+  for (let p = from; p < to; p++) {
+    const out = dst + ((p * k * 8) << 2);
+    if (!transposed) {
+      for (let kk = 0; kk < k; kk++) {
+        const row = src + ((kk * n + p * 8) << 2);
+        v128.store(out + (kk << 5), ld(row)); v128.store(out + (kk << 5), ld(row + 16), 16);
+      }
+    } else {
+      for (let i = 0; i < 8; i++) {
+        const row = src + (((p * 8 + i) * k) << 2);
+        for (let kk = 0; kk < k; kk++) store<f32>(out + (((kk << 3) + i) << 2), load<f32>(row + (kk << 2)));
+      }
+    }
+  }
+}
+
 // The job block's words (i32): the first eight belong to the callers' scheduling (src/models/conv3x3.ts), the
 // rest describe the step.
 const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
 const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26;
-export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3;
+export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5;
+// PACK and MATMUL (C [M, N] = A [M, K] × B [K, N]) name their words apart:
+const SRC = X, PACKED = V, A = X, CMAT = Y, ROWS = H, COLS = COUT, DEPTH = C, TRANSPOSED = TY0, COL_GROUPS = TY1;
 
 @inline function word(job: usize, i: i32): i32 { return load<i32>(job + (<usize>i << 2)); }
 
@@ -236,6 +260,15 @@ export function runUnit(job: usize, unit: i32): void {
   } else if (step == PRODUCTS) {
     const from = (unit >> 4) * per;
     product(word(job, V), word(job, U), word(job, M), t, word(job, C), word(job, COUT), unit & 15, from, min(t, from + per));
+  } else if (step == PACK) {
+    const from = unit * per;
+    pack(word(job, SRC), word(job, PACKED), word(job, DEPTH), word(job, COLS), word(job, TRANSPOSED) != 0, from, min(word(job, COLS) >> 3, from + per));
+  } else if (step == MATMUL) {
+    // units: blocks of 64 rows by groups of `per` panels of 8 columns
+    const groups = word(job, COL_GROUPS), m = word(job, ROWS), n = word(job, COLS), k = word(job, DEPTH);
+    const r0 = (unit / groups) * 64, j0 = (unit % groups) * per * 8;
+    const j1 = min(n, j0 + per * 8);
+    gemm(word(job, A) + ((r0 * k) << 2), word(job, PACKED) + ((j0 * k) << 2), word(job, CMAT) + ((r0 * n + j0) << 2), min(m, r0 + 64) - r0, j1 - j0, k, n);
   } else if (step == CONV_STRIDE_2) {
     // units are output rows; ty0 and ty1 are unused (the whole image is one band)
     const from = unit * per, sums = word(job, SUMS);

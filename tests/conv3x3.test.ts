@@ -22,6 +22,14 @@ function random(n: number, scale: number, seed: number): Float32Array {
   });
 }
 
+/** Helper threads from worker_threads, as src/node starts them (kept referenced: the test awaits them). */
+const nodeHelper: SpawnHelper = (source, message) => {
+  const worker = new Worker(source, { eval: true });
+  const started = new Promise<void>((resolve) => worker.once('message', () => resolve()));
+  worker.postMessage(message);
+  return { started, terminate: () => void worker.terminate() };
+};
+
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
@@ -95,15 +103,33 @@ describe('the 3×3 convolution kernel (kernels/conv3x3.ts)', () => {
     expect(Conv3x3Kernel.fits([1, 12, 12, 8], { c: 8, cout: 8, stride: 2 })).toBe(false); // output width 6, not in 4s
   });
 
-  it('runs on helper threads sharing its memory, with the same results as on one', async () => {
-    const spawn: SpawnHelper = (source, message) => {
-      const worker = new Worker(source, { eval: true });
-      const started = new Promise<void>((resolve) => worker.once('message', () => resolve()));
-      worker.postMessage(message);
-      return { started, terminate: () => void worker.terminate() };
-    };
+  it('multiplies matrices as tf.matMul does (b packed, or transposed while packed), on one thread and on three', async () => {
     const single = Conv3x3Kernel.create({ threads: 1 })!;
-    const threaded = Conv3x3Kernel.create({ threads: 3, spawn })!;
+    const threaded = Conv3x3Kernel.create({ threads: 3, spawn: nodeHelper })!;
+    try {
+      await threaded.ready;
+      // the encoder's attention over p1: weights × tokens, tokens × (queries in the memory's space)ᵀ; and a small one
+      for (const [m, k, n, transposeB] of [[72, 4096, 512, false], [4096, 512, 72, true], [8, 20, 24, false], [12, 16, 8, true]] as const) {
+        const a = tf.tensor2d(random(m * k, 1, m + k), [m, k]);
+        const b = tf.tensor2d(random(k * n, 1, k + n), transposeB ? [n, k] : [k, n]);
+        const reference = tf.matMul(a, b, false, transposeB);
+        const scale = tf.max(tf.abs(reference)).dataSync()[0];
+        for (const kernel of [single, threaded]) {
+          const ours = kernel.matMul(a, b, transposeB);
+          expect(ours.shape).toEqual([m, n]);
+          expect(tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0] / scale, `[${m}, ${k}] × [${k}, ${n}], ${kernel.threads} threads`).toBeLessThan(1e-5); // sums of 4096 in another order
+        }
+      }
+      expect(Conv3x3Kernel.fitsMatMul(18, 512)).toBe(false);
+      expect(() => single.matMul(tf.zeros([18, 8]) as tf.Tensor2D, tf.zeros([8, 8]) as tf.Tensor2D)).toThrow(/does not take/);
+    } finally {
+      threaded.dispose();
+    }
+  });
+
+  it('runs on helper threads sharing its memory, with the same results as on one', async () => {
+    const single = Conv3x3Kernel.create({ threads: 1 })!;
+    const threaded = Conv3x3Kernel.create({ threads: 3, spawn: nodeHelper })!;
     try {
       expect(threaded.threads).toBe(3);
       await threaded.ready;

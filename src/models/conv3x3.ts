@@ -59,7 +59,7 @@ const START_TIMEOUT_MS = 3000;
 const JOB_BYTES = 128;
 const GENERATION = 0, CLAIM = 1, DONE = 2, UNITS = 3, FAILED = 4, STEP = 8;
 const STOP = -1;
-const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3;
+const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5;
 
 /**
  * A helper's script: it instantiates the kernel on the shared memory, sleeps until a job's generation changes, and
@@ -365,6 +365,55 @@ export class Conv3x3Kernel {
       (output ?? wasm!.typedArrayFromHeap(outputInfo!)).set(new Float32Array(this.memory.buffer, at.y, ho * wo * f.cout), i * ho * wo * f.cout);
     }
     return output ? tf.tensor4d(output, [b, ho, wo, f.cout]) : tf.engine().makeTensorFromTensorInfo(outputInfo!) as tf.Tensor4D;
+  }
+
+  /** Whether `matMul` takes a product with these sides: rows in 4s, columns in 8s. */
+  static fitsMatMul(rows: number, columns: number): boolean {
+    return rows % 4 === 0 && columns % 8 === 0;
+  }
+
+  /**
+   * a [M, K] × b [K, N] (or × bᵀ for b [N, K]) on every thread: b is packed into panels of 8 columns, then the same
+   * products as the convolutions'. For the encoder's attention over long memories (72 × 4096 by 4096 × 512), where
+   * tfjs-wasm packs an activation operand on one thread and took 3-5× longer.
+   */
+  matMul(a: tf.Tensor2D, b: tf.Tensor2D, transposeB = false): tf.Tensor2D {
+    const [m, k] = a.shape;
+    const [kb, n] = transposeB ? [b.shape[1], b.shape[0]] : b.shape;
+    if (k !== kb || !Conv3x3Kernel.fitsMatMul(m, n)) throw new RangeError(`the kernel does not take [${a.shape}] × [${b.shape}]${transposeB ? 'ᵀ' : ''}`);
+    const at = { a: this.filtersEnd, b: 0, packed: 0, c: 0 };
+    at.b = at.a + m * k * 4;
+    at.packed = at.b + k * n * 4;
+    at.c = at.packed + k * n * 4;
+    this.reserve(at.c + m * n * 4);
+    this.copyIn(a, at.a);
+    this.copyIn(b, at.b);
+    const panels = n / 8;
+    const packPer = Math.max(1, Math.ceil(panels / (4 * this.threads)));
+    const words = (per: number, groups: number) => [at.a, at.packed, 0, at.c, at.b, m, 0, k, n, transposeB ? 1 : 0, groups, per, 0, 0, 0, 0, 0, 0];
+    this.run(PACK, [at.b, at.packed, 0, 0, 0, 0, 0, k, n, transposeB ? 1 : 0, 0, packPer, 0, 0, 0, 0, 0, 0], Math.ceil(panels / packPer));
+    const rowBlocks = Math.ceil(m / 64);
+    const perGroup = Math.ceil(panels / Math.min(panels, Math.max(1, Math.ceil(4 * this.threads / rowBlocks))));
+    const groups = Math.ceil(panels / perGroup);
+    this.run(MATMUL, words(perGroup, groups), rowBlocks * groups);
+    return this.tensorFrom(at.c, [m, n]) as tf.Tensor2D;
+  }
+
+  /** Copies t's values into the kernel's memory at `offset` (from tfjs-wasm's heap where they are there). */
+  private copyIn(t: tf.Tensor, offset: number): void {
+    const wasm = wasmHeap();
+    const values = wasm && onHeap(wasm, t) ? wasm.typedArrayFromHeap(t) as Float32Array : t.dataSync() as Float32Array;
+    new Float32Array(this.memory.buffer, offset, t.size).set(values);
+  }
+
+  /** A tensor of `shape` with the values at `offset` (made on tfjs-wasm's heap where the backend is wasm). */
+  private tensorFrom(offset: number, shape: number[]): tf.Tensor {
+    const values = new Float32Array(this.memory.buffer, offset, shape.reduce((p, d) => p * d, 1));
+    const wasm = wasmHeap();
+    if (!wasm) return tf.tensor(values.slice(), shape);
+    const info = wasm.makeOutput(shape, 'float32');
+    wasm.typedArrayFromHeap(info).set(values);
+    return tf.engine().makeTensorFromTensorInfo(info);
   }
 
   /**

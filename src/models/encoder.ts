@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../io/errors';
-import { TransformerDecoderLayer } from './transformer';
+import { tfMatMul, TransformerDecoderLayer, type MatMul } from './transformer';
 import { countIndexed, RawWeights, TensorOwner } from './weights';
 import { Conv3x3Kernel, type KernelFilter, type KernelVector } from './conv3x3';
 
@@ -113,7 +113,11 @@ export class StyleTransformerEncoder extends TensorOwner {
     }
     this.lat1 = { filter: this.keep(convFilter(weights, 'latlayer1.weight')), bias: this.keep(weights.tensor('latlayer1.bias') as tf.Tensor1D) };
     this.lat2 = { filter: this.keep(convFilter(weights, 'latlayer2.weight')), bias: this.keep(weights.tensor('latlayer2.bias') as tf.Tensor1D) };
-    this.layers = ['coarse', 'medium', 'fine'].map((n) => new TransformerDecoderLayer(weights.scope(`transformerlayer_${n}.`), heads));
+    const matMul: MatMul = (a, b, transposeB) => {
+      const kernel = tf.getBackend() === 'wasm' ? this.convKernel : null;
+      return kernel && Conv3x3Kernel.fitsMatMul(a.shape[0], transposeB ? b.shape[0] : b.shape[1]) ? kernel.matMul(a, b, transposeB) : tfMatMul(a, b, transposeB);
+    };
+    this.layers = ['coarse', 'medium', 'fine'].map((n) => new TransformerDecoderLayer(weights.scope(`transformerlayer_${n}.`), heads, matMul));
   }
 
   private batchNorm(weights: RawWeights, name: string): Affine {

@@ -18,6 +18,15 @@ interface Attention {
 
 interface Norm { gamma: tf.Tensor1D; beta: tf.Tensor1D }
 
+/** a × b, or a × bᵀ: the products of attention over a long memory, which an owner may run elsewhere. */
+export type MatMul = (a: tf.Tensor2D, b: tf.Tensor2D, transposeB: boolean) => tf.Tensor2D;
+
+/**
+ * tfjs's, with b transposed first: tfjs-wasm's matMul with a transposed operand runs a slow loop (133 ms for what
+ * takes 13.5 ms this way, official shapes, Node wasm).
+ */
+export const tfMatMul: MatMul = (a, b, transposeB) => tf.matMul(a, transposeB ? tf.transpose(b) : b);
+
 export class TransformerDecoderLayer extends TensorOwner {
   readonly dModel: number;
   private readonly selfAttn: Attention;
@@ -28,8 +37,11 @@ export class TransformerDecoderLayer extends TensorOwner {
   /** [H, 1, D]: 1 in head j's columns of row j, 0 elsewhere. */
   private readonly headMask: tf.Tensor3D;
 
-  /** The head count is not stored in the weights; it is 4 in every official model. */
-  constructor(weights: RawWeights, readonly heads = 4) {
+  /**
+   * The head count is not stored in the weights; it is 4 in every official model. `matMul` runs the two products
+   * of cross-attention with the memory (the encoder passes its kernel's, on wasm).
+   */
+  constructor(weights: RawWeights, readonly heads = 4, private readonly matMul: MatMul = tfMatMul) {
     super();
     this.dModel = weights.shape('self_attn.out_proj.weight')[0];
     this.selfAttn = this.attention(weights.scope('self_attn.'));
@@ -115,11 +127,10 @@ export class TransformerDecoderLayer extends TensorOwner {
       const tokens = tf.squeeze(tf.slice(memory, [i, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
       // Row block j holds the queries with every column outside head j zeroed: [H * N, D].
       const byHead = tf.reshape(tf.mul(q, this.headMask), [h * n, d]) as tf.Tensor2D;
-      const inMemorySpace = tf.matMul(byHead, wkRows);
-      // tokens · queriesᵀ, then transposed: tfjs-wasm's matMul with a transposed operand runs a slow loop
-      // (133 ms here for what takes 13.5 ms this way, official shapes, Node wasm).
-      const weights = tf.softmax(tf.transpose(tf.matMul(tokens, tf.transpose(inMemorySpace))));
-      const values = tf.matMul(tf.matMul(weights, tokens), a.wv);
+      const inMemorySpace = tf.matMul(byHead, wkRows) as tf.Tensor2D;
+      // tokens · queriesᵀ, then transposed: the long side as the product's rows
+      const weights = tf.softmax(tf.transpose(this.matMul(tokens, inMemorySpace, true))) as tf.Tensor2D;
+      const values = tf.matMul(this.matMul(weights, tokens, false), a.wv);
       // Head j's context is row block j restricted to head j's columns; the other heads' columns are zeroed.
       return tf.add(tf.sum(tf.mul(tf.reshape(values, [h, n, d]), this.headMask), 0), a.bv) as tf.Tensor2D;
     });
