@@ -162,6 +162,7 @@ describe('the 3×3 convolution kernel (kernels/conv3x3.ts)', () => {
     await useNodeBackend('wasm');
     const conv = vi.spyOn(Conv3x3Kernel.prototype, 'conv');
     const convAndMean = vi.spyOn(Conv3x3Kernel.prototype, 'convAndMean');
+    const matMul = vi.spyOn(Conv3x3Kernel.prototype, 'matMul');
     try {
       const results = await runGoldenSuite(async (p) => new Uint8Array(await readFile(join(GOLDEN, p))));
       const encoder = results.filter((r) => r.name.startsWith('style-transformer-tiny/'));
@@ -171,10 +172,13 @@ describe('the 3×3 convolution kernel (kernels/conv3x3.ts)', () => {
       expect(convAndMean.mock.calls.length).toBeGreaterThanOrEqual(6);
       const strides = convAndMean.mock.calls.map(([, filter]) => filter.stride);
       expect(new Set(strides)).toEqual(new Set([1, 2]));
+      // cross-attention in the memory's space (p1 and p2): its two products with the memory
+      expect(matMul.mock.calls.length).toBeGreaterThanOrEqual(4);
       for (const r of encoder) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
     } finally {
       conv.mockRestore();
       convAndMean.mockRestore();
+      matMul.mockRestore();
       await tf.setBackend('cpu');
     }
   });

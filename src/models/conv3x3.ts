@@ -148,13 +148,30 @@ function wasmHeap(): WasmHeap | null {
   return tf.getBackend() === 'wasm' && typeof backend.makeOutput === 'function' && typeof backend.typedArrayFromHeap === 'function' ? backend as WasmHeap : null;
 }
 
-/** Whether x's values are on that heap (a tensor made on another backend moves only when a tfjs kernel reads it). */
-function onHeap(wasm: WasmHeap, x: tf.Tensor): boolean {
+/**
+ * t's values: a view of tfjs-wasm's heap where they are there (take it again after any tfjs allocation), else a copy
+ * (another backend, or a tensor made on one that has not moved yet: it moves only when a tfjs kernel reads it).
+ */
+function valuesOf(t: tf.Tensor): Float32Array {
+  const wasm = wasmHeap();
   try {
-    return wasm.typedArrayFromHeap(x).length === x.size;
+    const view = wasm?.typedArrayFromHeap(t);
+    if (view instanceof Float32Array && view.length === t.size) return view;
   } catch {
-    return false;
+    // not on this heap
   }
+  return t.dataSync() as Float32Array;
+}
+
+/** A tensor being made: its values to write (on tfjs-wasm's heap where the backend is wasm), then the tensor. */
+function outputTensor(shape: number[]): { values(): Float32Array; tensor(): tf.Tensor } {
+  const wasm = wasmHeap();
+  const info = wasm?.makeOutput(shape, 'float32');
+  if (!wasm || !info) {
+    const values = new Float32Array(shape.reduce((p, d) => p * d, 1));
+    return { values: () => values, tensor: () => tf.tensor(values, shape) };
+  }
+  return { values: () => wasm.typedArrayFromHeap(info) as Float32Array, tensor: () => tf.engine().makeTensorFromTensorInfo(info) };
 }
 
 function helpersStarted(helpers: HelperThread[]): Promise<void> {
@@ -294,8 +311,9 @@ export class Conv3x3Kernel {
 
   /**
    * conv2d(x * scale + shift, filter, strides 1, pad 'same') + bias, then PReLU(alpha) — each step only where given —
-   * for x [B, H, W, C] that `fits`; a stride-2 filter (addStride2Filter) convolves with strides 2, pad 1, + bias. The elementwise steps run inside the kernel's transforms, where tfjs would have
-   * read and written the whole activation once for each.
+   * for x [B, H, W, C] that `fits`; with a stride-2 filter (addStride2Filter), strides 2, pad 1, + bias. The
+   * elementwise steps run inside the kernel's transforms, where tfjs would have read and written the whole
+   * activation once for each.
    */
   conv(x: tf.Tensor4D, f: KernelFilter, steps: ConvSteps = {}): tf.Tensor4D {
     return this.convolve(x, f, steps, null);
@@ -332,10 +350,7 @@ export class Conv3x3Kernel {
     at.sums = at.zeros + Math.ceil(c / 4) * 16;
     this.reserve(at.sums + Math.max(bandTiles, ho) * f.cout * 4);
     if (f.stride === 2) new Float32Array(this.memory.buffer, at.zeros, c).fill(0);
-    const wasm = wasmHeap();
-    const input = wasm && onHeap(wasm, x) ? null : x.dataSync() as Float32Array;
-    const outputInfo = wasm?.makeOutput([b, ho, wo, f.cout], 'float32');
-    const output = outputInfo ? null : new Float32Array(b * ho * wo * f.cout);
+    const output = outputTensor([b, ho, wo, f.cout]);
     const fused = [steps.scale?.offset ?? 0, steps.shift?.offset ?? 0, steps.bias?.offset ?? 0, steps.alpha?.offset ?? 0, sums ? at.sums : 0, at.zeros];
     /** Runs a step whose units each sum into their own row of at.sums (when sums are asked for), and adds them up. */
     const runSumming = (step: number, words: number[], units: number, image: number) => {
@@ -345,8 +360,7 @@ export class Conv3x3Kernel {
       if (sums) for (let u = 0; u < units; u++) for (let o = 0; o < f.cout; o++) sums[image * f.cout + o] += partial[u * f.cout + o];
     };
     for (let i = 0; i < b; i++) {
-      const image = input ?? wasm!.typedArrayFromHeap(x) as Float32Array;
-      new Float32Array(this.memory.buffer, at.x, h * w * c).set(image.subarray(i * h * w * c, (i + 1) * h * w * c));
+      new Float32Array(this.memory.buffer, at.x, h * w * c).set(valuesOf(x).subarray(i * h * w * c, (i + 1) * h * w * c));
       if (f.stride === 2) {
         const rowsPer = share(ho);
         runSumming(CONV_STRIDE_2, [at.x, 0, 0, at.y, f.offset, h, w, c, f.cout, 0, 0, rowsPer, ...fused], Math.ceil(ho / rowsPer), i);
@@ -362,9 +376,9 @@ export class Conv3x3Kernel {
         const tilesPer = share(tiles);
         runSumming(OUTPUT_TRANSFORM, job(tilesPer), Math.ceil(tiles / tilesPer), i);
       }
-      (output ?? wasm!.typedArrayFromHeap(outputInfo!)).set(new Float32Array(this.memory.buffer, at.y, ho * wo * f.cout), i * ho * wo * f.cout);
+      output.values().set(new Float32Array(this.memory.buffer, at.y, ho * wo * f.cout), i * ho * wo * f.cout);
     }
-    return output ? tf.tensor4d(output, [b, ho, wo, f.cout]) : tf.engine().makeTensorFromTensorInfo(outputInfo!) as tf.Tensor4D;
+    return output.tensor() as tf.Tensor4D;
   }
 
   /** Whether `matMul` takes a product with these sides: rows in 4s, columns in 8s. */
@@ -386,34 +400,19 @@ export class Conv3x3Kernel {
     at.packed = at.b + k * n * 4;
     at.c = at.packed + k * n * 4;
     this.reserve(at.c + m * n * 4);
-    this.copyIn(a, at.a);
-    this.copyIn(b, at.b);
+    new Float32Array(this.memory.buffer, at.a, a.size).set(valuesOf(a));
+    new Float32Array(this.memory.buffer, at.b, b.size).set(valuesOf(b));
     const panels = n / 8;
     const packPer = Math.max(1, Math.ceil(panels / (4 * this.threads)));
-    const words = (per: number, groups: number) => [at.a, at.packed, 0, at.c, at.b, m, 0, k, n, transposeB ? 1 : 0, groups, per, 0, 0, 0, 0, 0, 0];
+    const words = (per: number, groups: number) => [at.a, at.packed, 0, at.c, 0, m, 0, k, n, 0, groups, per, 0, 0, 0, 0, 0, 0];
     this.run(PACK, [at.b, at.packed, 0, 0, 0, 0, 0, k, n, transposeB ? 1 : 0, 0, packPer, 0, 0, 0, 0, 0, 0], Math.ceil(panels / packPer));
     const rowBlocks = Math.ceil(m / 64);
     const perGroup = Math.ceil(panels / Math.min(panels, Math.max(1, Math.ceil(4 * this.threads / rowBlocks))));
     const groups = Math.ceil(panels / perGroup);
     this.run(MATMUL, words(perGroup, groups), rowBlocks * groups);
-    return this.tensorFrom(at.c, [m, n]) as tf.Tensor2D;
-  }
-
-  /** Copies t's values into the kernel's memory at `offset` (from tfjs-wasm's heap where they are there). */
-  private copyIn(t: tf.Tensor, offset: number): void {
-    const wasm = wasmHeap();
-    const values = wasm && onHeap(wasm, t) ? wasm.typedArrayFromHeap(t) as Float32Array : t.dataSync() as Float32Array;
-    new Float32Array(this.memory.buffer, offset, t.size).set(values);
-  }
-
-  /** A tensor of `shape` with the values at `offset` (made on tfjs-wasm's heap where the backend is wasm). */
-  private tensorFrom(offset: number, shape: number[]): tf.Tensor {
-    const values = new Float32Array(this.memory.buffer, offset, shape.reduce((p, d) => p * d, 1));
-    const wasm = wasmHeap();
-    if (!wasm) return tf.tensor(values.slice(), shape);
-    const info = wasm.makeOutput(shape, 'float32');
-    wasm.typedArrayFromHeap(info).set(values);
-    return tf.engine().makeTensorFromTensorInfo(info);
+    const output = outputTensor([m, n]);
+    output.values().set(new Float32Array(this.memory.buffer, at.c, m * n));
+    return output.tensor() as tf.Tensor2D;
   }
 
   /**
