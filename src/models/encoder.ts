@@ -90,9 +90,11 @@ export class StyleTransformerEncoder extends TensorOwner {
   private readonly lat2: { filter: tf.Tensor4D; bias: tf.Tensor1D };
   private readonly layers: TransformerDecoderLayer[];
   /**
-   * On wasm the units' 3×3 stride-1 convolutions (30 of the official backbone's 32.6 G multiply-adds) run in our
-   * convolution kernel (src/models/conv3x3.ts: Winograd's for stride 1, direct for stride 2) where their shapes fit it; elsewhere, and on the GPU backends, tfjs's.
-   * The kernel's outputs carry no gradient: the encoder only ever runs forward (refinement tunes the generator).
+   * On wasm the units' 3×3 convolutions (32.4 of the official backbone's 32.6 G multiply-adds) with the BatchNorm,
+   * PReLU, bias and SE mean around them, and cross-attention's products with a long memory, run in our kernel
+   * (src/models/conv3x3.ts: Winograd's for stride 1, direct for stride 2) where their shapes fit it; elsewhere, and
+   * on the GPU backends, tfjs's. The kernel's outputs carry no gradient: the encoder only ever runs forward
+   * (refinement tunes the generator).
    */
   private readonly convKernel: Conv3x3Kernel | null;
 
