@@ -1,8 +1,10 @@
 // 3×3 convolutions for WebAssembly SIMD, written in AssemblyScript: stride 1 by Winograd's F(2×2, 3×3) (Lavin &
-// Gray, 2016), stride 2 directly (convStride2, below). Why by hand: tfjs-wasm's XNNPACK runs a 3×3 convolution directly (9 multiply-adds per tap and output), and the
+// Gray, 2016), stride 2 directly (convStride2, below), and the matrix products they share (gemm, also for matMul).
+// Why by hand: tfjs-wasm's XNNPACK runs a 3×3 convolution directly (9 multiply-adds per tap and output), and the
 // same algorithm built from tfjs ops was 4-7× slower than that (its batched matrix products take a plain loop).
 // Here the products are 16 matrix products of (tiles × C) by (C × Cout), 4 multiply-adds where the direct form
-// has 9, with fused multiply-add where the browser has relaxed SIMD (ASC_FEATURE_RELAXED_SIMD: built twice).
+// has 9, with fused multiply-add where the browser has relaxed SIMD (ASC_FEATURE_RELAXED_SIMD: built with and
+// without it, each with a private and a shared memory).
 // Layout: NHWC, stride 1, zero padding 1, H and W even, C and Cout multiples of 8, tiles a multiple of 4.
 // x: [H, W, C]; u: [16, Cout / 8, C, 8] (G g Gᵀ, made by the caller, in panels of 8 output channels);
 // y: [H, W, Cout]. The image is done in bands of tile rows [ty0, ty1) (T = their tiles) so that the scratch

@@ -29,7 +29,10 @@ export interface ConvSteps {
   bandBytes?: number;
 }
 
-/** A 3×3 filter in Winograd's form ([16, Cout / 8, C, 8]: panels of 8 output channels) at `offset` in the kernel's memory. */
+/**
+ * A 3×3 filter at `offset` in the kernel's memory: stride 1 in Winograd's form ([16, Cout / 8, C, 8]), stride 2 as
+ * taps ([Cout / 8, 9, C, 8]); both in panels of 8 output channels.
+ */
 export interface KernelFilter { offset: number; c: number; cout: number; stride: 1 | 2 }
 
 /**
@@ -44,7 +47,7 @@ const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
 const PAGE = 65536;
 /** Bytes of each transformed band (v or m): the image is done in bands of tile rows no larger. */
 const BAND_BYTES = 8 * 2 ** 20;
-/** A shared memory must declare its largest size up front: 1 GiB (the official encoder holds 234 MiB). */
+/** A shared memory must declare its largest size up front: 1 GiB (the official encoder holds about 250 MiB). */
 const SHARED_MAXIMUM_PAGES = 16384;
 /** Threads past 8 gain little on these products (memory bandwidth), and each holds a worker. */
 const MOST_THREADS = 8;
@@ -54,10 +57,17 @@ const START_TIMEOUT_MS = 3000;
 /**
  * The job block at address 0 of the kernel's memory, in i32 words. Scheduling (ours): the job's generation (helpers
  * sleep on it), the claim word (generation's low 16 bits, then the next unit), units done, units, and whether a
- * helper's unit failed. The step (the kernel's, kernels/conv3x3.ts): words 8 to 20.
+ * helper's unit failed. The step (the kernel's, kernels/conv3x3.ts): its number at word 8, then STEP_WORDS.
  */
 const JOB_BYTES = 128;
 const GENERATION = 0, CLAIM = 1, DONE = 2, UNITS = 3, FAILED = 4, STEP = 8;
+/**
+ * The step's words from word 9, in the kernel's order (X = 9 … ZEROS = 26); a word a step does not name is 0. PACK and
+ * MATMUL read some under other names (kernels/conv3x3.ts: SRC = x, PACKED = v, A = x, CMAT = y, ROWS = h,
+ * DEPTH = c, COLS = cout, TRANSPOSED = ty0, COL_GROUPS = ty1).
+ */
+const STEP_WORDS = ['x', 'v', 'm', 'y', 'u', 'h', 'w', 'c', 'cout', 'ty0', 'ty1', 'per', 'scale', 'shift', 'bias', 'alpha', 'sums', 'zeros'] as const;
+type StepWords = Partial<Record<(typeof STEP_WORDS)[number], number>>;
 const STOP = -1;
 const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5;
 
@@ -351,9 +361,12 @@ export class Conv3x3Kernel {
     this.reserve(at.sums + Math.max(bandTiles, ho) * f.cout * 4);
     if (f.stride === 2) new Float32Array(this.memory.buffer, at.zeros, c).fill(0);
     const output = outputTensor([b, ho, wo, f.cout]);
-    const fused = [steps.scale?.offset ?? 0, steps.shift?.offset ?? 0, steps.bias?.offset ?? 0, steps.alpha?.offset ?? 0, sums ? at.sums : 0, at.zeros];
+    const fused = {
+      x: at.x, y: at.y, u: f.offset, h, w, c, cout: f.cout,
+      scale: steps.scale?.offset, shift: steps.shift?.offset, bias: steps.bias?.offset, alpha: steps.alpha?.offset, sums: sums ? at.sums : 0, zeros: at.zeros,
+    };
     /** Runs a step whose units each sum into their own row of at.sums (when sums are asked for), and adds them up. */
-    const runSumming = (step: number, words: number[], units: number, image: number) => {
+    const runSumming = (step: number, words: StepWords, units: number, image: number) => {
       const partial = new Float32Array(this.memory.buffer, at.sums, units * f.cout);
       if (sums) partial.fill(0);
       this.run(step, words, units);
@@ -363,12 +376,12 @@ export class Conv3x3Kernel {
       new Float32Array(this.memory.buffer, at.x, h * w * c).set(valuesOf(x).subarray(i * h * w * c, (i + 1) * h * w * c));
       if (f.stride === 2) {
         const rowsPer = share(ho);
-        runSumming(CONV_STRIDE_2, [at.x, 0, 0, at.y, f.offset, h, w, c, f.cout, 0, 0, rowsPer, ...fused], Math.ceil(ho / rowsPer), i);
+        runSumming(CONV_STRIDE_2, { ...fused, per: rowsPer }, Math.ceil(ho / rowsPer), i);
       }
       for (let ty0 = 0; f.stride === 1 && ty0 < h / 2; ty0 += bandRows) {
         const ty1 = Math.min(h / 2, ty0 + bandRows);
         const tiles = (ty1 - ty0) * tw;
-        const job = (per: number) => [at.x, at.v, at.m, at.y, f.offset, h, w, c, f.cout, ty0, ty1, per, ...fused];
+        const job = (per: number): StepWords => ({ ...fused, v: at.v, m: at.m, ty0, ty1, per });
         const rowsPer = share(ty1 - ty0);
         this.run(INPUT_TRANSFORM, job(rowsPer), Math.ceil((ty1 - ty0) / rowsPer));
         const productRows = Math.ceil(tiles / Math.ceil(this.threads / 4) / 4) * 4;
@@ -404,12 +417,13 @@ export class Conv3x3Kernel {
     new Float32Array(this.memory.buffer, at.b, b.size).set(valuesOf(b));
     const panels = n / 8;
     const packPer = Math.max(1, Math.ceil(panels / (4 * this.threads)));
-    const words = (per: number, groups: number) => [at.a, at.packed, 0, at.c, 0, m, 0, k, n, 0, groups, per, 0, 0, 0, 0, 0, 0];
-    this.run(PACK, [at.b, at.packed, 0, 0, 0, 0, 0, k, n, transposeB ? 1 : 0, 0, packPer, 0, 0, 0, 0, 0, 0], Math.ceil(panels / packPer));
+    // PACK: SRC = x, PACKED = v, DEPTH = c, COLS = cout, TRANSPOSED = ty0 (kernels/conv3x3.ts)
+    this.run(PACK, { x: at.b, v: at.packed, c: k, cout: n, ty0: transposeB ? 1 : 0, per: packPer }, Math.ceil(panels / packPer));
     const rowBlocks = Math.ceil(m / 64);
     const perGroup = Math.ceil(panels / Math.min(panels, Math.max(1, Math.ceil(4 * this.threads / rowBlocks))));
     const groups = Math.ceil(panels / perGroup);
-    this.run(MATMUL, words(perGroup, groups), rowBlocks * groups);
+    // MATMUL: A = x, PACKED = v, CMAT = y, ROWS = h, DEPTH = c, COLS = cout, COL_GROUPS = ty1
+    this.run(MATMUL, { x: at.a, v: at.packed, y: at.c, h: m, c: k, cout: n, ty1: groups, per: perGroup }, rowBlocks * groups);
     const output = outputTensor([m, n]);
     output.values().set(new Float32Array(this.memory.buffer, at.c, m * n));
     return output.tensor() as tf.Tensor2D;
@@ -419,9 +433,9 @@ export class Conv3x3Kernel {
    * Runs `units` units of a step on every thread: this one claims units as the helpers do, then waits (spinning:
    * a page's main thread may not block) for the units they are still running.
    */
-  private run(step: number, words: number[], units: number): void {
+  private run(step: number, words: StepWords, units: number): void {
     const job = new Int32Array(this.memory.buffer, 0, JOB_BYTES / 4);
-    job.set([step, ...words], STEP);
+    job.set([step, ...STEP_WORDS.map((name) => words[name] ?? 0)], STEP);
     if (this.helpers.length === 0) {
       for (let unit = 0; unit < units; unit++) this.kernel.runUnit(0, unit);
       return;

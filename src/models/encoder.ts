@@ -33,7 +33,7 @@ interface KernelUnit {
   conv1: KernelFilter;
   bn1: { scale: KernelVector; shift: KernelVector };
   prelu: KernelVector;
-  conv2: { filter: KernelFilter; bias: KernelVector } | null;
+  conv2: { filter: KernelFilter; bias: KernelVector };
 }
 
 export interface EncoderConfig {
@@ -244,7 +244,7 @@ function kernelUnit(kernel: Conv3x3Kernel, u: { conv1: tf.Tensor4D; bn1: Affine;
     conv1: filter(u.conv1),
     bn1: { scale: vector(u.bn1.scale), shift: vector(u.bn1.shift) },
     prelu: vector(u.prelu),
-    conv2: u.stride <= 2 ? { filter: filter(u.conv2.filter, u.stride), bias: vector(u.conv2.bias) } : null,
+    conv2: { filter: filter(u.conv2.filter, u.stride), bias: vector(u.conv2.bias) },
   };
 }
 
@@ -262,7 +262,7 @@ function applyUnit(u: Unit, x: tf.Tensor4D, kernel: Conv3x3Kernel | null): tf.Te
     ? kernel.conv(x, w.conv1, { scale: w.bn1.scale, shift: w.bn1.shift, alpha: w.prelu })
     : tf.fused.conv2d({ x: affine(x, u.bn1), filter: u.conv1, strides: 1, pad: 1, activation: 'prelu', preluActivationWeights: u.prelu });
   let pooled: tf.Tensor2D;
-  if (kernel && w?.conv2 && Conv3x3Kernel.fits(r.shape, w.conv2.filter)) {
+  if (kernel && w && Conv3x3Kernel.fits(r.shape, w.conv2.filter)) {
     ({ y: r, mean: pooled } = kernel.convAndMean(r, w.conv2.filter, { bias: w.conv2.bias }));
   } else {
     r = tf.fused.conv2d({ x: r, filter: u.conv2.filter, strides: u.stride, pad: 1, bias: u.conv2.bias });
