@@ -32,7 +32,8 @@ import { resizeRgb } from '../src/photo/cars';
 import { alignedFaceRegion } from '../src/photo/composite';
 import { AlignedFace, describeAlignedPair, descriptorDistance, SAME_PERSON_DISTANCE, type FaceDetector } from '../src/photo/faces';
 import { reconstructionError, refine, type RefineOptions } from '../src/engine/refine';
-import { blockJudge, clearlyVisible, directionAttribute, judgeFor, measureOnPhoto, summarise, type TrialResult } from '../src/engine/slider-effects';
+import { blockJudge, clearlyVisible, COLOUR_ATTRIBUTES, directionAttribute, judgeFor, measureOnPhoto, notClearBecause, summarise, type TrialResult } from '../src/engine/slider-effects';
+import type { StyleRange } from '../src/models/editing';
 import type { DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { useGradients } from '../src/node/gradients';
 import type { TunedLayers } from '../src/models/stylegan2';
@@ -74,6 +75,7 @@ async function main() {
     refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string', default: '100' }, 'refine-options': { type: 'string', default: '{}' }, 'refine-limit': { type: 'string', default: '100' },
     sliders: { type: 'boolean', default: false }, 'slider-images': { type: 'string', default: '60' }, calibrate: { type: 'boolean', default: false },
     multiples: { type: 'string', default: '1,2,4,8' }, blocks: { type: 'boolean', default: false },
+    ranges: { type: 'string', default: 'own' },
   } });
   if (!values.model || !values.data) {
     console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
@@ -167,9 +169,10 @@ async function main() {
   }
   if (values.sliders || values.calibrate) {
     const multiples = values.multiples.split(',').map(Number);
-    const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, face ? 'held-out CelebA faces' : 'held-out cars');
+    const ranges = values.ranges.split(',').map((name) => ({ name, range: namedStyleRange(name, model.generator.config.nLatent) }));
+    const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, ranges, face ? 'held-out CelebA faces' : 'held-out cars');
     (report as Record<string, unknown>).sliders = Object.fromEntries([...measured].map(([id, byMultiple]) => [id, byMultiple]));
-    if (values.calibrate) await calibrate(join(values.model, 'model.json'), measured, multiples);
+    if (values.calibrate) await calibrate(join(values.model, 'model.json'), measured, multiples, ranges, model);
   }
   console.log(JSON.stringify(report, null, 2));
   if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
@@ -182,13 +185,28 @@ function labelledEnd(d: DirectionSpec): number {
   return d.kind === 'ganspace' ? Math.sign(d.preset || 1) * d.max : d.max;
 }
 
-/** Every judged slider at multiples of its labelled end, on each image's composite: measurement per multiple. */
-async function sliderReport(model: StudioModel, images: RgbImage[], detector: FaceDetector | null, multiples: number[], on: string) {
+/**
+ * The styles a slider can be measured on: 'own' (the direction's range), 'all', or the edit panel's groups joined by
+ * '+' ('coarse+medium': without the fine styles, where StyleGAN keeps colour).
+ */
+function namedStyleRange(name: string, n: number): StyleRange | undefined {
+  if (name === 'own') return undefined;
+  if (name === 'all') return { start: 0, end: n };
+  const groups: Record<string, StyleRange> = { coarse: { start: 0, end: Math.min(4, n) }, medium: { start: 4, end: Math.min(8, n) }, fine: { start: 8, end: n } };
+  const parts = name.split('+').map((p) => groups[p]);
+  if (parts.some((p) => !p)) throw new Error(`unknown style range "${name}" (own, all, or coarse / medium / fine joined by +)`);
+  return { start: Math.min(...parts.map((p) => p.start)), end: Math.max(...parts.map((p) => p.end)) };
+}
+
+const measurementKey = (rangeName: string, m: number) => (rangeName === 'own' ? `x${m}` : `${rangeName} x${m}`);
+
+/** Every judged slider at multiples of its labelled end on each style range, on each image's composite: measurement per key. */
+async function sliderReport(model: StudioModel, images: RgbImage[], detector: FaceDetector | null, multiples: number[], ranges: Array<{ name: string; range?: StyleRange }>, on: string) {
   const sliders = model.manifest.directions.flatMap((d) => {
     const judge = judgeFor(model, d);
     return judge ? [{ d, judge }] : [];
   });
-  const trials = sliders.flatMap(({ d, judge }) => multiples.map((m) => ({ direction: d, value: labelledEnd(d) * m, judge })));
+  const trials = sliders.flatMap(({ d, judge }) => ranges.flatMap(({ name, range }) => multiples.map((m) => ({ direction: d, value: labelledEnd(d) * m, judge, range, key: measurementKey(name, m) }))));
   const results: TrialResult[][] = trials.map(() => []);
   const started = performance.now();
   for (const [i, image] of images.entries()) {
@@ -198,13 +216,12 @@ async function sliderReport(model: StudioModel, images: RgbImage[], detector: Fa
   }
   const report = new Map<string, Record<string, SliderMeasurement>>();
   trials.forEach((t, k) => {
-    const m = multiples[k % multiples.length];
     const entry = report.get(t.direction.id) ?? {};
-    entry[`x${m}`] = summarise(t.judge, t.value, results[k], on);
+    entry[t.key] = summarise(t.judge, t.value, results[k], on);
     report.set(t.direction.id, entry);
   });
-  for (const [id, byMultiple] of report) {
-    console.error(`${id}: ${Object.entries(byMultiple).map(([m, s]) => `${m} ${(s.movesLabelledWay * 100).toFixed(0)}% ${s.regionChange.toFixed(1)}/255`).join(', ')}`);
+  for (const [id, byKey] of report) {
+    console.error(`${id}: ${Object.entries(byKey).map(([m, s]) => `${m} ${(s.movesLabelledWay * 100).toFixed(0)}% ${s.lightnessChange} L* colour ${s.chromaShare}${s.samePerson !== undefined ? ` same ${s.samePerson}` : ''}`).join(', ')}`);
   }
   return report;
 }
@@ -228,34 +245,50 @@ async function blockReport(model: StudioModel, images: RgbImage[], rows: Array<R
       results.push(r);
     }
     report[block.id] = summarise(judge, 1, results, 'held-out faces without the attribute, a face with it as the reference');
-    console.error(`block ${block.id}: ${(report[block.id].movesLabelledWay * 100).toFixed(0)}% towards ${block.attribute}, ${report[block.id].regionChange}/255`);
+    const m = report[block.id];
+    console.error(`block ${block.id}: ${(m.movesLabelledWay * 100).toFixed(0)}% towards ${block.attribute}, ${m.regionChange}/255, ${m.lightnessChange} L*, colour ${m.chromaShare}${m.samePerson !== undefined ? `, same person ${m.samePerson}` : ''}`);
   }
   return report;
 }
 
 /**
- * Writes the calibration into the bundle: each measured slider's scale is set so that its end is the smallest
- * multiple where its effect is clear; a slider that is clear at no multiple is not offered by default, and keeps
- * the largest multiple whose judge still moves the labelled way on at least half of the images (else 1).
+ * Writes the calibration into the bundle: for each measured slider, on each style range, the smallest multiple where
+ * its effect is clear (`clearlyVisible`: its judge, its lightness, how little of it is colour, the person kept);
+ * of the ranges where it is clear, the one whose change is least colour (colour attributes: the first) becomes the
+ * slider's own range, and its scale is set so that the slider's end is that multiple. A slider that is clear on no
+ * range is not offered by default, and keeps its own range and the largest multiple whose judge still moves the
+ * labelled way on at least half of the images (else 1).
  */
-async function calibrate(path: string, measured: Map<string, Record<string, SliderMeasurement>>, multiples: number[]) {
+async function calibrate(path: string, measured: Map<string, Record<string, SliderMeasurement>>, multiples: number[], ranges: Array<{ name: string; range?: StyleRange }>, model: StudioModel) {
   const manifest = JSON.parse(await readFile(path, 'utf8'));
+  const attributes = model.manifest.classifier?.attributes ?? [];
   for (const d of manifest.directions as DirectionSpec[]) {
-    const byMultiple = measured.get(d.id);
-    if (!byMultiple) continue;
-    const clear = multiples.find((m) => clearlyVisible(byMultiple[`x${m}`]));
-    const fallback = [...multiples].reverse().find((m) => byMultiple[`x${m}`].movesLabelledWay >= 0.5) ?? 1;
-    const m = clear ?? fallback;
+    const byKey = measured.get(d.id);
+    if (!byKey) continue;
+    const attribute = directionAttribute(d, attributes);
+    const clearOn = ranges.flatMap(({ name, range }) => {
+      const m = multiples.find((x) => clearlyVisible(byKey[measurementKey(name, x)], attribute, model.manifest.domain));
+      return m === undefined ? [] : [{ name, range, m, measurement: byKey[measurementKey(name, m)] }];
+    });
+    clearOn.sort((a, b) => (attribute && COLOUR_ATTRIBUTE_FIRST(attribute) ? 0 : (a.measurement.chromaShare ?? 0) - (b.measurement.chromaShare ?? 0)));
+    const own = ranges[0];
+    const fallback = [...multiples].reverse().find((m) => byKey[measurementKey(own.name, m)].movesLabelledWay >= 0.5) ?? 1;
+    const chosen = clearOn[0] ?? { name: own.name, range: own.range, m: fallback, measurement: byKey[measurementKey(own.name, fallback)] };
     const end = labelledEnd(d);
-    d.scale = Number(((d.scale ?? 1) * m * Math.sign(end)).toPrecision(6));
-    d.measured = { ...byMultiple[`x${m}`], at: d.max };
-    d.offered = clear !== undefined;
+    d.scale = Number(((d.scale ?? 1) * chosen.m * Math.sign(end)).toPrecision(6));
+    if (chosen.range) d.range = chosen.range;
+    d.measured = { ...chosen.measurement, at: d.max };
+    d.offered = clearOn.length > 0;
     if (d.kind === 'ganspace') d.preset = d.max;
-    console.error(`calibrated ${d.id}: scale ${d.scale}, ${d.offered ? 'offered' : 'not offered by default'} (${(d.measured.movesLabelledWay * 100).toFixed(0)}%, ${d.measured.regionChange}/255)`);
+    const why = notClearBecause(chosen.measurement, attribute, model.manifest.domain);
+    console.error(`calibrated ${d.id}: scale ${d.scale} on styles ${d.range.start}-${d.range.end}, ${d.offered ? 'offered' : `not offered by default (${why})`} (${(d.measured.movesLabelledWay * 100).toFixed(0)}%, ${d.measured.lightnessChange} L*, colour ${d.measured.chromaShare})`);
   }
   await writeFile(path, `${JSON.stringify(manifest, null, 2)}
 `);
 }
+
+/** Colour attributes keep the first range they are clear on (their chroma is the point). */
+const COLOUR_ATTRIBUTE_FIRST = (attribute: string) => COLOUR_ATTRIBUTES.has(attribute);
 
 /**
  * Each reference editing block on held-out pairs: a source without the attribute (by its CelebA label) and a

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { alignedFaceRegion, boxRegion } from '../photo/composite';
 import { resizeRgb } from '../photo/cars';
-import { judgeAlignedEdits, type FaceDetector, type FaceJudgement } from '../photo/faces';
+import { colourChange, grayscale, labPixels } from '../photo/colour-change';
+import { AlignedFace, descriptorDistance, SAME_PERSON_DISTANCE, type FaceDetector, type FaceJudgement } from '../photo/faces';
 import type { RgbImage } from '../photo/types';
+import type { StyleRange } from '../models/editing';
 import type { DirectionSpec, SliderMeasurement } from '../weights/bundle';
 import { fromRgb } from './image';
 import type { StudioModel } from './model';
@@ -11,10 +13,11 @@ import { EditorSession } from './session';
 
 /**
  * What each slider does to a photo, read by judges: face-api's expression network ("happy") for smiling, its age
- * and gender network for young and male (networks we did not train), the latent classifier for the other face
- * attributes, the colour statistics its name claims for a car slider; and how much it changes the face-and-hair
- * region (or the car's crop). Measured on the composite a user downloads (src/photo/composite.ts): the photo plus
- * the edit's change, so "before" is the photo itself.
+ * and gender network for young and male (networks we did not train), reading the pictures in grayscale so that a
+ * change of colour alone cannot move them; the latent classifier for the other face attributes, the colour
+ * statistics its name claims for a car slider; how much it changes the face-and-hair region (or the car's crop),
+ * and how much of that change is colour rather than lightness (Lab). Measured on the composite a user downloads
+ * (src/photo/composite.ts): the photo plus the edit's change, so "before" is the photo itself.
  */
 export type SliderJudge =
   | { kind: 'face-api'; measure: keyof FaceJudgement; sign: 1 | -1; attribute: string }
@@ -23,6 +26,15 @@ export type SliderJudge =
 
 /** InterFaceGAN boundaries are named by their attribute in lower case (smiling, young, ...). */
 const INTERFACEGAN_ATTRIBUTE: Record<string, string> = { smiling: 'Smiling', smile: 'Smiling', young: 'Young', age: 'Young', male: 'Male', eyeglasses: 'Eyeglasses', bangs: 'Bangs' };
+
+/**
+ * Attributes that *are* colour (hair colour, make-up, pale skin, rosy cheeks): their change may be mostly chroma.
+ * Every other face attribute is a change of shape or shading, and a slider whose change is mostly colour paints.
+ */
+export const COLOUR_ATTRIBUTES = new Set(['Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Gray_Hair', 'Heavy_Makeup', 'Wearing_Lipstick', 'Pale_Skin', 'Rosy_Cheeks']);
+
+/** Attributes whose edit should leave the same person (face-api's rule), unlike gender or age. */
+export const KEEPS_THE_PERSON = new Set(['Smiling', 'Mouth_Slightly_Open', 'Eyeglasses', 'Bangs', 'Black_Hair', 'Blond_Hair', 'Brown_Hair', 'Gray_Hair', 'Wavy_Hair', 'Straight_Hair']);
 
 /** Attributes face-api reads itself, and the way its reading moves when the attribute grows. */
 const FACE_API: Record<string, [keyof FaceJudgement, 1 | -1]> = { Smiling: ['happy', 1], Young: ['age', -1], Male: ['male', 1] };
@@ -56,7 +68,7 @@ export function judgeFor(model: StudioModel, d: DirectionSpec): SliderJudge | nu
 }
 
 export function judgeName(judge: SliderJudge): string {
-  if (judge.kind === 'face-api') return `face-api ${judge.measure === 'happy' ? 'expression (happy)' : judge.measure === 'age' ? 'age (lower)' : 'gender (male)'}`;
+  if (judge.kind === 'face-api') return `face-api ${judge.measure === 'happy' ? 'expression (happy)' : judge.measure === 'age' ? 'age (lower)' : 'gender (male)'} in grayscale`;
   if (judge.kind === 'classifier') return `latent classifier (${judge.attribute})`;
   return `colour statistics (${judge.measure}${judge.sign < 0 ? ', lower' : ''})`;
 }
@@ -65,6 +77,8 @@ export function judgeName(judge: SliderJudge): string {
 export interface Trial {
   direction?: DirectionSpec;
   value?: number;
+  /** The styles the slider edits (its own range when absent). */
+  range?: StyleRange;
   transfer?: { block: string; reference: RgbImage; strength: number };
   judge: SliderJudge;
 }
@@ -76,8 +90,12 @@ export function blockJudge(model: StudioModel, attribute: string): SliderJudge |
   return index >= 0 ? { kind: 'classifier', attribute, index, sign: 1 } : null;
 }
 
-/** One trial on one photo: the judge's change in the labelled direction (null: the judge could not read it) and the region's mean change (of 255). */
-export interface TrialResult { delta: number | null; regionChange: number }
+/**
+ * One trial on one photo: the judge's change in the labelled direction (null: the judge could not read it), the
+ * region's mean change (of 255), its change in Lab, and, where the attribute should keep the person, whether
+ * face-api still reads the composite as the photo's person (null: not asked, or no face found).
+ */
+export interface TrialResult { delta: number | null; regionChange: number; lightness: number; chroma: number; samePerson: boolean | null }
 
 /**
  * Runs trials on one photo that is already framed as the model frames (an aligned face, a car crop): the photo
@@ -97,7 +115,7 @@ export async function measureOnPhoto(model: StudioModel, detector: FaceDetector 
         await session.invert('reference');
         composites.push(await session.composite([], { kind: 'block', block: t.transfer.block, strength: t.transfer.strength }));
       } else {
-        composites.push(await session.composite([{ direction: t.direction!.id, value: t.value! }]));
+        composites.push(await session.composite([{ direction: t.direction!.id, value: t.value!, range: t.range }]));
       }
     }
     const mask = model.manifest.domain === 'face' && photo.width === photo.height ? alignedFaceRegion(photo.width) : boxRegion(photo.width, photo.height);
@@ -112,16 +130,27 @@ export async function measureOnPhoto(model: StudioModel, detector: FaceDetector 
       return sum / Math.max(1, n);
     };
     const deltas: Array<number | null> = trials.map(() => null);
+    const samePerson: Array<boolean | null> = trials.map(() => null);
     const faceApiTrials = trials.flatMap((t, i) => (t.judge.kind === 'face-api' ? [i] : []));
-    if (faceApiTrials.length && detector) {
-      const judged = await judgeAlignedEdits(detector, photo, faceApiTrials.map((i) => composites[i]));
-      if (judged) {
-        faceApiTrials.forEach((i, k) => {
+    if (faceApiTrials.length && detector?.judgeRegion) {
+      const gray = await AlignedFace.locate(detector, grayscale(photo));
+      if (gray) {
+        const before = await gray.faceJudgement();
+        for (const i of faceApiTrials) {
           const judge = trials[i].judge as Extract<SliderJudge, { kind: 'face-api' }>;
-          deltas[i] = judge.sign * (judged.edits[k][judge.measure] - judged.face[judge.measure]);
-        });
+          deltas[i] = judge.sign * ((await gray.judge(grayscale(composites[i])))[judge.measure] - before[judge.measure]);
+        }
       }
     }
+    const identityTrials = trials.flatMap((t, i) => (KEEPS_THE_PERSON.has(t.judge.attribute) && model.manifest.domain === 'face' ? [i] : []));
+    if (identityTrials.length && detector) {
+      const located = await AlignedFace.locate(detector, photo);
+      if (located) {
+        const own = await located.faceDescriptor();
+        for (const i of identityTrials) samePerson[i] = descriptorDistance(own, await located.describe(composites[i])) < SAME_PERSON_DISTANCE;
+      }
+    }
+    const photoLab = labPixels(photo);
     const logits = async (image: RgbImage) => {
       const input = fromRgb(await resizeRgb(image, model.inputSize));
       const out = tf.tidy(() => model.classifier!.logits(model.invert(input)));
@@ -141,7 +170,10 @@ export async function measureOnPhoto(model: StudioModel, detector: FaceDetector 
       if (t.judge.kind === 'classifier' && base) deltas[i] = (await logits(composites[i]))[t.judge.index] - base[t.judge.index];
       if (t.judge.kind === 'colour' && baseColours) deltas[i] = t.judge.sign * (colours(composites[i])[t.judge.measure] - baseColours[t.judge.measure]);
     }
-    return trials.map((_, i) => ({ delta: deltas[i], regionChange: regionChange(composites[i]) }));
+    return trials.map((_, i) => {
+      const { lightness, chroma } = colourChange(photoLab, composites[i], mask);
+      return { delta: deltas[i], regionChange: regionChange(composites[i]), lightness, chroma, samePerson: samePerson[i] };
+    });
   } finally {
     session.dispose();
   }
@@ -152,17 +184,43 @@ export function summarise(judge: SliderJudge, at: number, results: TrialResult[]
   // `at`: the slider's value, or a block's strength
   const judged = results.filter((r) => r.delta !== null);
   const round = (v: number, digits: number) => Number(v.toFixed(digits));
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / Math.max(1, xs.length);
+  const lightness = mean(results.map((r) => r.lightness));
+  const chroma = mean(results.map((r) => r.chroma));
+  const asked = results.filter((r) => r.samePerson !== null);
   return {
     judge: judgeName(judge), at, on, images: results.length, judged: judged.length,
     movesLabelledWay: round(judged.filter((r) => r.delta! > 0).length / Math.max(1, judged.length), 3),
-    meanJudgeChange: round(judged.reduce((s, r) => s + r.delta!, 0) / Math.max(1, judged.length), 4),
-    regionChange: round(results.reduce((s, r) => s + r.regionChange, 0) / Math.max(1, results.length), 2),
+    meanJudgeChange: round(mean(judged.map((r) => r.delta!)), 4),
+    regionChange: round(mean(results.map((r) => r.regionChange)), 2),
+    lightnessChange: round(lightness, 2),
+    chromaShare: round(lightness + chroma > 0 ? chroma / (lightness + chroma) : 0, 3),
+    ...(asked.length ? { samePerson: round(asked.filter((r) => r.samePerson).length / asked.length, 3) } : {}),
   };
 }
 
-/** What a slider must do at its end to be offered by default: its judge moves the labelled way on 80% of photos, and the region changes by 12/255 on average. */
-export const CLEAR_EFFECT = { movesLabelledWay: 0.8, regionChange: 12 };
+/**
+ * What a slider must do at its end to be offered by default: its judge moves the labelled way on 80% of photos;
+ * a face attribute that is not itself a colour changes lightness by 3.5 L* with at most 40% of its change in colour
+ * (a slider that paints is not offered, however its judge reads it); colour attributes and car sliders change the
+ * region by 12/255; an attribute that should keep the person keeps face-api's same-person verdict on 80% of photos.
+ */
+export const CLEAR_EFFECT = { movesLabelledWay: 0.8, regionChange: 12, chromaShare: 0.4, lightnessChange: 3.5, samePerson: 0.8 };
 
-export function clearlyVisible(m: SliderMeasurement): boolean {
-  return m.judged > 0 && m.movesLabelledWay >= CLEAR_EFFECT.movesLabelledWay && m.regionChange >= CLEAR_EFFECT.regionChange;
+export function clearlyVisible(m: SliderMeasurement, attribute: string | null = null, domain: 'face' | 'car' = 'face'): boolean {
+  if (m.judged === 0 || m.movesLabelledWay < CLEAR_EFFECT.movesLabelledWay) return false;
+  if (m.samePerson !== undefined && m.samePerson < CLEAR_EFFECT.samePerson) return false;
+  if (domain === 'car' || (attribute !== null && COLOUR_ATTRIBUTES.has(attribute))) return m.regionChange >= CLEAR_EFFECT.regionChange;
+  return (m.chromaShare ?? 1) <= CLEAR_EFFECT.chromaShare && (m.lightnessChange ?? 0) >= CLEAR_EFFECT.lightnessChange;
+}
+
+/** Why a measured slider is not offered, in a few words (null when it is clear). */
+export function notClearBecause(m: SliderMeasurement, attribute: string | null = null, domain: 'face' | 'car' = 'face'): string | null {
+  if (clearlyVisible(m, attribute, domain)) return null;
+  if (m.judged === 0) return 'its judge could not read it';
+  if (m.movesLabelledWay < CLEAR_EFFECT.movesLabelledWay) return `its judge moves the labelled way on ${Math.round(m.movesLabelledWay * 100)}% of faces`;
+  if (m.samePerson !== undefined && m.samePerson < CLEAR_EFFECT.samePerson) return `it keeps the person on ${Math.round(m.samePerson * 100)}% of faces`;
+  if (domain === 'car' || (attribute !== null && COLOUR_ATTRIBUTES.has(attribute))) return `the picture changes by ${m.regionChange}/255`;
+  if ((m.chromaShare ?? 1) > CLEAR_EFFECT.chromaShare) return `${Math.round((m.chromaShare ?? 1) * 100)}% of its change is colour`;
+  return `its lightness changes by ${m.lightnessChange} L*`;
 }

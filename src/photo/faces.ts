@@ -196,21 +196,6 @@ export async function describeAlignedPair(detector: FaceDetector, face: RgbImage
   return { face: a, rendering: await located.describe(rendering) };
 }
 
-/**
- * face-api's judgement of an aligned face and of edits of it (same pixels, the same face box, found on the
- * face): what an edit does to the expression, age and gender a network we did not train reads. Null when the
- * detector finds no face or the detector has no judging nets.
- */
-export async function judgeAlignedEdits(detector: FaceDetector, face: RgbImage, edits: RgbImage[]): Promise<{ face: FaceJudgement; edits: FaceJudgement[] } | null> {
-  if (!detector.judgeRegion) return null;
-  const located = await AlignedFace.locate(detector, face);
-  if (!located) return null;
-  const judged = await located.faceJudgement();
-  const out: FaceJudgement[] = [];
-  for (const edit of edits) out.push(await located.judge(edit));
-  return { face: judged, edits: out };
-}
-
 /** An aligned face at 128 px in the middle of a 384 px grey frame, where face-api's SSD finds it (see above). */
 async function frameAligned(image: RgbImage): Promise<RgbImage> {
   const inner = await resizeRgb(image, [FRAMED_FACE, FRAMED_FACE]);

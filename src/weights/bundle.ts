@@ -41,6 +41,12 @@ export interface SliderMeasurement {
   movesLabelledWay: number;
   meanJudgeChange: number;
   regionChange: number;
+  /** Mean |ΔL*| in the face region (bundles calibrated before the Lab measure have none). */
+  lightnessChange?: number;
+  /** Of the change in the face region, the share that is colour: chroma / (chroma + lightness), Lab. */
+  chromaShare?: number;
+  /** For attributes that should keep the person: how often face-api still reads the photo's person. */
+  samePerson?: number;
 }
 
 /**
