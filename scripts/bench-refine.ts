@@ -1,8 +1,9 @@
 /**
- * npm run bench:refine [-- --models demo-faces,ffhq --steps 20 --backend wasm --resolution N --kernels]
+ * npm run bench:refine [-- --models demo-faces-gan-64,ffhq --steps 20 --backend wasm --resolution N --kernels --options '{...}']
  * Pivotal tuning's cost and progress in Node (src/engine/refine.ts, as the app runs it): per model, the median
  * time of a step, the peak tensor memory over the run (tf.memory), and the loss at the first and the last step.
- * demo-faces refines a real portrait at 64 px; ffhq is the released generator's full shape (random weights, so the
+ * A shipped face bundle (its folder under models/) refines a real portrait at 64 px with the app's default
+ * refinement (--options adds or overrides RefineOptions); ffhq is the released generator's full shape (random weights, so the
  * picture means nothing, but every layer has its real size), tuned at 256 px. --kernels: where a step's time goes, by
  * kernel (tf.profile's own timing; the step's total then includes the profiler's overhead).
  */
@@ -12,7 +13,8 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { fromRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
-import { refine, type RefineModel } from '../src/engine/refine';
+import { refine, type RefineModel, type RefineOptions } from '../src/engine/refine';
+import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
 import { EditorSession } from '../src/engine/session';
 import { Generator } from '../src/models/stylegan2';
 import { RawWeights } from '../src/models/weights';
@@ -26,8 +28,8 @@ import { randomWeights } from '../tests/suite/random-weights';
 const ROOT = join(import.meta.dirname, '..');
 
 async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.Tensor4D; codes: tf.Tensor3D; resolution: number; dispose(): void }> {
-  if (name === 'demo-faces') {
-    const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', 'demo-faces-64')));
+  if (name.startsWith('demo-faces')) {
+    const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', name === 'demo-faces' ? 'demo-faces-64' : name)));
     const model = new StudioModel(manifest, weights);
     const session = new EditorSession(model, await nodeFaceDetector());
     await session.setPhoto(await decodePhoto(new Uint8Array(await readFile(join(ROOT, 'tests', 'fixtures', 'photos', 'faces', 'obama.jpg'))), 'obama.jpg'));
@@ -54,11 +56,12 @@ async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.
       dispose: () => generator.dispose(),
     };
   }
-  throw new Error(`unknown model ${name} (demo-faces, ffhq)`);
+  throw new Error(`unknown model ${name} (a demo face bundle such as demo-faces-gan-64, or ffhq)`);
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { models: { type: 'string', default: 'demo-faces,ffhq' }, steps: { type: 'string', default: '20' }, backend: { type: 'string', default: 'wasm' }, resolution: { type: 'string' }, kernels: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { models: { type: 'string', default: 'demo-faces-gan-64,ffhq' }, steps: { type: 'string', default: '20' }, backend: { type: 'string', default: 'wasm' }, resolution: { type: 'string' }, kernels: { type: 'boolean', default: false }, options: { type: 'string', default: '{}' } } });
+  const extra = JSON.parse(values.options!) as RefineOptions;
   await useNodeBackend(values.backend as NodeBackend);
   useGradients();
   const steps = Number(values.steps);
@@ -73,7 +76,7 @@ async function main() {
     // tf.profile tracks the engine's peak of tensor bytes over the whole run
     const info = await tf.profile(async () => {
       result = await refine(s.model, s.aligned, s.codes, {
-        steps, resolution: s.resolution,
+        ...(name.startsWith('demo-faces') ? DEFAULT_REFINEMENT : {}), ...extra, steps, resolution: s.resolution,
         onProgress: (p) => {
           const now = performance.now();
           times.push(now - last);

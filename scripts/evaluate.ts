@@ -32,6 +32,7 @@ import { resizeRgb } from '../src/photo/cars';
 import { alignedFaceRegion } from '../src/photo/composite';
 import { AlignedFace, describeAlignedPair, descriptorDistance, SAME_PERSON_DISTANCE, type FaceDetector } from '../src/photo/faces';
 import { reconstructionError, refine, type RefineOptions } from '../src/engine/refine';
+import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
 import { blockJudge, clearlyVisible, COLOUR_ATTRIBUTES, directionAttribute, judgeFor, measureOnPhoto, notClearBecause, summarise, type TrialResult } from '../src/engine/slider-effects';
 import type { StyleRange } from '../src/models/editing';
 import type { DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
@@ -40,39 +41,13 @@ import type { TunedLayers } from '../src/models/stylegan2';
 import type { RgbImage } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
-
-const ROOT = join(import.meta.dirname, '..');
-
-async function tiles(folder: string, rows: Array<Record<string, string>>, [h, w]: [number, number]): Promise<RgbImage[]> {
-  const sheets = new Map<string, Buffer>();
-  const out: RgbImage[] = [];
-  for (const r of rows) {
-    const file = `sheet-${String(Number(r.sheet)).padStart(3, '0')}.jpg`;
-    if (!sheets.has(file)) sheets.set(file, await readFile(join(folder, file)));
-    const slot = Number(r.slot);
-    const { data } = await sharp(sheets.get(file)!).extract({ left: (slot % 16) * w, top: Math.floor(slot / 16) * h, width: w, height: h })
-      .removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    out.push({ width: w, height: h, data: new Uint8Array(data) });
-  }
-  return out;
-}
-
-function csv(text: string): Array<Record<string, string>> {
-  const [head, ...lines] = text.trim().split('\n');
-  const keys = head.split(',');
-  return lines.map((l) => {
-    const cells = l.split(',');
-    // class names may contain commas: everything past the known columns is the last field
-    const row: Record<string, string> = {};
-    keys.forEach((k, i) => { row[k] = i === keys.length - 1 ? cells.slice(i).join(',') : cells[i]; });
-    return row;
-  });
-}
+import { heldOutRows, tiles } from './held-out';
 
 async function main() {
   const { values } = parseArgs({ options: {
     model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'string' }, grid: { type: 'string' },
-    refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string', default: '100' }, 'refine-options': { type: 'string', default: '{}' }, 'refine-limit': { type: 'string', default: '100' },
+    refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string' }, 'refine-options': { type: 'string', default: '{}' }, 'refine-limit': { type: 'string', default: '100' },
+    'sliders-refined': { type: 'boolean', default: false },
     sliders: { type: 'boolean', default: false }, 'slider-images': { type: 'string', default: '60' }, calibrate: { type: 'boolean', default: false },
     multiples: { type: 'string', default: '1,2,4,8' }, blocks: { type: 'boolean', default: false },
     ranges: { type: 'string', default: 'own' },
@@ -85,17 +60,9 @@ async function main() {
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));
   const model = new StudioModel(manifest, weights);
   await model.ready();
-  const rows = csv(await readFile(join(values.data, 'index.csv'), 'utf8'));
   const face = manifest.domain === 'face';
-  let held: Array<Record<string, string>>;
-  if (face) {
-    const ids = new Set((await readFile(join(ROOT, 'models', 'training', 'holdout-faces.txt'), 'utf8')).split('\n').filter((l) => l && !l.startsWith('#')));
-    held = rows.filter((r) => ids.has(r.identity));
-  } else {
-    held = rows.slice(-200);
-  }
-  if (values.limit) held = held.slice(0, Number(values.limit));
-  const images = await tiles(values.data, held, face ? [64, 64] : [96, 128]);
+  const held = await heldOutRows(values.data, manifest.domain, values.limit ? Number(values.limit) : undefined);
+  const images = await tiles(values.data, held, manifest.domain);
   const detector = face ? await nodeFaceDetector() : null;
   let mse = 0;
   let ssimSum = 0;
@@ -160,17 +127,22 @@ async function main() {
         return [k, { meanChange: Number(mean(values).toFixed(4)), risesIn: Number(mean(values.map((v) => (v > 0 ? 1 : 0))).toFixed(3)) }];
       }))])) : undefined,
   };
+  // The page's refinement unless told otherwise: --refine-options overrides its settings, --refine-steps its steps.
+  const refinement: RefineOptions & { steps: number } = { ...DEFAULT_REFINEMENT, ...JSON.parse(values['refine-options']!) };
+  if (values['refine-steps']) refinement.steps = Number(values['refine-steps']);
+  if (values.refine || values['sliders-refined']) useGradients();
   if (values.refine && detector) {
-    useGradients();
-    (report as Record<string, unknown>).refinement = await refinementReport(model, images.slice(0, Number(values['refine-limit'])), held, detector, { ...JSON.parse(values['refine-options']!), steps: Number(values['refine-steps']) });
+    (report as Record<string, unknown>).refinement = await refinementReport(model, images.slice(0, Number(values['refine-limit'])), held, detector, refinement);
   }
+  const sliderRefinement = values['sliders-refined'] ? refinement : undefined;
   if (values.blocks && manifest.editBlocks.length) {
-    (report as Record<string, unknown>).editingBlocksOnTheComposite = await blockReport(model, images, held, detector, Number(values['slider-images']));
+    (report as Record<string, unknown>).editingBlocksOnTheComposite = await blockReport(model, images, held, detector, Number(values['slider-images']), sliderRefinement);
   }
   if (values.sliders || values.calibrate) {
     const multiples = values.multiples.split(',').map(Number);
     const ranges = values.ranges.split(',').map((name) => ({ name, range: namedStyleRange(name, model.generator.config.nLatent) }));
-    const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, ranges, face ? 'held-out CelebA faces' : 'held-out cars');
+    const on = `${face ? 'held-out CelebA faces' : 'held-out cars'}${sliderRefinement ? `, refined (${sliderRefinement.steps} steps${sliderRefinement.detailLearningRate ? ', fine detail' : ''})` : ''}`;
+    const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, ranges, on, sliderRefinement);
     (report as Record<string, unknown>).sliders = Object.fromEntries([...measured].map(([id, byMultiple]) => [id, byMultiple]));
     if (values.calibrate) await calibrate(join(values.model, 'model.json'), measured, multiples, ranges, model);
   }
@@ -201,7 +173,7 @@ function namedStyleRange(name: string, n: number): StyleRange | undefined {
 const measurementKey = (rangeName: string, m: number) => (rangeName === 'own' ? `x${m}` : `${rangeName} x${m}`);
 
 /** Every judged slider at multiples of its labelled end on each style range, on each image's composite: measurement per key. */
-async function sliderReport(model: StudioModel, images: RgbImage[], detector: FaceDetector | null, multiples: number[], ranges: Array<{ name: string; range?: StyleRange }>, on: string) {
+async function sliderReport(model: StudioModel, images: RgbImage[], detector: FaceDetector | null, multiples: number[], ranges: Array<{ name: string; range?: StyleRange }>, on: string, refinement?: RefineOptions) {
   const sliders = model.manifest.directions.flatMap((d) => {
     const judge = judgeFor(model, d);
     return judge ? [{ d, judge }] : [];
@@ -210,7 +182,7 @@ async function sliderReport(model: StudioModel, images: RgbImage[], detector: Fa
   const results: TrialResult[][] = trials.map(() => []);
   const started = performance.now();
   for (const [i, image] of images.entries()) {
-    const out = await measureOnPhoto(model, detector, image, trials);
+    const out = await measureOnPhoto(model, detector, image, trials, refinement);
     out.forEach((r, k) => results[k].push(r));
     console.error(`sliders: image ${i + 1}/${images.length} (${((performance.now() - started) / 1000 / (i + 1)).toFixed(1)} s each)`);
   }
@@ -231,7 +203,7 @@ async function sliderReport(model: StudioModel, images: RgbImage[], detector: Fa
  * CelebA label), each with the next held-out face that has it as the reference, at strength 1; the attribute's
  * judge must move towards having it.
  */
-async function blockReport(model: StudioModel, images: RgbImage[], rows: Array<Record<string, string>>, detector: FaceDetector | null, pairs: number) {
+async function blockReport(model: StudioModel, images: RgbImage[], rows: Array<Record<string, string>>, detector: FaceDetector | null, pairs: number, refinement?: RefineOptions) {
   const report: Record<string, SliderMeasurement> = {};
   for (const block of model.manifest.editBlocks) {
     const judge = blockJudge(model, block.attribute);
@@ -241,7 +213,7 @@ async function blockReport(model: StudioModel, images: RgbImage[], rows: Array<R
     const n = Math.min(pairs, having.length, lacking.length);
     const results: TrialResult[] = [];
     for (let i = 0; i < n; i++) {
-      const [r] = await measureOnPhoto(model, detector, images[lacking[i]], [{ judge, transfer: { block: block.id, reference: images[having[i]], strength: 1 } }]);
+      const [r] = await measureOnPhoto(model, detector, images[lacking[i]], [{ judge, transfer: { block: block.id, reference: images[having[i]], strength: 1 } }], refinement);
       results.push(r);
     }
     report[block.id] = summarise(judge, 1, results, 'held-out faces without the attribute, a face with it as the reference');

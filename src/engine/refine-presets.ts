@@ -13,3 +13,6 @@ export const FINE_DETAIL: RefineOptions = { fromResolution: 32, detailLearningRa
 export const FINE_DETAIL_STEPS = 40;
 /** The plain tuning (no detail maps): PTI's recipe from 16 px, which needs more steps. */
 export const PLAIN_REFINE_STEPS = 100;
+
+/** What the page's Refine (and automatic refinement) runs by default, and `invert --refine` too. */
+export const DEFAULT_REFINEMENT: RefineOptions & { steps: number } = { ...FINE_DETAIL, steps: FINE_DETAIL_STEPS };

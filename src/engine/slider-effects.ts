@@ -8,6 +8,7 @@ import type { StyleRange } from '../models/editing';
 import type { DirectionSpec, SliderMeasurement } from '../weights/bundle';
 import { fromRgb } from './image';
 import type { StudioModel } from './model';
+import type { RefineOptions } from './refine';
 import { colourStatistics, type ColourStatistics } from './quality';
 import { EditorSession } from './session';
 
@@ -99,14 +100,16 @@ export interface TrialResult { delta: number | null; regionChange: number; light
 
 /**
  * Runs trials on one photo that is already framed as the model frames (an aligned face, a car crop): the photo
- * is inverted, each trial's composite made and judged against the photo itself.
+ * is inverted (and refined, with `refinement`, as the page refines it), each trial's composite made and judged
+ * against the photo itself.
  */
-export async function measureOnPhoto(model: StudioModel, detector: FaceDetector | null, photo: RgbImage, trials: Trial[]): Promise<TrialResult[]> {
+export async function measureOnPhoto(model: StudioModel, detector: FaceDetector | null, photo: RgbImage, trials: Trial[], refinement?: RefineOptions): Promise<TrialResult[]> {
   const session = new EditorSession(model, detector);
   try {
     await session.setPhoto(photo, 'subject', false);
     await session.frame({ kind: 'resize' });
-    await session.invert();
+    await session.invert('subject', { identity: false });
+    if (refinement) await session.refine(refinement);
     const composites: RgbImage[] = [];
     for (const t of trials) {
       if (t.transfer) {
