@@ -82,6 +82,18 @@ def ssim(a, b, window=7):
     return (((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))).mean()
 
 
+def heldout_figure(enc, g, latent_avg, faces):
+    """(MSE, SSIM) of the faces ([N, 3, 64, 64] in [-1, 1]) through the encoder and the generator, in batches."""
+    errors, scores = [], []
+    with torch.no_grad():
+        for batch in faces.split(50):
+            codes = enc(batch, queries(enc, g, batch.shape[0])) + latent_avg
+            recon = g([codes], input_is_latent=True, randomize_noise=False).clamp(-1, 1)
+            errors.append(((recon - batch) ** 2).mean(dim=(1, 2, 3)))
+            scores.append(torch.stack([ssim(recon[i:i + 1], batch[i:i + 1]) for i in range(batch.shape[0])]))
+    return torch.cat(errors).mean().item(), torch.cat(scores).mean().item()
+
+
 def d_features(d, x):
     feats, out = [], x
     for layer in d.convs:
@@ -133,7 +145,7 @@ def main():
     images = torch.from_numpy(load_images(args.domain, args.data, args.limit)).to(device)
     holdout = None
     if args.domain == 'faces':
-        held, _ = data.faces(args.data, 'holdout', 16)
+        held, _ = data.faces(args.data, 'holdout', 100)
         holdout = torch.from_numpy(held).to(device).float() / 127.5 - 1
     print(f'{len(images)} training images on {device_name}', flush=True)
 
@@ -168,8 +180,12 @@ def main():
             recon = g([encode(sample[:8])], input_is_latent=True, randomize_noise=False)
         save_grid(torch.cat([sample[:8], recon.clamp(-1, 1)]), os.path.join(args.out, f'{name}-samples.png'))
         last = history[-1] if history else [step, seen, round(mse.item(), 4), round(structure.item(), 4), round(feat.item(), 4), round(latent.item(), 4)]
+        held_out = ''
+        if holdout is not None:
+            held_mse, held_ssim = heldout_figure(enc, g, latent_avg, holdout)
+            held_out = f'; held-out ({len(holdout)} faces, no refinement): MSE {held_mse:.4f} SSIM {held_ssim:.3f}'
         finish_run(args.out, name, args.smoke, device_name, step - session_start, step, seen, minutes, throughput.rate,
-                   f'mse {last[2]} 1-ssim {last[3]} feat {last[4]} latent {last[5]}', [f'{name}.pt'])
+                   f'mse {last[2]} 1-ssim {last[3]} feat {last[4]} latent {last[5]} (training batches){held_out}', [f'{name}.pt'])
         enc.train()
 
     last_checkpoint = time.time()
