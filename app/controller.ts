@@ -504,21 +504,31 @@ async function frameAndInvert(framing: Framing, which: Which, t: number): Promis
   }
   requestRender(false); // at once: the picture must not wait for the snapshot, the "before" photo or the identity figure
   await keepSnapshot(which, t, null);
-  if (subject) {
-    await showOriginal(t);
-    // Last, in a pause of the person's editing: face-api's three networks take longer than all of the above together.
-    await editingPause();
-    const measured = await engine.identity(t);
-    if (stale(t, measured)) return;
-    const identity = failed(measured) ? null : measured;
-    view({ identity, measuringIdentity: false });
-    const saved = snapshots.subject;
-    if (saved && saved.blob === get().doc.photo?.blob) {
-      saved.identity = identity;
-      await saveSnapshot('subject', saved).catch(() => undefined);
-    }
+  if (!subject) return;
+  await showOriginal(t);
+  // Refined by default, at once: the refinement measures the likeness it makes, so the encoder's is not waited for.
+  if (autoRefine() && !reopening) {
+    if (t === ticket) await refinePhoto();
+    return;
   }
-  if (subject && autoRefine() && t === ticket && !reopening) await refinePhoto();
+  await measureIdentity(t);
+}
+
+/**
+ * face-api's identity distance of the reconstruction on screen, in a pause of the person's editing (its three
+ * networks take longer than inverting), kept with the photo's snapshot.
+ */
+async function measureIdentity(t: number): Promise<void> {
+  await editingPause();
+  const measured = await engine.identity(t);
+  if (stale(t, measured)) return;
+  const identity = failed(measured) ? null : measured;
+  view({ identity, measuringIdentity: false });
+  const saved = snapshots.subject;
+  if (saved && saved.blob === get().doc.photo?.blob) {
+    saved.identity = identity;
+    await saveSnapshot('subject', saved).catch(() => undefined);
+  }
 }
 
 /** The photo as dropped, for the result's before/after. */
@@ -649,9 +659,10 @@ export async function refinePhoto(steps?: number, fineDetail = get().fineDetail)
     view(failed(kept) ? { reconstruction, mse, identity } : { reconstruction: kept.reconstruction, mse: kept.mse, identity });
     if (result.error.kind === 'cancelled') notify(result.error.message, 'info', 'refine');
     else notify(`The photo could not be refined: ${result.error.message}`, 'error', 'refine');
+    if (get().measuringIdentity) await measureIdentity(t); // an automatic refinement was to measure it
     return;
   }
-  view({ reconstruction: result.reconstruction, mse: result.mse, identity: result.identity, refineFigures: { before: result.before, after: result.after, ms: result.ms } });
+  view({ reconstruction: result.reconstruction, mse: result.mse, identity: result.identity, measuringIdentity: false, refineFigures: { before: result.before, after: result.after, ms: result.ms } });
   dispatch((d) => D.refined(d, steps, fineDetail));
   await keepSnapshot('subject', t, result.identity);
   requestRender(false);

@@ -97,6 +97,23 @@ function check(ticket: number): void {
   if (ticket < latest) throw new Superseded('superseded by a newer request');
 }
 
+/**
+ * The refinement running now: its photo's renders go beside it, between its steps, rather than waiting the whole
+ * refinement behind it in the queue (a slider moved while a photo refines shows at once, on the encoder's picture;
+ * the page renders it again through the tuned layers when they are ready). Renders touch only the photo's codes
+ * and tuned layers, which the refinement replaces after its last step, once the renders beside it have finished.
+ */
+let refinement: { ticket: number; beside: Set<Promise<unknown>> } | null = null;
+
+function besideRefinement<T>(ticket: number, work: () => Promise<T>): Promise<Result<T>> {
+  if (!refinement || refinement.ticket !== ticket) return serial(ticket, work);
+  const { beside } = refinement;
+  const run = guard(async () => { check(ticket); return work(); });
+  beside.add(run);
+  void run.finally(() => beside.delete(run));
+  return run;
+}
+
 /** Requests queued behind the one running: work done ahead of the hand (anticipate) stops for them. */
 let waiting = 0;
 
@@ -259,15 +276,27 @@ const api: EngineApi = {
     return serial(ticket, async () => {
       useGradients();
       const signal = { get aborted() { return refineCancelled || ticket < latest; } };
+      const running = { ticket, beside: new Set<Promise<unknown>>() };
+      refinement = running;
       try {
         const out = await current().refine({
           steps, signal, previewEvery: 10, ...(fineDetail ? FINE_DETAIL : {}),
-          onProgress: (p) => onProgress?.({ step: p.step, steps: p.steps, loss: p.loss, preview: p.preview && pixels(p.preview) }),
+          onProgress: async (p) => {
+            if (p.phase === 'generator' && p.step === p.steps) {
+              // The last step: from here the refinement replaces the photo's codes; renders queue behind it again.
+              refinement = null;
+              await Promise.all(running.beside);
+            }
+            await onProgress?.({ step: p.step, steps: p.steps, loss: p.loss, preview: p.preview && pixels(p.preview) });
+          },
         });
         return { reconstruction: pixels(out.reconstruction), mse: out.mse, identity: out.identity, before: out.before, after: out.after, ms: out.ms };
       } catch (error) {
         if (error instanceof RefineCancelled && ticket < latest) throw new Superseded('superseded by a newer request');
         throw error;
+      } finally {
+        if (refinement === running) refinement = null;
+        await Promise.all(running.beside);
       }
     });
   },
@@ -284,7 +313,7 @@ const api: EngineApi = {
   },
 
   render(ticket, edits: EditValue[], preview, transfer: Transfer | null, whole = true) {
-    return serial(ticket, async () => {
+    return besideRefinement(ticket, async () => {
       if (preview) {
         const { image, ms, prepared } = await current().render(edits, { preview, transfer });
         return { image: pixels(image), ms, prepared };

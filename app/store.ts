@@ -110,7 +110,7 @@ export const useStudio = create<StudioState>(() => ({
   busy: null,
   rendering: false,
   fullRenders: 0,
-  autoRefine: storedFlag(AUTO_REFINE_KEY),
+  autoRefine: storedFlag(AUTO_REFINE_KEY, true), // every new photo is refined unless the person turned it off
   fineDetail: storedFlag(FINE_DETAIL_KEY, true), // on unless the person turned it off
   progress: null,
   notices: [],

@@ -13,11 +13,21 @@ export const TINY_CHECKPOINT = join(import.meta.dirname, '..', 'tests', 'fixture
 /** The backend this run is about: the Playwright project's name (webgpu, or wasm). */
 export const backend = () => test.info().project.name;
 
-/** Opens the editor on a model, the backend forced to this project's (this machine would pick wasm by itself). */
-export async function start(page: Page, model = 'golden-tiny', width = 1280) {
+/**
+ * Opens the editor on a model, the backend forced to this project's (this machine would pick wasm by itself).
+ * Every new photo is refined by default; the editor's tests turn that off (as a person can) unless `autoRefine`,
+ * so that each checks what it is about without a refinement running beside it.
+ */
+export async function start(page: Page, model = 'golden-tiny', width = 1280, { autoRefine = false } = {}) {
+  if (!autoRefine) await withoutAutoRefine(page);
   await page.setViewportSize({ width, height: 720 });
   await page.goto(`/?model=${model}&backend=${backend()}`);
   await ready(page);
+}
+
+/** The setting "refine every photo automatically" off on this page, from its first navigation, reloads included. */
+export async function withoutAutoRefine(page: Page) {
+  await page.addInitScript(() => localStorage.setItem('style-transformer-studio:auto-refine', '0'));
 }
 
 /** The engine runs this project's backend and a model is loaded. */

@@ -8,7 +8,7 @@ import { ImageCanvas } from './ImageCanvas';
  * the crop box), with a before/after divider and a zoom to the photo's pixels, centred on the face.
  */
 export const PhotoResult = memo(function PhotoResult() {
-  const { result, original, photo, framing } = useStudio(useShallow((s) => ({ result: s.result, original: s.original, photo: s.photo, framing: s.doc.photo?.framing })));
+  const { result, original, photo, framing, refining } = useStudio(useShallow((s) => ({ result: s.result, original: s.original, photo: s.photo, framing: s.doc.photo?.framing, refining: s.refining })));
   const [split, setSplit] = useState(0);
   const [zoomed, setZoomed] = useState(false);
   const frame = useRef<HTMLDivElement>(null);
@@ -35,6 +35,13 @@ export const PhotoResult = memo(function PhotoResult() {
           <ImageCanvas pixels={shown} label="" fill changed={result?.region} testId="photo-result" />
           {original && <div className="before" aria-hidden="true"><ImageCanvas pixels={original} label="" fill testId="photo-original" /></div>}
         </div>
+        {refining && (
+          // On the picture itself: the likeness is what is changing, and edits made meanwhile land on the refined photo.
+          <div className="photo-refining" data-testid="photo-refining" role="status">
+            <progress max={refining.steps} value={refining.step} aria-label="refining this photo" />
+            <span>Making it look like you… {refining.step}/{refining.steps}; edits go on meanwhile</span>
+          </div>
+        )}
       </div>
       <p className="photo-result-controls">
         <span>Your photo, edited{result && ` · ${result.width}×${result.height}${result.factor > 1 ? ` (shown at 1/${result.factor})` : ''}`}</span>
