@@ -7,14 +7,19 @@
  * latent classifier's logit for its attribute per unit of slider. Cars: reconstruction MSE on the last 200
  * images of the index (the training stage holds them out), and per GANSpace slider at its preset the change of
  * the picture's colour statistics (lighting, paint brightness, saturation, warmth), the terms the sliders are named in.
- * --sliders measures every slider that has a judge at its end and at 2, 4 and 8 times it (src/engine/slider-effects.ts):
+ * --sliders measures every slider that has a judge at its end and at --multiples of it (src/engine/slider-effects.ts):
  * on the composite a user downloads (the photo plus the edit's change), face-api's expression and age/gender
- * networks for smiling, young and male, the latent classifier for the other face attributes, colour statistics
- * for the car sliders; with the mean change inside the face region or the car's crop (first --slider-images
- * held-out images, 60 by default). --calibrate then writes each slider's scale (its end is the smallest multiple
- * where the judge moves the labelled way on 80% of images with a mean region change of 12/255), the measured
- * effect and whether it is offered by default into the bundle's model.json. --blocks measures each learned editing
- * block the same way (sources without the attribute, a held-out face with it as the reference).
+ * networks for smiling, young and male, reading the pictures in grayscale; the latent classifier for the other face
+ * attributes; colour statistics for the car sliders; with, in the face region or the car's crop, the mean change,
+ * the lightness change (|ΔL*|) and the share of the change that is colour (Lab), and for attributes that should
+ * keep the person, how often face-api still reads the same person (first --slider-images held-out images, 60 by
+ * default). --ranges measures each slider on several style ranges (own, all, coarse, medium, fine, joined by +).
+ * --sliders-refined refines each photo first, as the page does. --calibrate then writes each slider's scale (its end
+ * is the smallest multiple where its effect is clear: CLEAR_EFFECT), its style range (where its change is least
+ * colour), the measured effect and whether it is offered by default into the bundle's model.json. --blocks measures
+ * each learned editing block the same way (sources without the attribute, a held-out face with it as the reference;
+ * --block-pairs of them). --refine reports pivotal tuning on the first --refine-limit faces: the page's refinement
+ * (src/engine/refine-presets.ts DEFAULT_REFINEMENT) unless --refine-options / --refine-steps say otherwise.
  * --grid writes a sample grid of the first 8 held-out images: input, reconstruction, then one column per slider
  * (InterFaceGAN at +3, GANSpace at its preset) and per editing block (the next held-out face as the reference).
  */
@@ -50,7 +55,7 @@ async function main() {
     'sliders-refined': { type: 'boolean', default: false },
     sliders: { type: 'boolean', default: false }, 'slider-images': { type: 'string', default: '60' }, calibrate: { type: 'boolean', default: false },
     multiples: { type: 'string', default: '1,2,4,8' }, blocks: { type: 'boolean', default: false },
-    ranges: { type: 'string', default: 'own' },
+    ranges: { type: 'string', default: 'own' }, 'block-pairs': { type: 'string' },
   } });
   if (!values.model || !values.data) {
     console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
@@ -136,7 +141,7 @@ async function main() {
   }
   const sliderRefinement = values['sliders-refined'] ? refinement : undefined;
   if (values.blocks && manifest.editBlocks.length) {
-    (report as Record<string, unknown>).editingBlocksOnTheComposite = await blockReport(model, images, held, detector, Number(values['slider-images']), sliderRefinement);
+    (report as Record<string, unknown>).editingBlocksOnTheComposite = await blockReport(model, images, held, detector, Number(values['block-pairs'] ?? values['slider-images']), sliderRefinement);
   }
   if (values.sliders || values.calibrate) {
     const multiples = values.multiples.split(',').map(Number);

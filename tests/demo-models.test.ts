@@ -6,7 +6,7 @@ import { toRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
 import { reencodingError } from '../src/engine/quality';
 import { EditorSession } from '../src/engine/session';
-import { COLOUR_NAMED_BY, judgeFor, measureOnPhoto, summarise, type TrialResult } from '../src/engine/slider-effects';
+import { COLOUR_ATTRIBUTES, COLOUR_NAMED_BY, judgeFor, measureOnPhoto, summarise, type TrialResult } from '../src/engine/slider-effects';
 import { alignFace } from '../src/photo/align';
 import { ffhqQuad } from '../src/photo/geometry';
 import { useNodeBackend } from '../src/node/backend';
@@ -144,14 +144,18 @@ describe('demo face model, reference editing blocks', () => {
   }, 300_000);
 });
 
-describe('demo face model, the sliders it offers', () => {
+describe('the default face model, the sliders it offers', () => {
   // Each slider offered by default was calibrated on held-out CelebA faces (npm run evaluate -- --calibrate); this
   // holds its name to its effect on real portraits it never saw, on the composite a user downloads, read by the
-  // same judges (face-api's expression and age/gender networks, else the latent classifier).
+  // same judges (face-api's expression and age/gender networks in grayscale, else the latent classifier), and holds
+  // its change to one of shape and shading, not of colour (Lab, face region), except for attributes that are colour.
   // These portraits are all men in their fifties and sixties: face-api's "male" or "age" may have no room to move
   // further on one of them, so each slider is held to reading more of its attribute at its + end than at its − end.
-  it('moves each portrait the way its name says, visibly', async () => {
-    const model = await open('demo-faces-64');
+  it('moves each portrait the way its name says, visibly, and by more than colour', async () => {
+    const catalog = JSON.parse(await readFile(join(ROOT, 'models', 'catalog.json'), 'utf8')) as Array<{ id: string; domain: string; path: string; hidden?: boolean }>;
+    const entry = catalog.find((c) => !c.hidden)!;
+    expect(entry.domain).toBe('face');
+    const model = await open(entry.path);
     const aligned: RgbImage[] = [];
     for (const name of FACES) {
       const image = await photo(`faces/${name}`);
@@ -163,14 +167,19 @@ describe('demo face model, the sliders it offers', () => {
     const results: TrialResult[][] = [];
     for (const image of aligned) results.push(await measureOnPhoto(model, detector, image, trials));
     const failures: string[] = [];
+    const shares: number[] = [];
     offered.forEach((d, i) => {
       const [up, down] = [2 * i, 2 * i + 1];
       const holds = results.filter((r) => r[up].delta !== null && r[down].delta !== null && r[up].delta! > r[down].delta!).length;
       const change = summarise(trials[up].judge, d.max, results.map((r) => r[up]), 'portraits');
-      console.log(`${d.id}: ${change.judge} reads more of it at + than at − on ${holds}/${FACES.length} portraits; change at + ${change.regionChange}/255`);
+      if (!COLOUR_ATTRIBUTES.has(trials[up].judge.attribute)) shares.push(change.chromaShare!);
+      console.log(`${d.id}: ${change.judge} reads more of it at + than at − on ${holds}/${FACES.length} portraits; change at + ${change.regionChange}/255, ${change.lightnessChange} L*, colour share ${change.chromaShare}`);
       if (holds < 3 || change.regionChange < 6) failures.push(`${d.id} (${holds}/${FACES.length}, ${change.regionChange}/255)`);
     });
     expect(failures).toEqual([]);
+    const meanShare = shares.reduce((a, b) => a + b, 0) / shares.length;
+    console.log(`${entry.id}: mean colour share of the ${shares.length} offered shape sliders on these portraits ${meanShare.toFixed(3)}`);
+    expect(meanShare).toBeLessThan(0.45);
     model.dispose();
   }, 600_000);
 });

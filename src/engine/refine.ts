@@ -30,6 +30,11 @@ export interface RefineOptions {
   /** Resolution the picture is compared at; layers above it are not tuned. Default: the output size, at most 256. */
   resolution?: number;
   learningRate?: number;
+  /**
+   * Where the generator's rate ends, cosine from learningRate over the steps (default: it stays). A rate that
+   * starts high and cools reaches in fewer steps what a constant one does.
+   */
+  learningRateEnd?: number;
   codeLearningRate?: number;
   /** The lowest resolution whose layers are tuned (PTI tunes them all, from 4). */
   fromResolution?: number;
@@ -309,6 +314,11 @@ export async function refine(model: RefineModel, aligned: tf.Tensor4D, codes: tf
 
     for (let step = 1; step <= steps; step++) {
       if (options.signal?.aborted) throw new RefineCancelled();
+      if (options.learningRateEnd !== undefined) {
+        // tfjs's Adam reads its rate at every step; its typings call the field protected, and no setter exists
+        const cooled = steps > 1 ? (1 - Math.cos((Math.PI * (step - 1)) / (steps - 1))) / 2 : 0;
+        (optimizer as unknown as { learningRate: number }).learningRate = learningRate + (options.learningRateEnd - learningRate) * cooled;
+      }
       // PTI's locality sample: the pivot moved along one of the model's sliders (or at random, when it has none),
       // rendered by the untouched generator: what the tuned layers must still render there.
       const regularise = localityWeight > 0 && step % every === 0;
