@@ -635,9 +635,12 @@ export async function refinePhoto(steps?: number, fineDetail = get().fineDetail)
   const { reconstruction, mse, identity } = get();
   if (!reconstruction || get().refining) return;
   view({ refining: { step: 0, steps, loss: null }, busy: `Refining (0/${steps})`, refineFigures: null });
+  const started = performance.now();
   const result = await engine.refine(t, steps, fineDetail, Comlink.proxy((p: RefineProgressMessage) => {
     if (t !== ticket) return;
-    view({ refining: { step: p.step, steps: p.steps, loss: p.loss }, busy: `Refining (${p.step}/${p.steps})`, ...(p.preview ? { reconstruction: p.preview } : {}) });
+    // After the last step the tuned layers render the photo and face-api measures the likeness: said, not silent.
+    const tail = p.step === p.steps ? ': measuring the likeness' : '';
+    view({ refining: { step: p.step, steps: p.steps, loss: p.loss }, busy: `Refining (${p.step}/${p.steps})${tail}`, ...(p.preview ? { reconstruction: p.preview } : {}) });
   }));
   view({ refining: null }); // one refinement at a time: whatever became of this one, it is over
   const gpuLost = failed(result) && (deviceLosses !== losses || /destroyed|device (was )?lost/i.test(result.error.message));
@@ -662,7 +665,7 @@ export async function refinePhoto(steps?: number, fineDetail = get().fineDetail)
     if (get().measuringIdentity) await measureIdentity(t); // an automatic refinement was to measure it
     return;
   }
-  view({ reconstruction: result.reconstruction, mse: result.mse, identity: result.identity, measuringIdentity: false, refineFigures: { before: result.before, after: result.after, ms: result.ms } });
+  view({ reconstruction: result.reconstruction, mse: result.mse, identity: result.identity, measuringIdentity: false, refineFigures: { before: result.before, after: result.after, ms: performance.now() - started } });
   dispatch((d) => D.refined(d, steps, fineDetail));
   await keepSnapshot('subject', t, result.identity);
   requestRender(false);

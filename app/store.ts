@@ -71,7 +71,7 @@ export interface StudioState {
   referenceReady: boolean;
   /** A refinement in progress. */
   refining: { step: number; steps: number; loss: number | null } | null;
-  /** The last refinement's figures, for the photo on screen. */
+  /** The last refinement's figures, for the photo on screen; ms: what the person waited, from its start to the refined picture. */
   refineFigures: { before: { mse: number; ssim: number }; after: { mse: number; ssim: number }; ms: number } | null;
   /** "Refine every photo automatically" (a preference of this browser). */
   autoRefine: boolean;

@@ -52,7 +52,7 @@ export function ResultPanel() {
         </label>
         {refinement && !refining && <small data-testid="refined"> Refined ({refinement.steps} steps{refinement.fineDetail ? ', fine detail' : ''}).</small>}
         {refineFigures && (
-          <small data-testid="refine-figures"> MSE {refineFigures.before.mse.toFixed(4)} → {refineFigures.after.mse.toFixed(4)}, SSIM {refineFigures.before.ssim.toFixed(3)} → {refineFigures.after.ssim.toFixed(3)} at the tuning size, in {(refineFigures.ms / 1000).toFixed(1)} s.</small>
+          <small data-testid="refine-figures"> MSE {refineFigures.before.mse.toFixed(4)} → {refineFigures.after.mse.toFixed(4)}, SSIM {refineFigures.before.ssim.toFixed(3)} → {refineFigures.after.ssim.toFixed(3)} at the tuning size, refined in {(refineFigures.ms / 1000).toFixed(1)} s.</small>
         )}
       </div>
     </section>
