@@ -1,5 +1,9 @@
 /**
  * npm run bench:refine [-- --models demo-faces-gan-64,ffhq --steps 20 --backend wasm --resolution N --kernels --options '{...}']
+ * npm run bench:refine -- --browser [--backend wasm] [--model demo-faces-gan-64]
+ *   What a person waits in the page: Chromium (cross-origin isolated, every core) opens the app, each portrait of
+ *   tests/fixtures/photos/faces is dropped in turn and refined by itself (the page's default refinement), and the
+ *   time the page reports from the refinement's start to the refined picture is printed, with the median.
  * Pivotal tuning's cost and progress in Node (src/engine/refine.ts, as the app runs it): per model, the median
  * time of a step, the peak tensor memory over the run (tf.memory), and the loss at the first and the last step.
  * A shipped face bundle (its folder under models/) refines a real portrait at 64 px with the app's default
@@ -7,7 +11,7 @@
  * picture means nothing, but every layer has its real size), tuned at 256 px. --kernels: where a step's time goes, by
  * kernel (tf.profile's own timing; the step's total then includes the profiler's overhead).
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
@@ -24,6 +28,7 @@ import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
 import { randomWeights } from '../tests/suite/random-weights';
+import { withDevServerAndChromium } from './dev-browser';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -59,8 +64,34 @@ async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.
   throw new Error(`unknown model ${name} (a demo face bundle such as demo-faces-gan-64, or ffhq)`);
 }
 
+/** Each portrait refined by the page itself; the time the page reports for each, and the median. */
+async function inTheBrowser(backend: string, model: string | undefined) {
+  const folder = join(ROOT, 'tests', 'fixtures', 'photos', 'faces');
+  const photos = (await readdir(folder)).filter((f) => /\.jpe?g$/i.test(f) && !f.startsWith('two_people')).sort();
+  await withDevServerAndChromium(5189, async (browser) => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`http://127.0.0.1:5189/?backend=${backend}${model ? `&model=${model}` : ''}`);
+    await page.getByTestId('model-summary').waitFor({ timeout: 240_000 });
+    const threads = await page.evaluate(() => (self.crossOriginIsolated ? navigator.hardwareConcurrency : 1));
+    console.log(`${await page.getByLabel('model').inputValue()} on ${await page.getByTestId('backend').textContent()} in Chromium (${threads} logical cores, cross-origin isolated: ${threads > 1})`);
+    const seconds: number[] = [];
+    for (const photo of photos) {
+      const figures = page.getByTestId('refine-figures');
+      await page.getByTestId('photo-input').setInputFiles(join(folder, photo));
+      if (seconds.length) await figures.waitFor({ state: 'detached', timeout: 600_000 }); // the last photo's go when this one's refinement starts
+      await figures.waitFor({ timeout: 600_000 });
+      const text = (await figures.textContent())!;
+      seconds.push(Number(/refined in (\d+\.\d+) s/.exec(text)![1]));
+      console.log(`  ${photo}: ${text.trim()}`);
+    }
+    seconds.sort((a, b) => a - b);
+    console.log(`median ${seconds[Math.floor(seconds.length / 2)].toFixed(1)} s a face over ${seconds.length} portraits`);
+  });
+}
+
 async function main() {
-  const { values } = parseArgs({ options: { models: { type: 'string', default: 'demo-faces-gan-64,ffhq' }, steps: { type: 'string', default: '20' }, backend: { type: 'string', default: 'wasm' }, resolution: { type: 'string' }, kernels: { type: 'boolean', default: false }, options: { type: 'string', default: '{}' } } });
+  const { values } = parseArgs({ options: { models: { type: 'string', default: 'demo-faces-gan-64,ffhq' }, steps: { type: 'string', default: '20' }, backend: { type: 'string', default: 'wasm' }, resolution: { type: 'string' }, kernels: { type: 'boolean', default: false }, options: { type: 'string', default: '{}' }, browser: { type: 'boolean', default: false }, model: { type: 'string' } } });
+  if (values.browser) return inTheBrowser(values.backend!, values.model);
   const extra = JSON.parse(values.options!) as RefineOptions;
   await useNodeBackend(values.backend as NodeBackend);
   useGradients();
