@@ -13,7 +13,8 @@
  * attributes; colour statistics for the car sliders; with, in the face region or the car's crop, the mean change,
  * the lightness change (|ΔL*|) and the share of the change that is colour (Lab), and for attributes that should
  * keep the person, how often face-api still reads the same person (first --slider-images held-out images, 60 by
- * default). --ranges measures each slider on several style ranges (own, all, coarse, medium, fine, joined by +).
+ * default; --only id,id: just these). --ranges measures each slider on several style ranges (own, all, coarse,
+ * medium, fine joined by +, or styles a-b as 0-6).
  * --sliders-refined refines each photo first, as the page does. --calibrate then writes each slider's scale (its end
  * is the smallest multiple where its effect is clear: CLEAR_EFFECT), its style range (where its change is least
  * colour), the measured effect and whether it is offered by default into the bundle's model.json. --blocks measures
@@ -55,7 +56,7 @@ async function main() {
     'sliders-refined': { type: 'boolean', default: false },
     sliders: { type: 'boolean', default: false }, 'slider-images': { type: 'string', default: '60' }, calibrate: { type: 'boolean', default: false },
     multiples: { type: 'string', default: '1,2,4,8' }, blocks: { type: 'boolean', default: false },
-    ranges: { type: 'string', default: 'own' }, 'block-pairs': { type: 'string' },
+    ranges: { type: 'string', default: 'own' }, 'block-pairs': { type: 'string' }, only: { type: 'string' },
   } });
   if (!values.model || !values.data) {
     console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
@@ -147,7 +148,7 @@ async function main() {
     const multiples = values.multiples.split(',').map(Number);
     const ranges = values.ranges.split(',').map((name) => ({ name, range: namedStyleRange(name, model.generator.config.nLatent) }));
     const on = `${face ? 'held-out CelebA faces' : 'held-out cars'}${sliderRefinement ? `, refined (${sliderRefinement.steps} steps${sliderRefinement.detailLearningRate ? ', fine detail' : ''})` : ''}`;
-    const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, ranges, on, sliderRefinement);
+    const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, ranges, on, sliderRefinement, values.only?.split(','));
     (report as Record<string, unknown>).sliders = Object.fromEntries([...measured].map(([id, byMultiple]) => [id, byMultiple]));
     if (values.calibrate) await calibrate(join(values.model, 'model.json'), measured, multiples, ranges, model);
   }
@@ -169,6 +170,8 @@ function labelledEnd(d: DirectionSpec): number {
 function namedStyleRange(name: string, n: number): StyleRange | undefined {
   if (name === 'own') return undefined;
   if (name === 'all') return { start: 0, end: n };
+  const numbered = /^(\d+)-(\d+)$/.exec(name); // styles a to b - 1, as the edit panel's custom ranges
+  if (numbered && Number(numbered[1]) < Number(numbered[2]) && Number(numbered[2]) <= n) return { start: Number(numbered[1]), end: Number(numbered[2]) };
   const groups: Record<string, StyleRange> = { coarse: { start: 0, end: Math.min(4, n) }, medium: { start: 4, end: Math.min(8, n) }, fine: { start: 8, end: n } };
   const parts = name.split('+').map((p) => groups[p]);
   if (parts.some((p) => !p)) throw new Error(`unknown style range "${name}" (own, all, or coarse / medium / fine joined by +)`);
@@ -178,8 +181,8 @@ function namedStyleRange(name: string, n: number): StyleRange | undefined {
 const measurementKey = (rangeName: string, m: number) => (rangeName === 'own' ? `x${m}` : `${rangeName} x${m}`);
 
 /** Every judged slider at multiples of its labelled end on each style range, on each image's composite: measurement per key. */
-async function sliderReport(model: StudioModel, images: RgbImage[], detector: FaceDetector | null, multiples: number[], ranges: Array<{ name: string; range?: StyleRange }>, on: string, refinement?: RefineOptions) {
-  const sliders = model.manifest.directions.flatMap((d) => {
+async function sliderReport(model: StudioModel, images: RgbImage[], detector: FaceDetector | null, multiples: number[], ranges: Array<{ name: string; range?: StyleRange }>, on: string, refinement?: RefineOptions, only?: string[]) {
+  const sliders = model.manifest.directions.filter((d) => !only || only.includes(d.id)).flatMap((d) => {
     const judge = judgeFor(model, d);
     return judge ? [{ d, judge }] : [];
   });

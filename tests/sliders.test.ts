@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { neighbourValues, previewsToMakeAhead, sliderPanel } from '../app/sliders';
 import type { BundleManifest, DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { attributeLabel, CELEBA_ATTRIBUTES } from '../src/weights/celeba';
+import { clearlyVisible, notClearBecause } from '../src/engine/slider-effects';
 
 const ROOT = join(import.meta.dirname, '..');
 const manifest = async (dir: string): Promise<BundleManifest> => JSON.parse(await readFile(join(ROOT, 'models', dir, 'model.json'), 'utf8'));
@@ -68,5 +69,32 @@ describe('how many previews are made ahead', () => {
     expect(previewsToMakeAhead(1700, 2900)).toBe(0); // the official 1024 px model on wasm
     expect(previewsToMakeAhead(null, 2900)).toBe(0);
     expect(previewsToMakeAhead(null, undefined)).toBe(0);
+  });
+});
+
+describe('when a slider is clear enough to offer', () => {
+  const at = (over: Partial<SliderMeasurement>): SliderMeasurement =>
+    ({ ...measured(0.9, 15), lightnessChange: 6, chromaShare: 0.3, ...over });
+  it('its judge moves on 80%, and a shape attribute changes lightness by 3.5 L* with at most 40% of its change in colour', () => {
+    expect(clearlyVisible(at({}), 'Male')).toBe(true);
+    expect(clearlyVisible(at({ movesLabelledWay: 0.78 }), 'Male')).toBe(false);
+    expect(clearlyVisible(at({ chromaShare: 0.45 }), 'Male')).toBe(false);
+    expect(notClearBecause(at({ chromaShare: 0.45 }), 'Male')).toBe('45% of its change is colour');
+    expect(clearlyVisible(at({ lightnessChange: 3 }), 'Male')).toBe(false);
+    // a bundle calibrated before the Lab measure has none: not offered under this rule
+    expect(clearlyVisible(measured(0.9, 15), 'Male')).toBe(false);
+  });
+  it('a colour attribute may be mostly colour; it must change the region by 12/255', () => {
+    expect(clearlyVisible(at({ chromaShare: 0.7, lightnessChange: 1 }), 'Blond_Hair')).toBe(true);
+    expect(clearlyVisible(at({ chromaShare: 0.7, regionChange: 8 }), 'Rosy_Cheeks')).toBe(false);
+  });
+  it('an attribute that should keep the person keeps face-api\'s verdict on 80% of faces', () => {
+    expect(clearlyVisible(at({ samePerson: 0.95 }), 'Smiling')).toBe(true);
+    expect(clearlyVisible(at({ samePerson: 0.7 }), 'Smiling')).toBe(false);
+    expect(notClearBecause(at({ samePerson: 0.7 }), 'Smiling')).toBe('it keeps the person on 70% of faces');
+  });
+  it('cars keep the 12/255 rule: their sliders are colour and light', () => {
+    expect(clearlyVisible(at({ chromaShare: 0.9 }), 'lighting', 'car')).toBe(true);
+    expect(clearlyVisible(at({ regionChange: 10 }), 'lighting', 'car')).toBe(false);
   });
 });
