@@ -1,4 +1,4 @@
-import { directionAttribute } from '../src/engine/slider-effects';
+import { directionAttribute, notClearBecause } from '../src/engine/slider-effects';
 import type { DirectionSpec } from '../src/weights/bundle';
 import { ATTRIBUTE_GROUPS, attributeLabel } from '../src/weights/celeba';
 
@@ -25,11 +25,13 @@ export interface SliderPanel {
 
 const METHOD: Record<DirectionSpec['kind'], string> = { interfacegan: 'InterFaceGAN', label: 'classifier gradient', ganspace: 'GANSpace' };
 
-function describe(d: DirectionSpec, attributes: readonly string[]): PanelSlider {
+function describe(d: DirectionSpec, attributes: readonly string[], domain: 'face' | 'car'): PanelSlider {
   const attribute = directionAttribute(d, attributes);
   const name = attribute ? attributeLabel(attribute) : d.label.charAt(0).toUpperCase() + d.label.slice(1);
   const m = d.measured;
-  const effect = m ? `At its end: ${m.judge} moves the labelled way on ${Math.round(m.movesLabelledWay * 100)}% of ${m.judged} ${m.on}; the picture changes by ${m.regionChange.toFixed(1)}/255 on average` : null;
+  const colour = m?.chromaShare !== undefined ? `, ${m.lightnessChange} L* of lightness with ${Math.round(m.chromaShare * 100)}% of the change in colour` : '';
+  const why = m && d.offered === false ? notClearBecause(m, attribute, domain) : null;
+  const effect = m ? `At its end: ${m.judge} moves the labelled way on ${Math.round(m.movesLabelledWay * 100)}% of ${m.judged} ${m.on}; the picture changes by ${m.regionChange.toFixed(1)}/255 on average${colour}${why ? `. Not offered by default: ${why}` : ''}` : null;
   return { direction: d, name, method: METHOD[d.kind], attribute, effect };
 }
 
@@ -41,7 +43,7 @@ function score(d: DirectionSpec): number {
 }
 
 export function sliderPanel(directions: DirectionSpec[], attributes: readonly string[], domain: 'face' | 'car', filter = ''): SliderPanel {
-  const all = directions.map((d) => describe(d, attributes));
+  const all = directions.map((d) => describe(d, attributes, domain));
   const best = new Map<string, PanelSlider>();
   for (const s of all) {
     const key = s.attribute ?? s.direction.id;
