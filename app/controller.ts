@@ -5,7 +5,7 @@ import { neighbourValues, previewsToMakeAhead } from './sliders';
 import { Comlink, engine } from './engine';
 import { loadSession, removeModel, saveDocument, saveSnapshot, storedModels, storeModel, type SavedSnapshot } from './persist';
 import { failed, type ModelSummary, type PhotoInfo, type PhotoPatch, type PhotoResult, type RefineProgressMessage, type Result, type Which } from './protocol';
-import { FINE_DETAIL_STEPS, PLAIN_REFINE_STEPS } from '../src/engine/refine-presets';
+import { refinementSettings } from '../src/engine/refine-presets';
 import { AUTO_REFINE_KEY, FINE_DETAIL_KEY, NO_PICTURES, PENDING_STEPS, useStudio, type CatalogEntry, type Notice, type PhotoView, type StudioState } from './store';
 
 /**
@@ -608,7 +608,7 @@ function defaultTransfer(): Transfer {
 // ---- Refinement ----
 
 /** Steps of a refinement: "keep fine detail" needs fewer (src/engine/refine-presets.ts). */
-export const refineSteps = (fineDetail: boolean) => (fineDetail ? FINE_DETAIL_STEPS : PLAIN_REFINE_STEPS);
+export const refineSteps = (fineDetail: boolean) => refinementSettings(fineDetail).steps;
 
 /** The setting "refine every photo automatically" (a preference of this browser, not part of a document). */
 const autoRefine = () => get().autoRefine;

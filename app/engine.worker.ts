@@ -4,7 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_ORDER, startBackend, startPreferredBackend } from '../src/browser/backend';
 import { browserFaceDetector, decodePhotoBlob, warmUpFaceDetector } from '../src/browser/photo';
 import { StudioModel, type EditValue } from '../src/engine/model';
-import { FINE_DETAIL, RefineCancelled } from '../src/engine/refine';
+import { RefineCancelled } from '../src/engine/refine';
+import { refinementSettings } from '../src/engine/refine-presets';
 import { EditorSession, type Framing, type SubjectSnapshot, type Transfer } from '../src/engine/session';
 import { useGradients } from '../src/browser/gradients';
 import { blobSource } from '../src/io/byte-source';
@@ -280,7 +281,7 @@ const api: EngineApi = {
       refinement = running;
       try {
         const out = await current().refine({
-          steps, signal, previewEvery: 10, ...(fineDetail ? FINE_DETAIL : {}),
+          ...refinementSettings(fineDetail), steps, signal, previewEvery: 10,
           onProgress: async (p) => {
             if (p.phase === 'generator' && p.step === p.steps) {
               // The last step: from here the refinement replaces the photo's codes; renders queue behind it again.

@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
+import { DEFAULT_REFINEMENT, PLAIN_REFINEMENT } from '../src/engine/refine-presets';
 import sharp from 'sharp';
 import { torchZip } from '../tests/helpers/torch-writer';
 import { backend, CAR, canvasPixels, dragMiddle, drop, FACE, idle, inverted, maxDifference, msUntilShown, OTHER, start, TINY_CHECKPOINT, TWO } from './helpers';
@@ -232,11 +233,11 @@ test('refine a portrait: progress, cancel keeps the encoder\'s result, edits go 
   // The wasm project refines with the photo's fine-detail maps (the app's default), the webgpu project without.
   const fineDetail = backend() === 'wasm';
   await page.getByLabel(/keep fine detail/).setChecked(fineDetail);
-  const refinedText = fineDetail ? 'Refined (40 steps, fine detail)' : 'Refined (100 steps)';
+  const refinedText = fineDetail ? `Refined (${DEFAULT_REFINEMENT.steps} steps, fine detail)` : `Refined (${PLAIN_REFINEMENT.steps} steps)`;
   await refineButton.click();
   await expect(page.getByTestId('refined')).toContainText(`${refinedText}.`, { timeout: 300_000 });
   // On SwiftShader's WebGPU the device is lost during training; the editor goes on on wasm and refines there.
-  console.log(`[${backend()}] refine, ${fineDetail ? '40 steps with fine detail' : '100 steps'} on the golden tiny model: ${((Date.now() - started) / 1000).toFixed(1)} s, ran on ${await page.getByTestId('backend').textContent()}`);
+  console.log(`[${backend()}] refine, ${fineDetail ? `${DEFAULT_REFINEMENT.steps} steps with fine detail` : `${PLAIN_REFINEMENT.steps} steps`} on the golden tiny model: ${((Date.now() - started) / 1000).toFixed(1)} s, ran on ${await page.getByTestId('backend').textContent()}`);
   const figures = (await page.getByTestId('refine-figures').textContent())!;
   const [before, after] = figures.match(/MSE (\d\.\d+) → (\d\.\d+)/)!.slice(1).map(Number);
   expect(after).toBeLessThan(before);

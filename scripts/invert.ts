@@ -1,6 +1,6 @@
 /**
  * npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback [--paste change|generated]]
- *                    [--edit <direction>=<value>]... [--transfer <reference photo>:<block>] [--refine [--refine-steps N] [--refine-detail]]
+ *                    [--edit <direction>=<value>]... [--transfer <reference photo>:<block>] [--refine [--refine-steps N] [--refine-plain]]
  *                    [--backend wasm|cpu] <image>...
  * The whole photo pipeline without a browser (the same EditorSession the app's worker uses). Per image,
  * <out>/<name>/: aligned.png, reconstruction.png, codes.npy (W+, float32), report.json, with --raw image.npy (the
@@ -11,9 +11,10 @@
  * inside the face-and-hair region (faces) or the crop box (cars), so the photo keeps its own detail and an
  * unedited photo comes back unchanged (src/photo/composite.ts); --paste generated puts the generated crop itself
  * into the photo instead.
- * --refine tunes the generator to each photo (pivotal tuning, src/engine/refine.ts) after the encoder: the
- * reconstruction, codes and paste-back are then the refined ones, and the report gives the error before and after.
- * --refine-detail also tunes per-photo detail maps (FINE_DETAIL): a far closer reconstruction, somewhat weaker edits.
+ * --refine tunes the generator to each photo (pivotal tuning, src/engine/refine.ts) after the encoder, as the page's
+ * Refine does (DEFAULT_REFINEMENT: with the photo's fine detail): the reconstruction, codes and paste-back are then
+ * the refined ones, and the report gives the error before and after. --refine-plain runs PTI's plain tuning instead
+ * (the page's "keep fine detail" unticked).
  * Each input gets its own folder inside --out (the file's name; -2, -3... when names repeat), listed in
  * <out>/index.json. A bad file is reported in one line and the batch goes on (--verbose adds the stack of an
  * unexpected error); the exit code is 1 when any image failed.
@@ -29,7 +30,7 @@ import { isBackendFailure, restartNodeBackend, useNodeBackend, type NodeBackend 
 import { decodePhoto, encodePng, forgetFaceDetector, nodeFaceDetector } from '../src/node/photo';
 import { useGradients } from '../src/node/gradients';
 import { SAME_PERSON_DISTANCE } from '../src/photo/faces';
-import { FINE_DETAIL, FINE_DETAIL_STEPS, PLAIN_REFINE_STEPS } from '../src/engine/refine';
+import { refinementSettings } from '../src/engine/refine-presets';
 import { isFlat } from '../src/photo/raster';
 import { PhotoError } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
@@ -105,7 +106,7 @@ async function processImage(session: EditorSession, path: string, dir: string, o
   timings.encode = Math.round(inverted.encodeMs);
   timings.generate = Math.round(inverted.generateMs);
   if (options.refine > 0) {
-    const refined = await time('refine', () => session.refine({ steps: options.refine, ...(options.refineDetail ? FINE_DETAIL : {}) }));
+    const refined = await time('refine', () => session.refine({ ...refinementSettings(options.refineDetail), steps: options.refine }));
     report.refinement = {
       steps: options.refine, fineDetail: options.refineDetail,
       before: { mse: refined.before.mse, ssim: refined.before.ssim, identityDistance: identity },
@@ -184,18 +185,19 @@ async function main() {
       aligned: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false }, pasteback: { type: 'boolean', default: false },
       paste: { type: 'string', default: 'change' }, edit: { type: 'string', multiple: true, default: [] }, transfer: { type: 'string' },
       refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string' },
-      'refine-detail': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false },
+      'refine-plain': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false },
     },
   });
   if (!values.model || !values.out || positionals.length === 0) {
-    console.error('usage: npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback [--paste change|generated]] [--edit <direction>=<value>]... [--transfer <reference photo>:<block>] [--refine [--refine-steps N] [--refine-detail]] [--backend wasm|cpu] <image>...');
+    console.error('usage: npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback [--paste change|generated]] [--edit <direction>=<value>]... [--transfer <reference photo>:<block>] [--refine [--refine-steps N] [--refine-plain]] [--backend wasm|cpu] <image>...');
     process.exit(2);
   }
   if (values.paste !== 'change' && values.paste !== 'generated') {
     console.error(`invert: --paste is change (the photo plus the edit's change) or generated (the generated crop); got ${values.paste}`);
     process.exit(2);
   }
-  const refineSteps = values.refine ? Number(values['refine-steps'] ?? (values['refine-detail'] ? FINE_DETAIL_STEPS : PLAIN_REFINE_STEPS)) : 0;
+  const refineDetail = !values['refine-plain'];
+  const refineSteps = values.refine ? Number(values['refine-steps'] ?? refinementSettings(refineDetail).steps) : 0;
   if (values.refine && !(Number.isInteger(refineSteps) && refineSteps > 0)) {
     console.error(`invert: --refine-steps must be a positive whole number; got ${values['refine-steps']}`);
     process.exit(2);
@@ -228,7 +230,7 @@ async function main() {
     const dir = folders[i];
     try {
       const report = await processImage(session, path, dir, {
-        aligned: values.aligned, raw: values.raw, pasteback: values.pasteback ? values.paste : null, refine: refineSteps, refineDetail: values['refine-detail'], edits, transfer,
+        aligned: values.aligned, raw: values.raw, pasteback: values.pasteback ? values.paste : null, refine: refineSteps, refineDetail, edits, transfer,
       }, backend);
       console.log(`${path}: ok -> ${dir}, MSE ${(report.reconstructionMse as number).toFixed(4)}, ${JSON.stringify(report.timingsMs)}`);
       index.push({ input: path, folder: dir, ok: true });

@@ -99,16 +99,18 @@ describe('npm run invert (batch CLI)', () => {
   it('--refine tunes the generator to each photo and reports the error before and after', async () => {
     const out = await mkdtemp(join(tmpdir(), 'stst-invert-refine-'));
     const photo = join(FIXTURES, 'photos', 'faces', 'obama.jpg');
+    // As the page refines by default: with the photo's fine detail.
     await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', out, '--refine', '--refine-steps', '8', photo], { cwd: ROOT });
     const report = JSON.parse(await readFile(join(out, 'obama', 'report.json'), 'utf8'));
     expect(report.refinement.steps).toBe(8);
+    expect(report.refinement.fineDetail).toBe(true);
     expect(report.refinement.after.mse).toBeLessThan(report.refinement.before.mse);
     expect(report.timingsMs.refine).toBeGreaterThan(0);
-    const detailed = join(out, 'detail');
-    await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', detailed, '--refine', '--refine-steps', '8', '--refine-detail', photo], { cwd: ROOT });
-    const withDetail = JSON.parse(await readFile(join(detailed, 'obama', 'report.json'), 'utf8'));
-    expect(withDetail.refinement.fineDetail).toBe(true);
-    expect(withDetail.refinement.after.mse).toBeLessThan(withDetail.refinement.before.mse);
+    const plainOut = join(out, 'plain');
+    await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', plainOut, '--refine', '--refine-steps', '8', '--refine-plain', photo], { cwd: ROOT });
+    const plain = JSON.parse(await readFile(join(plainOut, 'obama', 'report.json'), 'utf8'));
+    expect(plain.refinement.fineDetail).toBe(false);
+    expect(plain.refinement.after.mse).toBeLessThan(plain.refinement.before.mse);
     const bad = await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', out, '--refine', '--refine-steps', 'many', photo], { cwd: ROOT })
       .then(() => null, (e: { code: number; stderr: string }) => e);
     expect(bad?.code).toBe(2);

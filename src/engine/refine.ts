@@ -20,7 +20,7 @@ export type RefineModel = Pick<StudioModel, 'generator' | 'render' | 'applyEdits
   manifest: Pick<BundleManifest, 'outputSize' | 'outputCrop' | 'directions'>;
 };
 
-export { FINE_DETAIL, FINE_DETAIL_STEPS, PLAIN_REFINE_STEPS } from './refine-presets';
+export { DEFAULT_REFINEMENT, FINE_DETAIL, PLAIN_REFINEMENT } from './refine-presets';
 
 export interface RefineOptions {
   /** Generator tuning steps. */
