@@ -5,7 +5,7 @@ import { StudioModel } from '../src/engine/model';
 import { EditorSession } from '../src/engine/session';
 import { useNodeBackend } from '../src/node/backend';
 import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
-import { boxPlacement, composite, compositeRegion, facePlacement, faceRegion, maskAt, toCropPoints, type Placement, type PhotoRegion } from '../src/photo/composite';
+import { boxPlacement, changeReach, composite, compositeRegion, facePlacement, faceRegion, maskAt, toCropPoints, type Placement, type PhotoRegion } from '../src/photo/composite';
 import type { FaceDetector } from '../src/photo/faces';
 import { ffhqQuad, quadToAffine } from '../src/photo/geometry';
 import { cropRgb } from '../src/photo/raster';
@@ -175,5 +175,21 @@ describe('the detail-preserving composite (photo + the edit\'s change under a so
       const part = compositeRegion(photoImage, change, placement, region);
       expect(changed(part, cropRgb(expected, region.x, region.y, region.x + region.width, region.y + region.height))).toHaveLength(0);
     }
+  });
+});
+
+describe('how much of the generated change reaches the photo', () => {
+  it('is the change energy under the blend weight over all of it', () => {
+    const mask = new Float32Array([1, 1, 0, 0.5]);
+    const reconstruction = new Float32Array(12);
+    const only = (pixel: number, v = 0.5) => { const e = new Float32Array(12); e.fill(v, pixel * 3, pixel * 3 + 3); return e; };
+    expect(changeReach(only(0), reconstruction, mask)).toBe(1);
+    expect(changeReach(only(2), reconstruction, mask)).toBe(0);
+    expect(changeReach(only(3), reconstruction, mask)).toBe(0.5);
+    expect(changeReach(new Float32Array(12).fill(0.2), reconstruction, mask)).toBeCloseTo(2.5 / 4, 6);
+    expect(changeReach(reconstruction, reconstruction, mask)).toBe(1); // nothing changed: nothing is lost
+    // clipped as shown: a value past 1 changes no more than 1
+    expect(changeReach(only(2, 3), reconstruction, mask)).toBe(changeReach(only(2, 1), reconstruction, mask));
+    expect(() => changeReach(new Float32Array(3), reconstruction, mask)).toThrow(RangeError);
   });
 });

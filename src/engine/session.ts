@@ -6,7 +6,7 @@ import { describeAlignedPair, descriptorDistance, type DetectedFace, type FaceDe
 import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
 import { findFaces } from '../photo/intake';
 import { CheckpointError } from '../io/errors';
-import { alignedFaceRegion, boxPlacement, boxRegion, composite, compositeRegion, editableRegion, faceRegion, facePlacement, maskedChange, pasteCrop, toCropPoints, type Placement, type PhotoRegion } from '../photo/composite';
+import { alignedFaceRegion, boxPlacement, boxRegion, composite, compositeRegion, editableRegion, faceRegion, facePlacement, changeReach, maskedChange, pasteCrop, toCropPoints, type Placement, type PhotoRegion } from '../photo/composite';
 import type { Point, RgbImage } from '../photo/types';
 import { fromRgb, toRgb } from './image';
 import type { EditValue, StudioModel } from './model';
@@ -241,7 +241,7 @@ export class EditorSession {
    * `inRegion`: the photo only over the region any edit of it can change (`region`, the same for every edit), for
    * a page that shows the photo and repaints that part; a 12 MP photo is 12 MP to copy, convert and upload whole.
    */
-  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null, options: { inRegion?: boolean } = {}): Promise<{ image: RgbImage; result: RgbImage; region: PhotoRegion | null; renderMs: number; compositeMs: number }> {
+  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null, options: { inRegion?: boolean } = {}): Promise<{ image: RgbImage; result: RgbImage; region: PhotoRegion | null; renderMs: number; compositeMs: number; reach: number }> {
     const started = performance.now();
     const s = this.get('subject');
     if (!s.codes) throw new Error('invert the photo first');
@@ -254,15 +254,18 @@ export class EditorSession {
     const mask = this.regionMask(s, placement);
     const region = options.inRegion ? editableRegion(s.photo, mask, placement) : null;
     let change: Float32Array;
+    let reach = 1;
     if (unedited(edits, transfer)) {
       change = new Float32Array(h * w * 3); // the photo itself, byte for byte
     } else {
       const edit = (await picture.data()) as Float32Array;
-      change = maskedChange(edit, (await this.reconstructedPicture(s)).data, mask);
+      const reconstruction = (await this.reconstructedPicture(s)).data;
+      change = maskedChange(edit, reconstruction, mask);
+      reach = changeReach(edit, reconstruction, mask);
     }
     picture.dispose();
     const result = region ? compositeRegion(s.photo, change, placement, region) : composite(s.photo, change, placement);
-    return { image, result, region, renderMs, compositeMs: performance.now() - started - renderMs };
+    return { image, result, region, renderMs, compositeMs: performance.now() - started - renderMs, reach };
   }
 
   /** Where the generator's [h, w] picture sits in the subject photo. */

@@ -94,9 +94,10 @@ export function blockJudge(model: StudioModel, attribute: string): SliderJudge |
 /**
  * One trial on one photo: the judge's change in the labelled direction (null: the judge could not read it), the
  * region's mean change (of 255), its change in Lab, and, where the attribute should keep the person, whether
- * face-api still reads the composite as the photo's person (null: not asked, or no face found).
+ * face-api still reads the composite as the photo's person (null: not asked, or no face found); `reach`: the
+ * share of the generated change's energy under the blend weight (src/photo/composite.ts changeReach).
  */
-export interface TrialResult { delta: number | null; regionChange: number; lightness: number; chroma: number; samePerson: boolean | null }
+export interface TrialResult { delta: number | null; regionChange: number; lightness: number; chroma: number; samePerson: boolean | null; reach: number }
 
 /**
  * Runs trials on one photo that is already framed as the model frames (an aligned face, a car crop): the photo
@@ -111,15 +112,19 @@ export async function measureOnPhoto(model: StudioModel, detector: FaceDetector 
     await session.invert('subject', { identity: false });
     if (refinement) await session.refine(refinement);
     const composites: RgbImage[] = [];
+    const reach: number[] = [];
     for (const t of trials) {
+      let made: { result: RgbImage; reach: number };
       if (t.transfer) {
         await session.setPhoto(t.transfer.reference, 'reference', false);
         await session.frame({ kind: 'resize' }, 'reference');
         await session.invert('reference');
-        composites.push(await session.composite([], { kind: 'block', block: t.transfer.block, strength: t.transfer.strength }));
+        made = await session.renderWithComposite([], { kind: 'block', block: t.transfer.block, strength: t.transfer.strength });
       } else {
-        composites.push(await session.composite([{ direction: t.direction!.id, value: t.value!, range: t.range }]));
+        made = await session.renderWithComposite([{ direction: t.direction!.id, value: t.value!, range: t.range }]);
       }
+      composites.push(made.result);
+      reach.push(made.reach);
     }
     const mask = model.manifest.domain === 'face' && photo.width === photo.height ? alignedFaceRegion(photo.width) : boxRegion(photo.width, photo.height);
     const regionChange = (image: RgbImage) => {
@@ -175,7 +180,7 @@ export async function measureOnPhoto(model: StudioModel, detector: FaceDetector 
     }
     return trials.map((_, i) => {
       const { lightness, chroma } = colourChange(photoLab, composites[i], mask);
-      return { delta: deltas[i], regionChange: regionChange(composites[i]), lightness, chroma, samePerson: samePerson[i] };
+      return { delta: deltas[i], regionChange: regionChange(composites[i]), lightness, chroma, samePerson: samePerson[i], reach: reach[i] };
     });
   } finally {
     session.dispose();
@@ -199,6 +204,7 @@ export function summarise(judge: SliderJudge, at: number, results: TrialResult[]
     lightnessChange: round(lightness, 2),
     chromaShare: round(lightness + chroma > 0 ? chroma / (lightness + chroma) : 0, 3),
     ...(asked.length ? { samePerson: round(asked.filter((r) => r.samePerson).length / asked.length, 3) } : {}),
+    reach: round(mean(results.map((r) => r.reach)), 3),
   };
 }
 

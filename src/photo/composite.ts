@@ -158,6 +158,24 @@ export function maskedChange(edit: Float32Array, reconstruction: Float32Array, m
   return change;
 }
 
+/**
+ * How much of the generated change reaches the photo: the change's energy (edit − reconstruction, squared, clipped as
+ * shown) under the blend weight, over all of it, in the generator's crop. 1 when the region holds all of it; the
+ * share of an edit that moves hair or the face's outline past the region is lower. 1 when nothing changed.
+ */
+export function changeReach(edit: Float32Array, reconstruction: Float32Array, mask: Float32Array): number {
+  if (edit.length !== reconstruction.length || edit.length !== mask.length * 3) throw new RangeError('the edit, the reconstruction and the mask differ in size');
+  let inside = 0;
+  let all = 0;
+  for (let i = 0; i < mask.length; i++) {
+    let energy = 0;
+    for (let c = 0; c < 3; c++) energy += (Math.min(1, Math.max(-1, edit[i * 3 + c])) - Math.min(1, Math.max(-1, reconstruction[i * 3 + c]))) ** 2;
+    inside += mask[i] * energy;
+    all += energy;
+  }
+  return all > 0 ? inside / all : 1;
+}
+
 /** The photo's pixels the crop covers (clipped to the photo), from the crop's corners mapped back. */
 export function coveredBox(photo: { width: number; height: number }, placement: Placement): { x0: number; y0: number; x1: number; y1: number } {
   return photoBox(photo, placement, { x0: 0, y0: 0, x1: placement.width - 1, y1: placement.height - 1 });

@@ -47,6 +47,8 @@ export interface SliderMeasurement {
   chromaShare?: number;
   /** For attributes that should keep the person: how often face-api still reads the photo's person. */
   samePerson?: number;
+  /** Share of the generated change's energy that the blend region lets into the photo. */
+  reach?: number;
 }
 
 /**
