@@ -1,5 +1,5 @@
 /**
- * npm run bench:app [-- --backends wasm,webgpu --models demo-faces-64,demo-cars-128 --runs 3 --moves 8 --pause 150 --settle 5000 --anticipate off --dev]
+ * npm run bench:app [-- --backends wasm,webgpu --models demo-faces-gan-64,demo-cars-128 --runs 3 --moves 8 --pause 150 --settle 5000 --anticipate off --dev]
  * What a person waits for in the app itself (Chromium, the real page, worker and model), timed in the page from the
  * user's action to the frame that shows its result:
  * - first picture: a photo dropped -> its reconstruction on screen (decode, detect, align, encode, render), and the
@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 
 const ROOT = join(import.meta.dirname, '..');
 const PHOTOS: Record<string, string> = {
+  'demo-faces-gan-64': join(ROOT, 'tests', 'fixtures', 'photos', 'faces', 'obama.jpg'),
   'demo-faces-64': join(ROOT, 'tests', 'fixtures', 'photos', 'faces', 'obama.jpg'),
   'demo-cars-128': join(ROOT, 'tests', 'fixtures', 'photos', 'cars', 'ferrari-red-3852233337_7593a392c1_b.jpg'),
 };
@@ -147,7 +148,7 @@ async function dragContinuously({ slider, inputs, watch }: { slider: string; inp
 
 async function main() {
   const { values } = parseArgs({ options: {
-    backends: { type: 'string', default: 'wasm,webgpu' }, models: { type: 'string', default: 'demo-faces-64,demo-cars-128' },
+    backends: { type: 'string', default: 'wasm,webgpu' }, models: { type: 'string', default: 'demo-faces-gan-64,demo-cars-128' },
     runs: { type: 'string', default: '3' }, moves: { type: 'string', default: '8' }, dev: { type: 'boolean', default: false },
     settle: { type: 'string', default: '5000' }, pause: { type: 'string', default: '150' }, anticipate: { type: 'string', default: 'on' },
   } });
