@@ -638,8 +638,8 @@ export async function refinePhoto(steps?: number, fineDetail = get().fineDetail)
   const started = performance.now();
   const result = await engine.refine(t, steps, fineDetail, Comlink.proxy((p: RefineProgressMessage) => {
     if (t !== ticket) return;
-    // After the last step the tuned layers render the photo and face-api measures the likeness: said, not silent.
-    const tail = p.step === p.steps ? ': measuring the likeness' : '';
+    // After the last step the tuned layers render the photo (its likeness is measured after it is shown).
+    const tail = p.step === p.steps ? ': rendering the refined photo' : '';
     view({ refining: { step: p.step, steps: p.steps, loss: p.loss }, busy: `Refining (${p.step}/${p.steps})${tail}`, ...(p.preview ? { reconstruction: p.preview } : {}) });
   }));
   view({ refining: null }); // one refinement at a time: whatever became of this one, it is over
@@ -665,10 +665,11 @@ export async function refinePhoto(steps?: number, fineDetail = get().fineDetail)
     if (get().measuringIdentity) await measureIdentity(t); // an automatic refinement was to measure it
     return;
   }
-  view({ reconstruction: result.reconstruction, mse: result.mse, identity: result.identity, measuringIdentity: false, refineFigures: { before: result.before, after: result.after, ms: performance.now() - started } });
+  view({ reconstruction: result.reconstruction, mse: result.mse, identity: null, measuringIdentity: true, refineFigures: { before: result.before, after: result.after, ms: performance.now() - started } });
   dispatch((d) => D.refined(d, steps, fineDetail));
-  await keepSnapshot('subject', t, result.identity);
   requestRender(false);
+  await keepSnapshot('subject', t, null);
+  await measureIdentity(t);
 }
 
 export function cancelRefinement(): void {

@@ -282,6 +282,9 @@ const api: EngineApi = {
       try {
         const out = await current().refine({
           ...refinementSettings(fineDetail), steps, signal, previewEvery: 10,
+          // The refined picture goes to the page first; its likeness is measured after (face-api's nets may still
+          // have to load: a restored photo was never detected), as after an inversion.
+          identity: false,
           onProgress: async (p) => {
             if (p.phase === 'generator' && p.step === p.steps) {
               // The last step: from here the refinement replaces the photo's codes; renders queue behind it again.
@@ -291,7 +294,7 @@ const api: EngineApi = {
             await onProgress?.({ step: p.step, steps: p.steps, loss: p.loss, preview: p.preview && pixels(p.preview) });
           },
         });
-        return { reconstruction: pixels(out.reconstruction), mse: out.mse, identity: out.identity, before: out.before, after: out.after, ms: out.ms };
+        return { reconstruction: pixels(out.reconstruction), mse: out.mse, before: out.before, after: out.after, ms: out.ms };
       } catch (error) {
         if (error instanceof RefineCancelled && ticket < latest) throw new Superseded('superseded by a newer request');
         throw error;

@@ -90,10 +90,10 @@ export type Which = 'subject' | 'reference';
 
 export interface RefineProgressMessage { step: number; steps: number; loss: number; preview?: Pixels }
 
+/** A refinement's result; its likeness (face-api's identity distance) is measured after, by `identity`. */
 export interface RefineOutcome {
   reconstruction: Pixels;
   mse: number;
-  identity: number | null;
   /** Reconstruction error at the tuning resolution before and after (MSE in [-1, 1], SSIM). */
   before: { mse: number; ssim: number };
   after: { mse: number; ssim: number };

@@ -55,7 +55,7 @@ async function main() {
     await session.setPhoto(face, 'subject', false);
     await session.frame({ kind: 'resize' });
     await session.invert('subject', { identity: false });
-    if (!values.plain) await session.refine(DEFAULT_REFINEMENT);
+    if (!values.plain) await session.refine({ ...DEFAULT_REFINEMENT, identity: false });
     let row = 1;
     rows[row++].pictures.push((await session.reconstruct('subject')).reconstruction);
     for (const s of offered) {

@@ -402,7 +402,8 @@ export class EditorSession {
    * which every later render (edits, transfer, mixing, paste-back) goes through. The reference is never tuned.
    * Cancelled (options.signal), the encoder's result stays as it was. Returns the error before and after.
    */
-  async refine(options: RefineOptions = {}): Promise<{ before: { mse: number; ssim: number }; after: { mse: number; ssim: number }; reconstruction: RgbImage; mse: number; identity: number | null; ms: number }> {
+  /** `identity: false` leaves face-api's likeness of the refined picture to the caller (it can come after the picture). */
+  async refine(options: RefineOptions & { identity?: boolean } = {}): Promise<{ before: { mse: number; ssim: number }; after: { mse: number; ssim: number }; reconstruction: RgbImage; mse: number; identity: number | null; ms: number }> {
     const s = this.get('subject');
     if (!s.aligned || !s.codes) throw new Error('invert the photo first');
     const input = fromRgb(s.aligned);
@@ -417,7 +418,7 @@ export class EditorSession {
       s.refinement = refinement;
       const after = reconstructionError(this.model, codes, target, refinement.layers);
       const { reconstruction, mse } = await this.reconstruct('subject');
-      return { before, after, reconstruction, mse, identity: await this.identity(s.aligned, reconstruction), ms };
+      return { before, after, reconstruction, mse, identity: options.identity === false ? null : await this.identity(s.aligned, reconstruction), ms };
     } finally {
       tf.dispose([input, target]);
     }

@@ -110,7 +110,7 @@ export async function measureOnPhoto(model: StudioModel, detector: FaceDetector 
     await session.setPhoto(photo, 'subject', false);
     await session.frame({ kind: 'resize' });
     await session.invert('subject', { identity: false });
-    if (refinement) await session.refine(refinement);
+    if (refinement) await session.refine({ ...refinement, identity: false });
     const composites: RgbImage[] = [];
     const reach: number[] = [];
     for (const t of trials) {
