@@ -21,6 +21,8 @@
  * each learned editing block the same way (sources without the attribute, a held-out face with it as the reference;
  * --block-pairs of them). --refine reports pivotal tuning on the first --refine-limit faces: the page's refinement
  * (src/engine/refine-presets.ts DEFAULT_REFINEMENT) unless --refine-options / --refine-steps say otherwise.
+ * --recheck (with --sliders --multiples 1) measures each slider at its calibrated end again and withdraws the ones
+ * no longer clear from the default list; --recheck --from <report.json> applies the rule to a saved measurement.
  * --grid writes a sample grid of the first 8 held-out images: input, reconstruction, then one column per slider
  * (InterFaceGAN at +3, GANSpace at its preset) and per editing block (the next held-out face as the reference).
  */
@@ -41,7 +43,7 @@ import { reconstructionError, refine, type RefineOptions } from '../src/engine/r
 import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
 import { blockJudge, clearlyVisible, COLOUR_ATTRIBUTES, directionAttribute, judgeFor, measureOnPhoto, notClearBecause, summarise, type TrialResult } from '../src/engine/slider-effects';
 import type { StyleRange } from '../src/models/editing';
-import type { DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
+import type { BundleManifest, DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { useGradients } from '../src/node/gradients';
 import type { TunedLayers } from '../src/models/stylegan2';
 import type { RgbImage } from '../src/photo/types';
@@ -56,11 +58,18 @@ async function main() {
     'sliders-refined': { type: 'boolean', default: false },
     sliders: { type: 'boolean', default: false }, 'slider-images': { type: 'string', default: '60' }, calibrate: { type: 'boolean', default: false },
     multiples: { type: 'string', default: '1,2,4,8' }, blocks: { type: 'boolean', default: false },
-    ranges: { type: 'string', default: 'own' }, 'block-pairs': { type: 'string' }, only: { type: 'string' },
+    ranges: { type: 'string', default: 'own' }, 'block-pairs': { type: 'string' }, only: { type: 'string' }, recheck: { type: 'boolean', default: false }, from: { type: 'string' },
   } });
   if (!values.model || !values.data) {
     console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
     process.exit(2);
+  }
+  if (values.recheck && values.from) {
+    // The rule applied again to a saved measurement (a report written with --sliders --multiples 1 --json).
+    const saved = JSON.parse(await readFile(values.from, 'utf8')) as { sliders: Record<string, Record<string, SliderMeasurement>> };
+    const bundle = JSON.parse(await readFile(join(values.model, 'model.json'), 'utf8')) as BundleManifest;
+    await recheck(join(values.model, 'model.json'), new Map(Object.entries(saved.sliders)), bundle);
+    return;
   }
   await useNodeBackend('wasm');
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));
@@ -151,6 +160,7 @@ async function main() {
     const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, ranges, on, sliderRefinement, values.only?.split(','));
     (report as Record<string, unknown>).sliders = Object.fromEntries([...measured].map(([id, byMultiple]) => [id, byMultiple]));
     if (values.calibrate) await calibrate(join(values.model, 'model.json'), measured, multiples, ranges, model);
+    else if (values.recheck) await recheck(join(values.model, 'model.json'), measured, model.manifest);
   }
   console.log(JSON.stringify(report, null, 2));
   if (values.json) await writeFile(values.json, `${JSON.stringify(report, null, 2)}\n`);
@@ -262,6 +272,27 @@ async function calibrate(path: string, measured: Map<string, Record<string, Slid
     if (d.kind === 'ganspace') d.preset = d.max;
     const why = notClearBecause(chosen.measurement, attribute, model.manifest.domain);
     console.error(`calibrated ${d.id}: scale ${d.scale} on styles ${d.range.start}-${d.range.end}, ${d.offered ? 'offered' : `not offered by default (${why})`} (${(d.measured.movesLabelledWay * 100).toFixed(0)}%, ${d.measured.lightnessChange} L*, colour ${d.measured.chromaShare})`);
+  }
+  await writeFile(path, `${JSON.stringify(manifest, null, 2)}
+`);
+}
+
+/**
+ * Measures each calibrated slider again at its end (--sliders --multiples 1, its own styles) and withdraws from the
+ * default list the ones no longer clear under today's rule; scales and styles stay. A cheaper pass than a
+ * calibration when a criterion is added (a slider withdrawn here may be clear at a smaller end: calibrate again).
+ */
+async function recheck(path: string, measured: Map<string, Record<string, SliderMeasurement>>, bundle: Pick<BundleManifest, 'classifier' | 'domain'>) {
+  const manifest = JSON.parse(await readFile(path, 'utf8'));
+  const attributes = bundle.classifier?.attributes ?? [];
+  for (const d of manifest.directions as DirectionSpec[]) {
+    const now = measured.get(d.id)?.x1;
+    if (!now) continue;
+    const attribute = directionAttribute(d, attributes);
+    const clear = clearlyVisible(now, attribute, bundle.domain);
+    if (d.offered && !clear) console.error(`withdrawn ${d.id}: ${notClearBecause(now, attribute, bundle.domain)}`);
+    d.offered = Boolean(d.offered) && clear;
+    d.measured = { ...now, at: d.max };
   }
   await writeFile(path, `${JSON.stringify(manifest, null, 2)}
 `);

@@ -93,6 +93,11 @@ describe('when a slider is clear enough to offer', () => {
     expect(clearlyVisible(at({ samePerson: 0.7 }), 'Smiling')).toBe(false);
     expect(notClearBecause(at({ samePerson: 0.7 }), 'Smiling')).toBe('it keeps the person on 70% of faces');
   });
+  it('its end stays a face the generator makes: the edit re-encodes within 5 times the photo\'s own error', () => {
+    expect(clearlyVisible(at({ reencodingRatio: 4.5 }), 'Male')).toBe(true);
+    expect(clearlyVisible(at({ reencodingRatio: 6.4 }), 'Male')).toBe(false);
+    expect(notClearBecause(at({ reencodingRatio: 6.4 }), 'Male')).toMatch(/re-encoding error 6.4×/);
+  });
   it('cars keep the 12/255 rule: their sliders are colour and light', () => {
     expect(clearlyVisible(at({ chromaShare: 0.9 }), 'lighting', 'car')).toBe(true);
     expect(clearlyVisible(at({ regionChange: 10 }), 'lighting', 'car')).toBe(false);

@@ -49,6 +49,8 @@ export interface SliderMeasurement {
   samePerson?: number;
   /** Share of the generated change's energy that the blend region lets into the photo. */
   reach?: number;
+  /** Median over the photos of the edited codes' re-encoding error over the photo's own. */
+  reencodingRatio?: number;
 }
 
 /**
