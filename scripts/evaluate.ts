@@ -41,7 +41,7 @@ import { alignedFaceRegion } from '../src/photo/composite';
 import { AlignedFace, describeAlignedPair, descriptorDistance, SAME_PERSON_DISTANCE, type FaceDetector } from '../src/photo/faces';
 import { reconstructionError, refine, type RefineOptions } from '../src/engine/refine';
 import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
-import { blockJudge, clearlyVisible, COLOUR_ATTRIBUTES, directionAttribute, judgeFor, measureOnPhoto, notClearBecause, summarise, type TrialResult } from '../src/engine/slider-effects';
+import { blockJudge, CLEAR_EFFECT, clearlyVisible, COLOUR_ATTRIBUTES, directionAttribute, judgeFor, measureOnPhoto, notClearBecause, summarise, type TrialResult } from '../src/engine/slider-effects';
 import type { StyleRange } from '../src/models/editing';
 import type { BundleManifest, DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { useGradients } from '../src/node/gradients';
@@ -63,6 +63,15 @@ async function main() {
   if (!values.model || !values.data) {
     console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
     process.exit(2);
+  }
+  if (values.calibrate && values.from) {
+    // The calibration applied again to a saved measurement (a report written with --sliders --calibrate --json).
+    const saved = JSON.parse(await readFile(values.from, 'utf8')) as { sliders: Record<string, Record<string, SliderMeasurement>> };
+    const bundle = JSON.parse(await readFile(join(values.model, 'model.json'), 'utf8')) as BundleManifest;
+    const nLatent = bundle.generator.nLatent;
+    const ranges = values.ranges.split(',').map((name) => ({ name, range: namedStyleRange(name, nLatent) }));
+    await calibrate(join(values.model, 'model.json'), new Map(Object.entries(saved.sliders)), values.multiples.split(',').map(Number), ranges, bundle);
+    return;
   }
   if (values.recheck && values.from) {
     // The rule applied again to a saved measurement (a report written with --sliders --multiples 1 --json).
@@ -159,7 +168,7 @@ async function main() {
     const on = `${face ? 'held-out CelebA faces' : 'held-out cars'}${sliderRefinement ? `, refined (${sliderRefinement.steps} steps${sliderRefinement.detailLearningRate ? ', fine detail' : ''})` : ''}`;
     const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, ranges, on, sliderRefinement, values.only?.split(','));
     (report as Record<string, unknown>).sliders = Object.fromEntries([...measured].map(([id, byMultiple]) => [id, byMultiple]));
-    if (values.calibrate) await calibrate(join(values.model, 'model.json'), measured, multiples, ranges, model);
+    if (values.calibrate) await calibrate(join(values.model, 'model.json'), measured, multiples, ranges, model.manifest);
     else if (values.recheck) await recheck(join(values.model, 'model.json'), measured, model.manifest);
   }
   console.log(JSON.stringify(report, null, 2));
@@ -246,31 +255,34 @@ async function blockReport(model: StudioModel, images: RgbImage[], rows: Array<R
  * its effect is clear (`clearlyVisible`: its judge, its lightness, how little of it is colour, the person kept);
  * of the ranges where it is clear, the one whose change is least colour (colour attributes: the first) becomes the
  * slider's own range, and its scale is set so that the slider's end is that multiple. A slider that is clear on no
- * range is not offered by default, and keeps its own range and the largest multiple whose judge still moves the
- * labelled way on at least half of the images (else 1).
+ * range is not offered by default, and gets the range and multiple nearest to clear (see below).
  */
-async function calibrate(path: string, measured: Map<string, Record<string, SliderMeasurement>>, multiples: number[], ranges: Array<{ name: string; range?: StyleRange }>, model: StudioModel) {
+async function calibrate(path: string, measured: Map<string, Record<string, SliderMeasurement>>, multiples: number[], ranges: Array<{ name: string; range?: StyleRange }>, bundle: Pick<BundleManifest, 'classifier' | 'domain'>) {
   const manifest = JSON.parse(await readFile(path, 'utf8'));
-  const attributes = model.manifest.classifier?.attributes ?? [];
+  const attributes = bundle.classifier?.attributes ?? [];
   for (const d of manifest.directions as DirectionSpec[]) {
     const byKey = measured.get(d.id);
     if (!byKey) continue;
     const attribute = directionAttribute(d, attributes);
     const clearOn = ranges.flatMap(({ name, range }) => {
-      const m = multiples.find((x) => clearlyVisible(byKey[measurementKey(name, x)], attribute, model.manifest.domain));
+      const m = multiples.find((x) => clearlyVisible(byKey[measurementKey(name, x)], attribute, bundle.domain));
       return m === undefined ? [] : [{ name, range, m, measurement: byKey[measurementKey(name, m)] }];
     });
     clearOn.sort((a, b) => (attribute && COLOUR_ATTRIBUTE_FIRST(attribute) ? 0 : (a.measurement.chromaShare ?? 0) - (b.measurement.chromaShare ?? 0)));
-    const own = ranges[0];
-    const fallback = [...multiples].reverse().find((m) => byKey[measurementKey(own.name, m)].movesLabelledWay >= 0.5) ?? 1;
-    const chosen = clearOn[0] ?? { name: own.name, range: own.range, m: fallback, measurement: byKey[measurementKey(own.name, fallback)] };
+    // Not clear anywhere: the nearest to it, so that the slider under "more" still edits by the least colour it can
+    // (its judge on 80% with the least colour; else where its judge moves most often).
+    const every = ranges.flatMap(({ name, range }) => multiples.map((m) => ({ name, range, m, measurement: byKey[measurementKey(name, m)] })));
+    const nearest = every.filter((c) => c.measurement.movesLabelledWay >= CLEAR_EFFECT.movesLabelledWay)
+      .sort((a, b) => (a.measurement.chromaShare ?? 1) - (b.measurement.chromaShare ?? 1))[0]
+      ?? [...every].sort((a, b) => b.measurement.movesLabelledWay - a.measurement.movesLabelledWay)[0];
+    const chosen = clearOn[0] ?? nearest;
     const end = labelledEnd(d);
     d.scale = Number(((d.scale ?? 1) * chosen.m * Math.sign(end)).toPrecision(6));
     if (chosen.range) d.range = chosen.range;
     d.measured = { ...chosen.measurement, at: d.max };
     d.offered = clearOn.length > 0;
     if (d.kind === 'ganspace') d.preset = d.max;
-    const why = notClearBecause(chosen.measurement, attribute, model.manifest.domain);
+    const why = notClearBecause(chosen.measurement, attribute, bundle.domain);
     console.error(`calibrated ${d.id}: scale ${d.scale} on styles ${d.range.start}-${d.range.end}, ${d.offered ? 'offered' : `not offered by default (${why})`} (${(d.measured.movesLabelledWay * 100).toFixed(0)}%, ${d.measured.lightnessChange} L*, colour ${d.measured.chromaShare})`);
   }
   await writeFile(path, `${JSON.stringify(manifest, null, 2)}
@@ -287,11 +299,11 @@ async function recheck(path: string, measured: Map<string, Record<string, Slider
   const attributes = bundle.classifier?.attributes ?? [];
   for (const d of manifest.directions as DirectionSpec[]) {
     const now = measured.get(d.id)?.x1;
-    if (!now) continue;
+    if (!now || !d.offered) continue; // only what is offered can be withdrawn; the rest keeps its calibration
     const attribute = directionAttribute(d, attributes);
     const clear = clearlyVisible(now, attribute, bundle.domain);
     if (d.offered && !clear) console.error(`withdrawn ${d.id}: ${notClearBecause(now, attribute, bundle.domain)}`);
-    d.offered = Boolean(d.offered) && clear;
+    d.offered = clear;
     d.measured = { ...now, at: d.max };
   }
   await writeFile(path, `${JSON.stringify(manifest, null, 2)}
