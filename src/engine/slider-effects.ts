@@ -98,8 +98,9 @@ export function blockJudge(model: StudioModel, attribute: string): SliderJudge |
  * share of the generated change's energy under the blend weight (src/photo/composite.ts changeReach); `reencoding`:
  * the edited codes' re-encoding error over the photo's own codes' (1: as much a face of the generator as the photo).
  */
+export interface TrialResult { delta: number | null; regionChange: number; lightness: number; chroma: number; samePerson: boolean | null; reach: number; reencoding: number }
 
-/** The re-encoding error of the photo's codes with these edits (the tuned layers are the photo's; the encoder's are the bundle's). */
+/** The re-encoding error of the photo's codes with these edits, rendered by the bundle's generator (not the photo's tuned layers). */
 function reencodingOf(model: StudioModel, session: EditorSession, edits: EditValue[], transfer: Transfer | null = null): number {
   const codes = session.editedCodes(edits, transfer);
   try {
@@ -108,7 +109,6 @@ function reencodingOf(model: StudioModel, session: EditorSession, edits: EditVal
     codes.dispose();
   }
 }
-export interface TrialResult { delta: number | null; regionChange: number; lightness: number; chroma: number; samePerson: boolean | null; reach: number; reencoding: number }
 
 /**
  * Runs trials on one photo that is already framed as the model frames (an aligned face, a car crop): the photo
