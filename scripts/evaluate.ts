@@ -43,6 +43,7 @@ import { reconstructionError, refine, type RefineOptions } from '../src/engine/r
 import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
 import { blockJudge, CLEAR_EFFECT, clearlyVisible, COLOUR_ATTRIBUTES, directionAttribute, judgeFor, measureOnPhoto, notClearBecause, summarise, type TrialResult } from '../src/engine/slider-effects';
 import type { StyleRange } from '../src/models/editing';
+import { styleGroups } from '../src/models/style-groups';
 import type { BundleManifest, DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { useGradients } from '../src/node/gradients';
 import type { TunedLayers } from '../src/models/stylegan2';
@@ -191,7 +192,7 @@ function namedStyleRange(name: string, n: number): StyleRange | undefined {
   if (name === 'all') return { start: 0, end: n };
   const numbered = /^(\d+)-(\d+)$/.exec(name); // styles a to b - 1, as the edit panel's custom ranges
   if (numbered && Number(numbered[1]) < Number(numbered[2]) && Number(numbered[2]) <= n) return { start: Number(numbered[1]), end: Number(numbered[2]) };
-  const groups: Record<string, StyleRange> = { coarse: { start: 0, end: Math.min(4, n) }, medium: { start: 4, end: Math.min(8, n) }, fine: { start: 8, end: n } };
+  const groups = Object.fromEntries(styleGroups(n).map(({ name: g, start, end }) => [g, { start, end }]));
   const parts = name.split('+').map((p) => groups[p]);
   if (parts.some((p) => !p)) throw new Error(`unknown style range "${name}" (own, all, or coarse / medium / fine joined by +)`);
   return { start: Math.min(...parts.map((p) => p.start)), end: Math.max(...parts.map((p) => p.end)) };
@@ -268,7 +269,7 @@ async function calibrate(path: string, measured: Map<string, Record<string, Slid
       const m = multiples.find((x) => clearlyVisible(byKey[measurementKey(name, x)], attribute, bundle.domain));
       return m === undefined ? [] : [{ name, range, m, measurement: byKey[measurementKey(name, m)] }];
     });
-    clearOn.sort((a, b) => (attribute && COLOUR_ATTRIBUTE_FIRST(attribute) ? 0 : (a.measurement.chromaShare ?? 0) - (b.measurement.chromaShare ?? 0)));
+    clearOn.sort((a, b) => (attribute && COLOUR_ATTRIBUTES.has(attribute) ? 0 : (a.measurement.chromaShare ?? 0) - (b.measurement.chromaShare ?? 0)));
     // Not clear anywhere: the nearest to it, so that the slider under "more" still edits by the least colour it can
     // (its judge on 80% with the least colour; else where its judge moves most often).
     const every = ranges.flatMap(({ name, range }) => multiples.map((m) => ({ name, range, m, measurement: byKey[measurementKey(name, m)] })));
@@ -302,16 +303,13 @@ async function recheck(path: string, measured: Map<string, Record<string, Slider
     if (!now || !d.offered) continue; // only what is offered can be withdrawn; the rest keeps its calibration
     const attribute = directionAttribute(d, attributes);
     const clear = clearlyVisible(now, attribute, bundle.domain);
-    if (d.offered && !clear) console.error(`withdrawn ${d.id}: ${notClearBecause(now, attribute, bundle.domain)}`);
+    if (!clear) console.error(`withdrawn ${d.id}: ${notClearBecause(now, attribute, bundle.domain)}`);
     d.offered = clear;
     d.measured = { ...now, at: d.max };
   }
   await writeFile(path, `${JSON.stringify(manifest, null, 2)}
 `);
 }
-
-/** Colour attributes keep the first range they are clear on (their chroma is the point). */
-const COLOUR_ATTRIBUTE_FIRST = (attribute: string) => COLOUR_ATTRIBUTES.has(attribute);
 
 /**
  * Each reference editing block on held-out pairs: a source without the attribute (by its CelebA label) and a

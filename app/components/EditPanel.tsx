@@ -4,19 +4,11 @@ import type { DirectionSpec } from '../../src/weights/bundle';
 import {
   applyPreviousEdits, commitEdit, dismissPreviousEdits, editList, holdSlider, letGoSlider, previewEdit, redo, resetEdits, setEditRange, setEditValue, undo,
 } from '../controller';
+import { styleGroups } from '../../src/models/style-groups';
 import { canRedo, canUndo } from '../document';
 import { sliderPanel, sliderStep, type PanelSlider } from '../sliders';
 import { useStudio } from '../store';
 
-function groups(n: number) {
-  const all = [
-    { name: 'all', start: 0, end: n },
-    { name: 'coarse', start: 0, end: Math.min(4, n) },
-    { name: 'medium', start: 4, end: Math.min(8, n) },
-    { name: 'fine', start: 8, end: n },
-  ];
-  return all.filter((g) => g.end > g.start);
-}
 
 export function EditPanel() {
   // What the panel shows besides the sliders; each slider row follows its own value (a drag re-renders one row).
@@ -25,7 +17,7 @@ export function EditPanel() {
     edited: editList(s.doc.edits).length > 0, previousEdits: s.doc.previousEdits,
   })));
   const [filter, setFilter] = useState('');
-  const ranges = useMemo(() => groups(model?.nStyles ?? 0), [model]);
+  const ranges = useMemo(() => styleGroups(model?.nStyles ?? 0), [model]);
   const panel = useMemo(() => model && sliderPanel(model.directions, model.attributes, model.domain, filter), [model, filter]);
   if (!model || !panel) return null;
   const disabled = !inverted;
@@ -69,7 +61,7 @@ export function EditPanel() {
   );
 }
 
-const SliderRow = memo(function SliderRow({ slider: s, ranges, disabled }: { slider: PanelSlider; ranges: ReturnType<typeof groups>; disabled: boolean }) {
+const SliderRow = memo(function SliderRow({ slider: s, ranges, disabled }: { slider: PanelSlider; ranges: ReturnType<typeof styleGroups>; disabled: boolean }) {
   const d = s.direction;
   const value = useStudio((st) => st.doc.edits.values[d.id] ?? 0);
   const range = useStudio((st) => st.doc.edits.ranges[d.id]) ?? d.range;

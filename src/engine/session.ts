@@ -241,7 +241,7 @@ export class EditorSession {
    * `inRegion`: the photo only over the region any edit of it can change (`region`, the same for every edit), for
    * a page that shows the photo and repaints that part; a 12 MP photo is 12 MP to copy, convert and upload whole.
    */
-  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null, options: { inRegion?: boolean } = {}): Promise<{ image: RgbImage; result: RgbImage; region: PhotoRegion | null; renderMs: number; compositeMs: number; reach: number }> {
+  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null, options: { inRegion?: boolean; reach?: boolean } = {}): Promise<{ image: RgbImage; result: RgbImage; region: PhotoRegion | null; renderMs: number; compositeMs: number; reach: number | null }> {
     const started = performance.now();
     const s = this.get('subject');
     if (!s.codes) throw new Error('invert the photo first');
@@ -254,14 +254,14 @@ export class EditorSession {
     const mask = this.regionMask(s, placement);
     const region = options.inRegion ? editableRegion(s.photo, mask, placement) : null;
     let change: Float32Array;
-    let reach = 1;
+    let reach: number | null = options.reach ? 1 : null; // measured on request: the page's renders do not need it
     if (unedited(edits, transfer)) {
       change = new Float32Array(h * w * 3); // the photo itself, byte for byte
     } else {
       const edit = (await picture.data()) as Float32Array;
       const reconstruction = (await this.reconstructedPicture(s)).data;
       change = maskedChange(edit, reconstruction, mask);
-      reach = changeReach(edit, reconstruction, mask);
+      if (options.reach) reach = changeReach(edit, reconstruction, mask);
     }
     picture.dispose();
     const result = region ? compositeRegion(s.photo, change, placement, region) : composite(s.photo, change, placement);

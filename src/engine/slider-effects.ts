@@ -139,9 +139,9 @@ export async function measureOnPhoto(model: StudioModel, detector: FaceDetector 
       } else {
         edits = [{ direction: t.direction!.id, value: t.value!, range: t.range }];
       }
-      const made = await session.renderWithComposite(edits, transfer);
+      const made = await session.renderWithComposite(edits, transfer, { reach: true });
       composites.push(made.result);
-      reach.push(made.reach);
+      reach.push(made.reach!);
       manifold.push(reencodingOf(model, session, edits, transfer) / ownError);
     }
     const mask = model.manifest.domain === 'face' && photo.width === photo.height ? alignedFaceRegion(photo.width) : boxRegion(photo.width, photo.height);
