@@ -59,7 +59,7 @@ async function main() {
     'sliders-refined': { type: 'boolean', default: false },
     sliders: { type: 'boolean', default: false }, 'slider-images': { type: 'string', default: '60' }, calibrate: { type: 'boolean', default: false },
     multiples: { type: 'string', default: '1,2,4,8' }, blocks: { type: 'boolean', default: false },
-    ranges: { type: 'string', default: 'own' }, 'block-pairs': { type: 'string' }, only: { type: 'string' }, recheck: { type: 'boolean', default: false }, from: { type: 'string' },
+    ranges: { type: 'string', default: 'own' }, regions: { type: 'string', default: 'follows' }, 'block-pairs': { type: 'string' }, only: { type: 'string' }, recheck: { type: 'boolean', default: false }, from: { type: 'string' },
   } });
   if (!values.model || !values.data) {
     console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
@@ -167,7 +167,11 @@ async function main() {
     const multiples = values.multiples.split(',').map(Number);
     const ranges = values.ranges.split(',').map((name) => ({ name, range: namedStyleRange(name, model.generator.config.nLatent) }));
     const on = `${face ? 'held-out CelebA faces' : 'held-out cars'}${sliderRefinement ? `, refined (${sliderRefinement.steps} steps${sliderRefinement.detailLearningRate ? ', fine detail' : ''})` : ''}`;
-    const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, ranges, on, sliderRefinement, values.only?.split(','));
+    const regions = values.regions.split(',').map((name) => {
+      if (name !== 'follows' && name !== 'landmarks') throw new Error(`unknown region rule "${name}" (follows, landmarks)`);
+      return name;
+    });
+    const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, ranges, on, sliderRefinement, values.only?.split(','), regions);
     (report as Record<string, unknown>).sliders = Object.fromEntries([...measured].map(([id, byMultiple]) => [id, byMultiple]));
     if (values.calibrate) await calibrate(join(values.model, 'model.json'), measured, multiples, ranges, model.manifest);
     else if (values.recheck) await recheck(join(values.model, 'model.json'), measured, model.manifest);
@@ -201,12 +205,17 @@ function namedStyleRange(name: string, n: number): StyleRange | undefined {
 const measurementKey = (rangeName: string, m: number) => (rangeName === 'own' ? `x${m}` : `${rangeName} x${m}`);
 
 /** Every judged slider at multiples of its labelled end on each style range, on each image's composite: measurement per key. */
-async function sliderReport(model: StudioModel, images: RgbImage[], detector: FaceDetector | null, multiples: number[], ranges: Array<{ name: string; range?: StyleRange }>, on: string, refinement?: RefineOptions, only?: string[]) {
+async function sliderReport(model: StudioModel, images: RgbImage[], detector: FaceDetector | null, multiples: number[], ranges: Array<{ name: string; range?: StyleRange }>, on: string, refinement?: RefineOptions, only?: string[], regions: Array<'follows' | 'landmarks'> = ['follows']) {
   const sliders = model.manifest.directions.filter((d) => !only || only.includes(d.id)).flatMap((d) => {
     const judge = judgeFor(model, d);
     return judge ? [{ d, judge }] : [];
   });
-  const trials = sliders.flatMap(({ d, judge }) => ranges.flatMap(({ name, range }) => multiples.map((m) => ({ direction: d, value: labelledEnd(d) * m, judge, range, key: measurementKey(name, m) }))));
+  // 'landmarks': the face region of the 68 landmarks alone, the composite's rule before it followed the change
+  // (issue 35), measured beside it under keys ending ' @landmarks'
+  const trials = sliders.flatMap(({ d, judge }) => ranges.flatMap(({ name, range }) => multiples.flatMap((m) => regions.map((region) => ({
+    direction: d, value: labelledEnd(d) * m, judge, range, key: `${measurementKey(name, m)}${region === 'landmarks' ? ' @landmarks' : ''}`,
+    region: region === 'landmarks' ? 'landmarks' as const : undefined,
+  })))));
   const results: TrialResult[][] = trials.map(() => []);
   const started = performance.now();
   for (const [i, image] of images.entries()) {

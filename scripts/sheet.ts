@@ -8,7 +8,6 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { sliderPanel } from '../app/sliders';
 import { StudioModel } from '../src/engine/model';
 import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
@@ -20,9 +19,7 @@ import type { RgbImage } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
 import { heldOutRows, tiles } from './held-out';
-
-const TILE = 128;
-const LABEL_WIDTH = 230;
+import { drawSheet } from './picture-sheet';
 
 const USAGE = 'usage: npm run sheet -- --model <face bundle dir> --data <faces dataset folder> --out <file.jpg> [--faces 8] [--plain]';
 
@@ -72,24 +69,6 @@ async function main() {
   await writeFile(values.out, await drawSheet(rows, `${manifest.name}: ${faces.length} held-out faces; every picture but the reconstruction is the photo edited as the page edits it`));
   console.log(`sheet ${values.out}: ${rows.length} rows (${offered.length} sliders offered by default at both ends, ${manifest.editBlocks.length} editing blocks) x ${faces.length} faces`);
   model.dispose();
-}
-
-/** Rows of pictures, each scaled to TILE px (nearest: the model's own pixels), named on the left; a JPEG. */
-async function drawSheet(rows: Array<{ label: string; pictures: RgbImage[] }>, title: string): Promise<Buffer> {
-  const columns = Math.max(...rows.map((r) => r.pictures.length));
-  const header = 36;
-  const width = LABEL_WIDTH + columns * TILE;
-  const height = header + rows.length * TILE;
-  const escape = (t: string) => t.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-  const text = [`<text x="8" y="24" font-size="16" font-family="sans-serif">${escape(title)}</text>`,
-    ...rows.map((r, i) => `<text x="8" y="${header + i * TILE + TILE / 2 + 6}" font-size="17" font-family="sans-serif">${escape(r.label)}</text>`)];
-  const labels = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">${text.join('')}</svg>`);
-  const pictures = await Promise.all(rows.flatMap((r, i) => r.pictures.map(async (p, j) => ({
-    input: await sharp(Buffer.from(p.data), { raw: { width: p.width, height: p.height, channels: 3 } }).resize(TILE, TILE, { kernel: 'nearest' }).png().toBuffer(),
-    left: LABEL_WIDTH + j * TILE, top: header + i * TILE,
-  }))));
-  return sharp({ create: { width, height, channels: 3, background: '#ffffff' } })
-    .composite([{ input: labels, left: 0, top: 0 }, ...pictures]).jpeg({ quality: 88 }).toBuffer();
 }
 
 void main();

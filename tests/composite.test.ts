@@ -5,7 +5,7 @@ import { StudioModel } from '../src/engine/model';
 import { EditorSession } from '../src/engine/session';
 import { useNodeBackend } from '../src/node/backend';
 import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
-import { boxPlacement, changeReach, composite, compositeRegion, facePlacement, faceRegion, maskAt, toCropPoints, type Placement, type PhotoRegion } from '../src/photo/composite';
+import { alignedFaceRegion, boxPlacement, changeReach, composite, compositeRegion, cropExtent, facePlacement, faceRegion, FOLLOW_CHANGE, followChange, maskAt, toCropPoints, type Placement, type PhotoRegion } from '../src/photo/composite';
 import type { FaceDetector } from '../src/photo/faces';
 import { ffhqQuad, quadToAffine } from '../src/photo/geometry';
 import { cropRgb } from '../src/photo/raster';
@@ -78,18 +78,29 @@ describe('the detail-preserving composite (photo + the edit\'s change under a so
     const edited = await session.composite([{ direction: 'male', value: -3 }]);
     const moved = changed(edited, obama);
     expect(moved.length).toBeGreaterThan(1000);
-    // every changed pixel lies where the (bilinearly sampled) mask is above zero
+    // every changed pixel lies inside the generator's crop (the region follows the change, never past the crop)
     const faces = session.faces();
     const quad = ffhqQuad(faces[0].landmarks);
     const placement = facePlacement({ outputSize: 64, toSource: quadToAffine(quad, 64), quad, sourceWidth: 0, sourceHeight: 0 }, 64);
-    const mask = faceRegion(toCropPoints(faces[0].landmarks, placement), 64);
-    expect(moved.filter(([x, y]) => maskAt(mask, placement, x, y) === 0)).toHaveLength(0);
-    // the generated-crop paste replaces the whole square; the composite leaves the corners of the square alone
+    const extent = cropExtent(64, 64);
+    expect(moved.filter(([x, y]) => maskAt(extent, placement, x, y) === 0)).toHaveLength(0);
+    // the blend weight is the landmark region joined to where the edit changed the picture
+    const { weight } = await session.renderWithComposite([{ direction: 'male', value: -3 }], null, { reach: true });
+    const landmarkRegion = faceRegion(toCropPoints(faces[0].landmarks, placement), 64);
+    expect(Array.from(weight.base)).toEqual(Array.from(landmarkRegion));
+    expect(weight.mask.every((w, i) => w >= landmarkRegion[i] && w <= 1)).toBe(true);
+    // the landmark rule alone (the rule before issue 35) changes only the face-and-hair region, and less of the crop
+    session.regionRule = 'landmarks';
+    const byLandmarks = changed(await session.composite([{ direction: 'male', value: -3 }]), obama);
+    session.regionRule = 'follows the change';
+    expect(byLandmarks.filter(([x, y]) => maskAt(landmarkRegion, placement, x, y) === 0)).toHaveLength(0);
+    expect(byLandmarks.length).toBeLessThanOrEqual(moved.length);
+    // the generated-crop paste replaces the whole square, feathered only at its edge; the composite keeps the photo
+    // where the edit changes nothing much (a corner of the square, 10% in, is the photo's or close to it)
     const corner = quad.corners[0];
     const inside = { x: Math.round(corner.x + (quad.x.x + quad.y.x) * 0.1), y: Math.round(corner.y + (quad.x.y + quad.y.y) * 0.1) };
     const pasted = await session.pasteBack((await session.render([{ direction: 'male', value: -3 }])).image);
     const px = (im: RgbImage, p: { x: number; y: number }) => [...im.data.subarray((p.y * im.width + p.x) * 3, (p.y * im.width + p.x) * 3 + 3)];
-    expect(px(edited, inside)).toEqual(px(obama, inside));
     expect(px(pasted, inside)).not.toEqual(px(obama, inside));
     // A slider's release renders once for both pictures: the same generator picture as render(), the same photo as composite()
     const both = await session.renderWithComposite([{ direction: 'male', value: -3 }]);
@@ -105,12 +116,40 @@ describe('the detail-preserving composite (photo + the edit\'s change under a so
     for (const edits of [[{ direction: 'male', value: -3 }], [{ direction: 'smiling', value: 2 }], []]) {
       const part = await session.renderWithComposite(edits, null, { inRegion: true });
       expect(part.region).not.toBeNull();
-      expect(part.region!.width * part.region!.height).toBeLessThan(obama.width * obama.height / 2);
+      expect(part.region!.width * part.region!.height).toBeLessThan(obama.width * obama.height); // the crop's part of the photo
       expect([part.result.width, part.result.height]).toEqual([part.region!.width, part.region!.height]);
       expect(changed(paste(part.region!, part.result), await session.composite(edits))).toHaveLength(0);
     }
     session.dispose();
     demo.dispose();
+  });
+
+  it('the region follows the change: from the landmark region to where the edit changes the picture, and no further', () => {
+    const size = 64;
+    const base = alignedFaceRegion(size);
+    const reconstruction = new Float32Array(size * size * 3).fill(-0.2);
+    // no change, or a drift below the threshold everywhere: the landmark region itself
+    expect(Array.from(followChange(base, reconstruction, reconstruction, size, size))).toEqual(Array.from(base));
+    const drift = reconstruction.map((v) => v + ((FOLLOW_CHANGE.from - 1) / 255) * 2);
+    expect(Array.from(followChange(base, drift, reconstruction, size, size))).toEqual(Array.from(base));
+    // hair grown at the crop's top left (12 x 12 px, 64/255 brighter), outside the landmark region
+    const hair = reconstruction.slice();
+    for (let y = 4; y < 16; y++) for (let x = 4; x < 16; x++) for (let c = 0; c < 3; c++) hair[(y * size + x) * 3 + c] += 0.5;
+    const weight = followChange(base, hair, reconstruction, size, size);
+    const at = (x: number, y: number) => weight[y * size + x];
+    expect(base[10 * size + 10]).toBe(0);
+    expect(at(10, 10)).toBe(1); // the change in full where it is
+    expect(at(4, 4)).toBe(1);
+    // fading out within the feather and the smoothing past its edge; far from it, the landmark region's own weight
+    const reachPx = Math.round(FOLLOW_CHANGE.feather * size) + Math.round(FOLLOW_CHANGE.smooth * size);
+    expect(at(15 + reachPx + 1, 10)).toBe(base[10 * size + 15 + reachPx + 1]);
+    expect(at(20, 40)).toBe(base[40 * size + 20]);
+    // never past what the generator saw: the crop's outermost pixels stay 0; never below the landmark region
+    expect([at(0, 0), at(0, 10), at(10, 0)]).toEqual([0, 0, 0]);
+    expect(weight.every((w, i) => w >= base[i] && w <= 1)).toBe(true);
+    // all of the hair's change reaches the photo now; through the landmark region alone, next to none of it
+    expect(changeReach(hair, reconstruction, weight)).toBeGreaterThan(0.99);
+    expect(changeReach(hair, reconstruction, base)).toBeLessThan(0.05);
   });
 
   it('cars: the change stays inside the crop box', async () => {

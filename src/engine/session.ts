@@ -6,7 +6,7 @@ import { describeAlignedPair, descriptorDistance, type DetectedFace, type FaceDe
 import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
 import { findFaces } from '../photo/intake';
 import { CheckpointError } from '../io/errors';
-import { alignedFaceRegion, boxPlacement, boxRegion, composite, compositeRegion, editableRegion, faceRegion, facePlacement, changeReach, maskedChange, pasteCrop, toCropPoints, type Placement, type PhotoRegion } from '../photo/composite';
+import { alignedFaceRegion, boxPlacement, boxRegion, changeReach, composite, compositeRegion, cropExtent, editableRegion, faceRegion, facePlacement, FOLLOW_CHANGE, followChange, maskedChange, pasteCrop, toCropPoints, type Placement, type PhotoRegion } from '../photo/composite';
 import type { Point, RgbImage } from '../photo/types';
 import { fromRgb, toRgb } from './image';
 import type { EditValue, StudioModel } from './model';
@@ -71,6 +71,15 @@ export class EditorSession {
   /** Previews made ahead (prepare), by edits and transfer, for the codes, tuned layers and reference they came from. */
   private prepared: { from: { codes: tf.Tensor3D | null; refinement: Refinement | null; reference: tf.Tensor3D | null }; previews: Map<string, RgbImage> } | null = null;
   private reference: Subject | null = null;
+
+  /**
+   * Where a face edit reaches the photo: 'follows the change' (the landmark region joined to wherever the edit
+   * changes the picture, src/photo/composite.ts followChange), or 'landmarks' alone (the rule before issue 35, kept
+   * so that the evaluation can measure what the change brought). Cars keep their crop box either way.
+   */
+  regionRule: 'follows the change' | 'landmarks' = 'follows the change';
+  /** How the region follows the change (FOLLOW_CHANGE; changed by the measurements that chose it). */
+  followRule = FOLLOW_CHANGE;
 
   constructor(readonly model: StudioModel, private readonly detector: FaceDetector | null) {}
 
@@ -226,7 +235,8 @@ export class EditorSession {
   /**
    * The edit in the photo at its full resolution, keeping the photo's detail: the photo plus what the edit
    * changes (edit − reconstruction, through the photo's tuned layers when refined) under the face-and-hair region
-   * (faces) or the feathered crop box (cars); see src/photo/composite.ts. No edit: the photo, byte for byte.
+   * joined to wherever the edit changes the picture (faces: hair grown, the face's outline) or the feathered crop box
+   * (cars); see src/photo/composite.ts. No edit: the photo, byte for byte; nothing changes outside the crop.
    */
   async composite(edits: EditValue[], transfer?: Transfer | null): Promise<RgbImage> {
     const s = this.get('subject');
@@ -238,10 +248,13 @@ export class EditorSession {
   /**
    * The edit rendered once, both as the generator's picture (what render() returns) and in the photo (what
    * composite() returns): a slider's release shows both, and rendering twice cost a quarter of it.
-   * `inRegion`: the photo only over the region any edit of it can change (`region`, the same for every edit), for
+   * `inRegion`: the photo only over the region any edit of it can change (`region`: the crop's part of the photo for
+   * faces, whose region follows each edit; the same for every edit), for
    * a page that shows the photo and repaints that part; a 12 MP photo is 12 MP to copy, convert and upload whole.
+   * `weight`: the blend weight this edit used and the landmark region it grew from, in the generator's crop, and
+   * where the crop sits in the photo.
    */
-  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null, options: { inRegion?: boolean; reach?: boolean } = {}): Promise<{ image: RgbImage; result: RgbImage; region: PhotoRegion | null; renderMs: number; compositeMs: number; reach: number | null }> {
+  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null, options: { inRegion?: boolean; reach?: boolean } = {}): Promise<{ image: RgbImage; result: RgbImage; region: PhotoRegion | null; renderMs: number; compositeMs: number; reach: number | null; weight: { mask: Float32Array; base: Float32Array; placement: Placement } }> {
     const started = performance.now();
     const s = this.get('subject');
     if (!s.codes) throw new Error('invert the photo first');
@@ -251,21 +264,25 @@ export class EditorSession {
     const renderMs = performance.now() - started;
     const [, h, w] = picture.shape;
     const placement = this.placement(s, [h, w]);
-    const mask = this.regionMask(s, placement);
-    const region = options.inRegion ? editableRegion(s.photo, mask, placement) : null;
+    const base = this.regionMask(s, placement);
+    const follows = this.domain === 'face' && this.regionRule === 'follows the change';
+    // the page repaints one region for every edit of a photo: all that any edit may reach
+    const region = options.inRegion ? editableRegion(s.photo, follows ? cropExtent(w, h) : base, placement) : null;
     let change: Float32Array;
     let reach: number | null = options.reach ? 1 : null; // measured on request: the page's renders do not need it
+    let mask = base;
     if (unedited(edits, transfer)) {
       change = new Float32Array(h * w * 3); // the photo itself, byte for byte
     } else {
       const edit = (await picture.data()) as Float32Array;
       const reconstruction = (await this.reconstructedPicture(s)).data;
+      if (follows) mask = followChange(base, edit, reconstruction, w, h, this.followRule);
       change = maskedChange(edit, reconstruction, mask);
       if (options.reach) reach = changeReach(edit, reconstruction, mask);
     }
     picture.dispose();
     const result = region ? compositeRegion(s.photo, change, placement, region) : composite(s.photo, change, placement);
-    return { image, result, region, renderMs, compositeMs: performance.now() - started - renderMs, reach };
+    return { image, result, region, renderMs, compositeMs: performance.now() - started - renderMs, reach, weight: { mask, base, placement } };
   }
 
   /** Where the generator's [h, w] picture sits in the subject photo. */
@@ -275,7 +292,10 @@ export class EditorSession {
     return boxPlacement(s.box, [h, w]);
   }
 
-  /** What an edit may change, in the generator's crop: the face and hair (faces), the crop box (cars). */
+  /**
+   * What an edit may change whatever it does, in the generator's crop: the face and hair from the landmarks (faces;
+   * an edit's own change widens it, followChange), the crop box (cars).
+   */
   private regionMask(s: Subject, placement: Placement): Float32Array {
     const key = `${placement.width}x${placement.height}`;
     if (s.region?.key !== key) {

@@ -82,6 +82,8 @@ export interface Trial {
   range?: StyleRange;
   transfer?: { block: string; reference: RgbImage; strength: number };
   judge: SliderJudge;
+  /** Where the edit reaches the photo (EditorSession.regionRule; the page's rule when absent). */
+  region?: EditorSession['regionRule'];
 }
 
 /** The judge of an editing block: its attribute read as a slider of that attribute would be. */
@@ -139,6 +141,7 @@ export async function measureOnPhoto(model: StudioModel, detector: FaceDetector 
       } else {
         edits = [{ direction: t.direction!.id, value: t.value!, range: t.range }];
       }
+      session.regionRule = t.region ?? 'follows the change';
       const made = await session.renderWithComposite(edits, transfer, { reach: true });
       composites.push(made.result);
       reach.push(made.reach!);

@@ -6,8 +6,8 @@ import type { Point, RgbImage } from './types';
 
 /**
  * The detail-preserving composite: the photo plus the *change* an edit makes (edit − reconstruction, in the
- * generator's crop), weighted by a soft region mask, brought back to the photo's resolution through the
- * framing. Whatever the generator cannot reproduce (skin texture, hair strands, the background, the photo's
+ * generator's crop), weighted by a soft region mask (for faces: the landmark region joined to wherever the edit
+ * changes the picture, followChange), brought back to the photo's resolution through the framing. Whatever the generator cannot reproduce (skin texture, hair strands, the background, the photo's
  * sharpness) stays the photo's own; what the edit changes (a smile, glasses, grey hair) comes from the
  * generator, at the frequencies the generator renders (a 64 px model's change is smooth by nature).
  * With no change the result is the photo, byte for byte; outside the mask nothing changes.
@@ -139,8 +139,68 @@ export function boxRegion(width: number, height: number, feather = 0.08): Float3
 
 /** A region mask faded out before the crop's edge (a face filling its crop must not spill past it). */
 function withinCrop(mask: Float32Array, size: number): Float32Array {
-  const edge = boxRegion(size, size, 0.03);
+  const edge = cropExtent(size, size);
   return mask.map((w, i) => w * edge[i]);
+}
+
+/**
+ * How the blend weight follows an edit (issue 35): where the generated picture changes by more than `from` (of 255,
+ * the change's RMS over the channels, smoothed over `smooth` of the crop's side) the weight rises, reaching 1 at
+ * `full`; that region keeps weight 1 to its edge and is feathered outwards over `feather` of the side, then joined
+ * to the landmark region. A GAN's edit moves hair and the face's outline past the face's hull; the region goes where
+ * the change goes, and its feather lies where the change is already small, so it crosses no strong change (no seam).
+ */
+export const FOLLOW_CHANGE = { from: 8, full: 16, smooth: 0.03, feather: 0.08 };
+
+/** Everything a face edit may ever reach: the whole crop, faded out over its outermost 3% (what the generator saw). */
+export function cropExtent(width: number, height: number): Float32Array {
+  return boxRegion(width, height, 0.03);
+}
+
+/**
+ * The blend weight for one edit: the landmark region `base` joined to where the edit changes the picture
+ * (FOLLOW_CHANGE), within the crop's extent. `edit` and `reconstruction` as maskedChange() takes them.
+ */
+export function followChange(base: Float32Array, edit: Float32Array, reconstruction: Float32Array, width: number, height: number, rule = FOLLOW_CHANGE): Float32Array {
+  const n = width * height;
+  if (base.length !== n || edit.length !== n * 3 || reconstruction.length !== n * 3) throw new RangeError('the region, the edit and the reconstruction differ in size');
+  const side = Math.min(width, height);
+  const magnitude = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let energy = 0;
+    for (let c = 0; c < 3; c++) energy += (Math.min(1, Math.max(-1, edit[i * 3 + c])) - Math.min(1, Math.max(-1, reconstruction[i * 3 + c]))) ** 2;
+    magnitude[i] = Math.sqrt(energy / 3) * 127.5;
+  }
+  const smoothed = boxBlur(magnitude, width, height, Math.max(1, Math.round(rule.smooth * side)));
+  const changed = smoothed.map((m) => Math.min(1, Math.max(0, (m - rule.from) / (rule.full - rule.from))));
+  // A box mean of radius R over a region's edge falls from 1 to 0 across 2R, passing 0.5 on the edge: doubled and
+  // clipped, it is 1 up to the edge and fades to 0 at R outside it (a dilation and a feather in one O(n) pass).
+  const grown = boxBlur(changed, width, height, Math.max(1, Math.round(rule.feather * side)));
+  const extent = cropExtent(width, height);
+  return grown.map((w, i) => Math.max(base[i], Math.min(1, 2 * w) * extent[i]));
+}
+
+/**
+ * A separable box mean of radius `r` (the window clipped at the edges), by running sums: O(pixels) whatever the
+ * radius, so a 1024 px crop costs milliseconds. Written here because the engine's photo code runs without a tf
+ * backend (the worker's composite, Node scripts).
+ */
+function boxBlur(field: Float32Array, width: number, height: number, r: number): Float32Array {
+  const pass = (input: Float32Array, count: number, lines: number, at: (line: number, k: number) => number) => {
+    const out = new Float32Array(input.length);
+    for (let line = 0; line < lines; line++) {
+      let sum = 0;
+      for (let k = 0; k < Math.min(count, r); k++) sum += input[at(line, k)];
+      for (let k = 0; k < count; k++) {
+        if (k + r < count) sum += input[at(line, k + r)];
+        if (k - r - 1 >= 0) sum -= input[at(line, k - r - 1)];
+        out[at(line, k)] = sum / (Math.min(count - 1, k + r) - Math.max(0, k - r) + 1);
+      }
+    }
+    return out;
+  };
+  const rows = pass(field, width, height, (line, k) => line * width + k);
+  return pass(rows, height, width, (line, k) => k * width + line);
 }
 
 /**
