@@ -67,6 +67,7 @@ export function App() {
           {entry && !entry.path && <button type="button" onClick={() => void removeAddedModel(entry)}>Remove this model from the browser</button>}
           {entry?.note && <small className="model-note" data-testid="model-note">{entry.note}</small>}
           {model && <small data-testid="model-summary"> {model.domain}, {model.inputSize.join('×')} → {model.outputSize}px · {Object.entries(model.parameters).filter(([, n]) => n > 0).map(([k, n]) => `${k === 'editBlocks' ? 'editing blocks' : k} ${(n / 1e6).toFixed(2)}M`).join(', ')} · {model.source}</small>}
+          {model?.directionsCredit && <small className="model-note" data-testid="directions-credit">{model.directionsCredit}</small>}
         </div>
       </header>
       <div className="notices">

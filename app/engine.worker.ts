@@ -17,6 +17,7 @@ import type { FaceDetector } from '../src/photo/faces';
 import { PhotoError, type RgbImage } from '../src/photo/types';
 import type { BundleManifest } from '../src/weights/bundle';
 import { convertCheckpoint } from '../src/weights/convert';
+import { publishedDirections } from '../src/weights/official-directions';
 import { httpFiles, loadBundle, memoryFiles, type LoadProgress } from '../src/weights/loader';
 import { SHOWN_MAX_SIDE, type BackendChoice, type EngineApi, type FaceBox, type Inversion, type ModelSummary, type Pixels, type PhotoInfo, type Result, type WorkerError } from './protocol';
 
@@ -35,7 +36,7 @@ function summary(m: BundleManifest): ModelSummary {
   return {
     name: m.name, domain: m.domain, inputSize: m.inputSize, outputSize: m.outputSize, nStyles: m.nQueries,
     parameters: m.parameters, directions: m.directions, attributes: m.classifier?.attributes ?? [], editBlocks: m.editBlocks.map(({ id, attribute }) => ({ id, attribute })),
-    license: m.license, source: m.source,
+    license: m.license, source: m.source, directionsCredit: m.directionsCredit,
   };
 }
 
@@ -201,10 +202,14 @@ const api: EngineApi = {
     });
   },
 
-  /** A dropped official checkpoint -> bundle (kept by the page in IndexedDB) -> the current model. */
+  /** A dropped official checkpoint -> bundle (with the published directions when it is a released model) (kept by the page in IndexedDB) -> the current model. */
   convert(ticket, file, fp16, onLog) {
     return serial(ticket, async () => {
-      const { manifest, shards } = await convertCheckpoint({ checkpoint: await loadCheckpoint(blobSource(file)), fp16, source: file.name, log: onLog });
+      const { manifest, shards } = await convertCheckpoint({
+        checkpoint: await loadCheckpoint(blobSource(file)), fp16, source: file.name, log: onLog,
+        // the page's own files (shipped with it, never fetched from elsewhere)
+        publishedDirections: (model) => publishedDirections(model, (name) => shippedFile(`official-directions/${name}`)),
+      });
       const { weights } = await loadBundle(memoryFiles(manifest, shards));
       return { model: await use(manifest, new StudioModel(manifest, weights)), manifest, shards };
     });
@@ -378,3 +383,10 @@ const api: EngineApi = {
 };
 
 Comlink.expose(api);
+
+/** A file shipped with the page (public/), read from the page's own origin: nothing is fetched from elsewhere. */
+async function shippedFile(path: string): Promise<Uint8Array> {
+  const response = await fetch(new URL(`${import.meta.env.BASE_URL}${path}`, self.location.href));
+  if (!response.ok) throw new Error(`the app's own ${path} could not be read (HTTP ${response.status}); reload the page`);
+  return new Uint8Array(await response.arrayBuffer());
+}

@@ -23,6 +23,8 @@ export interface ModelSummary {
   attributes: string[];
   editBlocks: Array<{ id: string; attribute: string }>;
   license: string;
+  /** The published directions' credit and licence, when they were attached on conversion. */
+  directionsCredit?: string;
   source: string;
 }
 

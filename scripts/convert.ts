@@ -5,19 +5,22 @@
  * [--label-range <r>]; npm run convert -- --help lists them all.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { basename, extname } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CheckpointError } from '../src/io/errors';
 import { fileSource } from '../src/io/node-source';
 import { readNpy } from '../src/io/npy';
 import { loadCheckpoint, type Checkpoint } from '../src/io/torch';
 import { convertCheckpoint, type DirectionInput, type GanspacePreset } from '../src/weights/convert';
+import { publishedDirections } from '../src/weights/official-directions';
 import { writeBundle } from '../src/weights/node-files';
 import type { Domain } from '../src/weights/bundle';
 
 const USAGE = `usage: npm run convert -- <checkpoint.pt> --out <dir> [options]
   --fp16                       store weights as float16 (half the download)
   --directions <file>          InterFaceGAN direction (.pt/.npy tensor) or GANSpace {comp, std, mean}; repeatable
+                               (none given: the official FFHQ and cars models get their published directions,
+                               public/official-directions/)
   --edit <file>:<attribute>    a reference editing block checkpoint for an attribute; repeatable
   --classifier <file>          LCNet latent classifier checkpoint
   --attributes a,b,c           the classifier's attribute names (default: CelebA's 40)
@@ -91,6 +94,7 @@ async function main(): Promise<void> {
     attributes: values.attributes?.split(','),
     labelRange: values['label-range'] ? Number(values['label-range']) : undefined,
     ganspacePresets: values['ganspace-presets'] ? JSON.parse(await readFile(values['ganspace-presets'], 'utf8')) as GanspacePreset[] : undefined,
+    publishedDirections: (model) => publishedDirections(model, async (file) => new Uint8Array(await readFile(join(import.meta.dirname, '..', 'public', 'official-directions', file)))),
     license: values.license,
     source: values.source ?? basename(positionals[0]),
     log: (line) => console.log(line),

@@ -8,7 +8,7 @@ import { CheckpointError } from '../src/io/errors';
 import { fileSource } from '../src/io/node-source';
 import { readNpy, writeNpy } from '../src/io/npy';
 import { collectTensors, getEntry, loadCheckpoint, TorchTensor } from '../src/io/torch';
-import { FIXTURES, GOLDEN } from './helpers/golden';
+import { GOLDEN } from './helpers/golden';
 import { pickle, torchZip } from './helpers/torch-writer';
 import { convertCheckpoint } from '../src/weights/convert';
 
@@ -55,7 +55,7 @@ describe('PyTorch checkpoint reader', () => {
   });
 
   it('loads the five official direction files, including pose.pt saved on cuda:0', async () => {
-    const dir = join(FIXTURES, 'official-directions');
+    const dir = join(import.meta.dirname, '..', 'public', 'official-directions'); // shipped with the app
     for (const f of ['age.pt', 'smile.pt']) {
       const t = (await load(join(dir, f))).root as TorchTensor;
       expect(t.shape).toEqual([1, 512]);

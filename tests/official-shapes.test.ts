@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -9,6 +9,7 @@ import { loadCheckpoint } from '../src/io/torch';
 import { useNodeBackend } from '../src/node/backend';
 import { convertCheckpoint } from '../src/weights/convert';
 import { loadBundle, memoryFiles } from '../src/weights/loader';
+import { publishedDirections } from '../src/weights/official-directions';
 import { officialSpec, randomOfficialCheckpoint } from './helpers/official-checkpoint';
 
 /**
@@ -26,9 +27,9 @@ afterAll(async () => {
 });
 
 describe.each([
-  { model: 'ffhq' as const, domain: 'face', input: [256, 256], output: [1024, 1024] },
-  { model: 'cars' as const, domain: 'car', input: [192, 256], output: [384, 512] },
-])('official $model layout', ({ model, domain, input, output }) => {
+  { model: 'ffhq' as const, domain: 'face', input: [256, 256], output: [1024, 1024], published: ['interfacegan:age', 'interfacegan:smile', 'interfacegan:pose', 'ganspace:eyes', 'ganspace:beard', 'ganspace:lip'] },
+  { model: 'cars' as const, domain: 'car', input: [192, 256], output: [384, 512], published: ['ganspace:pose I', 'ganspace:pose II', 'ganspace:cube', 'ganspace:color', 'ganspace:grass'] },
+])('official $model layout', ({ model, domain, input, output, published }) => {
   it('converts to a float16 bundle under 150 MB with the official parameter counts, and runs end to end', async () => {
     const spec = officialSpec(model);
     const path = join(dir, `${model}.pt`);
@@ -39,6 +40,7 @@ describe.each([
       checkpoint: await loadCheckpoint(source),
       fp16: true,
       log: (l) => lines.push(l),
+      publishedDirections: (official) => publishedDirections(official, async (file) => new Uint8Array(await readFile(join(import.meta.dirname, '..', 'public', 'official-directions', file)))),
     });
     await source.close();
     await rm(path);
@@ -50,6 +52,9 @@ describe.each([
     expect(manifest.domain).toBe(domain);
     expect(manifest.inputSize).toEqual(input);
     expect(manifest.nQueries).toBe(18);
+    // recognised by its shapes: the directions published for it are attached, credited, without a flag
+    expect(manifest.directions.map((d) => `${d.kind}:${d.label}`)).toEqual(published);
+    expect(manifest.directionsCredit).toContain('MIT');
 
     const studio = new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
     const image = tf.randomUniform([1, input[0], input[1], 3], -1, 1, 'float32', 7) as tf.Tensor4D;

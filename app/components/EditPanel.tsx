@@ -36,7 +36,7 @@ export function EditPanel() {
           <button type="button" onClick={dismissPreviousEdits} aria-label="keep this photo unedited">×</button>
         </p>
       )}
-      {model.directions.length === 0 && <p>This model offers no editing directions.</p>}
+      {model.directions.length === 0 && <p>This model offers no editing directions: convert it with its directions (npm run convert -- --directions; the released FFHQ and cars checkpoints get their published ones by themselves).</p>}
       {model.directions.length > 8 && (
         <input type="search" className="slider-filter" placeholder="Filter sliders (e.g. hair, glasses)" aria-label="filter sliders"
           value={filter} onChange={(e) => setFilter(e.target.value)} />

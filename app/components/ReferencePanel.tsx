@@ -22,6 +22,12 @@ export function ReferencePanel() {
       <label>Transfer from a second photo{' '}
         <input type="file" accept="image/*" disabled={!inverted} data-testid="reference-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void openPhoto(f, f.name, 'reference'); e.target.value = ''; }} />
       </label>
+      {model.editBlocks.length === 0 && (
+        <p className="hint" data-testid="no-editing-blocks">
+          This model has no learned editing blocks (the released Style Transformer checkpoints come without them): a
+          reference lends its coarse, medium or fine styles by style mixing.
+        </p>
+      )}
       {reference && <ImageCanvas pixels={reference.thumb} label={reference.name} size={120} testId="reference-thumb" />}
       {reference && (
         <>

@@ -25,8 +25,11 @@ export type SliderJudge =
   | { kind: 'classifier'; attribute: string; index: number; sign: 1 }
   | { kind: 'colour'; measure: keyof ColourStatistics; sign: 1 | -1; attribute: string };
 
-/** InterFaceGAN boundaries are named by their attribute in lower case (smiling, young, ...). */
-const INTERFACEGAN_ATTRIBUTE: Record<string, string> = { smiling: 'Smiling', smile: 'Smiling', young: 'Young', age: 'Young', male: 'Male', eyeglasses: 'Eyeglasses', bangs: 'Bangs' };
+/**
+ * InterFaceGAN boundaries are named by their attribute in lower case (smiling, young, ...). The published `age`
+ * boundary of the official FFHQ model is not Young: its + end is older, so it keeps its own name ("Age").
+ */
+const INTERFACEGAN_ATTRIBUTE: Record<string, string> = { smiling: 'Smiling', smile: 'Smiling', young: 'Young', male: 'Male', eyeglasses: 'Eyeglasses', bangs: 'Bangs' };
 
 /**
  * Attributes that *are* colour (hair colour, make-up, pale skin, rosy cheeks): their change may be mostly chroma.

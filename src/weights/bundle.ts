@@ -102,6 +102,8 @@ export interface BundleManifest {
   directions: DirectionSpec[];
   parameters: Record<string, number>;
   license: string;
+  /** Where the directions come from when not from the checkpoint's own source (the published ones: their credit and licence). */
+  directionsCredit?: string;
   source: string;
   weightsManifest: WeightsGroup[];
 }

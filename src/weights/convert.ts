@@ -13,6 +13,7 @@ import {
 } from './bundle';
 import { attributeLabel, CELEBA_ATTRIBUTES } from './celeba';
 import { readTensors, rawTensor } from './from-checkpoint';
+import { officialModel, PUBLISHED_DIRECTIONS_CREDIT, type OfficialModel } from './official-directions';
 import { checkFinite } from './validate';
 
 /**
@@ -51,6 +52,11 @@ export interface ConvertInput {
    * step per style; a model whose codes spread less than an official generator's needs a shorter slider.
    */
   labelRange?: number;
+  /**
+   * The directions published for a released model (src/weights/official-directions.ts), attached when `directions`
+   * is empty and the checkpoint is the official FFHQ or cars model.
+   */
+  publishedDirections?: (model: OfficialModel) => Promise<DirectionInput[]>;
   license?: string;
   source?: string;
   log?: (line: string) => void;
@@ -210,10 +216,18 @@ export async function convertCheckpoint(input: ConvertInput): Promise<ConvertOut
     if (hasClassifier && !classifier) addClassifier(t, 'classifier.module.');
   }
 
-  // Editing directions.
+  // Editing directions: those given, or, for a released model, those published for it.
   const directions: DirectionSpec[] = [];
   const all = { start: 0, end: nQueries };
-  for (const d of input.directions ?? []) {
+  let given = input.directions ?? [];
+  let directionsCredit: string | undefined;
+  const official = officialModel({ encoder: countParameters(out, 'encoder.module.'), decoder: countParameters(out, 'decoder.module.') });
+  if (!given.length && official && input.publishedDirections) {
+    given = await input.publishedDirections(official);
+    directionsCredit = PUBLISHED_DIRECTIONS_CREDIT;
+    log(`the official ${official === 'ffhq' ? 'FFHQ' : 'cars'} model: attached its published directions (${given.map((d) => d.name).join(', ')})`);
+  }
+  for (const d of given) {
     const id = slug(d.name);
     if (d.value instanceof TorchTensor || (d.value && typeof d.value === 'object' && 'data' in (d.value as object))) {
       const raw = d.value instanceof TorchTensor ? await rawTensor(d.value) : (d.value as RawTensor);
@@ -282,6 +296,7 @@ export async function convertCheckpoint(input: ConvertInput): Promise<ConvertOut
     directions,
     parameters,
     license: input.license ?? 'see the checkpoint\'s source',
+    ...(directionsCredit ? { directionsCredit } : {}),
     source: input.source ?? 'converted checkpoint',
     weightsManifest: [group],
   };
