@@ -43,7 +43,7 @@ import { reconstructionError, refine, type RefineOptions } from '../src/engine/r
 import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
 import { blockJudge, CLEAR_EFFECT, clearlyVisible, COLOUR_ATTRIBUTES, directionAttribute, judgeFor, measureOnPhoto, notClearBecause, summarise, type TrialResult } from '../src/engine/slider-effects';
 import type { StyleRange } from '../src/models/editing';
-import { styleGroups } from '../src/models/style-groups';
+import { namedStyleRange as styleRange } from '../src/models/style-groups';
 import type { BundleManifest, DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { useGradients } from '../src/node/gradients';
 import type { TunedLayers } from '../src/models/stylegan2';
@@ -192,14 +192,7 @@ function labelledEnd(d: DirectionSpec): number {
  * '+' ('coarse+medium': without the fine styles, where StyleGAN keeps colour).
  */
 function namedStyleRange(name: string, n: number): StyleRange | undefined {
-  if (name === 'own') return undefined;
-  if (name === 'all') return { start: 0, end: n };
-  const numbered = /^(\d+)-(\d+)$/.exec(name); // styles a to b - 1, as the edit panel's custom ranges
-  if (numbered && Number(numbered[1]) < Number(numbered[2]) && Number(numbered[2]) <= n) return { start: Number(numbered[1]), end: Number(numbered[2]) };
-  const groups = Object.fromEntries(styleGroups(n).map(({ name: g, start, end }) => [g, { start, end }]));
-  const parts = name.split('+').map((p) => groups[p]);
-  if (parts.some((p) => !p)) throw new Error(`unknown style range "${name}" (own, all, or coarse / medium / fine joined by +)`);
-  return { start: Math.min(...parts.map((p) => p.start)), end: Math.max(...parts.map((p) => p.end)) };
+  return name === 'own' ? undefined : styleRange(name, n);
 }
 
 const measurementKey = (rangeName: string, m: number) => (rangeName === 'own' ? `x${m}` : `${rangeName} x${m}`);

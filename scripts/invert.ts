@@ -1,11 +1,14 @@
 /**
  * npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback [--paste change|generated]]
- *                    [--edit <direction>=<value>]... [--transfer <reference photo>:<block>] [--refine [--refine-steps N] [--refine-plain]]
+ *                    [--edit <direction>=<value>]... [--direction <taught.json>=<value>]... [--transfer <reference photo>:<block>]
+ *                    [--refine [--refine-steps N] [--refine-plain]]
  *                    [--backend wasm|cpu] <image>...
  * The whole photo pipeline without a browser (the same EditorSession the app's worker uses). Per image,
  * <out>/<name>/: aligned.png, reconstruction.png, codes.npy (W+, float32), report.json, with --raw image.npy (the
  * generator's float32 output before clamping, NCHW, full resolution).
- * --edit moves the codes along a direction of the model (repeatable; the ids are the model's slider ids) and
+ * --edit moves the codes along a direction of the model (repeatable; the ids are the model's slider ids), --direction
+ * along a direction taught with `npm run direction` (repeatable; 1 moves from the average photo without to the
+ * average with), and
  * --transfer applies a learned editing block with a second photo as the reference; both write edit.png.
  * --pasteback writes pasteback.png at the photo's full resolution: by default the photo plus what the edit changes,
  * inside the face-and-hair region (faces) or the crop box (cars), so the photo keeps its own detail and an
@@ -24,6 +27,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { StudioModel, type EditValue } from '../src/engine/model';
 import { EditorSession, type Transfer } from '../src/engine/session';
+import type { TaughtDirection } from '../src/engine/teach';
 import { CheckpointError } from '../src/io/errors';
 import { writeNpy } from '../src/io/npy';
 import { isBackendFailure, restartNodeBackend, useNodeBackend, type NodeBackend } from '../src/node/backend';
@@ -56,6 +60,26 @@ function parseEdit(text: string, model: StudioModel): EditValue {
 }
 
 class UsageError extends Error {}
+
+/** `--direction hat.json=1.5`: a taught direction (npm run direction) added to the model's sliders, and its value. */
+async function taughtEdit(text: string, model: StudioModel): Promise<EditValue> {
+  const at = text.lastIndexOf('=');
+  const value = at > 0 ? Number(text.slice(at + 1)) : Number.NaN;
+  if (!Number.isFinite(value)) throw new UsageError(`--direction takes <file>=<value> (e.g. hat.json=1.5); got "${text}"`);
+  const file = text.slice(0, at);
+  const json = await readFile(file, 'utf8').catch(() => { throw new UsageError(`--direction: ${file} cannot be read`); });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new UsageError(`--direction: ${file} is not JSON (a file written by npm run direction)`);
+  }
+  try {
+    return { direction: model.addTaughtDirection(parsed as TaughtDirection).id, value };
+  } catch (error) {
+    throw new UsageError(`--direction: ${file}: ${(error as Error).message}`);
+  }
+}
 
 /**
  * One output folder per input, inside `out` whatever the name: the file's name without its extension, made safe
@@ -184,12 +208,13 @@ async function main() {
       model: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
       aligned: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false }, pasteback: { type: 'boolean', default: false },
       paste: { type: 'string', default: 'change' }, edit: { type: 'string', multiple: true, default: [] }, transfer: { type: 'string' },
+      direction: { type: 'string', multiple: true, default: [] },
       refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string' },
       'refine-plain': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false },
     },
   });
   if (!values.model || !values.out || positionals.length === 0) {
-    console.error('usage: npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback [--paste change|generated]] [--edit <direction>=<value>]... [--transfer <reference photo>:<block>] [--refine [--refine-steps N] [--refine-plain]] [--backend wasm|cpu] <image>...');
+    console.error('usage: npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback [--paste change|generated]] [--edit <direction>=<value>]... [--direction <taught.json>=<value>]... [--transfer <reference photo>:<block>] [--refine [--refine-steps N] [--refine-plain]] [--backend wasm|cpu] <image>...');
     process.exit(2);
   }
   if (values.paste !== 'change' && values.paste !== 'generated') {
@@ -212,6 +237,7 @@ async function main() {
     });
     const opened = new EditorSession(new StudioModel(manifest, weights), manifest.domain === 'face' ? await nodeFaceDetector() : null);
     edits = values.edit.map((e) => parseEdit(e, opened.model));
+    for (const text of values.direction) edits.push(await taughtEdit(text, opened.model));
     const transfer = values.transfer ? await takeReference(opened, values.transfer, values.aligned) : null;
     return { session: opened, transfer };
   };

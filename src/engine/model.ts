@@ -8,6 +8,7 @@ import { StyleTransformer } from '../models/style-transformer';
 import { Generator, type NoiseMode, type TunedLayers } from '../models/stylegan2';
 import { RawWeights } from '../models/weights';
 import type { BundleManifest, DirectionSpec } from '../weights/bundle';
+import { checkTaughtDirection, type TaughtDirection } from './teach';
 
 /** One slider's state: which direction, how far, and on which styles (defaults to the direction's own range). */
 export interface EditValue {
@@ -111,6 +112,42 @@ export class StudioModel {
       picture.dispose();
     }
     codes.dispose();
+  }
+
+  /**
+   * A taught direction (src/engine/teach.ts) among the sliders: it edits as an InterFaceGAN boundary does, on the
+   * styles it was taught on; one unit moves a code by the gap between the examples with and without the attribute.
+   * Teaching one again under the same name replaces it.
+   */
+  addTaughtDirection(taught: TaughtDirection): DirectionSpec {
+    checkTaughtDirection(taught, { nLatent: this.generator.config.nLatent, styleDim: this.generator.config.styleDim });
+    const id = `taught-${taught.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')}`;
+    const tensor = `taught.${id}`;
+    this.directionTensors.get(tensor)?.dispose();
+    this.directionTensors.set(tensor, tf.tensor2d(taught.vector, [1, taught.vector.length], 'float32'));
+    const spec: DirectionSpec = { id, label: taught.name, kind: 'interfacegan', tensor, range: taught.range, min: -2, max: 2 };
+    const at = this.manifest.directions.findIndex((d) => d.id === id);
+    if (at >= 0) this.manifest.directions[at] = spec;
+    else this.manifest.directions.push(spec);
+    return spec;
+  }
+
+  /**
+   * A fixed direction's vector in one style's space (an InterFaceGAN boundary or a taught one; a per-style boundary
+   * averaged over `range`): what a taught direction can be made orthogonal to. Label directions depend on the codes
+   * and GANSpace sliders move to a target, so neither has one.
+   */
+  async fixedDirection(id: string, range: StyleRange): Promise<Float32Array> {
+    const d = this.direction(id);
+    if (d.kind !== 'interfacegan') throw new RangeError(`${d.label} (${d.kind}) has no fixed direction to be orthogonal to; an InterFaceGAN or taught one has`);
+    const t = this.directionTensors.get(d.tensor)!;
+    const dim = t.shape[t.shape.length - 1];
+    const data = (await t.data()) as Float32Array;
+    if (t.rank < 3) return data.slice(0, dim);
+    const out = new Float32Array(dim);
+    const styles = Math.min(range.end, t.shape[1]!) - range.start;
+    for (let s = range.start; s < range.start + styles; s++) for (let k = 0; k < dim; k++) out[k] += data[s * dim + k] / styles;
+    return out;
   }
 
   direction(id: string): DirectionSpec {

@@ -10,3 +10,20 @@ export function styleGroups(n: number): Array<{ name: string; start: number; end
     { name: 'fine', start: 8, end: n },
   ].filter((g) => g.end > g.start);
 }
+
+/**
+ * A named style range of an n-style generator: 'all', a group ('coarse', 'medium', 'fine', joined by '+' for their
+ * span: 'coarse+medium' leaves out the fine styles, where StyleGAN keeps colour) or styles a to b - 1 as 'a-b'.
+ */
+export function namedStyleRange(name: string, n: number): { start: number; end: number } {
+  const numbered = /^(\d+)-(\d+)$/.exec(name);
+  if (numbered) {
+    const [start, end] = [Number(numbered[1]), Number(numbered[2])];
+    if (start < end && end <= n) return { start, end };
+    throw new RangeError(`styles ${name} are not a range within 0-${n}`);
+  }
+  const groups = Object.fromEntries(styleGroups(n).map(({ name: g, start, end }) => [g, { start, end }]));
+  const parts = name.split('+').map((p) => groups[p]);
+  if (parts.some((p) => !p)) throw new RangeError(`unknown style range "${name}" (all, or coarse / medium / fine joined by +, or a-b)`);
+  return { start: Math.min(...parts.map((p) => p.start)), end: Math.max(...parts.map((p) => p.end)) };
+}
