@@ -18,7 +18,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { defineCli, parseCli } from './cli';
 
 const ROOT = join(import.meta.dirname, '..');
 const PHOTOS: Record<string, string> = {
@@ -146,12 +146,24 @@ async function dragContinuously({ slider, inputs, watch }: { slider: string; inp
   return [(shown * 1000) / (last - started), latest() - last];
 }
 
+const CLI = defineCli({
+  name: 'bench:app',
+  usage: 'usage: npm run bench:app [-- options]',
+  about: 'What a person waits for in the app itself (Chromium, the built page): a dropped photo to its first pictures, a slider\'s\npreviews one move at a time and in a continuous drag, and the full render on release.',
+  options: {
+    backends: { type: 'string', default: 'wasm,webgpu', value: '<a,b>', help: 'the page\'s backends' },
+    models: { type: 'string', default: 'demo-faces-gan-64,demo-cars-128', value: '<a,b>', help: 'the catalogue\'s models' },
+    runs: { type: 'string', default: '3', value: '<n>', help: 'fresh browser contexts per model and backend' },
+    moves: { type: 'string', default: '8', value: '<n>', help: 'slider moves timed one at a time' },
+    pause: { type: 'string', default: '150', value: '<ms>', help: 'between a picture shown and the next move' },
+    settle: { type: 'string', default: '5000', value: '<ms>', help: 'after the model shows, before the photo is dropped' },
+    anticipate: { type: 'string', default: 'on', value: 'on|off', help: 'previews made ahead while a slider is held still' },
+    dev: { type: 'boolean', default: false, help: 'time the development server instead of the production build' },
+  },
+});
+
 async function main() {
-  const { values } = parseArgs({ options: {
-    backends: { type: 'string', default: 'wasm,webgpu' }, models: { type: 'string', default: 'demo-faces-gan-64,demo-cars-128' },
-    runs: { type: 'string', default: '3' }, moves: { type: 'string', default: '8' }, dev: { type: 'boolean', default: false },
-    settle: { type: 'string', default: '5000' }, pause: { type: 'string', default: '150' }, anticipate: { type: 'string', default: 'on' },
-  } });
+  const { values } = parseCli(CLI);
   const vite = await import('vite');
   const { chromium } = await import('playwright-core');
   const { CHROMIUM_ARGS } = await import('../playwright.config');

@@ -13,7 +13,6 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { fromRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
@@ -28,6 +27,7 @@ import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
 import { randomWeights } from '../tests/suite/random-weights';
+import { defineCli, parseCli, usageError } from './cli';
 import { withDevServerAndChromium } from './dev-browser';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -89,10 +89,31 @@ async function inTheBrowser(backend: string, model: string | undefined) {
   });
 }
 
+const CLI = defineCli({
+  name: 'bench:refine',
+  usage: 'usage: npm run bench:refine [-- options]',
+  about: 'Pivotal tuning\'s cost: in Node, per model, the median step, peak tensor memory and the loss at the first and last step; with\n--browser, what a person waits in the page for each gallery portrait refined by itself.',
+  options: {
+    models: { type: 'string', default: 'demo-faces-gan-64,ffhq', value: '<a,b>', help: 'shipped face bundles (folders under models/) or ffhq (the released shape, random weights)' },
+    steps: { type: 'string', default: '20', value: '<n>', help: 'steps timed per model' },
+    backend: { type: 'string', default: 'wasm', value: '<name>', help: 'the tfjs backend' },
+    resolution: { type: 'string', value: '<px>', help: 'the tuning resolution (default: the model\'s own, 256 for ffhq)' },
+    kernels: { type: 'boolean', default: false, help: 'where a step\'s time goes, by kernel (tf.profile)' },
+    options: { type: 'string', default: '{}', value: '<json>', help: 'RefineOptions added to or overriding the page\'s refinement' },
+    browser: { type: 'boolean', default: false, help: 'in Chromium through the page instead of Node' },
+    model: { type: 'string', value: '<bundle>', help: '--browser: the model the page opens (default: the catalogue\'s)' },
+  },
+});
+
 async function main() {
-  const { values } = parseArgs({ options: { models: { type: 'string', default: 'demo-faces-gan-64,ffhq' }, steps: { type: 'string', default: '20' }, backend: { type: 'string', default: 'wasm' }, resolution: { type: 'string' }, kernels: { type: 'boolean', default: false }, options: { type: 'string', default: '{}' }, browser: { type: 'boolean', default: false }, model: { type: 'string' } } });
-  if (values.browser) return inTheBrowser(values.backend!, values.model);
-  const extra = JSON.parse(values.options!) as RefineOptions;
+  const { values } = parseCli(CLI);
+  if (values.browser) return inTheBrowser(values.backend, values.model);
+  let extra: RefineOptions = {};
+  try {
+    extra = JSON.parse(values.options) as RefineOptions;
+  } catch {
+    usageError(CLI, `--options takes JSON such as {"learningRate":0.001}; got ${values.options}`);
+  }
   await useNodeBackend(values.backend as NodeBackend);
   useGradients();
   const steps = Number(values.steps);

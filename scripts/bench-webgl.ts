@@ -5,11 +5,20 @@
  * allocated, and how far the two pictures differ. On SwiftShader (no GPU here) it takes minutes. --narrow renders
  * the test's generator instead (official 512 -> 1024 px layers, narrow below; e2e/golden.spec.ts).
  */
-import { parseArgs } from 'node:util';
+import { defineCli, parseCli } from './cli';
 import { withDevServerAndChromium } from './dev-browser';
 
+const CLI = defineCli({
+  name: 'bench:webgl',
+  usage: 'usage: npm run bench:webgl [-- --narrow]',
+  about: 'Renders the released FFHQ generator\'s shapes (random weights) at 1024 px on WebGL in Chromium with a 4096² texture limit, then on\nWASM: the time of each, the largest texture, and how far the two pictures differ (minutes on SwiftShader).',
+  options: {
+    narrow: { type: 'boolean', default: false, help: 'the test\'s narrow generator with the official 512 -> 1024 px layers instead' },
+  },
+});
+
 async function main() {
-  const { values } = parseArgs({ options: { narrow: { type: 'boolean', default: false } } });
+  const { values } = parseCli(CLI);
   await withDevServerAndChromium(5187, async (browser) => {
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:5187/harness/webgl-size.html${values.narrow ? '' : '?official'}`);

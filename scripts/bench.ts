@@ -13,9 +13,9 @@ import { availableParallelism } from 'node:os';
 import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { useNodeBackend, wasmThreadCount, type NodeBackend } from '../src/node/backend';
 import { benchModel, type BenchRow } from '../tests/suite/bench-suite';
+import { defineCli, parseCli } from './cli';
 import { withDevServerAndChromium } from './dev-browser';
 import { benchModels } from '../tests/suite/bench-models';
 import { loadBundle } from '../src/weights/loader';
@@ -23,6 +23,21 @@ import { directoryFiles } from '../src/weights/node-files';
 
 const FIXTURES = join(import.meta.dirname, '..', 'tests', 'fixtures');
 const MODELS = join(import.meta.dirname, '..', 'models');
+
+const CLI = defineCli({
+  name: 'bench',
+  usage: 'usage: npm run bench [-- options]',
+  about: 'Times the engine\'s stages (encode, generate, preview, edit) per model and backend, with peak tensor memory: in Node by\ndefault, in Chromium with --browser, beside PyTorch with --pytorch.',
+  options: {
+    browser: { type: 'boolean', default: false, help: 'in Chromium (webgpu on SwiftShader here, webgl, wasm) instead of Node' },
+    models: { type: 'string', default: 'tiny,ffhq,cars,demo-faces,demo-cars', value: '<a,b>', help: 'the models to time' },
+    backends: { type: 'string', value: '<a,b>', help: 'the backends (default: wasm,cpu in Node; webgpu,webgl,wasm in Chromium)' },
+    runs: { type: 'string', default: '3', value: '<n>', help: 'timed runs after a warm-up (the median is printed)' },
+    'cpu-full': { type: 'boolean', default: false, help: 'the cpu backend on the full-size models too' },
+    pytorch: { type: 'boolean', default: false, help: 'also time the official shapes in PyTorch (/usr/bin/python3) and print the ratios' },
+    idle: { type: 'string', default: '0', value: '<ms>', help: 'the engine sits idle this long before each timed run' },
+  },
+});
 
 async function node(models: string[], backends: string[], runs: number, cpuFull: boolean, idleMs: number): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
@@ -54,17 +69,7 @@ async function browser(models: string[], backends: string[], runs: number, idleM
 }
 
 async function main() {
-  const { values } = parseArgs({
-    options: {
-      browser: { type: 'boolean', default: false },
-      models: { type: 'string', default: 'tiny,ffhq,cars,demo-faces,demo-cars' },
-      backends: { type: 'string' },
-      runs: { type: 'string', default: '3' },
-      'cpu-full': { type: 'boolean', default: false },
-      pytorch: { type: 'boolean', default: false },
-      idle: { type: 'string', default: '0' },
-    },
-  });
+  const { values } = parseCli(CLI);
   const models = values.models.split(',');
   const runs = Number(values.runs);
   const idleMs = Number(values.idle);

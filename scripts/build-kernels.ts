@@ -7,6 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import asc from 'assemblyscript/asc';
+import { parseCli } from './cli';
 
 const ROOT = join(import.meta.dirname, '..');
 export const KERNEL_SOURCE = join(ROOT, 'kernels', 'conv3x3.ts');
@@ -50,6 +51,12 @@ export function kernelModuleText({ relaxed, plain, relaxedShared, plainShared }:
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
+  parseCli({
+    name: 'build:kernels',
+    usage: 'usage: npm run build:kernels',
+    about: 'Compiles kernels/conv3x3.ts (AssemblyScript) into src/kernels/conv3x3-wasm.ts (four builds, as base64).',
+    options: {},
+  });
   const text = kernelModuleText(await buildKernels());
   await writeFile(KERNEL_MODULE, text);
   console.log(`wrote ${KERNEL_MODULE} (${text.length} characters)`);

@@ -6,7 +6,6 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CheckpointError } from '../src/io/errors';
 import { fileSource } from '../src/io/node-source';
 import { readNpy } from '../src/io/npy';
@@ -15,19 +14,30 @@ import { convertCheckpoint, type DirectionInput, type GanspacePreset } from '../
 import { publishedDirections } from '../src/weights/official-directions';
 import { writeBundle } from '../src/weights/node-files';
 import type { Domain } from '../src/weights/bundle';
+import { defineCli, parseCli, usageError } from './cli';
 
-const USAGE = `usage: npm run convert -- <checkpoint.pt> --out <dir> [options]
-  --fp16                       store weights as float16 (half the download)
-  --directions <file>          InterFaceGAN direction (.pt/.npy tensor) or GANSpace {comp, std, mean}; repeatable
-                               (none given: the official FFHQ and cars models get their published directions,
-                               public/official-directions/)
-  --edit <file>:<attribute>    a reference editing block checkpoint for an attribute; repeatable
-  --classifier <file>          LCNet latent classifier checkpoint
-  --attributes a,b,c           the classifier's attribute names (default: CelebA's 40)
-  --ganspace-presets <json>    [[label, component, first style, end style, strength], ...]
-  --label-range <r>            slider limit of the classifier's label directions (default 3)
-  --name <text> --domain face|car --input-size HxW --license <text> --source <text>
-  --verbose                    the stack of an unexpected error (every failure is one line otherwise)`;
+const CLI = defineCli({
+  name: 'convert',
+  usage: 'usage: npm run convert -- <checkpoint.pt> --out <dir> [options]',
+  about: 'Converts a Style Transformer checkpoint in the official layout (or a rosinality StyleGAN2 one) into a bundle the app and the\nscripts load; the released FFHQ and cars models get their published directions by themselves.',
+  allowPositionals: true,
+  options: {
+    out: { type: 'string', value: '<dir>', help: 'the bundle folder to write' },
+    fp16: { type: 'boolean', default: false, help: 'store weights as float16 (half the download)' },
+    directions: { type: 'string', multiple: true, default: [], value: '<file>', help: 'an InterFaceGAN direction (.pt/.npy tensor) or GANSpace {comp, std, mean}' },
+    edit: { type: 'string', multiple: true, default: [], value: '<file>:<attribute>', help: 'a reference editing block checkpoint for an attribute' },
+    classifier: { type: 'string', value: '<file>', help: 'an LCNet latent classifier checkpoint' },
+    attributes: { type: 'string', value: '<a,b,c>', help: 'the classifier\'s attribute names (default: CelebA\'s 40)' },
+    'ganspace-presets': { type: 'string', value: '<json>', help: 'GANSpace sliders: [[label, component, first style, end style, strength], ...]' },
+    'label-range': { type: 'string', value: '<r>', help: 'slider limit of the classifier\'s label directions (default 3)' },
+    name: { type: 'string', value: '<text>', help: 'the model\'s name' },
+    domain: { type: 'string', value: 'face|car', help: 'the domain (default: from the shapes)' },
+    'input-size': { type: 'string', value: '<HxW>', help: 'the encoder\'s input size (default: from the domain)' },
+    license: { type: 'string', value: '<text>', help: 'the weights\' licence' },
+    source: { type: 'string', value: '<text>', help: 'where the weights come from (default: the file\'s name)' },
+    verbose: { type: 'boolean', default: false, help: 'the stack of an unexpected error (every failure is one line otherwise)' },
+  },
+});
 
 const opened: Array<{ close(): Promise<void> }> = [];
 
@@ -40,32 +50,10 @@ async function open(path: string): Promise<Checkpoint> {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      out: { type: 'string' },
-      fp16: { type: 'boolean', default: false },
-      directions: { type: 'string', multiple: true },
-      edit: { type: 'string', multiple: true },
-      classifier: { type: 'string' },
-      attributes: { type: 'string' },
-      name: { type: 'string' },
-      domain: { type: 'string' },
-      'input-size': { type: 'string' },
-      license: { type: 'string' },
-      source: { type: 'string' },
-      'ganspace-presets': { type: 'string' },
-      verbose: { type: 'boolean', default: false },
-      'label-range': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  if (values.help || positionals.length !== 1 || !values.out) {
-    (values.help ? console.log : console.error)(USAGE);
-    process.exit(values.help ? 0 : 2);
-  }
+  const { values, positionals } = parseCli(CLI);
+  if (positionals.length !== 1 || !values.out) usageError(CLI, positionals.length > 1 ? 'give one checkpoint' : positionals.length === 0 ? 'give the checkpoint to convert' : '--out is required');
   const directions: DirectionInput[] = [];
-  for (const file of values.directions ?? []) {
+  for (const file of values.directions) {
     const name = basename(file, extname(file));
     if (extname(file) === '.npy') {
       directions.push({ name, value: readNpy(new Uint8Array(await readFile(file)), basename(file)) });
@@ -74,7 +62,7 @@ async function main(): Promise<void> {
     }
   }
   const edits = [];
-  for (const spec of values.edit ?? []) {
+  for (const spec of values.edit) {
     const at = spec.lastIndexOf(':');
     const file = at > 0 ? spec.slice(0, at) : spec;
     const attribute = at > 0 ? spec.slice(at + 1) : basename(file, extname(file));

@@ -17,7 +17,6 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { StudioModel } from '../src/engine/model';
 import { EditorSession } from '../src/engine/session';
 import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
@@ -31,15 +30,30 @@ import type { FaceDetector } from '../src/photo/faces';
 import type { RgbImage } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
+import { defineCli, parseCli, usageError } from './cli';
 import { heldOutRows, tiles, type DatasetRow } from './held-out';
 
-const USAGE = `usage: npm run direction -- --model <bundle dir> --with <folder> --without <folder> --name <name> --out <file.json> [options]
-  --styles <range>         the styles to learn on and edit: all (default), coarse, medium, fine, joined by +, or a-b
-  --orthogonal-to <ids>    InterFaceGAN directions of the model to leave alone, comma-separated
-  --aligned                the photos are aligned crops already (no face detection)
-  --folds <k>              parts for the leave-some-out accuracy (default 5)
-  --celeba <attribute> --data <faces dataset> [--examples 20] [--test 20]
-                           teach from held-out CelebA faces by their labels (no --with/--without), then measure it`;
+const CLI = defineCli({
+  name: 'direction',
+  usage: 'usage: npm run direction -- --model <bundle dir> --with <folder> --without <folder> --name <name> --out <file.json> [options]',
+  about: 'Teaches the model a slider from examples (InterFaceGAN\'s linear boundary between the codes of photos with and without an\nattribute), prints its leave-some-out accuracy and writes it for npm run invert -- --direction <file>=<value>.',
+  options: {
+    model: { type: 'string', value: '<bundle dir>', help: 'the model to teach' },
+    with: { type: 'string', value: '<folder>', help: 'photos that have the attribute (10 or more)' },
+    without: { type: 'string', value: '<folder>', help: 'photos that do not (10 or more)' },
+    name: { type: 'string', value: '<name>', help: 'the slider\'s name' },
+    out: { type: 'string', value: '<file.json>', help: 'where the direction is written' },
+    styles: { type: 'string', default: 'all', value: '<range>', help: 'the styles to learn on and edit: all, coarse, medium, fine (joined by +) or a-b' },
+    'orthogonal-to': { type: 'string', value: '<ids>', help: 'the model\'s InterFaceGAN directions to leave alone, comma-separated' },
+    aligned: { type: 'boolean', default: false, help: 'the photos are aligned crops already (no face detection)' },
+    folds: { type: 'string', default: '5', value: '<k>', help: 'parts of the leave-some-out accuracy' },
+    celeba: { type: 'string', value: '<attribute>', help: 'teach from held-out CelebA faces by this label instead of folders, then measure it (with --data)' },
+    data: { type: 'string', value: '<folder>', help: 'the faces dataset for --celeba (../shared/datasets/faces-64)' },
+    examples: { type: 'string', default: '20', value: '<n>', help: '--celeba: faces on each side' },
+    test: { type: 'string', default: '20', value: '<n>', help: '--celeba: other held-out faces to measure on' },
+    verbose: { type: 'boolean', default: false, help: 'print the stack of an unexpected error' },
+  },
+});
 
 /** One updating line on a terminal; only the last line of a count in a log (CI, a file). */
 function progress(line: string, last: boolean) {
@@ -51,20 +65,10 @@ function progress(line: string, last: boolean) {
 const ENOUGH_EXAMPLES = 10;
 
 async function main() {
-  const { values } = parseArgs({ options: {
-    model: { type: 'string' }, with: { type: 'string' }, without: { type: 'string' }, name: { type: 'string' }, out: { type: 'string' },
-    styles: { type: 'string', default: 'all' }, 'orthogonal-to': { type: 'string' }, aligned: { type: 'boolean', default: false },
-    folds: { type: 'string', default: '5' }, help: { type: 'boolean', short: 'h', default: false },
-    celeba: { type: 'string' }, data: { type: 'string' }, examples: { type: 'string', default: '20' }, test: { type: 'string', default: '20' },
-  } });
-  if (values.help) {
-    console.log(USAGE);
-    return;
-  }
+  const { values } = parseCli(CLI);
   const fromCeleba = values.celeba !== undefined && values.data !== undefined;
   if (!values.model || !(fromCeleba || (values.with && values.without)) || !values.name || !values.out) {
-    console.error(USAGE);
-    process.exit(2);
+    usageError(CLI, '--model, --name, --out and either --with and --without or --celeba with --data are required');
   }
   await useNodeBackend('wasm');
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));
@@ -78,8 +82,7 @@ async function main() {
     range = namedStyleRange(values.styles, nLatent);
     orthogonalTo = await Promise.all(ids.map((id) => model.fixedDirection(id, range)));
   } catch (error) {
-    console.error(`direction: ${(error as Error).message}`);
-    process.exit(2);
+    usageError(CLI, (error as Error).message);
   }
   const aligned = values.aligned || fromCeleba;
   const detector = manifest.domain === 'face' ? await nodeFaceDetector() : null;
@@ -88,10 +91,7 @@ async function main() {
   // the photos of each side: a folder's files, or held-out CelebA tiles by their label
   const examples = Number(values.examples);
   const held = fromCeleba ? await heldOutRows(values.data!, 'face') : [];
-  if (fromCeleba && !(values.celeba! in (held[0] ?? {}))) {
-    console.error(`direction: ${values.celeba} is not a CelebA attribute of ${values.data}'s index.csv`);
-    process.exit(2);
-  }
+  if (fromCeleba && !(values.celeba! in (held[0] ?? {}))) usageError(CLI, `${values.celeba} is not a CelebA attribute of ${values.data}'s index.csv`);
   const labelled = (label: string) => held.filter((r) => r[values.celeba!] === label);
   const photosOf = async (folder: string | undefined, label: string): Promise<Array<{ name: string; photo: () => Promise<RgbImage> }>> => {
     if (fromCeleba) {

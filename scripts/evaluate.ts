@@ -28,7 +28,6 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import { fromRgb, toRgb } from '../src/engine/image';
@@ -50,21 +49,41 @@ import type { TunedLayers } from '../src/models/stylegan2';
 import type { RgbImage } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
+import { defineCli, parseCli, usageError } from './cli';
 import { heldOutRows, tiles } from './held-out';
 
+const CLI = defineCli({
+  name: 'evaluate',
+  usage: 'usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [options]',
+  about: 'Reports a demo model on images it never trained on (reconstruction, identity, sliders, editing blocks, refinement) and\ncalibrates its sliders into its model.json; the comment at the top of scripts/evaluate.ts says what each measure is.',
+  options: {
+    model: { type: 'string', value: '<bundle dir>', help: 'the bundle to evaluate' },
+    data: { type: 'string', value: '<folder>', help: 'its dataset (../shared/datasets/faces-64 or cars-128x96): the held-out images' },
+    limit: { type: 'string', value: '<n>', help: 'held-out images for the reconstruction report (default: all)' },
+    json: { type: 'string', value: '<file>', help: 'write the report as JSON' },
+    grid: { type: 'string', value: '<file.png>', help: 'a sample grid of the first 8 held-out images' },
+    refine: { type: 'boolean', default: false, help: 'report pivotal tuning on the first --refine-limit faces' },
+    'refine-steps': { type: 'string', value: '<n>', help: 'refinement steps (default: the page\'s)' },
+    'refine-options': { type: 'string', default: '{}', value: '<json>', help: 'RefineOptions over the page\'s refinement' },
+    'refine-limit': { type: 'string', default: '100', value: '<n>', help: 'faces for --refine' },
+    sliders: { type: 'boolean', default: false, help: 'measure every judged slider on the composite' },
+    'sliders-refined': { type: 'boolean', default: false, help: 'refine each photo first, as the page does' },
+    'slider-images': { type: 'string', default: '60', value: '<n>', help: 'held-out images the sliders are measured on' },
+    multiples: { type: 'string', default: '1,2,4,8', value: '<a,b>', help: 'multiples of each slider\'s labelled end' },
+    ranges: { type: 'string', default: 'own', value: '<a,b>', help: 'style ranges: own, all, coarse / medium / fine joined by +, or a-b' },
+    regions: { type: 'string', default: 'follows', value: '<a,b>', help: 'where an edit reaches the photo: follows (the page\'s), landmarks (before issue 35)' },
+    only: { type: 'string', value: '<ids>', help: 'just these sliders' },
+    calibrate: { type: 'boolean', default: false, help: 'write each slider\'s end, styles and measured effect into model.json' },
+    recheck: { type: 'boolean', default: false, help: 'withdraw offered sliders no longer clear at their calibrated end' },
+    from: { type: 'string', value: '<report.json>', help: 'apply --calibrate or --recheck to a saved measurement' },
+    blocks: { type: 'boolean', default: false, help: 'measure each learned editing block the same way' },
+    'block-pairs': { type: 'string', value: '<n>', help: 'pairs for --blocks (default: --slider-images)' },
+  },
+});
+
 async function main() {
-  const { values } = parseArgs({ options: {
-    model: { type: 'string' }, data: { type: 'string' }, limit: { type: 'string' }, json: { type: 'string' }, grid: { type: 'string' },
-    refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string' }, 'refine-options': { type: 'string', default: '{}' }, 'refine-limit': { type: 'string', default: '100' },
-    'sliders-refined': { type: 'boolean', default: false },
-    sliders: { type: 'boolean', default: false }, 'slider-images': { type: 'string', default: '60' }, calibrate: { type: 'boolean', default: false },
-    multiples: { type: 'string', default: '1,2,4,8' }, blocks: { type: 'boolean', default: false },
-    ranges: { type: 'string', default: 'own' }, regions: { type: 'string', default: 'follows' }, 'block-pairs': { type: 'string' }, only: { type: 'string' }, recheck: { type: 'boolean', default: false }, from: { type: 'string' },
-  } });
-  if (!values.model || !values.data) {
-    console.error('usage: npm run evaluate -- --model <bundle dir> --data <dataset folder> [--limit N] [--json file]');
-    process.exit(2);
-  }
+  const { values } = parseCli(CLI);
+  if (!values.model || !values.data) usageError(CLI, '--model and --data are required');
   if (values.calibrate && values.from) {
     // The calibration applied again to a saved measurement (a report written with --sliders --calibrate --json).
     const saved = JSON.parse(await readFile(values.from, 'utf8')) as { sliders: Record<string, Record<string, SliderMeasurement>> };
@@ -168,7 +187,7 @@ async function main() {
     const ranges = values.ranges.split(',').map((name) => ({ name, range: namedStyleRange(name, model.generator.config.nLatent) }));
     const on = `${face ? 'held-out CelebA faces' : 'held-out cars'}${sliderRefinement ? `, refined (${sliderRefinement.steps} steps${sliderRefinement.detailLearningRate ? ', fine detail' : ''})` : ''}`;
     const regions = values.regions.split(',').map((name) => {
-      if (name !== 'follows' && name !== 'landmarks') throw new Error(`unknown region rule "${name}" (follows, landmarks)`);
+      if (name !== 'follows' && name !== 'landmarks') usageError(CLI, `unknown region rule "${name}" (follows, landmarks)`);
       return name;
     });
     const measured = await sliderReport(model, images.slice(0, Number(values['slider-images'])), detector, multiples, ranges, on, sliderRefinement, values.only?.split(','), regions);

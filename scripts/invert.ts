@@ -24,7 +24,6 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { StudioModel, type EditValue } from '../src/engine/model';
 import { EditorSession, type Transfer } from '../src/engine/session';
 import type { TaughtDirection } from '../src/engine/teach';
@@ -38,6 +37,7 @@ import { refinementSettings } from '../src/engine/refine-presets';
 import { isFlat } from '../src/photo/raster';
 import { PhotoError } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
+import { defineCli, parseCli, usageError } from './cli';
 import { directoryFiles } from '../src/weights/node-files';
 
 interface Options {
@@ -60,6 +60,29 @@ function parseEdit(text: string, model: StudioModel): EditValue {
 }
 
 class UsageError extends Error {}
+
+const CLI = defineCli({
+  name: 'invert',
+  usage: 'usage: npm run invert -- --model <bundle dir> --out <dir> [options] <image>...',
+  about: 'Inverts each photo with a model as the page does (detect, align, encode, generate) and writes, per photo, aligned.png,\nreconstruction.png, codes.npy and report.json into its own folder of --out; edits, transfers, paste-back and refinement on request.',
+  allowPositionals: true,
+  options: {
+    model: { type: 'string', value: '<bundle dir>', help: 'the model: a bundle folder (models/demo-faces-gan-64, or one npm run convert wrote)' },
+    out: { type: 'string', value: '<dir>', help: 'where each photo\'s folder is written' },
+    aligned: { type: 'boolean', default: false, help: 'the images are aligned crops already: resized, not detected and aligned' },
+    raw: { type: 'boolean', default: false, help: 'also write image.npy, the generator\'s float32 output before clamping (NCHW)' },
+    pasteback: { type: 'boolean', default: false, help: 'write pasteback.png, the edited photo at its full resolution' },
+    paste: { type: 'string', default: 'change', value: 'change|generated', help: 'pasteback: the photo plus the edit\'s change, or the generated crop itself' },
+    edit: { type: 'string', multiple: true, default: [], value: '<direction>=<value>', help: 'move along one of the model\'s directions (its slider ids)' },
+    direction: { type: 'string', multiple: true, default: [], value: '<file>=<value>', help: 'move along a direction taught with npm run direction' },
+    transfer: { type: 'string', value: '<photo>:<block>', help: 'transfer an attribute from a reference photo with a learned editing block' },
+    refine: { type: 'boolean', default: false, help: 'tune the generator to each photo first, as the page does (DEFAULT_REFINEMENT)' },
+    'refine-steps': { type: 'string', value: '<n>', help: 'refinement steps (default: the page\'s)' },
+    'refine-plain': { type: 'boolean', default: false, help: 'PTI\'s plain tuning instead of keeping the photo\'s fine detail' },
+    backend: { type: 'string', default: 'wasm', value: 'wasm|cpu', help: 'the tfjs backend' },
+    verbose: { type: 'boolean', default: false, help: 'print the stack of an unexpected error' },
+  },
+});
 
 /** `--direction hat.json=1.5`: a taught direction (npm run direction) added to the model's sliders, and its value. */
 async function taughtEdit(text: string, model: StudioModel): Promise<EditValue> {
@@ -202,31 +225,13 @@ async function takeReference(session: EditorSession, spec: string, aligned: bool
 }
 
 async function main() {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      model: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string', default: 'wasm' },
-      aligned: { type: 'boolean', default: false }, raw: { type: 'boolean', default: false }, pasteback: { type: 'boolean', default: false },
-      paste: { type: 'string', default: 'change' }, edit: { type: 'string', multiple: true, default: [] }, transfer: { type: 'string' },
-      direction: { type: 'string', multiple: true, default: [] },
-      refine: { type: 'boolean', default: false }, 'refine-steps': { type: 'string' },
-      'refine-plain': { type: 'boolean', default: false }, verbose: { type: 'boolean', default: false },
-    },
-  });
-  if (!values.model || !values.out || positionals.length === 0) {
-    console.error('usage: npm run invert -- --model <bundle dir> --out <dir> [--aligned] [--raw] [--pasteback [--paste change|generated]] [--edit <direction>=<value>]... [--direction <taught.json>=<value>]... [--transfer <reference photo>:<block>] [--refine [--refine-steps N] [--refine-plain]] [--backend wasm|cpu] <image>...');
-    process.exit(2);
-  }
-  if (values.paste !== 'change' && values.paste !== 'generated') {
-    console.error(`invert: --paste is change (the photo plus the edit's change) or generated (the generated crop); got ${values.paste}`);
-    process.exit(2);
-  }
+  const { values, positionals } = parseCli(CLI);
+  if (!values.model || !values.out || positionals.length === 0) usageError(CLI, !values.model ? '--model is required' : !values.out ? '--out is required' : 'give at least one image');
+  if (values.paste !== 'change' && values.paste !== 'generated') usageError(CLI, `--paste is change (the photo plus the edit's change) or generated (the generated crop); got ${values.paste}`);
+  if (values.backend !== 'wasm' && values.backend !== 'cpu') usageError(CLI, `--backend is wasm or cpu; got ${values.backend}`);
   const refineDetail = !values['refine-plain'];
   const refineSteps = values.refine ? Number(values['refine-steps'] ?? refinementSettings(refineDetail).steps) : 0;
-  if (values.refine && !(Number.isInteger(refineSteps) && refineSteps > 0)) {
-    console.error(`invert: --refine-steps must be a positive whole number; got ${values['refine-steps']}`);
-    process.exit(2);
-  }
+  if (values.refine && !(Number.isInteger(refineSteps) && refineSteps > 0)) usageError(CLI, `--refine-steps must be a positive whole number; got ${values['refine-steps']}`);
   const backend = await useNodeBackend(values.backend as NodeBackend);
   if (refineSteps) useGradients();
   let edits: EditValue[] = [];
@@ -252,19 +257,27 @@ async function main() {
   let failed = 0;
   const folders = outputFolders(positionals).map((name) => join(values.out!, name));
   const index: Array<{ input: string; folder: string; ok: boolean }> = [];
+  const started = performance.now();
+  // where a batch stands, after each photo: done of all, failures so far, the time left at the pace so far
+  const standing = (done: number) => {
+    if (positionals.length < 2) return '';
+    const left = ((performance.now() - started) / done) * (positionals.length - done) / 1000;
+    const time = left < 90 ? `${Math.round(left)} s` : `${Math.round(left / 60)} min`;
+    return ` [${done}/${positionals.length}${failed ? `, ${failed} failed` : ''}${done < positionals.length ? `, about ${time} left` : ''}]`;
+  };
   for (const [i, path] of positionals.entries()) {
     const dir = folders[i];
     try {
       const report = await processImage(session, path, dir, {
         aligned: values.aligned, raw: values.raw, pasteback: values.pasteback ? values.paste : null, refine: refineSteps, refineDetail, edits, transfer,
       }, backend);
-      console.log(`${path}: ok -> ${dir}, MSE ${(report.reconstructionMse as number).toFixed(4)}, ${JSON.stringify(report.timingsMs)}`);
+      console.log(`${path}: ok -> ${dir}, MSE ${(report.reconstructionMse as number).toFixed(4)}, ${JSON.stringify(report.timingsMs)}${standing(i + 1)}`);
       index.push({ input: path, folder: dir, ok: true });
     } catch (error) {
       failed++;
       const known = error instanceof PhotoError || error instanceof CheckpointError ? error.message : readFailure(path, error as NodeJS.ErrnoException);
       const message = known ?? `unexpected error: ${(error as Error).message}`;
-      console.error(`${path}: FAILED: ${message}`);
+      console.error(`${path}: FAILED: ${message}${standing(i + 1)}`);
       if (values.verbose && !known) console.error((error as Error).stack);
       index.push({ input: path, folder: dir, ok: false });
       await mkdir(dir, { recursive: true });

@@ -14,7 +14,6 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { sliderPanel } from '../app/sliders';
 import type { EditValue } from '../src/engine/model';
 import { StudioModel } from '../src/engine/model';
@@ -32,9 +31,22 @@ import type { RgbImage } from '../src/photo/types';
 import type { DirectionSpec } from '../src/weights/bundle';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
+import { defineCli, parseCli, usageError } from './cli';
 import { drawSheet } from './picture-sheet';
 
-const USAGE = 'usage: npm run reach -- --model <face bundle dir> --photos <folder of portraits> [--out sheet.jpg] [--json report.json] [--plain]';
+const CLI = defineCli({
+  name: 'reach',
+  usage: 'usage: npm run reach -- --model <face bundle dir> --photos <folder of portraits> [options]',
+  about: 'How much of each edit reaches the photo (issue 35): on every face of every portrait in a folder, refined as the page does, the\nshare of each offered slider\'s generated change under the blend weight, with the landmark region alone and with the region that\nfollows the change, the seam at its edge, and face-api\'s grayscale reading for smiling, young and male.',
+  options: {
+    model: { type: 'string', value: '<bundle dir>', help: 'the face bundle' },
+    photos: { type: 'string', value: '<folder>', help: 'portraits (jpg, png, webp)' },
+    out: { type: 'string', value: '<sheet.jpg>', help: 'a sheet: photo, generated edit, the composites, the blend weight, a 100% zoom' },
+    json: { type: 'string', value: '<file>', help: 'the summary as JSON' },
+    plain: { type: 'boolean', default: false, help: 'the encoder\'s codes, not refined' },
+    rule: { type: 'string', default: '{}', value: '<json>', help: 'another region rule to compare, e.g. {"from":12,"full":24}' },
+  },
+});
 const TILE = 192;
 const RULES = ['landmarks', 'follows the change', 'follows, replacing'] as const;
 /** What face-api reads for the three attributes it knows, and which way is the label's. */
@@ -43,15 +55,14 @@ const FACE_API: Record<string, [keyof FaceJudgement, 1 | -1]> = { smiling: ['hap
 interface Edit { name: string; direction: DirectionSpec; value: number; onSheet: boolean }
 
 async function main() {
-  const { values } = parseArgs({ options: {
-    model: { type: 'string' }, photos: { type: 'string' }, out: { type: 'string' }, json: { type: 'string' }, plain: { type: 'boolean', default: false },
-    rule: { type: 'string', default: '{}' },
-  } });
-  const followRule = { ...FOLLOW_CHANGE, ...JSON.parse(values.rule!) }; // --rule '{"zone":0.2}': another region rule, to compare
-  if (!values.model || !values.photos) {
-    console.error(USAGE);
-    process.exit(2);
+  const { values } = parseCli(CLI);
+  let followRule = FOLLOW_CHANGE;
+  try {
+    followRule = { ...FOLLOW_CHANGE, ...JSON.parse(values.rule) };
+  } catch {
+    usageError(CLI, `--rule takes JSON such as {"from":12}; got ${values.rule}`);
   }
+  if (!values.model || !values.photos) usageError(CLI, '--model and --photos are required');
   await useNodeBackend('wasm');
   useGradients();
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));

@@ -7,7 +7,6 @@
  * change), so anyone can see what the sliders do before using them.
  */
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { sliderPanel } from '../app/sliders';
 import { StudioModel } from '../src/engine/model';
 import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
@@ -19,18 +18,25 @@ import type { RgbImage } from '../src/photo/types';
 import { loadBundle } from '../src/weights/loader';
 import { directoryFiles } from '../src/weights/node-files';
 import { heldOutRows, tiles } from './held-out';
+import { defineCli, parseCli, usageError } from './cli';
 import { drawSheet } from './picture-sheet';
 
-const USAGE = 'usage: npm run sheet -- --model <face bundle dir> --data <faces dataset folder> --out <file.jpg> [--faces 8] [--plain]';
+const CLI = defineCli({
+  name: 'sheet',
+  usage: 'usage: npm run sheet -- --model <face bundle dir> --data <faces dataset folder> --out <file.jpg> [options]',
+  about: 'A picture sheet of what a face model does to held-out faces, as the page does it: the photo, its refined reconstruction, each\nslider the panel offers at both ends and each editing block, as composites.',
+  options: {
+    model: { type: 'string', value: '<bundle dir>', help: 'the face bundle' },
+    data: { type: 'string', value: '<folder>', help: 'the faces dataset (../shared/datasets/faces-64): its held-out identities' },
+    out: { type: 'string', value: '<file.jpg>', help: 'the sheet' },
+    faces: { type: 'string', default: '8', value: '<n>', help: 'held-out faces (columns)' },
+    plain: { type: 'boolean', default: false, help: 'the encoder\'s reconstruction, not refined' },
+  },
+});
 
 async function main() {
-  const { values } = parseArgs({ options: {
-    model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, faces: { type: 'string', default: '8' }, plain: { type: 'boolean', default: false },
-  } });
-  if (!values.model || !values.data || !values.out) {
-    console.error(USAGE);
-    process.exit(2);
-  }
+  const { values } = parseCli(CLI);
+  if (!values.model || !values.data || !values.out) usageError(CLI, '--model, --data and --out are required');
   await useNodeBackend('wasm');
   useGradients();
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));

@@ -20,7 +20,9 @@ describe('npm run invert (batch CLI)', () => {
     const result = await run('npx', ['tsx', 'scripts/invert.ts', '--model', 'models/golden-tiny', '--out', out, '--pasteback', '--raw', ...photos, bad], { cwd: ROOT })
       .then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => e);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/notes\.jpg: FAILED: notes\.jpg is not an image/);
+    expect(result.stderr).toMatch(/notes\.jpg: FAILED: notes\.jpg is not an image.* \[3\/3, 1 failed\]/);
+    // a batch says where it stands after each photo: done of all, failures so far, the time left
+    expect(result.stdout).toMatch(/obama\.jpg: ok .*\[1\/3, about \d+ s left\]/);
     for (const name of ['obama', 'two_people']) {
       const files = (await readdir(join(out, name))).sort();
       expect(files).toEqual(['aligned.png', 'codes.npy', 'image.npy', 'pasteback.png', 'reconstruction.png', 'report.json']);
