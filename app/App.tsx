@@ -1,5 +1,6 @@
 import { useEffect, useRef } from 'react';
 import { addCheckpoint, boot, dismiss, openPhoto, redo, removeAddedModel, selectModel, undo } from './controller';
+import { AboutPanel } from './components/AboutPanel';
 import { EditPanel } from './components/EditPanel';
 import { OutputPanel } from './components/OutputPanel';
 import { PhotoPanel } from './components/PhotoPanel';
@@ -67,8 +68,10 @@ export function App() {
           {entry && !entry.path && <button type="button" onClick={() => void removeAddedModel(entry)}>Remove this model from the browser</button>}
           {entry?.note && <small className="model-note" data-testid="model-note">{entry.note}</small>}
           {model && <small data-testid="model-summary"> {model.domain}, {model.inputSize.join('×')} → {model.outputSize}px · {Object.entries(model.parameters).filter(([, n]) => n > 0).map(([k, n]) => `${k === 'editBlocks' ? 'editing blocks' : k} ${(n / 1e6).toFixed(2)}M`).join(', ')} · {model.source}</small>}
+          {model && <small className="model-note" data-testid="model-terms">Terms of this model: {model.license}</small>}
           {model?.directionsCredit && <small className="model-note" data-testid="directions-credit">{model.directionsCredit}</small>}
         </div>
+        <AboutPanel />
       </header>
       <div className="notices">
         {notices.map((n) => (

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, test } from '@playwright/test';
 import { build, preview, type PreviewServer } from 'vite';
@@ -32,4 +33,24 @@ test('the built site is cross-origin isolated, starts threaded WASM, and inverts
   await expect(page.getByText('Invert: done')).toBeVisible({ timeout: 120_000 });
   await expect(page.getByTestId('quality')).toContainText(/identity distance \d\.\d+/, { timeout: 60_000 });
   expect(errors).toEqual([]);
+});
+
+test('the built site says what a person may do with it: the open model\'s terms, the credits, the notices of every package it ships', async ({ page }) => {
+  // The committed notices are what the build ships: a dependency added without `npm run notices` fails here.
+  const built = await readFile(join(ROOT, 'dist', 'THIRD-PARTY-NOTICES.txt'), 'utf8');
+  expect(built, 'THIRD-PARTY-NOTICES.txt is out of date: run npm run notices').toBe(await readFile(join(ROOT, 'THIRD-PARTY-NOTICES.txt'), 'utf8'));
+  for (const name of ['@tensorflow/tfjs-core', '@vladmandic/face-api', 'react', 'zustand', 'comlink', 'idb', 'fflate']) expect(built).toContain(`\n${name}@`);
+  expect(built).toContain('Apache License');
+  await page.goto(`http://127.0.0.1:${PORT}/?backend=wasm`);
+  await expect(page.getByTestId('model-summary')).toBeVisible({ timeout: 120_000 });
+  await expect(page.getByTestId('model-terms')).toContainText('CelebA (non-commercial research use)');
+  await page.getByText('About & credits').click();
+  await expect(page.getByTestId('about-model')).toContainText('Demo faces, 64 px');
+  await expect(page.getByTestId('about-model')).toContainText('non-commercial research use');
+  await expect(page.getByTestId('about')).toContainText('MIT licence');
+  for (const [path, text] of [['THIRD-PARTY-NOTICES.txt', '@tensorflow/tfjs-core@'], ['LICENSE.txt', 'MIT License'], ['gallery/ATTRIBUTION.csv', 'CC-BY-2.0']]) {
+    const response = await page.request.get(`http://127.0.0.1:${PORT}/${path}`);
+    expect(response.status(), path).toBe(200);
+    expect(await response.text(), path).toContain(text);
+  }
 });
