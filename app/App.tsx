@@ -10,7 +10,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { useStudio } from './store';
 
 export function App() {
-  const { catalog, modelId, model, notices, log } = useStudio(useShallow((s) => ({ catalog: s.catalog, modelId: s.doc.modelId, model: s.model, notices: s.notices, log: s.log })));
+  const { catalog, modelId, model, notices, log, photoOpen } = useStudio(useShallow((s) => ({ catalog: s.catalog, modelId: s.doc.modelId, model: s.model, notices: s.notices, log: s.log, photoOpen: s.photo !== null })));
   const booted = useRef(false);
 
   useEffect(() => {
@@ -34,7 +34,7 @@ export function App() {
     };
     const onKey = (e: KeyboardEvent) => {
       if (!(e.ctrlKey || e.metaKey) || e.key.toLowerCase() !== 'z') return;
-      if ((e.target as HTMLElement)?.tagName === 'INPUT' && (e.target as HTMLInputElement).type === 'text') return;
+      if (typingInto(e.target)) return; // the field's own undo (the slider filter, a name)
       e.preventDefault();
       if (e.shiftKey) redo(); else undo();
     };
@@ -81,13 +81,21 @@ export function App() {
         ))}
       </div>
       {log.length > 0 && <pre className="log">{log.join('\n')}</pre>}
-      <div className="layout">
+      {/* with a photo open the picture leads on narrow screens; before, choosing a photo does */}
+      <div className={photoOpen ? 'layout has-photo' : 'layout'}>
         <div className="column"><PhotoPanel /><ReferencePanel /></div>
         <div className="column wide"><ResultPanel /><OutputPanel /></div>
         <div className="column"><EditPanel /></div>
       </div>
     </main>
   );
+}
+
+/** A field that takes typed text: Ctrl+Z there undoes its text, not the photo's edits. */
+function typingInto(target: EventTarget | null): boolean {
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.isContentEditable || target.tagName === 'TEXTAREA') return true;
+  return target.tagName === 'INPUT' && ['text', 'search', 'email', 'url', 'tel', 'password', 'number'].includes((target as HTMLInputElement).type);
 }
 
 /** The engine, its figures and what it is doing: changes with every render, so only this line follows them. */

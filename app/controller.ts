@@ -358,7 +358,25 @@ async function loadModel(entry: CatalogEntry, t: number): Promise<ModelSummary |
 
 export async function selectModel(entry: CatalogEntry): Promise<void> {
   clearErrors();
+  const carried = photoToCarry(entry.domain);
   await reopen(entry, null, null);
+  await carryPhoto(carried, entry.id);
+}
+
+/**
+ * The photo being edited, when the next model edits the same kind of picture: a person who switches models to
+ * compare them keeps their photo (its edits name the old model's sliders and stay behind).
+ */
+function photoToCarry(domain: 'face' | 'car'): { blob: Blob; name: string } | null {
+  const photo = get().doc.photo;
+  const blob = photo ? blobs.get(photo.blob) : undefined;
+  return photo && blob && get().model?.domain === domain ? { blob, name: photo.name } : null;
+}
+
+/** Opens the carried photo with the model now loaded (inverted again from the photo: the old codes are another model's). */
+async function carryPhoto(carried: { blob: Blob; name: string } | null, modelId: string): Promise<void> {
+  if (!carried || get().loadedModelId !== modelId || get().doc.photo) return;
+  await openPhoto(carried.blob, carried.name, 'subject');
 }
 
 export async function addCheckpoint(file: File): Promise<void> {
@@ -371,13 +389,15 @@ export async function addCheckpoint(file: File): Promise<void> {
   view({ busy: null });
   if (failed(result)) { notify(`${file.name} could not be added: ${result.error.message}`, 'error', 'model'); return; }
   const id = `user:${file.name}:${file.size}`;
+  const carried = photoToCarry(result.model.domain);
   await storeModel({ id, name: result.model.name, manifest: result.manifest, shards: result.shards }).catch((e) =>
     notify(`Converted, but it could not be kept for later visits (${(e as Error).message}).`));
   const entry: CatalogEntry = { id, name: `${result.model.name} (added)`, domain: result.model.domain, path: '' };
-  // A new model: the old model's photo, edits and history do not apply to it.
+  // A new model: the old model's edits and history do not apply to it; the photo is opened again below.
   useStudio.setState({ doc: D.openModel(get().doc, id) });
   view({ ...NO_PICTURES, catalog: [...get().catalog.filter((c) => c.id !== id), entry], model: result.model, loadedModelId: id });
   renderedPreviewMs = null; // another model (or backend): its previews cost what they cost
+  await carryPhoto(carried, id);
 }
 
 export async function removeAddedModel(entry: CatalogEntry): Promise<void> {
@@ -499,8 +519,9 @@ async function frameAndInvert(framing: Framing, which: Which, t: number): Promis
   if (subject) {
     view({ reconstruction: inverted.reconstruction, mse: inverted.mse, identity: null, measuringIdentity: true, busy: null, refineFigures: null, steps: { decode: 'done', detect: 'done', align: 'done', invert: 'done' }, timings: { ...get().timings, invert: inverted.ms } });
   } else {
+    // Ready, and nothing taken yet: the person chooses what to take from it (a reference without bangs must not
+    // put the Bangs block on the photo at full strength the moment it is added).
     view({ referenceReady: true, busy: null });
-    dispatch((d) => (d.transfer ? d : D.setTransfer(d, defaultTransfer())));
   }
   requestRender(false); // at once: the picture must not wait for the snapshot, the "before" photo or the identity figure
   await keepSnapshot(which, t, null);
@@ -600,11 +621,6 @@ async function keepSnapshot(which: Which, t: number, identity: number | null): P
   await saveSnapshot(which, saved).catch(() => undefined); // without it a reload re-inverts; nothing is lost
 }
 
-function defaultTransfer(): Transfer {
-  const block = get().model?.editBlocks[0];
-  return block ? { kind: 'block', block: block.id, strength: 1 } : { kind: 'mix', range: { start: 0, end: 4 }, strength: 1 };
-}
-
 // ---- Refinement ----
 
 /** Steps of a refinement: "keep fine detail" needs fewer (src/engine/refine-presets.ts). */
@@ -691,7 +707,7 @@ export const undo = () => dispatch(D.undo);
 export const redo = () => dispatch(D.redo);
 export const applyPreviousEdits = () => dispatch(D.applyPreviousEdits);
 export const dismissPreviousEdits = () => dispatch(D.dismissPreviousEdits);
-export const setTransfer = (transfer: Transfer) => dispatch((d) => D.setTransfer(d, transfer));
+export const setTransfer = (transfer: Transfer | null) => dispatch((d) => D.setTransfer(d, transfer));
 
 export function removeReference(): void {
   view({ reference: null, referenceReady: false });

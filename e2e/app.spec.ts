@@ -41,7 +41,9 @@ test('several faces: the user picks one; a reference photo transfers through the
   await expect.poll(async () => (await canvasPixels(page, 'aligned')).some((v, i) => v !== first[i])).toBe(true);
   const before = await canvasPixels(page, 'edited');
   await page.getByTestId('reference-input').setInputFiles(FACE);
-  await expect(page.getByRole('combobox', { name: 'Attribute', exact: true })).toHaveValue('block:bangs', { timeout: 120_000 });
+  const attribute = page.getByRole('combobox', { name: 'Attribute', exact: true });
+  await expect(attribute).toHaveValue('', { timeout: 120_000 }); // nothing taken until chosen
+  await attribute.selectOption('block:bangs');
   await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== before[i]), { timeout: 60_000 }).toBe(true);
   await page.screenshot({ path: info.outputPath('reference.png') });
 });

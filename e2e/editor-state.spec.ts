@@ -91,7 +91,7 @@ test('3. a removed reference stays removed after a reload', async ({ page }) => 
   await expect(page.getByRole('combobox', { name: 'Attribute', exact: true })).toHaveCount(0);
 });
 
-test('4. after adding an official checkpoint, the next photo opens (edits of the old model do not follow)', async ({ page }) => {
+test('4. after adding an official checkpoint, the photo stays (inverted again) and the next opens (edits of the old model do not follow)', async ({ page }) => {
   await start(page);
   await page.getByTestId('photo-input').setInputFiles(FACE);
   await inverted(page);
@@ -99,8 +99,11 @@ test('4. after adding an official checkpoint, the next photo opens (edits of the
   await idle(page);
   await drop(page, TINY_CHECKPOINT, 'application/octet-stream');
   await expect(page.getByTestId('model-summary')).toContainText('style-transformer-tiny.pt', { timeout: 120_000 });
-  await idle(page);
-  expect(await blank(page, 'reconstruction')).toBe(true);
+  // the photo being edited stays, inverted again with the new model; the old model's slider does not follow
+  await inverted(page);
+  expect(await blank(page, 'reconstruction')).toBe(false);
+  await expect(page.getByTestId('photo-thumb')).toHaveAttribute('aria-label', /obama\.jpg/);
+  await expect(page.getByTestId('slider-smile')).toHaveCount(0);
   await page.getByTestId('photo-input').setInputFiles(OTHER);
   await inverted(page);
   await expect(alerts(page)).toHaveCount(0);
@@ -198,6 +201,10 @@ test('9. the editor fits 800 px and 360 px windows; the car crop box stays on th
     expect(overflow, `${width} px: page wider than the window`).toBeLessThanOrEqual(0);
     const edits = (await page.locator('section.edits').boundingBox())!;
     expect(edits.x + edits.width, `${width} px: edit panel cut off`).toBeLessThanOrEqual(width);
+    // the car's crop thumbnail stays inside its panel
+    const thumb = (await page.getByTestId('photo-thumb').boundingBox())!;
+    const panel = (await page.locator('section[aria-labelledby="photo-heading"]').boundingBox())!;
+    expect(thumb.x + thumb.width, `${width} px: the crop thumbnail spills out of its panel`).toBeLessThanOrEqual(panel.x + panel.width);
   }
   await page.setViewportSize({ width: 1280, height: 800 });
   const label = (await page.getByTestId('photo-thumb').getAttribute('aria-label'))!;
@@ -208,4 +215,72 @@ test('9. the editor fits 800 px and 360 px windows; the car crop box stays on th
   expect(x + w).toBeLessThanOrEqual(photoWidth);
   expect(y + h).toBeLessThanOrEqual(photoHeight);
   expect(x + w).toBeGreaterThan(photoWidth - 2); // pushed against the right edge, not dropped
+});
+
+test('10. picture and sliders stay in view from 800 px up, and the phone layout leads with the picture', async ({ page }, info) => {
+  test.skip(backend() !== 'wasm', 'the layout and the keys do not depend on the backend');
+  await start(page, 'golden-tiny', 1400);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  const inView = async (testId: string) => {
+    const box = (await page.getByTestId(testId).boundingBox())!;
+    const height = page.viewportSize()!.height;
+    return box.y < height && box.y + Math.min(box.height, 40) > 0;
+  };
+  for (const width of [1400, 800]) {
+    await page.setViewportSize({ width, height: 720 });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    expect(await inView('photo-result'), `${width} px: the picture`).toBe(true);
+    expect(await inView('slider-smile'), `${width} px: the sliders beside it`).toBe(true);
+    // scrolled down to the model's pictures, the sliders stay in view (their column sticks)
+    await page.evaluate(() => window.scrollTo(0, 500));
+    expect(await inView('slider-smile'), `${width} px, scrolled: the sliders`).toBe(true);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: info.outputPath(`layout-${width}.png`) });
+  }
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: info.outputPath('layout-390.png'), fullPage: true });
+  const picture = (await page.getByTestId('photo-result').boundingBox())!;
+  const slider = (await page.getByTestId('slider-smile').boundingBox())!;
+  expect(picture.y, 'phone: the picture leads').toBeLessThan(400);
+  expect(slider.y, 'phone: the sliders follow the picture, not the photo panel and the model\'s pictures').toBeLessThan(picture.y + picture.height + 900);
+});
+
+test('11. a reference changes nothing until its attribute is chosen; a model switch keeps the photo', async ({ page }) => {
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  const before = await canvasPixels(page, 'edited');
+  await page.getByTestId('reference-input').setInputFiles(OTHER);
+  const attribute = page.getByRole('combobox', { name: 'Attribute', exact: true });
+  await expect(attribute).toHaveValue('', { timeout: 120_000 });
+  await idle(page);
+  await page.waitForTimeout(500);
+  expect(await canvasPixels(page, 'edited')).toEqual(before);
+  await expect(page.getByTestId('transfer-strength')).toHaveCount(0);
+  await attribute.selectOption({ index: 1 });
+  await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== before[i]), { timeout: 60_000 }).toBe(true);
+  await expect(page.getByTestId('transfer-strength')).toBeVisible();
+  // another face model: the photo stays and is inverted again with it
+  await page.getByLabel('model').selectOption('demo-faces-64');
+  await expect(page.getByTestId('model-summary')).toContainText('64', { timeout: 120_000 });
+  await inverted(page);
+  await expect(page.getByTestId('photo-thumb')).toHaveAttribute('aria-label', /obama\.jpg/);
+  expect(await blank(page, 'reconstruction')).toBe(false);
+  await expect(alerts(page)).toHaveCount(0);
+  // Ctrl+Z while typing in the slider filter (this model has enough sliders for one) undoes the typing, not the edit
+  const slider = page.locator('.sliders input[type=range]').first();
+  await slider.fill(await slider.getAttribute('max') ?? '1');
+  await idle(page);
+  const edited = await slider.inputValue();
+  const filter = page.getByLabel('filter sliders');
+  await filter.pressSequentially('h');
+  await filter.press('Control+z');
+  await expect(filter).toHaveValue('');
+  await expect(slider).toHaveValue(edited);
+  // the same keys outside a text field undo the edit
+  await page.locator('h1').click();
+  await page.keyboard.press('Control+z');
+  await expect(slider).toHaveValue('0');
 });

@@ -31,20 +31,25 @@ export function ReferencePanel() {
       {reference && <ImageCanvas pixels={reference.thumb} label={reference.name} size={120} testId="reference-thumb" />}
       {reference && (
         <>
-          {referenceReady && transfer && (
+          {referenceReady && (
             <>
               <label>Attribute{' '}
                 <select value={key} onChange={(e) => {
+                  if (!e.target.value) { setTransfer(null); return; }
                   const [kind, a, b] = e.target.value.split(':');
-                  setTransfer(kind === 'block' ? { kind: 'block', block: a, strength: transfer.strength } : { kind: 'mix', range: { start: Number(a), end: Number(b) }, strength: transfer.strength });
+                  const strength = transfer?.strength ?? 1;
+                  setTransfer(kind === 'block' ? { kind: 'block', block: a, strength } : { kind: 'mix', range: { start: Number(a), end: Number(b) }, strength });
                 }}>
+                  <option value="">Choose what to take from it…</option>
                   {modes.map((m) => <option key={m.key} value={m.key}>{m.label}</option>)}
                 </select>
               </label>
-              <label>Strength{' '}
-                <input type="range" min={0} max={1} step={0.05} value={transfer.strength} data-testid="transfer-strength"
-                  onChange={(e) => setTransfer({ ...transfer, strength: Number(e.target.value) })} />
-              </label>
+              {transfer && (
+                <label>Strength{' '}
+                  <input type="range" min={0} max={1} step={0.05} value={transfer.strength} data-testid="transfer-strength"
+                    onChange={(e) => setTransfer({ ...transfer, strength: Number(e.target.value) })} />
+                </label>
+              )}
             </>
           )}
           <button type="button" onClick={removeReference}>Remove reference</button>
