@@ -1,4 +1,4 @@
-import { directionAttribute, notClearBecause } from '../src/engine/slider-effects';
+import { directionAttribute, notClearBecause } from '../src/engine/slider-rules';
 import type { DirectionSpec } from '../src/weights/bundle';
 import { ATTRIBUTE_GROUPS, attributeLabel } from '../src/weights/celeba';
 

@@ -22,7 +22,7 @@ import { EditorSession } from '../src/engine/session';
 import { useNodeBackend } from '../src/node/backend';
 import { useGradients } from '../src/node/gradients';
 import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
-import { resizeRgb } from '../src/photo/cars';
+import { resizeRgb } from '../src/photo/resample';
 import { grayscale } from '../src/photo/colour-change';
 import { cropExtent, editableRegion, FOLLOW_CHANGE, maskAt, pasteCrop, type Placement } from '../src/photo/composite';
 import { AlignedFace, type FaceJudgement } from '../src/photo/faces';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { neighbourValues, previewsToMakeAhead, sliderPanel } from '../app/sliders';
 import type { BundleManifest, DirectionSpec, SliderMeasurement } from '../src/weights/bundle';
 import { attributeLabel, CELEBA_ATTRIBUTES } from '../src/weights/celeba';
-import { clearlyVisible, notClearBecause } from '../src/engine/slider-effects';
+import { clearlyVisible, notClearBecause } from '../src/engine/slider-rules';
 
 const ROOT = join(import.meta.dirname, '..');
 const manifest = async (dir: string): Promise<BundleManifest> => JSON.parse(await readFile(join(ROOT, 'models', dir, 'model.json'), 'utf8'));

@@ -20,8 +20,6 @@ export type RefineModel = Pick<StudioModel, 'generator' | 'render' | 'applyEdits
   manifest: Pick<BundleManifest, 'outputSize' | 'outputCrop' | 'directions'>;
 };
 
-export { DEFAULT_REFINEMENT, FINE_DETAIL, PLAIN_REFINEMENT } from './refine-presets';
-
 export interface RefineOptions {
   /** Generator tuning steps. */
   steps?: number;

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { StyleRange } from '../models/editing';
 import { alignFace, type AlignTransform } from '../photo/align';
-import { centredBox, clampBox, cropAndResize, type CropBox } from '../photo/cars';
+import { centredBox, clampBox, type CropBox } from '../photo/cars';
+import { cropAndResize } from '../photo/resample';
 import { describeAlignedPair, descriptorDistance, type DetectedFace, type FaceDetector } from '../photo/faces';
 import { ffhqQuad, ffhqQuadFromEyesAndMouth } from '../photo/geometry';
 import { findFaces } from '../photo/intake';

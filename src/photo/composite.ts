@@ -1,5 +1,5 @@
 import type { AlignTransform } from './align';
-import type { CropBox } from './cars';
+import type { CropBox } from './types';
 import { applyAffine, invertAffine } from './geometry';
 import { cropRgb } from './raster';
 import type { Point, RgbImage } from './types';

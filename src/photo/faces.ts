@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { resizeRgb } from './cars';
+import { resizeRgb } from './resample';
 import { downscaleRgb } from './raster';
 import type { Point, RgbImage } from './types';
 

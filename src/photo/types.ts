@@ -45,3 +45,11 @@ export function checkPhotoMemory(name: string, width: number, height: number, bu
   throw new PhotoError('too-large', `${name} is ${width}x${height} (${((width * height) / 1e6).toFixed(0)} MP) and needs about ${gb(needed)} of memory to edit; ` +
     `this device can give it about ${gb(budget)}: downscale it to ${Math.floor(pixelsWithin(budget) / 1e6)} MP or less`);
 }
+
+/** A crop box in photo pixels. */
+export interface CropBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}

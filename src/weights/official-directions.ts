@@ -1,6 +1,5 @@
 import { bytesSource } from '../io/byte-source';
 import { loadCheckpoint } from '../io/torch';
-import type { DirectionInput } from './convert';
 
 /**
  * The editing directions published for the official generators (encoder4editing's InterFaceGAN boundaries and
@@ -29,8 +28,8 @@ export function officialModel(parameters: { encoder: number; decoder: number }):
   return null;
 }
 
-/** The published directions of a model, read through `read` (a file name -> its bytes: the disk in Node, the page's own assets in a browser). */
-export async function publishedDirections(model: OfficialModel, read: (file: string) => Promise<Uint8Array>): Promise<DirectionInput[]> {
+/** The published directions of a model (convert.ts's DirectionInput), read through `read` (a file name -> its bytes: the disk in Node, the page's own assets in a browser). */
+export async function publishedDirections(model: OfficialModel, read: (file: string) => Promise<Uint8Array>): Promise<Array<{ name: string; value: unknown }>> {
   return Promise.all(PUBLISHED_DIRECTIONS[model].map(async (name) => {
     const file = `${name}.pt`;
     return { name, value: (await loadCheckpoint(bytesSource(await read(file), file))).root };
