@@ -6,6 +6,7 @@ import { Comlink, engine } from './engine';
 import { loadSession, removeModel, saveDocument, saveSnapshot, storedModels, storeModel, type SavedSnapshot } from './persist';
 import { failed, type ModelSummary, type PhotoInfo, type PhotoPatch, type PhotoResult, type RefineProgressMessage, type Result, type Which } from './protocol';
 import { refinementSettings } from '../src/engine/refine-presets';
+import { storedTaught } from './taught';
 import { AUTO_REFINE_KEY, FINE_DETAIL_KEY, NO_PICTURES, PENDING_STEPS, useStudio, type CatalogEntry, type Notice, type PhotoView, type StudioState } from './store';
 
 /**
@@ -41,6 +42,8 @@ function nextTicket(): number {
   void engine.supersede(ticket);
   return ticket;
 }
+/** The ticket of the photo and model on screen: work for them (teaching a slider) that must not supersede anything. */
+export const currentTicket = () => ticket;
 /** True when an answer belongs to an older photo or model, or was cancelled as such: it must not land. */
 const stale = (t: number, r: Result<unknown>) => t !== ticket || (failed(r) && r.error.kind === 'superseded');
 
@@ -350,6 +353,14 @@ async function loadModel(entry: CatalogEntry, t: number): Promise<ModelSummary |
   if (failed(result)) {
     notify(`${entry.name} could not be loaded: ${result.error.message}`, 'error', 'model');
     return null;
+  }
+  const taught = storedTaught(entry.id);
+  if (taught.length) {
+    // the sliders this person taught on this model come back with it (before the document's edits are fitted to it)
+    const withTaught = await engine.addTaughtDirections(t, taught);
+    if (stale(t, withTaught)) return null;
+    if (failed(withTaught)) notify(`The sliders you taught on ${entry.name} could not be added again: ${withTaught.error.message}`, 'error', 'model');
+    else result = withTaught;
   }
   view({ model: result, loadedModelId: entry.id });
   renderedPreviewMs = null; // another model (or backend): its previews cost what they cost
@@ -761,7 +772,7 @@ export async function exportCodes(): Promise<void> {
   save(new Blob([result as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }), `${(get().photo?.name ?? 'photo').replace(/\.[^.]+$/, '')}-codes.npy`);
 }
 
-function save(blob: Blob, name: string) {
+export function save(blob: Blob, name: string) {
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;

@@ -6,6 +6,7 @@ import { browserFaceDetector, decodePhotoBlob, warmUpFaceDetector } from '../src
 import { StudioModel, type EditValue } from '../src/engine/model';
 import { RefineCancelled } from '../src/engine/refine';
 import { refinementSettings } from '../src/engine/refine-presets';
+import { meanStyle } from '../src/engine/teach';
 import { EditorSession, type Framing, type SubjectSnapshot, type Transfer } from '../src/engine/session';
 import { useGradients } from '../src/browser/gradients';
 import { blobSource } from '../src/io/byte-source';
@@ -34,7 +35,7 @@ function watchDevice(backend: string): void {
 
 function summary(m: BundleManifest): ModelSummary {
   return {
-    name: m.name, domain: m.domain, inputSize: m.inputSize, outputSize: m.outputSize, nStyles: m.nQueries,
+    name: m.name, domain: m.domain, inputSize: m.inputSize, outputSize: m.outputSize, nStyles: m.nQueries, nLatent: m.generator.nLatent, styleDim: m.generator.styleDim,
     parameters: m.parameters, directions: m.directions, attributes: m.classifier?.attributes ?? [], editBlocks: m.editBlocks.map(({ id, attribute }) => ({ id, attribute })),
     license: m.license, source: m.source, directionsCredit: m.directionsCredit,
   };
@@ -312,6 +313,36 @@ const api: EngineApi = {
 
   cancelRefine() {
     refineCancelled = true;
+  },
+
+  teachingCodes(ticket, blob, name, range) {
+    return serial(ticket, async () => {
+      // a session of its own: the photo being edited, its codes and tuned layers stay as they are
+      const m = current().model;
+      const example = new EditorSession(m, m.manifest.domain === 'face' ? lazyFaceDetector : null);
+      try {
+        await example.setPhoto(await decodePhotoBlob(blob, name));
+        check(ticket);
+        await example.frame(example.defaultFraming());
+        await example.invert('subject', { identity: false });
+        const codes = await example.exportCodes();
+        const { nLatent, styleDim } = m.generator.config;
+        return meanStyle(codes.data, nLatent, styleDim, range);
+      } finally {
+        example.dispose();
+      }
+    });
+  },
+
+  fixedDirections(ticket, ids, range) {
+    return serial(ticket, async () => Promise.all(ids.map((id) => current().model.fixedDirection(id, range))));
+  },
+
+  addTaughtDirections(ticket, taught) {
+    return serial(ticket, async () => {
+      for (const t of taught) current().model.addTaughtDirection(t);
+      return summary(current().model.manifest);
+    });
   },
 
   reconstruction(ticket) {

@@ -1,6 +1,7 @@
 import type { EditValue } from '../src/engine/model';
 import type { Framing, SubjectSnapshot, Transfer } from '../src/engine/session';
 import type { PhotoRegion } from '../src/photo/composite';
+import type { TaughtDirection } from '../src/engine/teach';
 import type { BundleManifest, DirectionSpec } from '../src/weights/bundle';
 import type { LoadProgress } from '../src/weights/loader';
 
@@ -17,6 +18,9 @@ export interface ModelSummary {
   inputSize: [number, number];
   outputSize: number;
   nStyles: number;
+  /** The generator's code shape (a taught slider must match it). */
+  nLatent: number;
+  styleDim: number;
   parameters: Record<string, number>;
   directions: DirectionSpec[];
   /** The latent classifier's attributes (CelebA's 40 for faces): what the label directions edit. */
@@ -139,6 +143,16 @@ export interface EngineApi {
   refine(ticket: number, steps: number, fineDetail: boolean, onProgress?: (p: RefineProgressMessage) => void): Promise<Result<RefineOutcome>>;
   /** Stops a refinement at its next step (answered at once, not queued); the encoder's result stays. */
   cancelRefine(): void;
+
+  /**
+   * Teaching a slider (src/engine/teach.ts), one example at a time so that the page's renders go between them: a photo
+   * framed by default and inverted beside the one being edited (which it leaves alone), as the mean of `range`'s styles.
+   */
+  teachingCodes(ticket: number, blob: Blob, name: string, range: { start: number; end: number }): Promise<Result<Float64Array>>;
+  /** The model's fixed directions (InterFaceGAN, taught) on `range`: what a taught one can be made orthogonal to. */
+  fixedDirections(ticket: number, ids: string[], range: { start: number; end: number }): Promise<Result<Float32Array[]>>;
+  /** Taught directions join the model's sliders (again after a reload); the model's summary with them. */
+  addTaughtDirections(ticket: number, taught: TaughtDirection[]): Promise<Result<ModelSummary>>;
 
   /** The photo's reconstruction as the engine holds it now (after a cancelled refinement, say). */
   reconstruction(ticket: number): Promise<Result<{ reconstruction: Pixels; mse: number }>>;

@@ -32,8 +32,11 @@ function describe(d: DirectionSpec, attributes: readonly string[], domain: 'face
   const colour = m?.chromaShare !== undefined ? `, ${m.lightnessChange} L* of lightness with ${Math.round(m.chromaShare * 100)}% of the change in colour` : '';
   const why = m && d.offered === false ? notClearBecause(m, attribute, domain) : null;
   const effect = m ? `At its end: ${m.judge} moves the labelled way on ${Math.round(m.movesLabelledWay * 100)}% of ${m.judged} ${m.on}; the picture changes by ${m.regionChange.toFixed(1)}/255 on average${colour}${why ? `. Not offered by default: ${why}` : ''}` : null;
-  return { direction: d, name, method: METHOD[d.kind], attribute, effect };
+  return { direction: d, name, method: taught(d) ? 'taught by you' : METHOD[d.kind], attribute, effect };
 }
+
+/** A slider the person taught on this model (app/teaching.ts). */
+const taught = (d: DirectionSpec) => d.id.startsWith('taught-');
 
 /** Higher is better measured: a clear effect first, then how often and how much it moves. */
 function score(d: DirectionSpec): number {
@@ -53,11 +56,12 @@ export function sliderPanel(directions: DirectionSpec[], attributes: readonly st
   const shown = all.filter((s) => best.get(s.attribute ?? s.direction.id) === s && s.direction.offered !== false);
   const words = filter.trim().toLowerCase().split(/\s+/).filter(Boolean);
   const groupOf = (s: PanelSlider) => {
+    if (taught(s.direction)) return 'Taught by you';
     if (s.direction.kind === 'ganspace') return domain === 'car' ? 'Colour & light' : 'Style';
     return ATTRIBUTE_GROUPS.find(([, members]) => s.attribute && members.includes(s.attribute))?.[0] ?? 'Other';
   };
   const matches = (s: PanelSlider) => words.every((w) => `${s.name} ${s.attribute ?? ''} ${groupOf(s)} ${s.method}`.toLowerCase().includes(w));
-  const order = [...ATTRIBUTE_GROUPS.map(([name]) => name), 'Colour & light', 'Style', 'Other'];
+  const order = ['Taught by you', ...ATTRIBUTE_GROUPS.map(([name]) => name), 'Colour & light', 'Style', 'Other'];
   const groups = order
     .map((name) => {
       const members = ATTRIBUTE_GROUPS.find(([g]) => g === name)?.[1] ?? [];

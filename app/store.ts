@@ -77,6 +77,8 @@ export interface StudioState {
   autoRefine: boolean;
   /** "Keep fine detail" when refining: the photo's detail maps too (a preference of this browser). */
   fineDetail: boolean;
+  /** A slider being taught from examples (app/teaching.ts): how far, what failed, and the outcome. */
+  teaching: { done: number; total: number; failures: string[]; running: boolean; outcome: string | null } | null;
 }
 
 export const AUTO_REFINE_KEY = 'style-transformer-studio:auto-refine';
@@ -116,4 +118,5 @@ export const useStudio = create<StudioState>(() => ({
   notices: [],
   log: [],
   ...NO_PICTURES,
+  teaching: null,
 }));

@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { backend, CAR, canvasPixels, dragMiddle, drop, FACE, idle, inverted, OTHER, ready, start, TINY_CHECKPOINT } from './helpers';
 
@@ -283,4 +285,41 @@ test('11. a reference changes nothing until its attribute is chosen; a model swi
   await page.locator('h1').click();
   await page.keyboard.press('Control+z');
   await expect(slider).toHaveValue('0');
+});
+
+test('12. a slider taught from the person\'s photos: progress, failures named, added, kept over a reload, exported', async ({ page }, info) => {
+  test.skip(backend() !== 'wasm', 'teaching runs the same engine calls on every backend');
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  const faces = join(import.meta.dirname, '..', 'tests', 'fixtures', 'photos', 'faces');
+  const files = async (names: string[], count: number) => Promise.all(Array.from({ length: count }, async (_, i) => ({
+    name: `${i}-${names[i % names.length]}`, mimeType: 'image/jpeg', buffer: await readFile(join(faces, names[i % names.length])),
+  })));
+  await page.getByText('Teach a slider from your photos').click();
+  await page.getByLabel('slider name').fill('Obama');
+  await page.getByLabel('photos with it').setInputFiles([...await files(['obama.jpg', 'obama2.jpg', 'obama3.jpg'], 10), { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is text') }]);
+  await page.getByLabel('photos without it').setInputFiles(await files(['biden.jpg', 'two_people.jpg'], 10));
+  await page.getByRole('button', { name: 'Teach', exact: true }).click();
+  const status = page.getByTestId('teach-status');
+  await expect(status).toContainText(/Inverting \d+\/21/, { timeout: 60_000 });
+  await expect(status).toContainText('Taught “Obama” from 10 photos with it and 10 without', { timeout: 180_000 });
+  await expect(status).toContainText(/Skipped 1: notes\.jpg: notes\.jpg is not an image/);
+  const slider = page.getByTestId('slider-taught-obama');
+  await expect(page.getByRole('group', { name: 'Taught by you' }).getByTestId('slider-taught-obama')).toBeVisible();
+  await page.locator('section.edits').screenshot({ path: info.outputPath('taught.png') });
+  const before = await canvasPixels(page, 'edited');
+  await slider.fill('2');
+  await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== before[i]), { timeout: 60_000 }).toBe(true);
+  await idle(page);
+  // kept in this browser with the model: back after a reload, with its edit
+  await reloadIsUsable(page);
+  await expect(page.getByTestId('slider-taught-obama')).toHaveValue('2');
+  // one small file to take elsewhere (another browser, npm run invert -- --direction)
+  await page.getByText('Teach a slider from your photos').click();
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export taught sliders' }).click()]);
+  const exported = JSON.parse(await readFile(await download.path(), 'utf8'));
+  expect(exported).toHaveLength(1);
+  expect(exported[0]).toMatchObject({ format: 'stst-taught-direction/1', name: 'Obama', model: { nLatent: 8, styleDim: 64 }, accuracy: { with: 10, without: 10 } });
+  expect(exported[0].vector).toHaveLength(64);
 });

@@ -8,6 +8,7 @@ import { styleGroups } from '../../src/models/style-groups';
 import { canRedo, canUndo } from '../document';
 import { sliderPanel, sliderStep, type PanelSlider } from '../sliders';
 import { useStudio } from '../store';
+import { TeachPanel } from './TeachPanel';
 
 
 export function EditPanel() {
@@ -57,6 +58,7 @@ export function EditPanel() {
         </details>
       )}
       {filter.trim() !== '' && panel.groups.length === 0 && panel.more.length === 0 && <p className="hint">No slider matches “{filter}”.</p>}
+      <TeachPanel />
     </section>
   );
 }
