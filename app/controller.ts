@@ -42,6 +42,14 @@ function nextTicket(): number {
   void engine.supersede(ticket);
   return ticket;
 }
+/** The reference photo and the transfer in force, for edits applied beyond the photo on screen (app/batch.ts). */
+export function referenceInForce(): { reference: { blob: Blob; name: string; framing: Framing | null } | null; transfer: Transfer | null } {
+  const { reference } = get().doc;
+  const transfer = activeTransfer();
+  const blob = reference ? blobs.get(reference.blob) : undefined;
+  return transfer && reference && blob ? { reference: { blob, name: reference.name, framing: reference.framing }, transfer } : { reference: null, transfer: null };
+}
+
 /** The ticket of the photo and model on screen: work for them (teaching a slider) that must not supersede anything. */
 export const currentTicket = () => ticket;
 /** True when an answer belongs to an older photo or model, or was cancelled as such: it must not land. */

@@ -24,6 +24,8 @@ import { SHOWN_MAX_SIDE, type BackendChoice, type EngineApi, type FaceBox, type 
 
 let model: StudioModel | null = null;
 let session: EditorSession | null = null;
+/** A folder being edited at once (batchPhoto): a session of its own, so the photo on screen stays as it is. */
+let batch: EditorSession | null = null;
 let onDeviceLost: ((reason: string) => void) | null = null;
 
 /** A WebGPU device can be lost (driver reset, GPU removed, browser reclaiming it); the page is told, once. */
@@ -75,6 +77,8 @@ const lazyFaceDetector: FaceDetector = {
 
 async function use(manifest: BundleManifest, next: StudioModel): Promise<ModelSummary> {
   await next.ready();
+  batch?.dispose();
+  batch = null;
   session?.dispose();
   model?.dispose();
   model = next;
@@ -343,6 +347,43 @@ const api: EngineApi = {
       for (const t of taught) current().model.addTaughtDirection(t);
       return summary(current().model.manifest);
     });
+  },
+
+  startBatch(ticket, reference) {
+    return serial(ticket, async () => {
+      batch?.dispose();
+      const m = current().model;
+      batch = new EditorSession(m, m.manifest.domain === 'face' ? lazyFaceDetector : null);
+      if (!reference) return;
+      await batch.setPhoto(await decodePhotoBlob(reference.blob, reference.name), 'reference');
+      await batch.frame(reference.framing ?? batch.defaultFraming('reference'), 'reference');
+      await batch.invert('reference', { identity: false });
+    });
+  },
+
+  batchPhoto(ticket, blob, name, edits, transfer, refine) {
+    return serial(ticket, async () => {
+      if (!batch) throw new Error('no batch was started');
+      const started = performance.now();
+      await batch.setPhoto(await decodePhotoBlob(blob, name));
+      await batch.frame(batch.defaultFraming());
+      await batch.invert('subject', { identity: false });
+      if (refine) {
+        useGradients();
+        await batch.refine({ ...refinementSettings(refine.fineDetail), steps: refine.steps, identity: false });
+      }
+      const result = await batch.composite(edits, transfer);
+      const canvas = new OffscreenCanvas(result.width, result.height);
+      const p = pixels(result);
+      canvas.getContext('2d')!.putImageData(new ImageData(p.data as Uint8ClampedArray<ArrayBuffer>, p.width, p.height), 0, 0);
+      const jpeg = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.92 });
+      return { jpeg, width: result.width, height: result.height, ms: performance.now() - started };
+    });
+  },
+
+  endBatch() {
+    // queued behind the last photo, so that it is not freed under it
+    void serial(latest, async () => { batch?.dispose(); batch = null; });
   },
 
   reconstruction(ticket) {

@@ -154,6 +154,15 @@ export interface EngineApi {
   /** Taught directions join the model's sliders (again after a reload); the model's summary with them. */
   addTaughtDirections(ticket: number, taught: TaughtDirection[]): Promise<Result<ModelSummary>>;
 
+  /**
+   * A folder at once (issue 33): a batch has its own session beside the photo being edited, with the reference (for a
+   * transfer) inverted once; each photo is framed by default, inverted, refined when asked, and its edit in the photo at
+   * full resolution comes back as a JPEG. endBatch frees it.
+   */
+  startBatch(ticket: number, reference: { blob: Blob; name: string; framing: Framing | null } | null): Promise<Result<void>>;
+  batchPhoto(ticket: number, blob: Blob, name: string, edits: EditValue[], transfer: Transfer | null, refine: { steps: number; fineDetail: boolean } | null): Promise<Result<{ jpeg: Blob; width: number; height: number; ms: number }>>;
+  endBatch(): void;
+
   /** The photo's reconstruction as the engine holds it now (after a cancelled refinement, say). */
   reconstruction(ticket: number): Promise<Result<{ reconstruction: Pixels; mse: number }>>;
 

@@ -38,6 +38,8 @@ export interface Notice {
   topic?: string;
 }
 
+export interface BatchItem { name: string; state: 'waiting' | 'running' | 'done' | 'failed'; message?: string; ms?: number }
+
 export interface StudioState {
   doc: StudioDocument;
   backend: string | null;
@@ -77,6 +79,8 @@ export interface StudioState {
   autoRefine: boolean;
   /** "Keep fine detail" when refining: the photo's detail maps too (a preference of this browser). */
   fineDetail: boolean;
+  /** A folder being edited at once (app/batch.ts): each photo's state, the time left, and the zip when done. */
+  batch: { items: BatchItem[]; running: boolean; zip: Blob | null; secondsLeft: number | null } | null;
   /** A slider being taught from examples (app/teaching.ts): how far, what failed, and the outcome. */
   teaching: { done: number; total: number; failures: string[]; running: boolean; outcome: string | null } | null;
 }
@@ -119,4 +123,5 @@ export const useStudio = create<StudioState>(() => ({
   log: [],
   ...NO_PICTURES,
   teaching: null,
+  batch: null,
 }));

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
+import { unzipSync } from 'fflate';
+import sharp from 'sharp';
 import { backend, CAR, canvasPixels, dragMiddle, drop, FACE, idle, inverted, OTHER, ready, start, TINY_CHECKPOINT } from './helpers';
 
 /**
@@ -322,4 +324,33 @@ test('12. a slider taught from the person\'s photos: progress, failures named, a
   expect(exported).toHaveLength(1);
   expect(exported[0]).toMatchObject({ format: 'stst-taught-direction/1', name: 'Obama', model: { nLatent: 8, styleDim: 64 }, accuracy: { with: 10, without: 10 } });
   expect(exported[0].vector).toHaveLength(64);
+});
+
+test('13. a folder at once: the edits on screen applied to every photo, failures named, one zip of full-size results', async ({ page }) => {
+  test.skip(backend() !== 'wasm', 'the batch runs the same engine calls on every backend');
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  await page.getByTestId('slider-smile').fill('3');
+  await idle(page);
+  const faces = join(import.meta.dirname, '..', 'tests', 'fixtures', 'photos', 'faces');
+  await page.getByText('Edit a folder at once').click();
+  const photo = async (name: string) => ({ name, mimeType: 'image/jpeg', buffer: await readFile(join(faces, name)) });
+  await page.getByLabel('photos to edit at once').setInputFiles([
+    await photo('obama2.jpg'), await photo('biden.jpg'), { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('this is text') }, await photo('obama3.jpg'),
+  ]);
+  const status = page.getByTestId('batch-status');
+  await expect(status).toContainText('3 of 4 edited', { timeout: 180_000 });
+  await expect(status).toContainText(/notes\.jpg: failed — notes\.jpg is not an image/);
+  // the photo on screen and its edit are untouched by the batch
+  await expect(page.getByTestId('slider-smile')).toHaveValue('3');
+  await expect(page.getByTestId('photo-thumb')).toHaveAttribute('aria-label', /obama\.jpg/);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: /Download the 3 results \(zip\)/ }).click()]);
+  const entries = unzipSync(new Uint8Array(await readFile(await download.path())));
+  expect(Object.keys(entries).sort()).toEqual(['biden-edited.jpg', 'obama2-edited.jpg', 'obama3-edited.jpg']);
+  for (const [name, bytes] of Object.entries(entries)) {
+    const original = await sharp(join(faces, name.replace('-edited.jpg', '.jpg'))).metadata();
+    const edited = await sharp(Buffer.from(bytes)).metadata();
+    expect([edited.format, edited.width, edited.height], name).toEqual(['jpeg', original.width, original.height]);
+  }
 });

@@ -1,3 +1,4 @@
+import { BatchPanel } from './BatchPanel';
 import { useEffect, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import type { CropBox as Box } from '../../src/photo/cars';
 import type { Point } from '../../src/photo/types';
@@ -105,6 +106,7 @@ export function PhotoPanel() {
           ))}
         </ul>
       </details>
+      <BatchPanel />
     </section>
   );
 }
