@@ -122,6 +122,15 @@ describe('PyTorch checkpoint reader', () => {
     await expectCode(loadCheckpoint(bytesSource(evil, 'evil.pt')), 'forbidden-class', /os\.system/);
   });
 
+  it('applies the same refusal to a legacy checkpoint\'s header pickles (sys_info naming posix.system)', async () => {
+    // the legacy magic number, protocol 1001, then a sys_info pickle that names a global instead of holding a dict
+    const magic = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
+    const protocol = [0x80, 0x02, 0x4d, 0xe9, 0x03, 0x2e]; // BININT2 1001, STOP
+    const sysInfo = [0x80, 0x02, ...new TextEncoder().encode('cposix\nsystem\n'), 0x71, 0x00, 0x2e]; // GLOBAL posix.system
+    const legacy = new Uint8Array([...magic, ...protocol, ...sysInfo, ...new Uint8Array(64)]);
+    await expectCode(loadCheckpoint(bytesSource(legacy, 'legacy-evil.pt')), 'forbidden-class', /header refers to the Python object posix\.system/);
+  });
+
   it('refuses impossible tensors and zip entries before reading or allocating anything', async () => {
     const withTensor = (shape: number[], n: number) => torchZip({ state_dict: { 'a.weight': { shape, data: new Float32Array(n) } } });
     await expectCode(loadCheckpoint(bytesSource(withTensor([100000, 100000], 6), 'huge.pt')), 'not-a-checkpoint', /claims 10000000000 elements/);

@@ -276,7 +276,17 @@ async function loadLegacy(source: ByteSource): Promise<Checkpoint> {
 
 async function parseLegacy(source: ByteSource, prefix: Uint8Array): Promise<Checkpoint> {
   const reader = new BufferReader(prefix);
-  const plain = new Parser({ unpicklingTypeOfDictionary: 'Map' });
+  // The header's pickles (protocol, sys_info, the storage keys) are plain numbers, strings, dicts and lists: no class
+  // at all may be named there, so the data pickle's whitelist is not even needed (issue 34: a sys_info naming
+  // posix.system was read as data before; nothing ran, but nothing should be accepted).
+  const refuse = (what: string) => {
+    throw new CheckpointError('forbidden-class', `${source.name}'s header refers to ${what}, which a checkpoint's header never holds; it was not loaded (pickled code is never run)`);
+  };
+  const plain = new Parser({
+    unpicklingTypeOfDictionary: 'Map',
+    nameResolver: { resolve: (module: string, name: string) => refuse(`the Python object ${module}.${name}`) },
+    persistentResolver: { resolve: () => refuse('a persistent object') },
+  });
   // The magic number is an 80-bit LONG1 that pickleparser cannot hold; its bytes were checked by isLegacy.
   if (prefix[LEGACY_MAGIC.length] !== 0x2e) throw new CheckpointError('not-a-checkpoint', `${source.name}: damaged legacy header`);
   reader.skip(LEGACY_MAGIC.length + 1);
