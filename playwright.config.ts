@@ -1,6 +1,7 @@
 import { defineConfig } from '@playwright/test';
 
-const PORT = 5183;
+// E2E_PORT: another port, to run a second suite beside one already running (two checkouts on one machine)
+const PORT = Number(process.env.E2E_PORT ?? 5183);
 
 /** Debian's Chromium (no downloaded browser); WebGPU comes from SwiftShader in headless mode. */
 export const CHROMIUM_ARGS = [

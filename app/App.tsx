@@ -1,5 +1,5 @@
 import { useEffect, useRef } from 'react';
-import { addCheckpoint, boot, dismiss, openPhoto, redo, removeAddedModel, selectModel, undo } from './controller';
+import { addCheckpoint, boot, dismiss, openPhoto, redo, removeAddedModel, selectModel, takeOverSession, undo } from './controller';
 import { AboutPanel } from './components/AboutPanel';
 import { EditPanel } from './components/EditPanel';
 import { OutputPanel } from './components/OutputPanel';
@@ -10,7 +10,7 @@ import { useShallow } from 'zustand/react/shallow';
 import { useStudio } from './store';
 
 export function App() {
-  const { catalog, modelId, model, notices, log, photoOpen } = useStudio(useShallow((s) => ({ catalog: s.catalog, modelId: s.doc.modelId, model: s.model, notices: s.notices, log: s.log, photoOpen: s.photo !== null })));
+  const { catalog, modelId, model, notices, log, photoOpen, readOnly } = useStudio(useShallow((s) => ({ catalog: s.catalog, modelId: s.doc.modelId, model: s.model, notices: s.notices, log: s.log, photoOpen: s.photo !== null, readOnly: s.readOnly })));
   const booted = useRef(false);
 
   useEffect(() => {
@@ -73,6 +73,12 @@ export function App() {
         </div>
         <AboutPanel />
       </header>
+      {readOnly && (
+        <p className="notice" role="status" data-testid="read-only">
+          This session is open in another tab, which saves it: what you do here is not saved.{' '}
+          <button type="button" onClick={() => void takeOverSession()}>Take over here</button>
+        </p>
+      )}
       <div className="notices">
         {notices.map((n) => (
           <p key={n.id} role={n.kind === 'error' ? 'alert' : 'status'} className={n.kind === 'error' ? 'error' : 'notice'}>

@@ -7,6 +7,7 @@ import { loadSession, removeModel, saveDocument, saveSnapshot, storedModels, sto
 import { failed, type ModelSummary, type PhotoInfo, type PhotoPatch, type PhotoResult, type RefineProgressMessage, type Result, type Which } from './protocol';
 import { refinementSettings } from '../src/engine/refine-presets';
 import { storedTaught } from './taught';
+import { canWrite, claimWriter } from './writer';
 import { AUTO_REFINE_KEY, FINE_DETAIL_KEY, NO_PICTURES, PENDING_STEPS, useStudio, type CatalogEntry, type Notice, type PhotoView, type StudioState } from './store';
 
 /**
@@ -225,7 +226,7 @@ let persistTimer: ReturnType<typeof setTimeout> | null = null;
 let reopening = 0;
 
 function schedulePersist(): void {
-  if (reopening) return;
+  if (reopening || !canWrite()) return; // another tab saves this session (app/writer.ts)
   if (persistTimer) clearTimeout(persistTimer);
   persistTimer = setTimeout(() => void persistNow(), 200);
 }
@@ -233,7 +234,7 @@ function schedulePersist(): void {
 export async function persistNow(): Promise<void> {
   persistTimer = null;
   const doc = get().doc;
-  if (!doc.modelId) return;
+  if (!doc.modelId || !canWrite()) return;
   const kept = new Map(D.blobKeys(doc).filter((k) => blobs.has(k)).map((k) => [k, blobs.get(k)!]));
   for (const k of [...blobs.keys()]) if (!kept.has(k)) blobs.delete(k);
   await saveDocument(doc, kept).catch((e) => notify(`Your session could not be saved in this browser (${(e as Error).message}).`, 'error', 'persist'));
@@ -276,6 +277,8 @@ export async function boot(): Promise<void> {
     view({ backend: choice.backend, backendReason: choice.reason, catalog: all, busy: null });
     await engine.watchDeviceLoss(Comlink.proxy((reason: string) => void recoverFromDeviceLoss(reason)));
 
+    // one tab saves the session; another shows it read-only until the person takes over there
+    view({ readOnly: !(await claimWriter(false, lostWriter)) });
     const saved = await loadSession().catch(() => undefined);
     const savedDoc = D.parseDocument(saved?.document);
     const requested = params.get('model');
@@ -292,6 +295,19 @@ export async function boot(): Promise<void> {
   } catch (error) {
     notify(`The engine could not start: ${(error as Error).message}. Try reloading, or ?backend=wasm.`, 'error');
     view({ busy: null });
+  }
+}
+
+/** Another tab took this session over: this one stops saving, and says so. */
+function lostWriter(): void {
+  view({ readOnly: true });
+}
+
+/** This tab saves the session from now on (another tab that did is told, and stops); what is on screen is saved. */
+export async function takeOverSession(): Promise<void> {
+  if (await claimWriter(true, lostWriter)) {
+    view({ readOnly: false });
+    await persistNow();
   }
 }
 
@@ -567,7 +583,7 @@ async function measureIdentity(t: number): Promise<void> {
   const saved = snapshots.subject;
   if (saved && saved.blob === get().doc.photo?.blob) {
     saved.identity = identity;
-    await saveSnapshot('subject', saved).catch(() => undefined);
+    if (canWrite()) await saveSnapshot('subject', saved).catch(() => undefined);
   }
 }
 
@@ -637,7 +653,7 @@ async function keepSnapshot(which: Which, t: number, identity: number | null): P
   if (stale(t, result) || failed(result) || !result || !ref || !modelId) return;
   const saved: SavedSnapshot = { modelId, blob: ref.blob, framing: ref.framing, identity, snapshot: result as SubjectSnapshot };
   snapshots[which] = saved;
-  await saveSnapshot(which, saved).catch(() => undefined); // without it a reload re-inverts; nothing is lost
+  if (canWrite()) await saveSnapshot(which, saved).catch(() => undefined); // without it a reload re-inverts; nothing is lost
 }
 
 // ---- Refinement ----

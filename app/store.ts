@@ -79,6 +79,8 @@ export interface StudioState {
   autoRefine: boolean;
   /** "Keep fine detail" when refining: the photo's detail maps too (a preference of this browser). */
   fineDetail: boolean;
+  /** Another tab saves this session (app/writer.ts): this one edits without saving. */
+  readOnly: boolean;
   /** A folder being edited at once (app/batch.ts): each photo's state, the time left, and the zip when done. */
   batch: { items: BatchItem[]; running: boolean; zip: Blob | null; secondsLeft: number | null } | null;
   /** A slider being taught from examples (app/teaching.ts): how far, what failed, and the outcome. */
@@ -124,4 +126,5 @@ export const useStudio = create<StudioState>(() => ({
   ...NO_PICTURES,
   teaching: null,
   batch: null,
+  readOnly: false,
 }));

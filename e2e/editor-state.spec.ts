@@ -354,3 +354,34 @@ test('13. a folder at once: the edits on screen applied to every photo, failures
     expect([edited.format, edited.width, edited.height], name).toEqual(['jpeg', original.width, original.height]);
   }
 });
+
+test('14. two tabs, one writer: the second shows the session read-only until it takes over, and the first is told', async ({ page, context }) => {
+  test.skip(backend() !== 'wasm', 'the lock does not depend on the backend');
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  await page.waitForTimeout(400); // saved 200 ms after it changes
+  await expect(page.getByTestId('read-only')).toHaveCount(0);
+  const second = await context.newPage();
+  await start(second);
+  await expect(second.getByTestId('read-only')).toBeVisible();
+  await inverted(second);
+  // edits in the read-only tab are not saved: the first tab's reload brings the session as the first tab left it
+  await second.getByTestId('slider-smile').fill('3');
+  await idle(second);
+  await second.waitForTimeout(600);
+  await page.reload();
+  await inverted(page);
+  await expect(page.getByTestId('slider-smile')).toHaveValue('0');
+  // the second tab takes over: the first is told and stops saving; the second's session is saved
+  await second.getByRole('button', { name: 'Take over here' }).click();
+  await expect(second.getByTestId('read-only')).toHaveCount(0);
+  await expect(page.getByTestId('read-only')).toBeVisible();
+  await page.getByTestId('slider-smile').fill('1');
+  await idle(page);
+  await page.waitForTimeout(600);
+  await second.reload();
+  await inverted(second);
+  await expect(second.getByTestId('slider-smile')).toHaveValue('3');
+  await expect(second.getByTestId('read-only')).toHaveCount(0);
+});
