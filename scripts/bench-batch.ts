@@ -54,8 +54,8 @@ async function main() {
     const started = Date.now();
     await page.getByLabel('photos to edit at once').setInputFiles(files);
     await page.waitForFunction(() => document.querySelectorAll('.batch-items li.done, .batch-items li.failed').length >= 10, undefined, { timeout: 0, polling: 200 });
+    const doneAtTen = await done(); // asked at this photo; the browser answers after its next collection
     const atTen = await memory();
-    const doneAtTen = await done();
     await page.waitForFunction((n) => !document.querySelector('[data-testid=batch-status] button') || document.querySelectorAll('.batch-items li.done, .batch-items li.failed').length >= n, count, { timeout: 0, polling: 500 });
     await page.getByRole('button', { name: /Download the \d+ results/ }).waitFor({ timeout: 0 });
     const atEnd = await memory();
@@ -67,7 +67,7 @@ async function main() {
     const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
     const sum = seconds.reduce((a, b) => a + b, 0);
     console.log(`  ${seconds.length} of ${count} edited: ${sum.toFixed(0)} s of engine work, ${((Date.now() - started) / 1000).toFixed(0)} s wall (the memory measurements wait for a collection); a photo: median ${seconds[Math.floor(seconds.length / 2)]} s (${seconds[0]}-${seconds[seconds.length - 1]} s)`);
-    console.log(`  memory of the page and its worker: ${mib(before)} before, ${mib(atTen)} after photo ${doneAtTen}, ${mib(atEnd)} after photo ${count} (${(((atEnd - atTen) / atTen) * 100).toFixed(1)}% from photo ${doneAtTen} to ${count})`);
+    console.log(`  memory of the page and its worker (measureUserAgentSpecificMemory, asked at a photo and answered at the browser's next collection): ${mib(before)} before, ${mib(atTen)} asked at photo ${doneAtTen}, ${mib(atEnd)} after photo ${count} (${(((atEnd - atTen) / atTen) * 100).toFixed(1)}%)`);
     console.log(`  the zip: ${Object.keys(entries).length} JPEGs, ${sizes.every((w) => w && w > 64) ? 'each at its photo\'s size' : 'some not at full size'}`);
     await context.close();
   });
