@@ -353,6 +353,9 @@ test('13. a folder at once: the edits on screen applied to every photo, failures
     const edited = await sharp(Buffer.from(bytes)).metadata();
     expect([edited.format, edited.width, edited.height], name).toEqual(['jpeg', original.width, original.height]);
   }
+  // a whole folder: its images
+  await page.getByLabel('a folder to edit at once').setInputFiles(faces);
+  await expect(status).toContainText('5 of 5 edited', { timeout: 180_000 });
 });
 
 test('14. two tabs, one writer: the second shows the session read-only until it takes over, and the first is told', async ({ page, context }) => {

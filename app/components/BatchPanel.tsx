@@ -21,6 +21,11 @@ export function BatchPanel() {
         <input type="file" accept="image/*" multiple disabled={!inverted || running} aria-label="photos to edit at once"
           onChange={(e) => { const files = [...(e.target.files ?? [])]; e.target.value = ''; if (files.length) void runBatch(files); }} />
       </label>
+      <label>or a folder{' '}
+        {/* a folder's images only (its other files are left out, not reported as failures) */}
+        <input type="file" multiple disabled={!inverted || running} aria-label="a folder to edit at once" {...{ webkitdirectory: '' }}
+          onChange={(e) => { const files = [...(e.target.files ?? [])].filter((f) => f.type.startsWith('image/')); e.target.value = ''; if (files.length) void runBatch(files); }} />
+      </label>
       {batch && (
         <div data-testid="batch-status" role="status">
           <p>
