@@ -58,12 +58,18 @@ function pixels(image: RgbImage): Pixels {
   return Comlink.transfer({ width: image.width, height: image.height, data }, [data.buffer]);
 }
 
-async function png(image: RgbImage): Promise<Blob> {
+/** An image file of `image`: PNG (downloads) or JPEG (a batch's results, quality 0.92). */
+async function encoded(image: RgbImage, type: 'image/png' | 'image/jpeg' = 'image/png'): Promise<Blob> {
   const canvas = new OffscreenCanvas(image.width, image.height);
   const ctx = canvas.getContext('2d')!;
   const p = pixels(image);
   ctx.putImageData(new ImageData(p.data as Uint8ClampedArray<ArrayBuffer>, p.width, p.height), 0, 0);
-  return canvas.convertToBlob({ type: 'image/png' });
+  return canvas.convertToBlob(type === 'image/jpeg' ? { type, quality: 0.92 } : { type });
+}
+
+/** An editor session on a model (face models get the face detector): the photo's, a teaching example's, a batch's. */
+function sessionOn(m: StudioModel): EditorSession {
+  return new EditorSession(m, m.manifest.domain === 'face' ? lazyFaceDetector : null);
 }
 
 /**
@@ -82,7 +88,7 @@ async function use(manifest: BundleManifest, next: StudioModel): Promise<ModelSu
   session?.dispose();
   model?.dispose();
   model = next;
-  session = new EditorSession(next, manifest.domain === 'face' ? lazyFaceDetector : null);
+  session = sessionOn(next);
   return summary(manifest);
 }
 
@@ -323,7 +329,7 @@ const api: EngineApi = {
     return serial(ticket, async () => {
       // a session of its own: the photo being edited, its codes and tuned layers stay as they are
       const m = current().model;
-      const example = new EditorSession(m, m.manifest.domain === 'face' ? lazyFaceDetector : null);
+      const example = sessionOn(m);
       try {
         await example.setPhoto(await decodePhotoBlob(blob, name));
         check(ticket);
@@ -352,8 +358,7 @@ const api: EngineApi = {
   startBatch(ticket, reference) {
     return serial(ticket, async () => {
       batch?.dispose();
-      const m = current().model;
-      batch = new EditorSession(m, m.manifest.domain === 'face' ? lazyFaceDetector : null);
+      batch = sessionOn(current().model);
       if (!reference) return;
       await batch.setPhoto(await decodePhotoBlob(reference.blob, reference.name), 'reference');
       await batch.frame(reference.framing ?? batch.defaultFraming('reference'), 'reference');
@@ -373,10 +378,7 @@ const api: EngineApi = {
         await batch.refine({ ...refinementSettings(refine.fineDetail), steps: refine.steps, identity: false });
       }
       const result = await batch.composite(edits, transfer);
-      const canvas = new OffscreenCanvas(result.width, result.height);
-      const p = pixels(result);
-      canvas.getContext('2d')!.putImageData(new ImageData(p.data as Uint8ClampedArray<ArrayBuffer>, p.width, p.height), 0, 0);
-      const jpeg = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.92 });
+      const jpeg = await encoded(result, 'image/jpeg');
       return { jpeg, width: result.width, height: result.height, ms: performance.now() - started };
     });
   },
@@ -428,11 +430,11 @@ const api: EngineApi = {
   },
 
   editPng(ticket, edits, transfer) {
-    return serial(ticket, async () => png((await current().render(edits, { transfer })).image));
+    return serial(ticket, async () => encoded((await current().render(edits, { transfer })).image));
   },
 
   pasteBackPng(ticket, edits, transfer, paste) {
-    return serial(ticket, async () => png(paste === 'generated'
+    return serial(ticket, async () => encoded(paste === 'generated'
       ? await current().pasteBack((await current().render(edits, { transfer })).image)
       : await current().composite(edits, transfer)));
   },

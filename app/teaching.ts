@@ -1,4 +1,4 @@
-import { teachDirection, type TaughtDirection } from '../src/engine/teach';
+import { ENOUGH_EXAMPLES, taughtDirectionFile, teachDirection, type TaughtDirection } from '../src/engine/teach';
 import { currentTicket, notify, save } from './controller';
 import { engine } from './engine';
 import { failed } from './protocol';
@@ -18,8 +18,6 @@ export interface TeachRequest {
   lacking: File[];
 }
 
-/** Fewer examples than this on a side are refused: a boundary from five photos is a guess. */
-export const FEWEST_EXAMPLES = 10;
 
 let cancelled = false;
 
@@ -35,8 +33,8 @@ export async function teachSlider(request: TeachRequest): Promise<void> {
   if (!model || !modelId || useStudio.getState().teaching?.running) return;
   const name = request.name.trim();
   if (!name) { notify('Give the slider a name first.', 'error', 'teach'); return; }
-  if (request.having.length < FEWEST_EXAMPLES || request.lacking.length < FEWEST_EXAMPLES) {
-    notify(`Teaching a slider takes ${FEWEST_EXAMPLES} or more photos with the attribute and ${FEWEST_EXAMPLES} or more without (given: ${request.having.length} and ${request.lacking.length}).`, 'error', 'teach');
+  if (request.having.length < ENOUGH_EXAMPLES || request.lacking.length < ENOUGH_EXAMPLES) {
+    notify(`Teaching a slider takes ${ENOUGH_EXAMPLES} or more photos with the attribute and ${ENOUGH_EXAMPLES} or more without (given: ${request.having.length} and ${request.lacking.length}).`, 'error', 'teach');
     return;
   }
   cancelled = false;
@@ -66,12 +64,7 @@ export async function teachSlider(request: TeachRequest): Promise<void> {
   const others = request.orthogonalTo.length ? await engine.fixedDirections(currentTicket(), request.orthogonalTo, request.range) : [];
   if (failed(others)) { teaching({ running: false, outcome: `No slider was added: ${others.error.message}` }); return; }
   const taught = teachDirection(having, lacking, others);
-  const file: TaughtDirection = {
-    format: 'stst-taught-direction/1', name, model: { name: model.name, nLatent: model.nLatent, styleDim: model.styleDim }, range: request.range,
-    vector: Array.from(taught.vector, (v) => Number(v.toPrecision(7))),
-    accuracy: { heldOut: Number(taught.heldOut.toFixed(3)), folds: Math.min(5, having.length, lacking.length), with: having.length, without: lacking.length },
-    orthogonalTo: request.orthogonalTo,
-  };
+  const file = taughtDirectionFile(name, { name: model.name, nLatent: model.nLatent, styleDim: model.styleDim }, request.range, taught, { with: having.length, without: lacking.length }, request.orthogonalTo);
   if (!(await addTaught([file], modelId))) { teaching({ running: false }); return; }
   const kept = storeTaught(modelId, file);
   teaching({

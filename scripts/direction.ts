@@ -22,7 +22,7 @@ import { EditorSession } from '../src/engine/session';
 import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
 import { blockJudge, measureOnPhoto, summarise, type SliderJudge, type Trial, type TrialResult } from '../src/engine/slider-effects';
 import { clearlyVisible, notClearBecause } from '../src/engine/slider-rules';
-import { meanStyle, teachDirection, type TaughtDirection } from '../src/engine/teach';
+import { ENOUGH_EXAMPLES, meanStyle, taughtDirectionFile, teachDirection, type TaughtDirection } from '../src/engine/teach';
 import { namedStyleRange } from '../src/models/style-groups';
 import { useNodeBackend } from '../src/node/backend';
 import { useGradients } from '../src/node/gradients';
@@ -62,8 +62,6 @@ function progress(line: string, last: boolean) {
   else if (last) console.error(line);
 }
 
-/** Fewer examples than this on a side still teach, with a warning: the accuracy of 5 + 5 means little. */
-const ENOUGH_EXAMPLES = 10;
 
 async function main() {
   const { values } = parseCli(CLI);
@@ -132,15 +130,7 @@ async function main() {
   }
   const folds = Math.max(2, Number(values.folds));
   const taught = teachDirection(having, lacking, orthogonalTo, folds);
-  const file: TaughtDirection = {
-    format: 'stst-taught-direction/1',
-    name: values.name,
-    model: { name: manifest.name, nLatent, styleDim },
-    range,
-    vector: Array.from(taught.vector, (v) => Number(v.toPrecision(7))),
-    accuracy: { heldOut: Number(taught.heldOut.toFixed(3)), folds: Math.min(folds, having.length, lacking.length), with: having.length, without: lacking.length },
-    orthogonalTo: ids,
-  };
+  const file = taughtDirectionFile(values.name, { name: manifest.name, nLatent, styleDim }, range, taught, { with: having.length, without: lacking.length }, ids);
   await writeFile(values.out, `${JSON.stringify(file)}\n`);
   console.log(`${values.name}: taught from ${having.length} photos with and ${lacking.length} without on styles ${range.start}-${range.end - 1}; ` +
     `held-out accuracy ${(taught.heldOut * 100).toFixed(0)}% (${file.accuracy.folds} folds)${ids.length ? `, orthogonal to ${ids.join(', ')}` : ''} -> ${values.out}`);

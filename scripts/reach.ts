@@ -19,13 +19,14 @@ import type { EditValue } from '../src/engine/model';
 import { StudioModel } from '../src/engine/model';
 import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
 import { EditorSession } from '../src/engine/session';
+import { judgeFor } from '../src/engine/slider-effects';
 import { useNodeBackend } from '../src/node/backend';
 import { useGradients } from '../src/node/gradients';
 import { decodePhoto, nodeFaceDetector } from '../src/node/photo';
 import { resizeRgb } from '../src/photo/resample';
 import { grayscale } from '../src/photo/colour-change';
 import { cropExtent, editableRegion, FOLLOW_CHANGE, maskAt, pasteCrop, type Placement } from '../src/photo/composite';
-import { AlignedFace, type FaceJudgement } from '../src/photo/faces';
+import { AlignedFace } from '../src/photo/faces';
 import { cropRgb } from '../src/photo/raster';
 import type { RgbImage } from '../src/photo/types';
 import type { DirectionSpec } from '../src/weights/bundle';
@@ -49,8 +50,6 @@ const CLI = defineCli({
 });
 const TILE = 192;
 const RULES = ['landmarks', 'follows the change', 'follows, replacing'] as const;
-/** What face-api reads for the three attributes it knows, and which way is the label's. */
-const FACE_API: Record<string, [keyof FaceJudgement, 1 | -1]> = { smiling: ['happy', 1], young: ['age', -1], male: ['male', 1] };
 
 interface Edit { name: string; direction: DirectionSpec; value: number; onSheet: boolean }
 
@@ -112,9 +111,10 @@ async function main() {
             const { mask, base, placement } = made.weight;
             made.result = pasteCrop(made.result, made.image, mask.map((w, i) => Math.max(0, w - base[i])), placement);
           }
-          const judged = FACE_API[edit.direction.id];
+          // face-api reads smiling, young and male (the calibration's judges, src/engine/slider-effects.ts)
+          const judged = judgeFor(model, edit.direction);
           let judge: number | null = null;
-          if (gray && before && judged) judge = Math.sign(edit.value) * judged[1] * ((await gray.judge(grayscale(made.result)))[judged[0]] - before[judged[0]]);
+          if (gray && before && judged?.kind === 'face-api') judge = Math.sign(edit.value) * judged.sign * ((await gray.judge(grayscale(made.result)))[judged.measure] - before[judged.measure]);
           const seam = seamEnergy(photo, made.result, made.weight.mask, made.weight.placement);
           results.push({ photo: file, face, edit: edit.name, rule, reach: made.reach!, seam: seam.ratio, judge });
           if (edit.onSheet) {

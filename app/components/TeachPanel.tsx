@@ -2,7 +2,8 @@ import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { styleGroups } from '../../src/models/style-groups';
 import { useStudio } from '../store';
-import { cancelTeaching, exportTaught, FEWEST_EXAMPLES, importTaught, teachSlider } from '../teaching';
+import { ENOUGH_EXAMPLES } from '../../src/engine/teach';
+import { cancelTeaching, exportTaught, importTaught, teachSlider } from '../teaching';
 
 /**
  * "Teach a slider": photos with an attribute and photos without it, a name and the styles to learn on; the page
@@ -24,7 +25,7 @@ export function TeachPanel() {
     <details className="teach" data-testid="teach">
       <summary>Teach a slider from your photos</summary>
       <p className="hint">
-        {FEWEST_EXAMPLES} or more photos that have something (a hat, a beard, a style) and {FEWEST_EXAMPLES} or more that do not: the
+        {ENOUGH_EXAMPLES} or more photos that have something (a hat, a beard, a style) and {ENOUGH_EXAMPLES} or more that do not: the
         page inverts each and learns the direction between them (InterFaceGAN&apos;s linear boundary). Nothing leaves this browser.
       </p>
       <label>Name <input type="text" value={name} onChange={(e) => setName(e.target.value)} aria-label="slider name" placeholder="e.g. Hat" /></label>

@@ -24,6 +24,9 @@ export interface TaughtDirection {
   orthogonalTo: string[];
 }
 
+/** Examples on each side below which a boundary is a guess (the page refuses fewer; the CLI warns). */
+export const ENOUGH_EXAMPLES = 10;
+
 /** The mean of styles [start, end) of W+ codes laid out [nLatent, dim]: one vector of `dim`. */
 export function meanStyle(codes: ArrayLike<number>, nLatent: number, dim: number, range: StyleRange): Float64Array {
   if (codes.length !== nLatent * dim) throw new RangeError(`codes of ${codes.length} numbers are not ${nLatent} styles of ${dim}`);
@@ -130,7 +133,7 @@ export function heldOutAccuracy(having: Float64Array[], lacking: Float64Array[],
  * (made orthogonal to `orthogonalTo` if given), scaled by the gap between the groups' means along it, so that one
  * slider unit moves a code from the average without to the average with.
  */
-export function teachDirection(having: Float64Array[], lacking: Float64Array[], orthogonalTo: ArrayLike<number>[] = [], folds = 5): { vector: Float64Array; heldOut: number; gap: number } {
+export function teachDirection(having: Float64Array[], lacking: Float64Array[], orthogonalTo: ArrayLike<number>[] = [], folds = 5): { vector: Float64Array; heldOut: number; folds: number; gap: number } {
   // two on each side at least, so that every fold of the accuracy keeps one of each to fit on
   if (having.length < 2 || lacking.length < 2) throw new RangeError('a direction needs at least two examples on each side');
   const boundary = fitBoundary(having, lacking);
@@ -138,7 +141,20 @@ export function teachDirection(having: Float64Array[], lacking: Float64Array[], 
   const mean = (xs: Float64Array[]) => xs.reduce((s, x) => s + dot(normal, x), 0) / xs.length;
   const gap = mean(having) - mean(lacking);
   const k = Math.min(folds, having.length, lacking.length);
-  return { vector: normal.map((v) => v * gap), heldOut: heldOutAccuracy(having, lacking, k), gap };
+  return { vector: normal.map((v) => v * gap), heldOut: heldOutAccuracy(having, lacking, k), folds: k, gap };
+}
+
+/** The file of a taught direction (what the page keeps and exports, and `npm run direction` writes). */
+export function taughtDirectionFile(
+  name: string, model: TaughtDirection['model'], range: StyleRange, taught: ReturnType<typeof teachDirection>,
+  examples: { with: number; without: number }, orthogonalTo: string[],
+): TaughtDirection {
+  return {
+    format: 'stst-taught-direction/1', name, model, range,
+    vector: Array.from(taught.vector, (v) => Number(v.toPrecision(7))),
+    accuracy: { heldOut: Number(taught.heldOut.toFixed(3)), folds: taught.folds, ...examples },
+    orthogonalTo,
+  };
 }
 
 /** Checks a parsed file is a taught direction for a model of this shape; a sentence naming what is wrong otherwise. */
