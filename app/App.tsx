@@ -1,5 +1,4 @@
 import { useEffect, useRef } from 'react';
-import { addCheckpoint, boot, dismiss, openPhoto, redo, removeAddedModel, selectModel, takeOverSession, undo } from './controller';
 import { AboutPanel } from './components/AboutPanel';
 import { EditPanel } from './components/EditPanel';
 import { OutputPanel } from './components/OutputPanel';
@@ -7,24 +6,25 @@ import { PhotoPanel } from './components/PhotoPanel';
 import { ReferencePanel } from './components/ReferencePanel';
 import { ResultPanel } from './components/ResultPanel';
 import { useShallow } from 'zustand/react/shallow';
-import { useStudio } from './store';
+import { useController, useStudio } from './use-studio';
 
 export function App() {
+  const c = useController();
   const { catalog, modelId, model, notices, log, photoOpen, readOnly } = useStudio(useShallow((s) => ({ catalog: s.catalog, modelId: s.doc.modelId, model: s.model, notices: s.notices, log: s.log, photoOpen: s.photo !== null, readOnly: s.readOnly })));
   const booted = useRef(false);
 
   useEffect(() => {
     if (booted.current) return; // React's development double-effect: start once
     booted.current = true;
-    void boot();
-  }, []);
+    void c.models.boot();
+  }, [c]);
 
   useEffect(() => {
     // Drop anywhere, paste anywhere: a photo goes to the editor, a .pt to the converter.
     const take = (file: File | null | undefined) => {
       if (!file) return;
-      if (/\.(pt|pth)$/i.test(file.name)) void addCheckpoint(file);
-      else void openPhoto(file, file.name || 'pasted image', 'subject');
+      if (/\.(pt|pth)$/i.test(file.name)) void c.models.addCheckpoint(file);
+      else void c.photos.open(file, file.name || 'pasted image', 'subject');
     };
     const onDrop = (e: DragEvent) => { e.preventDefault(); take(e.dataTransfer?.files?.[0]); };
     const onDragOver = (e: DragEvent) => e.preventDefault();
@@ -36,7 +36,7 @@ export function App() {
       if (!(e.ctrlKey || e.metaKey) || e.key.toLowerCase() !== 'z') return;
       if (typingInto(e.target)) return; // the field's own undo (the slider filter, a name)
       e.preventDefault();
-      if (e.shiftKey) redo(); else undo();
+      if (e.shiftKey) c.edits.redo(); else c.edits.undo();
     };
     window.addEventListener('drop', onDrop);
     window.addEventListener('dragover', onDragOver);
@@ -58,14 +58,14 @@ export function App() {
         <StatusLine />
         <div className="models">
           <label>Model{' '}
-            <select value={modelId ?? ''} onChange={(e) => { const c = catalog.find((x) => x.id === e.target.value); if (c) void selectModel(c); }} aria-label="model">
+            <select value={modelId ?? ''} onChange={(e) => { const entry = catalog.find((x) => x.id === e.target.value); if (entry) void c.models.select(entry); }} aria-label="model">
               {catalog.filter((c) => !c.hidden || c.id === modelId).map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
             </select>
           </label>
           <label className="file">Add an official checkpoint (.pt){' '}
-            <input type="file" accept=".pt,.pth" data-testid="checkpoint-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void addCheckpoint(f); e.target.value = ''; }} />
+            <input type="file" accept=".pt,.pth" data-testid="checkpoint-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void c.models.addCheckpoint(f); e.target.value = ''; }} />
           </label>
-          {entry && !entry.path && <button type="button" onClick={() => void removeAddedModel(entry)}>Remove this model from the browser</button>}
+          {entry && !entry.path && <button type="button" onClick={() => void c.models.removeAdded(entry)}>Remove this model from the browser</button>}
           {entry?.note && <small className="model-note" data-testid="model-note">{entry.note}</small>}
           {model && <small data-testid="model-summary"> {model.domain}, {model.inputSize.join('×')} → {model.outputSize}px · {Object.entries(model.parameters).filter(([, n]) => n > 0).map(([k, n]) => `${k === 'editBlocks' ? 'editing blocks' : k} ${(n / 1e6).toFixed(2)}M`).join(', ')} · {model.source}</small>}
           {model && <small className="model-note" data-testid="model-terms">Terms of this model: {model.license}</small>}
@@ -76,13 +76,13 @@ export function App() {
       {readOnly && (
         <p className="notice" role="status" data-testid="read-only">
           This session is open in another tab, which saves it: what you do here is not saved.{' '}
-          <button type="button" onClick={() => void takeOverSession()}>Take over here</button>
+          <button type="button" onClick={() => void c.models.takeOver()}>Take over here</button>
         </p>
       )}
       <div className="notices">
         {notices.map((n) => (
           <p key={n.id} role={n.kind === 'error' ? 'alert' : 'status'} className={n.kind === 'error' ? 'error' : 'notice'}>
-            {n.text} <button type="button" className="close" onClick={() => dismiss(n.id)} aria-label="dismiss">×</button>
+            {n.text} <button type="button" className="close" onClick={() => c.notices.dismiss(n.id)} aria-label="dismiss">×</button>
           </p>
         ))}
       </div>

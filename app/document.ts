@@ -1,3 +1,4 @@
+import type { EditValue } from '../src/engine/model';
 import type { Framing, Transfer } from '../src/engine/session';
 import type { StyleRange } from '../src/models/editing';
 
@@ -71,6 +72,13 @@ export function sameEdits(a: EditState, b: EditState): boolean {
     if (x?.start !== y?.start || x?.end !== y?.end) return false;
   }
   return true;
+}
+
+/** Slider state -> the engine's edit list (ranges the person changed override the direction's own). */
+export function editList(edits: EditState): EditValue[] {
+  return Object.entries(edits.values)
+    .filter(([, v]) => v !== 0)
+    .map(([direction, value]) => ({ direction, value, range: edits.ranges[direction] }));
 }
 
 // ---- Transitions: each returns a new document (or the same one when nothing changes). ----

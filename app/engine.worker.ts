@@ -20,7 +20,7 @@ import type { BundleManifest } from '../src/weights/bundle';
 import { convertCheckpoint } from '../src/weights/convert';
 import { publishedDirections } from '../src/weights/official-directions';
 import { httpFiles, loadBundle, memoryFiles, type LoadProgress } from '../src/weights/loader';
-import { SHOWN_MAX_SIDE, type BackendChoice, type EngineApi, type FaceBox, type Inversion, type ModelSummary, type Pixels, type PhotoInfo, type Result, type WorkerError } from './protocol';
+import { SHOWN_MAX_SIDE, type BackendChoice, type EngineApi, type FaceBox, type ModelSummary, type Picture, type Pixels, type PhotoInfo, type PhotoOutcome, type Result, type WorkerError } from './protocol';
 
 let model: StudioModel | null = null;
 let session: EditorSession | null = null;
@@ -163,6 +163,25 @@ function photoInfo(photo: RgbImage, faces: FaceBox[], framing: Framing | null, n
   return { width: photo.width, height: photo.height, thumb: pixels(small), thumbScale: factor, faces, framing, noFace };
 }
 
+/**
+ * The generator's edit; a full render also brings the edit in the photo: whole when `whole` or when the photo is
+ * shown shrunk, else only the part any edit can change (a patch the page writes over the result it shows).
+ */
+async function renderPicture(edits: EditValue[], preview: boolean, transfer: Transfer | null, whole: boolean): Promise<Picture> {
+  if (preview) {
+    const { image, ms, prepared } = await current().render(edits, { preview, transfer });
+    return { image: pixels(image), ms, prepared };
+  }
+  const photo = current().photo();
+  const inRegion = !whole && Math.max(photo.width, photo.height) <= SHOWN_MAX_SIDE;
+  const { image, result: full, region, renderMs, compositeMs } = await current().renderWithComposite(edits, transfer, { inRegion });
+  if (region) {
+    return { image: pixels(image), ms: renderMs, result: { patch: pixels(full), region, factor: 1 as const, width: photo.width, height: photo.height, ms: compositeMs } };
+  }
+  const shown = downscaleRgb(full, SHOWN_MAX_SIDE);
+  return { image: pixels(image), ms: renderMs, result: { image: pixels(shown.image), factor: shown.factor, width: full.width, height: full.height, ms: compositeMs } };
+}
+
 const faceBoxes = (faces: Array<FaceBox & object>): FaceBox[] => faces.map(({ box, score }) => ({ box, score }));
 
 let choice: Promise<BackendChoice> | null = null; // one start per worker (React's double effects would race it)
@@ -230,33 +249,36 @@ const api: EngineApi = {
     return serial(ticket, async () => use(manifest, new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights)));
   },
 
-  openPhoto(ticket, blob, name, which) {
+  invertPhoto(ticket, { which, file, framing: asked, edits, transfer }, onStage): Promise<Result<PhotoOutcome>> {
     return serial(ticket, async () => {
-      const photo = await decodePhotoBlob(blob, name);
-      check(ticket);
-      let faces: FaceBox[] = [];
-      let noFace: string | undefined;
-      try {
-        faces = faceBoxes(await current().setPhoto(photo, which));
-      } catch (error) {
-        if (error instanceof PhotoError && error.code === 'no-face') noFace = error.message; else throw error;
+      const s = current();
+      // Each stage's report is awaited: it crosses on its own channel, and must reach the page before the answer.
+      const report = async (stage: Parameters<NonNullable<typeof onStage>>[0]) => { await onStage?.(stage); check(ticket); };
+      let framing = asked ?? null; // a saved framing (hand-placed points) holds even where no face is found
+      if (file) {
+        const started = performance.now();
+        const photo = await decodePhotoBlob(file.blob, file.name);
+        check(ticket);
+        let faces: FaceBox[] = [];
+        let noFace: string | undefined;
+        try {
+          faces = faceBoxes(await s.setPhoto(photo, which));
+        } catch (error) {
+          if (error instanceof PhotoError && error.code === 'no-face') noFace = error.message; else throw error;
+        }
+        framing ??= noFace ? null : s.defaultFraming(which);
+        await report({ stage: 'opened', photo: photoInfo(photo, faces, framing, noFace), ms: performance.now() - started });
+        if (!framing) return { framing: null, snapshot: null };
       }
-      return photoInfo(photo, faces, noFace ? null : current().defaultFraming(which), noFace);
-    });
-  },
-
-  frame(ticket, framing, which) {
-    return serial(ticket, async () => {
-      const t = performance.now();
-      const aligned = await current().frame(framing, which);
-      return { aligned: pixels(aligned), ms: performance.now() - t };
-    });
-  },
-
-  invert(ticket, which): Promise<Result<Inversion>> {
-    return serial(ticket, async () => {
-      const { reconstruction, mse, ms } = await current().invert(which, { identity: false });
-      return { reconstruction: pixels(reconstruction), mse, ms };
+      framing ??= s.defaultFraming(which);
+      const aligning = performance.now();
+      const aligned = await s.frame(framing, which);
+      await report({ stage: 'aligned', aligned: pixels(aligned), ms: performance.now() - aligning });
+      const { reconstruction, mse, ms } = await s.invert(which, { identity: false });
+      await report({ stage: 'inverted', reconstruction: pixels(reconstruction), mse, ms });
+      if (which === 'reference') return { framing, snapshot: await s.snapshot('reference') };
+      const picture = await renderPicture(edits, false, transfer, true);
+      return { framing, picture, snapshot: await s.snapshot('subject'), original: pixels(downscaleRgb(s.photo(), SHOWN_MAX_SIDE).image) };
     });
   },
 
@@ -284,7 +306,8 @@ const api: EngineApi = {
       check(ticket);
       current().restore(photo, snapshot, which);
       const { reconstruction, mse } = await current().reconstruct(which);
-      return { ...photoInfo(photo, faceBoxes(snapshot.faces), framing), aligned: pixels(snapshot.aligned), reconstruction: pixels(reconstruction), mse };
+      const original = which === 'subject' ? pixels(downscaleRgb(photo, SHOWN_MAX_SIDE).image) : undefined;
+      return { ...photoInfo(photo, faceBoxes(snapshot.faces), framing), aligned: pixels(snapshot.aligned), reconstruction: pixels(reconstruction), mse, original };
     });
   },
 
@@ -396,21 +419,7 @@ const api: EngineApi = {
   },
 
   render(ticket, edits: EditValue[], preview, transfer: Transfer | null, whole = true) {
-    return besideRefinement(ticket, async () => {
-      if (preview) {
-        const { image, ms, prepared } = await current().render(edits, { preview, transfer });
-        return { image: pixels(image), ms, prepared };
-      }
-      const photo = current().photo();
-      const inRegion = !whole && Math.max(photo.width, photo.height) <= SHOWN_MAX_SIDE; // shown shrunk: whole
-      const { image, result: full, region, renderMs, compositeMs } = await current().renderWithComposite(edits, transfer, { inRegion });
-      if (region) {
-        return { image: pixels(image), ms: renderMs, result: { patch: pixels(full), region, factor: 1 as const, width: photo.width, height: photo.height, ms: compositeMs } };
-      }
-      const shown = downscaleRgb(full, SHOWN_MAX_SIDE);
-      const result = { image: pixels(shown.image), factor: shown.factor, width: full.width, height: full.height, ms: compositeMs };
-      return { image: pixels(image), ms: renderMs, result };
-    });
+    return besideRefinement(ticket, () => renderPicture(edits, preview, transfer, whole));
   },
 
   anticipate(ticket, candidates: EditValue[][], transfer: Transfer | null) {
@@ -423,10 +432,6 @@ const api: EngineApi = {
       }
       return made;
     });
-  },
-
-  original(ticket) {
-    return serial(ticket, async () => pixels(downscaleRgb(current().photo(), SHOWN_MAX_SIDE).image));
   },
 
   editPng(ticket, edits, transfer) {

@@ -72,7 +72,36 @@ export interface PhotoPatch { patch: Pixels; region: PhotoRegion; factor: 1; wid
 /** The longest side of the photo result on the page (a 16 MP photo is shown whole; larger ones are shrunk for the screen). */
 export const SHOWN_MAX_SIDE = 4096;
 
-export interface Inversion { reconstruction: Pixels; mse: number; ms: number }
+/** A render's answer: the generator's picture, and after a full render the edit in the photo. */
+export interface Picture { image: Pixels; ms: number; prepared?: boolean; result?: PhotoResult | PhotoPatch }
+
+/** What a photo's pipeline is asked to do (EngineApi.invertPhoto). */
+export interface PhotoRequest {
+  which: Which;
+  /** A photo to open (decode, find faces); absent: the photo the engine holds, framed again. */
+  file?: { blob: Blob; name: string };
+  /** The crop to use; absent: the engine's proposal (the largest face, the centred crop). */
+  framing?: Framing;
+  /** The subject's first picture shows these (the document's edits and the transfer in force). */
+  edits: EditValue[];
+  transfer: Transfer | null;
+}
+
+/** A pipeline's stages as they finish, in order; the answer comes after the last. */
+export type PhotoStage =
+  | { stage: 'opened'; photo: PhotoInfo; ms: number }
+  | { stage: 'aligned'; aligned: Pixels; ms: number }
+  | { stage: 'inverted'; reconstruction: Pixels; mse: number; ms: number };
+
+export interface PhotoOutcome {
+  /** The framing used; null when no face was found (the pipeline ended after 'opened'). */
+  framing: Framing | null;
+  /** The inversion as plain data, for an instant restore. */
+  snapshot: SubjectSnapshot | null;
+  /** The subject's first picture with the request's edits, and the photo as dropped at the size it is shown. */
+  picture?: Picture;
+  original?: Pixels;
+}
 
 export interface BackendChoice {
   backend: string;
@@ -118,26 +147,27 @@ export interface EngineApi {
   convert(ticket: number, file: File, fp16: boolean, onLog?: (line: string) => void): Promise<Result<{ model: ModelSummary; manifest: BundleManifest; shards: Uint8Array[] }>>;
   loadStoredModel(ticket: number, manifest: BundleManifest, shards: Uint8Array[]): Promise<Result<ModelSummary>>;
 
-  /** Decodes a photo and finds its faces (or proposes the car crop). */
-  openPhoto(ticket: number, blob: Blob, name: string, which: Which): Promise<Result<PhotoInfo>>;
+  /**
+   * A photo's whole pipeline in one call: decode and detect (when `file` is given), align, invert, and for the subject
+   * its first picture with the document's edits, its "before" and its snapshot. Each stage is reported as it
+   * finishes (the page shows the aligned crop before the slower inversion); a newer ticket stops it at the next stage.
+   */
+  invertPhoto(ticket: number, request: PhotoRequest, onStage?: (stage: PhotoStage) => void): Promise<Result<PhotoOutcome>>;
   /**
    * Gets ready for a first photo while the person picks one: one blank inference sets up the networks' kernels
    * (packed filters, compiled shaders), and a face model's face-api networks load. Queued: a photo dropped meanwhile
    * waits for it, not longer.
    */
   prepareForPhoto(ticket: number): Promise<Result<void>>;
-  /** Aligns (or crops) the photo: the aligned input is shown before the slower inversion. */
-  frame(ticket: number, framing: Framing, which: Which): Promise<Result<{ aligned: Pixels; ms: number }>>;
-  invert(ticket: number, which: Which): Promise<Result<Inversion>>;
   /**
    * face-api's distance between the photo's face and its reconstruction's (null: no face model, or no face found in
    * one of them). Asked for after the picture is shown: it runs three of face-api's networks.
    */
   identity(ticket: number): Promise<Result<number | null>>;
-  /** The photo's inversion as plain data, to be kept for an instant restore. */
+  /** The photo's inversion as plain data, to be kept for an instant restore (after a refinement or imported codes). */
   snapshot(ticket: number, which: Which): Promise<Result<SubjectSnapshot | null>>;
-  /** Takes a photo back with its snapshot: decode only, no detection, alignment or encoder. */
-  restorePhoto(ticket: number, blob: Blob, name: string, which: Which, snapshot: SubjectSnapshot, framing: Framing | null): Promise<Result<PhotoInfo & { aligned: Pixels; reconstruction: Pixels; mse: number }>>;
+  /** Takes a photo back with its snapshot: decode only, no detection, alignment or encoder; a subject's "before" with it. */
+  restorePhoto(ticket: number, blob: Blob, name: string, which: Which, snapshot: SubjectSnapshot, framing: Framing | null): Promise<Result<PhotoInfo & { aligned: Pixels; reconstruction: Pixels; mse: number; original?: Pixels }>>;
 
   /** Pivotal tuning of the photo (src/engine/refine.ts), with progress and a live preview; cancelRefine stops it. */
   refine(ticket: number, steps: number, fineDetail: boolean, onProgress?: (p: RefineProgressMessage) => void): Promise<Result<RefineOutcome>>;
@@ -170,14 +200,12 @@ export interface EngineApi {
    * The generator's edit; a full render (not a preview) also brings the edit in the photo: whole (PhotoResult) when
    * `whole` or when the photo is shown shrunk, else the part that can change (PhotoPatch).
    */
-  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null, whole?: boolean): Promise<Result<{ image: Pixels; ms: number; prepared?: boolean; result?: PhotoResult | PhotoPatch }>>;
+  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null, whole?: boolean): Promise<Result<Picture>>;
   /**
    * Makes previews of these edit lists ahead of the hand (a held slider's neighbouring positions, nearest first),
    * so that the move to one of them shows at once. Stops at once for any other request. Resolves with how many it made.
    */
   anticipate(ticket: number, candidates: EditValue[][], transfer: Transfer | null): Promise<Result<number>>;
-  /** The subject photo as it was dropped, at the size the result is shown (the "before"). */
-  original(ticket: number): Promise<Result<Pixels>>;
   editPng(ticket: number, edits: EditValue[], transfer: Transfer | null): Promise<Result<Blob>>;
   /** The edit in the photo at its full resolution: the photo's own detail plus the edit's change, or the generated crop pasted in. */
   pasteBackPng(ticket: number, edits: EditValue[], transfer: Transfer | null, paste: 'change' | 'generated'): Promise<Result<Blob>>;

@@ -1,11 +1,12 @@
-import { create } from 'zustand';
+import { createStore, type StoreApi } from 'zustand/vanilla';
 import { emptyDocument, type StudioDocument } from './document';
 import type { FaceBox, ModelSummary, PhotoResult, Pixels } from './protocol';
 
 /**
  * The page's state: the document (what the user made; changed only through document.ts's transitions, by the
  * controller) and the view (what the engine has computed for it: pictures, figures, progress, notices).
- * Components read it and send commands to the controller; they never write it.
+ * Components read it (use-studio.ts) and send commands to the controller; they never write it. Each controller has
+ * its own store: the page's one, a test's one.
  */
 export interface CatalogEntry {
   id: string;
@@ -90,15 +91,6 @@ export interface StudioState {
 export const AUTO_REFINE_KEY = 'style-transformer-studio:auto-refine';
 export const FINE_DETAIL_KEY = 'style-transformer-studio:fine-detail';
 
-function storedFlag(key: string, otherwise = false): boolean {
-  try {
-    const stored = localStorage.getItem(key);
-    return stored === null ? otherwise : stored === '1';
-  } catch {
-    return otherwise;
-  }
-}
-
 export const PENDING_STEPS: Record<Step, StepState> = { decode: 'pending', detect: 'pending', align: 'pending', invert: 'pending' };
 
 /** The view of "no photo": nothing from an earlier photo or model stays on screen. */
@@ -107,24 +99,29 @@ export const NO_PICTURES = {
   reference: null, referenceReady: false, steps: PENDING_STEPS, refining: null, refineFigures: null,
 } satisfies Partial<StudioState>;
 
-export const useStudio = create<StudioState>(() => ({
-  doc: emptyDocument(),
-  backend: null,
-  backendReason: null,
-  timings: {},
-  catalog: [],
-  loadedModelId: null,
-  model: null,
-  busy: null,
-  rendering: false,
-  fullRenders: 0,
-  autoRefine: storedFlag(AUTO_REFINE_KEY, true), // every new photo is refined unless the person turned it off
-  fineDetail: storedFlag(FINE_DETAIL_KEY, true), // on unless the person turned it off
-  progress: null,
-  notices: [],
-  log: [],
-  ...NO_PICTURES,
-  teaching: null,
-  batch: null,
-  readOnly: false,
-}));
+export type StudioStore = StoreApi<StudioState>;
+
+/** A store for a controller; `preference` reads this browser's settings (null: never set). */
+export function createStudioStore(preference: (key: string) => boolean | null = () => null): StudioStore {
+  return createStore<StudioState>()(() => ({
+    doc: emptyDocument(),
+    backend: null,
+    backendReason: null,
+    timings: {},
+    catalog: [],
+    loadedModelId: null,
+    model: null,
+    busy: null,
+    rendering: false,
+    fullRenders: 0,
+    autoRefine: preference(AUTO_REFINE_KEY) ?? true, // every new photo is refined unless the person turned it off
+    fineDetail: preference(FINE_DETAIL_KEY) ?? true, // on unless the person turned it off
+    progress: null,
+    notices: [],
+    log: [],
+    ...NO_PICTURES,
+    teaching: null,
+    batch: null,
+    readOnly: false,
+  }));
+}

@@ -1,5 +1,5 @@
 import { useShallow } from 'zustand/react/shallow';
-import { useStudio } from '../store';
+import { useStudio } from '../use-studio';
 
 /**
  * What a person may do with what they see, and whose work it is: the project's licence, the open model's terms,

@@ -1,17 +1,15 @@
 import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import type { DirectionSpec } from '../../src/weights/bundle';
-import {
-  applyPreviousEdits, commitEdit, dismissPreviousEdits, editList, holdSlider, letGoSlider, previewEdit, redo, resetEdits, setEditRange, setEditValue, undo,
-} from '../controller';
 import { styleGroups } from '../../src/models/style-groups';
-import { canRedo, canUndo } from '../document';
+import { canRedo, canUndo, editList } from '../document';
 import { sliderPanel, sliderStep, type PanelSlider } from '../sliders';
-import { useStudio } from '../store';
+import { useController, useStudio } from '../use-studio';
 import { TeachPanel } from './TeachPanel';
 
 
 export function EditPanel() {
+  const c = useController();
   // What the panel shows besides the sliders; each slider row follows its own value (a drag re-renders one row).
   const { model, inverted, undoable, redoable, edited, previousEdits } = useStudio(useShallow((s) => ({
     model: s.model, inverted: s.reconstruction !== null, undoable: canUndo(s.doc), redoable: canRedo(s.doc),
@@ -26,15 +24,15 @@ export function EditPanel() {
     <section aria-labelledby="edit-heading" className="panel edits">
       <h2 id="edit-heading">Edit</h2>
       <p>
-        <button type="button" onClick={undo} disabled={!undoable} aria-keyshortcuts="Control+Z">Undo</button>{' '}
-        <button type="button" onClick={redo} disabled={!redoable} aria-keyshortcuts="Control+Shift+Z">Redo</button>{' '}
-        <button type="button" onClick={resetEdits} disabled={!edited}>Reset all</button>
+        <button type="button" onClick={c.edits.undo} disabled={!undoable} aria-keyshortcuts="Control+Z">Undo</button>{' '}
+        <button type="button" onClick={c.edits.redo} disabled={!redoable} aria-keyshortcuts="Control+Shift+Z">Redo</button>{' '}
+        <button type="button" onClick={c.edits.reset} disabled={!edited}>Reset all</button>
       </p>
       {previousEdits && !disabled && (
         <p className="offer" role="group" aria-label="previous edits">
           This photo starts unedited.{' '}
-          <button type="button" onClick={applyPreviousEdits}>Apply the previous photo's edits ({editList(previousEdits).length})</button>{' '}
-          <button type="button" onClick={dismissPreviousEdits} aria-label="keep this photo unedited">×</button>
+          <button type="button" onClick={c.edits.applyPrevious}>Apply the previous photo's edits ({editList(previousEdits).length})</button>{' '}
+          <button type="button" onClick={c.edits.dismissPrevious} aria-label="keep this photo unedited">×</button>
         </p>
       )}
       {model.directions.length === 0 && <p>This model offers no editing directions: convert it with its directions (npm run convert -- --directions; the released FFHQ and cars checkpoints get their published ones by themselves).</p>}
@@ -64,6 +62,7 @@ export function EditPanel() {
 }
 
 const SliderRow = memo(function SliderRow({ slider: s, ranges, disabled }: { slider: PanelSlider; ranges: ReturnType<typeof styleGroups>; disabled: boolean }) {
+  const c = useController();
   const d = s.direction;
   const value = useStudio((st) => st.doc.edits.values[d.id] ?? 0);
   const range = useStudio((st) => st.doc.edits.ranges[d.id]) ?? d.range;
@@ -74,11 +73,11 @@ const SliderRow = memo(function SliderRow({ slider: s, ranges, disabled }: { sli
       <Slider direction={d} value={value} disabled={disabled} />
       <output htmlFor={`slider-${d.id}`}>{value.toFixed(Math.max(1, Math.ceil(-Math.log10((d.max - d.min) / 100))))}</output>
       <select aria-label={`styles moved by ${s.name}`} value={group} disabled={disabled}
-        onChange={(e) => { const g = ranges.find((r) => r.name === e.target.value); if (g) setEditRange(d.id, { start: g.start, end: g.end }); }}>
+        onChange={(e) => { const g = ranges.find((r) => r.name === e.target.value); if (g) c.edits.setRange(d.id, { start: g.start, end: g.end }); }}>
         {ranges.map((g) => <option key={g.name} value={g.name}>{g.name} ({g.start}–{g.end - 1})</option>)}
         {group === 'custom' && <option value="custom">styles {range.start}–{range.end - 1}</option>}
       </select>
-      <button type="button" aria-label={`reset ${s.name}`} disabled={value === 0} onClick={() => setEditValue(d.id, 0)}>↺</button>
+      <button type="button" aria-label={`reset ${s.name}`} disabled={value === 0} onClick={() => c.edits.setValue(d.id, 0)}>↺</button>
     </li>
   );
 });
@@ -89,22 +88,24 @@ const SliderRow = memo(function SliderRow({ slider: s, ranges, disabled }: { sli
  * released or focus leaves. React's onChange fires on every move, so `change` is listened to natively.
  */
 function Slider({ direction: d, value, disabled }: { direction: DirectionSpec; value: number; disabled: boolean }) {
+  const c = useController();
   const input = useRef<HTMLInputElement>(null);
   useEffect(() => {
     const el = input.current;
     if (!el) return;
-    el.addEventListener('change', commitEdit);
-    return () => el.removeEventListener('change', commitEdit);
+    const commit = c.edits.commit;
+    el.addEventListener('change', commit);
+    return () => el.removeEventListener('change', commit);
   }, []);
   return (
     <input
       ref={input} id={`slider-${d.id}`} type="range" min={d.min} max={d.max} step={sliderStep(d)} value={value}
       disabled={disabled} data-testid={`slider-${d.id}`}
-      onChange={(e) => previewEdit(d.id, Number(e.target.value))}
-      onPointerDown={() => holdSlider(d.id)} onFocus={() => holdSlider(d.id)}
+      onChange={(e) => c.edits.preview(d.id, Number(e.target.value))}
+      onPointerDown={() => c.renders.hold(d.id)} onFocus={() => c.renders.hold(d.id)}
       // A hand still moving (a position the step swallows included) is not holding it still.
-      onPointerMove={(e) => { if (e.buttons) holdSlider(d.id); }} onInput={() => holdSlider(d.id)}
-      onPointerUp={commitEdit} onKeyUp={commitEdit} onBlur={() => { commitEdit(); letGoSlider(d.id); }}
+      onPointerMove={(e) => { if (e.buttons) c.renders.hold(d.id); }} onInput={() => c.renders.hold(d.id)}
+      onPointerUp={c.edits.commit} onKeyUp={c.edits.commit} onBlur={() => { c.edits.commit(); c.renders.letGo(d.id); }}
     />
   );
 }

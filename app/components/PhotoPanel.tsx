@@ -2,9 +2,9 @@ import { BatchPanel } from './BatchPanel';
 import { useEffect, useRef, useState, type PointerEvent as ReactPointerEvent } from 'react';
 import type { CropBox as Box } from '../../src/photo/cars';
 import type { Point } from '../../src/photo/types';
-import { openPhoto, reframe } from '../controller';
 import { useShallow } from 'zustand/react/shallow';
-import { useStudio, type Step } from '../store';
+import type { Step } from '../store';
+import { useController, useStudio } from '../use-studio';
 import { ImageCanvas } from './ImageCanvas';
 
 interface GalleryItem { file: string; domain: 'face' | 'car'; credit: string }
@@ -15,6 +15,7 @@ const THUMB = 260;
 const STEP_LABELS: Record<Step, string> = { decode: 'Decode', detect: 'Find the face', align: 'Align', invert: 'Invert' };
 
 export function PhotoPanel() {
+  const c = useController();
   const { photo, steps, model, framing } = useStudio(useShallow((s) => ({ photo: s.photo, steps: s.steps, model: s.model, framing: s.doc.photo?.framing ?? null })));
   const [gallery, setGallery] = useState<GalleryItem[]>([]);
   const [points, setPoints] = useState<Point[]>([]);
@@ -30,7 +31,7 @@ export function PhotoPanel() {
     const next = [...points, { x: x * photo.thumbScale, y: y * photo.thumbScale }];
     if (next.length < 3) { setPoints(next); return; }
     setPoints([]);
-    await reframe({ kind: 'manual', points: { eyeLeft: next[0], eyeRight: next[1], mouth: next[2] } });
+    await c.photos.reframe({ kind: 'manual', points: { eyeLeft: next[0], eyeRight: next[1], mouth: next[2] } });
   }
 
   const box = framing?.box;
@@ -38,7 +39,7 @@ export function PhotoPanel() {
     if (!photo || !box) return;
     const width = Math.max(16, box.width * grow);
     const height = width * (box.height / box.width);
-    void reframe({ kind: 'car', box: insidePhoto({ x: box.x + dx * box.width + (box.width - width) / 2, y: box.y + dy * box.height + (box.height - height) / 2, width, height }, photo) });
+    void c.photos.reframe({ kind: 'car', box: insidePhoto({ x: box.x + dx * box.width + (box.width - width) / 2, y: box.y + dy * box.height + (box.height - height) / 2, width, height }, photo) });
   };
 
   return (
@@ -46,7 +47,7 @@ export function PhotoPanel() {
       <h2 id="photo-heading">Photo</h2>
       <label className="file">
         Open a {domain === 'car' ? 'car' : 'face'} photo{' '}
-        <input type="file" accept="image/*" data-testid="photo-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void openPhoto(f, f.name, 'subject'); e.target.value = ''; }} />
+        <input type="file" accept="image/*" data-testid="photo-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void c.photos.open(f, f.name, 'subject'); e.target.value = ''; }} />
       </label>
       <p className="hint">or drop it anywhere on the page, or paste it (Ctrl+V).</p>
       <ol className="steps" aria-label="progress">
@@ -61,16 +62,16 @@ export function PhotoPanel() {
                 key={i} type="button" className="face-box" tabIndex={-1} aria-hidden="true"
                 data-selected={framing?.faceIndex === i}
                 style={{ left: (f.box.x / photo.width) * THUMB, top: (f.box.y / photo.width) * THUMB, width: (f.box.width / photo.width) * THUMB, height: (f.box.height / photo.width) * THUMB }}
-                onClick={() => void reframe({ kind: 'face', faceIndex: i })}
+                onClick={() => void c.photos.reframe({ kind: 'face', faceIndex: i })}
               >{i + 1}</button>
             ))}
-            {box && <CropBox box={box} photo={photo} scale={THUMB / photo.width} onChange={(b) => void reframe({ kind: 'car', box: b })} />}
+            {box && <CropBox box={box} photo={photo} scale={THUMB / photo.width} onChange={(b) => void c.photos.reframe({ kind: 'car', box: b })} />}
           </div>
           {photo.faces.length > 1 && (
             <div role="group" aria-label="faces found">
               {photo.faces.length} faces found:{' '}
               {photo.faces.map((f, i) => (
-                <button key={i} type="button" aria-pressed={framing?.faceIndex === i} onClick={() => void reframe({ kind: 'face', faceIndex: i })}>
+                <button key={i} type="button" aria-pressed={framing?.faceIndex === i} onClick={() => void c.photos.reframe({ kind: 'face', faceIndex: i })}>
                   Face {i + 1}{i === 0 ? ' (largest)' : ''}
                 </button>
               ))}
@@ -98,7 +99,7 @@ export function PhotoPanel() {
         <ul>
           {gallery.filter((g) => g.domain === domain).map((g) => (
             <li key={g.file}>
-              <button type="button" onClick={() => void fetch(`/gallery/${g.file}`).then((r) => r.blob()).then((b) => openPhoto(b, g.file, 'subject'))}>
+              <button type="button" onClick={() => void fetch(`/gallery/${g.file}`).then((r) => r.blob()).then((b) => c.photos.open(b, g.file, 'subject'))}>
                 <img src={`/gallery/${g.file}`} alt={g.file} width={64} height={64} />
               </button>
               <small>{g.credit}</small>

@@ -1,6 +1,6 @@
 import { memo, useEffect, useRef, useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { useStudio } from '../store';
+import { useStudio } from '../use-studio';
 import { ImageCanvas } from './ImageCanvas';
 
 /**

@@ -1,10 +1,10 @@
 import { attributeLabel } from '../../src/weights/celeba';
-import { openPhoto, removeReference, setTransfer } from '../controller';
 import { useShallow } from 'zustand/react/shallow';
-import { useStudio } from '../store';
+import { useController, useStudio } from '../use-studio';
 import { ImageCanvas } from './ImageCanvas';
 
 export function ReferencePanel() {
+  const c = useController();
   const { model, reference, referenceReady, transfer, inverted } = useStudio(useShallow((s) => ({
     model: s.model, reference: s.reference, referenceReady: s.referenceReady, transfer: s.doc.transfer, inverted: s.reconstruction !== null,
   })));
@@ -20,7 +20,7 @@ export function ReferencePanel() {
     <section aria-labelledby="reference-heading" className="panel">
       <h2 id="reference-heading">Reference</h2>
       <label>Transfer from a second photo{' '}
-        <input type="file" accept="image/*" disabled={!inverted} data-testid="reference-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void openPhoto(f, f.name, 'reference'); e.target.value = ''; }} />
+        <input type="file" accept="image/*" disabled={!inverted} data-testid="reference-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void c.photos.open(f, f.name, 'reference'); e.target.value = ''; }} />
       </label>
       {model.editBlocks.length === 0 && (
         <p className="hint" data-testid="no-editing-blocks">
@@ -35,10 +35,10 @@ export function ReferencePanel() {
             <>
               <label>Attribute{' '}
                 <select value={key} onChange={(e) => {
-                  if (!e.target.value) { setTransfer(null); return; }
+                  if (!e.target.value) { c.edits.setTransfer(null); return; }
                   const [kind, a, b] = e.target.value.split(':');
                   const strength = transfer?.strength ?? 1;
-                  setTransfer(kind === 'block' ? { kind: 'block', block: a, strength } : { kind: 'mix', range: { start: Number(a), end: Number(b) }, strength });
+                  c.edits.setTransfer(kind === 'block' ? { kind: 'block', block: a, strength } : { kind: 'mix', range: { start: Number(a), end: Number(b) }, strength });
                 }}>
                   <option value="">Choose what to take from it…</option>
                   {modes.map((m) => <option key={m.key} value={m.key}>{m.label}</option>)}
@@ -47,12 +47,12 @@ export function ReferencePanel() {
               {transfer && (
                 <label>Strength{' '}
                   <input type="range" min={0} max={1} step={0.05} value={transfer.strength} data-testid="transfer-strength"
-                    onChange={(e) => setTransfer({ ...transfer, strength: Number(e.target.value) })} />
+                    onChange={(e) => c.edits.setTransfer({ ...transfer, strength: Number(e.target.value) })} />
                 </label>
               )}
             </>
           )}
-          <button type="button" onClick={removeReference}>Remove reference</button>
+          <button type="button" onClick={() => c.edits.removeReference()}>Remove reference</button>
         </>
       )}
     </section>

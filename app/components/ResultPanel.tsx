@@ -1,11 +1,11 @@
 import { useState } from 'react';
-import { cancelRefinement, refinePhoto, setAutoRefine, setFineDetail } from '../controller';
 import { useShallow } from 'zustand/react/shallow';
-import { useStudio } from '../store';
+import { useController, useStudio } from '../use-studio';
 import { ImageCanvas } from './ImageCanvas';
 import { PhotoResult } from './PhotoResult';
 
 export function ResultPanel() {
+  const c = useController();
   const { aligned, reconstruction, edited, mse, identity, measuringIdentity, domain, fullRenders, refining, refineFigures, autoRefine, fineDetail, refinement, busy } = useStudio(useShallow((s) => ({
     aligned: s.aligned, reconstruction: s.reconstruction, edited: s.edited, mse: s.mse, identity: s.identity, measuringIdentity: s.measuringIdentity,
     domain: s.model?.domain, fullRenders: s.fullRenders, refining: s.refining, refineFigures: s.refineFigures, autoRefine: s.autoRefine,
@@ -38,17 +38,17 @@ export function ResultPanel() {
           <>
             <progress max={refining.steps} value={refining.step} aria-label="refinement progress" />{' '}
             <span data-testid="refine-progress">step {refining.step}/{refining.steps}{refining.loss !== null && ` · loss ${refining.loss.toFixed(4)}`}</span>{' '}
-            <button type="button" onClick={cancelRefinement}>Cancel refinement</button>
+            <button type="button" onClick={() => c.refinement.cancel()}>Cancel refinement</button>
           </>
         ) : (
-          <button type="button" disabled={!reconstruction || Boolean(busy)} onClick={() => void refinePhoto()}
+          <button type="button" disabled={!reconstruction || Boolean(busy)} onClick={() => void c.refinement.refine()}
             title="Tunes the generator to this photo (pivotal tuning), in this browser">
             {refinement ? 'Refine again' : 'Refine (make it look like the photo)'}
           </button>
         )}{' '}
-        <label className="inline"><input type="checkbox" checked={autoRefine} onChange={(e) => setAutoRefine(e.target.checked)} /> refine every photo automatically</label>{' '}
+        <label className="inline"><input type="checkbox" checked={autoRefine} onChange={(e) => c.refinement.setAutoRefine(e.target.checked)} /> refine every photo automatically</label>{' '}
         <label className="inline" title="Also tunes maps of the photo's own fine detail: the reconstruction comes much closer to the photo (on the demo faces MSE 0.013 → 0.003), but every edit keeps that detail, so the sliders move the face somewhat less">
-          <input type="checkbox" checked={fineDetail} onChange={(e) => setFineDetail(e.target.checked)} /> keep fine detail (a far closer likeness, faster; edits a little weaker)
+          <input type="checkbox" checked={fineDetail} onChange={(e) => c.refinement.setFineDetail(e.target.checked)} /> keep fine detail (a far closer likeness, faster; edits a little weaker)
         </label>
         {refinement && !refining && <small data-testid="refined"> Refined ({refinement.steps} steps{refinement.fineDetail ? ', fine detail' : ''}).</small>}
         {refineFigures && (

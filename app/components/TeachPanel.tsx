@@ -1,15 +1,15 @@
 import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
 import { styleGroups } from '../../src/models/style-groups';
-import { useStudio } from '../store';
+import { useController, useStudio } from '../use-studio';
 import { ENOUGH_EXAMPLES } from '../../src/engine/teach';
-import { cancelTeaching, exportTaught, importTaught, teachSlider } from '../teaching';
 
 /**
  * "Teach a slider": photos with an attribute and photos without it, a name and the styles to learn on; the page
  * inverts them one by one and adds the slider (app/teaching.ts). Folded by default: most visits never open it.
  */
 export function TeachPanel() {
+  const c = useController();
   const { model, teaching } = useStudio(useShallow((s) => ({ model: s.model, teaching: s.teaching })));
   const [name, setName] = useState('');
   const [having, setHaving] = useState<File[]>([]);
@@ -52,11 +52,11 @@ export function TeachPanel() {
         </fieldset>
       )}
       <p className="buttons">
-        <button type="button" disabled={running} onClick={() => void teachSlider({ name, range: { start: range.start, end: range.end }, orthogonalTo, having, lacking })}>Teach</button>
-        {running && <button type="button" onClick={cancelTeaching}>Cancel teaching</button>}
-        <button type="button" onClick={exportTaught}>Export taught sliders</button>
+        <button type="button" disabled={running} onClick={() => void c.teaching.teach({ name, range: { start: range.start, end: range.end }, orthogonalTo, having, lacking })}>Teach</button>
+        {running && <button type="button" onClick={() => c.teaching.cancel()}>Cancel teaching</button>}
+        <button type="button" onClick={() => c.teaching.exportFile()}>Export taught sliders</button>
         <label className="file inline">Import{' '}
-          <input type="file" accept=".json,application/json" aria-label="import taught sliders" onChange={(e) => { const f = e.target.files?.[0]; if (f) void importTaught(f); e.target.value = ''; }} />
+          <input type="file" accept=".json,application/json" aria-label="import taught sliders" onChange={(e) => { const f = e.target.files?.[0]; if (f) void c.teaching.importFile(f); e.target.value = ''; }} />
         </label>
       </p>
       {teaching && (

@@ -1,0 +1,78 @@
+import type { SubjectSnapshot } from '../../src/engine/session';
+import * as D from '../document';
+import { failed, type Result, type Which } from '../protocol';
+import type { Context } from './context';
+import type { Notices } from './notices';
+
+/** How long the document stays still before it is saved (a drag saves once, after it). */
+const SAVE_AFTER_MS = 200;
+
+/**
+ * The document, the bytes it names and the photos' inversions, saved in this browser (app/persist.ts) by the tab
+ * that writes the session (app/writer.ts): a reload loses nothing.
+ */
+export class Persistence {
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** While a saved document is being reopened, the half-open one on screen must not overwrite it. */
+  private reopening = 0;
+
+  constructor(private readonly ctx: Context, private readonly notices: Notices) {}
+
+  get isReopening(): boolean {
+    return this.reopening > 0;
+  }
+
+  /** Runs `work` (reopening a saved document) without saving what is half open; saves once after. */
+  async whileReopening<T>(work: () => Promise<T>): Promise<T> {
+    this.reopening += 1;
+    try {
+      return await work();
+    } finally {
+      this.reopening -= 1;
+      this.schedule();
+    }
+  }
+
+  schedule(): void {
+    if (this.reopening || !this.ctx.ports.writer.canWrite()) return; // another tab saves this session
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.saveNow(), SAVE_AFTER_MS);
+  }
+
+  async saveNow(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const { ctx } = this;
+    const doc = ctx.get().doc;
+    if (!doc.modelId || !ctx.ports.writer.canWrite()) return;
+    const kept = new Map(D.blobKeys(doc).filter((k) => ctx.blobs.has(k)).map((k) => [k, ctx.blobs.get(k)!]));
+    for (const k of [...ctx.blobs.keys()]) if (!kept.has(k)) ctx.blobs.delete(k);
+    await ctx.ports.storage.saveDocument(doc, kept)
+      .catch((e) => this.notices.notify(`Your session could not be saved in this browser (${(e as Error).message}).`, 'error', 'persist'));
+  }
+
+  /** Keeps a photo's inversion for an instant restore; without it a reload inverts again, and nothing is lost. */
+  async keep(which: Which, snapshot: SubjectSnapshot | null, identity: number | null): Promise<void> {
+    const { ctx } = this;
+    const ref = which === 'subject' ? ctx.get().doc.photo : ctx.get().doc.reference;
+    const modelId = ctx.get().doc.modelId;
+    if (!snapshot || !ref || !modelId) return;
+    const saved = { modelId, blob: ref.blob, framing: ref.framing, identity, snapshot };
+    ctx.snapshots[which] = saved;
+    if (ctx.ports.writer.canWrite()) await ctx.ports.storage.saveSnapshot(which, saved).catch(() => undefined);
+  }
+
+  /** Asks the engine for the photo's inversion as it is now (refined, or with imported codes) and keeps it. */
+  async keepCurrent(which: Which, t: number): Promise<void> {
+    const result: Result<SubjectSnapshot | null> = await this.ctx.engine.snapshot(t, which);
+    if (!this.ctx.stale(t, result) && !failed(result)) await this.keep(which, result, null);
+  }
+
+  /** The likeness measured after the picture goes with the photo's snapshot. */
+  async keepIdentity(identity: number | null): Promise<void> {
+    const saved = this.ctx.snapshots.subject;
+    if (!saved || saved.blob !== this.ctx.get().doc.photo?.blob) return;
+    saved.identity = identity;
+    if (this.ctx.ports.writer.canWrite()) await this.ctx.ports.storage.saveSnapshot('subject', saved).catch(() => undefined);
+  }
+}

@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest';
+import { createController, type Controller } from '../app/controller';
+import { CATALOG, editMark, FakeEngine, fakePorts, MemoryStorage } from './helpers/fake-engine';
+
+/**
+ * The page's controller (app/controller/) driven in Node through its ports, with a fake engine that answers the
+ * worker's protocol (tests/helpers/fake-engine.ts) and storage in memory: tickets and races, one crossing per
+ * photo, undo per gesture, persistence and restore, a lost GPU, model switches. What needs a real browser (the
+ * worker, IndexedDB, Web Locks, the pictures themselves) stays in the Playwright tests.
+ */
+
+async function until(condition: () => boolean, what: string, ms = 4000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+const photoFile = () => new Blob([new Uint8Array([0xff, 0xd8, 0xff])], { type: 'image/jpeg' });
+
+async function studio(options: { autoRefine?: boolean; storage?: MemoryStorage } = {}) {
+  const engine = new FakeEngine();
+  const storage = options.storage ?? new MemoryStorage();
+  const c = createController(fakePorts(engine, storage));
+  c.refinement.setAutoRefine(options.autoRefine ?? false);
+  await c.models.boot();
+  return { engine, storage, c };
+}
+
+const state = (c: Controller) => c.store.getState();
+/** Which edits made the picture in the photo on screen (FakeEngine's mark), or null when none is shown. */
+const shownMark = (c: Controller) => state(c).result?.image.data[0] ?? null;
+const noticeTexts = (c: Controller) => state(c).notices.map((n) => n.text);
+const idle = (c: Controller) => until(() => !state(c).rendering && !state(c).busy, 'the page to be idle');
+
+describe('a photo crosses to the engine once', () => {
+  it('its stages land in order as they come, and its first picture, "before" and snapshot come with the answer', async () => {
+    const { engine, storage, c } = await studio();
+    const seen: string[] = [];
+    c.store.subscribe((s, prev) => {
+      if (s.photo && !prev.photo) seen.push('photo');
+      if (s.aligned && !prev.aligned) seen.push('aligned');
+      if (s.reconstruction && !prev.reconstruction) seen.push('reconstruction');
+      if (s.result && !prev.result) seen.push('result');
+    });
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+
+    expect(seen).toEqual(['photo', 'aligned', 'reconstruction', 'result']);
+    const photoWork = engine.calls.map((x) => x.method).filter((m) => !['start', 'loadModel', 'prepareForPhoto'].includes(m));
+    expect(photoWork).toEqual(['invertPhoto', 'identity']); // the likeness comes after, in a pause of the editing
+    expect(state(c).photo?.name).toBe('anna.jpg');
+    expect(state(c).doc.photo?.framing).toEqual({ kind: 'face', faceIndex: 0 });
+    expect(state(c).steps).toEqual({ decode: 'done', detect: 'done', align: 'done', invert: 'done' });
+    expect(shownMark(c)).toBe(editMark([]));
+    expect(state(c).original).not.toBeNull();
+    expect(state(c).identity).toBe(0.42);
+    expect(storage.snapshots.subject?.identity).toBe(0.42);
+    expect(storage.snapshots.subject?.blob).toBe(state(c).doc.photo?.blob);
+  });
+
+  it('a photo without a face is shown, with a sentence, and nothing is inverted', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'noface.jpg', 'subject');
+    expect(state(c).photo?.name).toBe('noface.jpg');
+    expect(state(c).reconstruction).toBeNull();
+    expect(state(c).steps.detect).toBe('failed');
+    expect(noticeTexts(c)).toContain('No face was found in this photo.');
+    expect(engine.count('identity')).toBe(0);
+  });
+
+  it('a file that cannot be read changes nothing: the photo, its edits and its picture stay', async () => {
+    const { c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    c.edits.setValue('smile', 2);
+    await idle(c);
+    expect(shownMark(c)).toBe(120);
+    await c.photos.open(photoFile(), 'corrupt.jpg', 'subject');
+    expect(noticeTexts(c)).toContain('corrupt.jpg is not an image this browser can read.');
+    expect(state(c).photo?.name).toBe('anna.jpg');
+    expect(state(c).doc.photo?.name).toBe('anna.jpg');
+    expect(state(c).doc.edits.values.smile).toBe(2);
+    expect(shownMark(c)).toBe(120);
+    expect(state(c).steps.invert).toBe('done');
+  });
+});
+
+describe('tickets', () => {
+  it.each([
+    ['the engine says the older photo was superseded', true],
+    ['the engine answers the older photo anyway', false],
+  ])('a newer photo wins a race (%s): nothing of the older one lands', async (_, honours) => {
+    const { engine, c } = await studio();
+    engine.honoursSupersede = honours;
+    const releaseFirst = engine.holdNext('invertPhoto');
+    const first = c.photos.open(photoFile(), 'first.jpg', 'subject');
+    await until(() => engine.count('invertPhoto') === 1, 'the first photo to reach the engine');
+    await c.photos.open(photoFile(), 'second.jpg', 'subject');
+    releaseFirst();
+    await first;
+    await idle(c);
+    expect(state(c).photo?.name).toBe('second.jpg');
+    expect(state(c).doc.photo?.name).toBe('second.jpg');
+    expect(state(c).steps.invert).toBe('done');
+    expect(state(c).notices.filter((n) => n.kind === 'error')).toEqual([]);
+    // the first photo's likeness was never asked for: its work stopped with its ticket
+    const identities = engine.calls.filter((x) => x.method === 'identity').map((x) => x.ticket);
+    expect(identities).toEqual([c.ticket()]);
+  });
+
+  it('a slider moved while the photo is inverted is rendered once the picture is there', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    const release = engine.holdNext('invertPhoto');
+    const reframed = c.photos.reframe({ kind: 'face', faceIndex: 0 });
+    await until(() => engine.count('invertPhoto') === 2, 'the reframe to reach the engine');
+    c.edits.setValue('smile', 1); // no picture yet: nothing to render it on
+    release();
+    await reframed;
+    await idle(c);
+    expect(shownMark(c)).toBe(110);
+  });
+});
+
+describe('edits', () => {
+  it('a drag previews while it lasts, renders once in full when released, and is one undo step', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    const before = engine.count('render');
+    for (const v of [1, 2, 3]) c.edits.preview('smile', v);
+    await idle(c);
+    expect(state(c).doc.past).toHaveLength(0); // not history until released
+    c.edits.commit();
+    await idle(c);
+    const renders = engine.calls.filter((x) => x.method === 'render').slice(before);
+    const full = renders.filter((x) => x.args[1] === false);
+    expect(full).toHaveLength(1);
+    expect(full[0].args[0]).toEqual([{ direction: 'smile', value: 3, range: undefined }]);
+    expect(renders.filter((x) => x.args[1] === true).length).toBeGreaterThanOrEqual(1);
+    expect(shownMark(c)).toBe(130);
+    expect(state(c).doc.past).toHaveLength(1);
+
+    c.edits.undo();
+    await idle(c);
+    expect(shownMark(c)).toBe(100);
+    c.edits.redo();
+    await idle(c);
+    expect(shownMark(c)).toBe(130);
+  });
+});
+
+describe('persistence', () => {
+  it('a reload restores the photo from its snapshot (no inversion) with its edits and history', async () => {
+    const storage = new MemoryStorage();
+    const first = await studio({ storage });
+    await first.c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    first.c.edits.setValue('smile', 2);
+    await idle(first.c);
+    await until(() => (storage.document as { edits?: { values: Record<string, number> } })?.edits?.values.smile === 2, 'the document to be saved');
+
+    const { engine, c } = await studio({ storage });
+    await idle(c);
+    expect(engine.count('invertPhoto')).toBe(0);
+    expect(engine.count('restorePhoto')).toBe(1);
+    expect(state(c).photo?.name).toBe('anna.jpg');
+    expect(state(c).doc.edits.values.smile).toBe(2);
+    expect(state(c).doc.past).toHaveLength(1);
+    expect(state(c).identity).toBe(0.42);
+    expect(shownMark(c)).toBe(120);
+    expect(noticeTexts(c)).toContain('Your last session was restored.');
+  });
+
+  it('a snapshot of another model is not used: the photo is inverted again with its framing', async () => {
+    const storage = new MemoryStorage();
+    const first = await studio({ storage });
+    await first.c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    await until(() => storage.document !== undefined, 'the document to be saved');
+    storage.snapshots.subject = { ...storage.snapshots.subject!, modelId: 'faces-2' };
+    const { engine, c } = await studio({ storage });
+    await idle(c);
+    expect(engine.count('restorePhoto')).toBe(0);
+    expect(engine.count('invertPhoto')).toBe(1);
+    expect(state(c).photo?.name).toBe('anna.jpg');
+    expect(shownMark(c)).toBe(100);
+  });
+});
+
+describe('models', () => {
+  it('a lost GPU: the engine restarts on the next backend and the photo comes back from its snapshot, edits kept', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    c.edits.setValue('age', -1);
+    await idle(c);
+    engine.loseDevice();
+    await until(() => state(c).backend === 'wasm' && engine.count('restorePhoto') === 1, 'the recovery');
+    await idle(c);
+    expect(engine.count('restart')).toBe(1);
+    expect(engine.count('invertPhoto')).toBe(1);
+    expect(state(c).doc.edits.values.age).toBe(-1);
+    expect(shownMark(c)).toBe(90);
+    expect(noticeTexts(c).some((t) => t.includes('the editor now runs on wasm'))).toBe(true);
+  });
+
+  it('another face model keeps the photo and inverts it again with the new model', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    await c.models.select(CATALOG[1]);
+    await idle(c);
+    expect(state(c).doc.modelId).toBe('faces-2');
+    expect(state(c).photo?.name).toBe('anna.jpg');
+    const inversions = engine.calls.filter((x) => x.method === 'invertPhoto');
+    expect(inversions).toHaveLength(2);
+    expect((inversions[1].args[0] as { file: { name: string } }).file.name).toBe('anna.jpg');
+  });
+
+  it('a car model does not take a face photo along', async () => {
+    const { c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    await c.models.select(CATALOG[3]);
+    await idle(c);
+    expect(state(c).doc.modelId).toBe('cars');
+    expect(state(c).photo).toBeNull();
+  });
+
+  it('a model that cannot be loaded: back to the one that was open, with its photo and edits', async () => {
+    const { c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    c.edits.setValue('smile', 1);
+    await idle(c);
+    await c.models.select(CATALOG[2]);
+    await idle(c);
+    expect(noticeTexts(c)).toContain('A broken model could not be loaded: its weights file is cut short');
+    expect(state(c).doc.modelId).toBe('faces');
+    expect(state(c).photo?.name).toBe('anna.jpg');
+    expect(state(c).doc.edits.values.smile).toBe(1);
+    expect(shownMark(c)).toBe(110);
+  });
+});
+
+describe('refinement', () => {
+  it('every new photo is refined by itself when the setting is on; its likeness is measured after', async () => {
+    const { engine, c } = await studio({ autoRefine: true });
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    await idle(c);
+    const order = engine.calls.map((x) => x.method).filter((m) => ['invertPhoto', 'refine', 'snapshot', 'identity'].includes(m));
+    expect(order).toEqual(['invertPhoto', 'refine', 'snapshot', 'identity']);
+    expect(state(c).reconstruction?.data[0]).toBe(70);
+    expect(state(c).doc.refinement).not.toBeNull();
+    expect(state(c).refineFigures?.after.ssim).toBe(0.7);
+  });
+});
