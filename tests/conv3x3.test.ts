@@ -5,7 +5,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Worker } from 'node:worker_threads';
-import { Conv3x3Kernel, type SpawnHelper } from '../src/models/conv3x3';
+import { Conv3x3Kernel, type SpawnHelper } from '../src/kernels/conv3x3';
 import { useNodeBackend } from '../src/node/backend';
 import { buildKernels, KERNEL_MODULE, kernelModuleText } from '../scripts/build-kernels';
 import { GOLDEN } from './helpers/golden';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
-describe('the 3×3 convolution kernel (kernels/conv3x3.ts)', () => {
+describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)', () => {
   it('is the build of its source that the engine loads', async () => {
     expect(await readFile(KERNEL_MODULE, 'utf8')).toBe(kernelModuleText(await buildKernels()));
   });

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../io/errors';
 import { tfMatMul, TransformerDecoderLayer, type MatMul } from './transformer';
 import { countIndexed, RawWeights, TensorOwner } from './weights';
-import { Conv3x3Kernel, type KernelFilter, type KernelVector } from './conv3x3';
+import { Conv3x3Kernel, type KernelFilter, type KernelVector } from '../kernels/conv3x3';
 
 /**
  * The Style Transformer encoder: an IR-SE backbone (stages of bottleneck_IR_SE units, each stage starting with a
@@ -92,7 +92,7 @@ export class StyleTransformerEncoder extends TensorOwner {
   /**
    * On wasm the units' 3×3 convolutions (32.4 of the official backbone's 32.6 G multiply-adds) with the BatchNorm,
    * PReLU, bias and SE mean around them, and cross-attention's products with a long memory, run in our kernel
-   * (src/models/conv3x3.ts: Winograd's for stride 1, direct for stride 2) where their shapes fit it; elsewhere, and
+   * (src/kernels/conv3x3/index.ts: Winograd's for stride 1, direct for stride 2) where their shapes fit it; elsewhere, and
    * on the GPU backends, tfjs's. The kernel's outputs carry no gradient: the encoder only ever runs forward
    * (refinement tunes the generator).
    */
@@ -201,7 +201,7 @@ export class StyleTransformerEncoder extends TensorOwner {
     return this.convKernel && { threads: this.convKernel.threads, helperUnits: this.convKernel.units.helpers, units: this.convKernel.units.all };
   }
 
-  /** Settles when the convolution kernel's helper threads have started (src/models/conv3x3.ts: `ready`). */
+  /** Settles when the convolution kernel's helper threads have started (src/kernels/conv3x3/index.ts: `ready`). */
   ready(): Promise<void> {
     return this.convKernel?.ready ?? Promise.resolve();
   }

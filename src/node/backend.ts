@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { getThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { setKernelThreads, type SpawnHelper } from '../models/conv3x3';
+import { setKernelThreads, type SpawnHelper } from '../kernels/conv3x3';
 
 /** The convolution kernel's helper threads in Node, unref'd once started: an idle helper never keeps a script running. */
 const spawnNodeHelper: SpawnHelper = (source, message) => {

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { CONV3X3_RELAXED_SIMD, CONV3X3_RELAXED_SIMD_SHARED, CONV3X3_SIMD, CONV3X3_SIMD_SHARED } from '../kernels/conv3x3-wasm';
+import { CONV3X3_RELAXED_SIMD, CONV3X3_RELAXED_SIMD_SHARED, CONV3X3_SIMD, CONV3X3_SIMD_SHARED } from './wasm';
 
 /**
- * The encoder's 3×3 zero-padded convolutions in our own WebAssembly kernel (kernels/conv3x3.ts), on every core:
+ * The encoder's 3×3 zero-padded convolutions in our own WebAssembly kernel (src/kernels/conv3x3/assembly/conv3x3.ts), on every core:
  * stride 1 by Winograd's F(2×2, 3×3) (4 multiply-adds per output and input channel where tfjs-wasm's direct
  * convolution does 9), stride 2 directly; with fused multiply-add where the browser has relaxed SIMD. On one thread
  * (Node, relaxed SIMD, the encoder's layer shapes) Winograd's ran 2.6-2.9× faster than XNNPACK, the direct
@@ -57,13 +57,13 @@ const START_TIMEOUT_MS = 3000;
 /**
  * The job block at address 0 of the kernel's memory, in i32 words. Scheduling (ours): the job's generation (helpers
  * sleep on it), the claim word (generation's low 16 bits, then the next unit), units done, units, and whether a
- * helper's unit failed. The step (the kernel's, kernels/conv3x3.ts): its number at word 8, then STEP_WORDS.
+ * helper's unit failed. The step (the kernel's, src/kernels/conv3x3/assembly/conv3x3.ts): its number at word 8, then STEP_WORDS.
  */
 const JOB_BYTES = 128;
 const GENERATION = 0, CLAIM = 1, DONE = 2, UNITS = 3, FAILED = 4, STEP = 8;
 /**
  * The step's words from word 9, in the kernel's order (X = 9 … ZEROS = 26); a word a step does not name is 0. PACK and
- * MATMUL read some under other names (kernels/conv3x3.ts: SRC = x, PACKED = v, A = x, CMAT = y, ROWS = h,
+ * MATMUL read some under other names (src/kernels/conv3x3/assembly/conv3x3.ts: SRC = x, PACKED = v, A = x, CMAT = y, ROWS = h,
  * DEPTH = c, COLS = cout, TRANSPOSED = ty0, COL_GROUPS = ty1).
  */
 const STEP_WORDS = ['x', 'v', 'm', 'y', 'u', 'h', 'w', 'c', 'cout', 'ty0', 'ty1', 'per', 'scale', 'shift', 'bias', 'alpha', 'sums', 'zeros'] as const;
@@ -417,7 +417,7 @@ export class Conv3x3Kernel {
     new Float32Array(this.memory.buffer, at.b, b.size).set(valuesOf(b));
     const panels = n / 8;
     const packPer = Math.max(1, Math.ceil(panels / (4 * this.threads)));
-    // PACK: SRC = x, PACKED = v, DEPTH = c, COLS = cout, TRANSPOSED = ty0 (kernels/conv3x3.ts)
+    // PACK: SRC = x, PACKED = v, DEPTH = c, COLS = cout, TRANSPOSED = ty0 (src/kernels/conv3x3/assembly/conv3x3.ts)
     this.run(PACK, { x: at.b, v: at.packed, c: k, cout: n, ty0: transposeB ? 1 : 0, per: packPer }, Math.ceil(panels / packPer));
     const rowBlocks = Math.ceil(m / 64);
     const perGroup = Math.ceil(panels / Math.min(panels, Math.max(1, Math.ceil(4 * this.threads / rowBlocks))));

@@ -12,7 +12,7 @@
 // Pointers are byte offsets into this module's memory.
 // Threads: each of a band's three steps is split into units (tile rows, a product's rows, tiles) that any thread
 // sharing the memory may run, in any order: runUnit reads the step from the job block the caller wrote
-// (src/models/conv3x3.ts); only the build with shared memory runs on more than one thread.
+// (src/kernels/conv3x3/index.ts); only the build with shared memory runs on more than one thread.
 
 @inline function madd(a: v128, b: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
@@ -241,7 +241,7 @@ function pack(src: usize, dst: usize, k: i32, n: i32, transposed: bool, from: i3
   }
 }
 
-// The job block's words (i32): the first eight belong to the callers' scheduling (src/models/conv3x3.ts), the
+// The job block's words (i32): the first eight belong to the callers' scheduling (src/kernels/conv3x3/index.ts), the
 // rest describe the step.
 const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
 const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26;
