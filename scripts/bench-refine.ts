@@ -35,7 +35,7 @@ const ROOT = join(import.meta.dirname, '..');
 async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.Tensor4D; codes: tf.Tensor3D; resolution: number; dispose(): void }> {
   if (name.startsWith('demo-faces')) {
     const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', name === 'demo-faces' ? 'demo-faces-64' : name)));
-    const model = new StudioModel(manifest, weights);
+    const model = await StudioModel.load(manifest, weights);
     const session = new EditorSession(model, await nodeFaceDetector());
     await session.setPhoto(await decodePhoto(new Uint8Array(await readFile(join(ROOT, 'tests', 'fixtures', 'photos', 'faces', 'obama.jpg'))), 'obama.jpg'));
     const aligned = fromRgb(await session.frame(session.defaultFraming()));

@@ -71,8 +71,7 @@ async function main() {
   }
   await useNodeBackend('wasm');
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));
-  const model = new StudioModel(manifest, weights);
-  await model.ready();
+  const model = await StudioModel.load(manifest, weights);
   const { nLatent, styleDim } = model.generator.config;
   let range: { start: number; end: number };
   let orthogonalTo: Float32Array[];

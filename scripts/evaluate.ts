@@ -103,8 +103,7 @@ async function main() {
   }
   await useNodeBackend('wasm');
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));
-  const model = new StudioModel(manifest, weights);
-  await model.ready();
+  const model = await StudioModel.load(manifest, weights);
   const face = manifest.domain === 'face';
   const held = await heldOutRows(values.data, manifest.domain, values.limit ? Number(values.limit) : undefined);
   const images = await tiles(values.data, held, manifest.domain);

@@ -240,7 +240,7 @@ async function main() {
     const { manifest, weights } = await loadBundle(directoryFiles(values.model!)).catch((error: Error) => {
       throw new UsageError(`the model in ${values.model} could not be loaded: ${error.message}`);
     });
-    const opened = new EditorSession(new StudioModel(manifest, weights), manifest.domain === 'face' ? await nodeFaceDetector() : null);
+    const opened = new EditorSession(await StudioModel.load(manifest, weights), manifest.domain === 'face' ? await nodeFaceDetector() : null);
     edits = values.edit.map((e) => parseEdit(e, opened.model));
     for (const text of values.direction) edits.push(await taughtEdit(text, opened.model));
     const transfer = values.transfer ? await takeReference(opened, values.transfer, values.aligned) : null;

@@ -66,8 +66,7 @@ async function main() {
   useGradients();
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));
   if (manifest.domain !== 'face') throw new Error('the reach of an edit is measured on face bundles');
-  const model = new StudioModel(manifest, weights);
-  await model.ready();
+  const model = await StudioModel.load(manifest, weights);
   const detector = await nodeFaceDetector();
 
   const offered = sliderPanel(manifest.directions, manifest.classifier?.attributes ?? [], 'face').groups.flatMap((g) => g.sliders);

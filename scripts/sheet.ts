@@ -41,8 +41,7 @@ async function main() {
   useGradients();
   const { manifest, weights } = await loadBundle(directoryFiles(values.model));
   if (manifest.domain !== 'face') throw new Error('the picture sheet is for face bundles');
-  const model = new StudioModel(manifest, weights);
-  await model.ready();
+  const model = await StudioModel.load(manifest, weights);
   const detector = await nodeFaceDetector();
   const faces = await tiles(values.data, await heldOutRows(values.data, 'face', Number(values.faces)), 'face');
   const attributes = manifest.classifier?.attributes ?? [];

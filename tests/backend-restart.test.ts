@@ -11,7 +11,7 @@ import { convertGolden } from './helpers/golden-bundle';
 
 async function goldenModel(): Promise<StudioModel> {
   const { manifest, shards } = await convertGolden(false);
-  return new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
+  return await StudioModel.load(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
 }
 
 describe('a WASM backend that breaks mid-batch (issue 15)', () => {

@@ -34,7 +34,7 @@ describe('model bundles', () => {
     const progress: number[] = [];
     const { manifest: loaded, weights } = await loadBundle(directoryFiles(dir), (p) => progress.push(p.loaded / p.total));
     expect(progress.at(-1)).toBe(1);
-    const model = new StudioModel(loaded, weights);
+    const model = await StudioModel.load(loaded, weights);
     const input = goldenImage('style-transformer-tiny/input.npy');
     const codes = model.invert(input);
     const image = model.render(codes);
@@ -58,7 +58,7 @@ describe('model bundles', () => {
     const bytes = (o: typeof f32) => o.shards.reduce((a, s) => a + s.length, 0);
     expect(bytes(f16)).toBe(bytes(f32) / 2);
     expect(manifestByteLength(f16.manifest)).toBe(bytes(f16));
-    const model = new StudioModel(f16.manifest, (await loadBundle(memoryFiles(f16.manifest, f16.shards))).weights);
+    const model = await StudioModel.load(f16.manifest, (await loadBundle(memoryFiles(f16.manifest, f16.shards))).weights);
     const input = goldenImage('style-transformer-tiny/input.npy');
     const codes = model.invert(input);
     const diff = maxAbsDiff(codes, golden('style-transformer-tiny/codes.npy'));
@@ -128,7 +128,7 @@ describe('edits', () => {
   let codes: tf.Tensor3D;
   beforeAll(async () => {
     const { manifest, shards } = await convertGolden(false);
-    model = new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
+    model = await StudioModel.load(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
     codes = goldenTensor('style-transformer-tiny/codes.npy') as tf.Tensor3D;
   });
 
@@ -170,7 +170,7 @@ describe('edits', () => {
 
   it('the GANSpace slider adds value x std x component on its styles, so it grows continuously from 0', async () => {
     const { manifest, weights } = await loadBundle(directoryFiles(join(import.meta.dirname, '..', 'models', 'golden-tiny-car')));
-    const car = new StudioModel(manifest, weights);
+    const car = await StudioModel.load(manifest, weights);
     const d = car.manifest.directions.find((x) => x.kind === 'ganspace');
     if (d?.kind !== 'ganspace') throw new Error('the golden car bundle has GANSpace directions');
     const ck = await loadCheckpoint(bytesSource(new Uint8Array(await readFile(join(GOLDEN, 'directions', 'ganspace_pcs.pt')))));

@@ -19,7 +19,7 @@ let detector: FaceDetector;
 const photo = async (p: string) => decodePhoto(new Uint8Array(await readFile(join(FIXTURES, 'photos', p))), p);
 const model = async (name: string) => {
   const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', name)));
-  return new StudioModel(manifest, weights);
+  return await StudioModel.load(manifest, weights);
 };
 
 /** Every pixel where two photos differ, as [x, y]. */

@@ -47,7 +47,7 @@ describe('converter', () => {
     expect([asked, manifest.directions.length, manifest.directionsCredit]).toEqual([0, 0, undefined]);
     expect(manifest.encoder).toBeNull();
     expect(manifest.generator.size).toBe(32);
-    const model = new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
+    const model = await StudioModel.load(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
     const wplus = goldenTensor('stylegan2-tiny/wplus.npy') as tf.Tensor3D;
     const image = model.render(wplus);
     expect(maxAbsDiff(image, golden('stylegan2-tiny/image_from_wplus.npy'), true)).toBeLessThan(1e-5);

@@ -34,7 +34,7 @@ const CARS = ['ferrari-red-3852233337_7593a392c1_b.jpg', 'ferrari-black-37143940
 let detector: FaceDetector;
 const open = async (dir: string) => {
   const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', dir)));
-  return new StudioModel(manifest, weights);
+  return await StudioModel.load(manifest, weights);
 };
 const photo = async (p: string) => decodePhoto(new Uint8Array(await readFile(join(FIXTURES, 'photos', p))), p);
 const mse = (a: RgbImage, b: RgbImage) => {

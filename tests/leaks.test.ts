@@ -11,7 +11,7 @@ describe('tensor memory (wasm backend)', () => {
   beforeAll(async () => {
     await useNodeBackend('wasm');
     const { manifest, shards } = await convertGolden(false);
-    model = new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
+    model = await StudioModel.load(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
   });
 
   it('leaks no tensor over 100 invert / edit / render / transfer calls', () => {
@@ -39,7 +39,7 @@ describe('tensor memory (wasm backend)', () => {
   it('frees every tensor of a model on dispose', async () => {
     const before = tf.memory().numTensors;
     const { manifest, shards } = await convertGolden(true);
-    const other = new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
+    const other = await StudioModel.load(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
     expect(tf.memory().numTensors).toBeGreaterThan(before);
     other.dispose();
     expect(tf.memory().numTensors).toBe(before);

@@ -56,7 +56,7 @@ describe.each([
     expect(manifest.directions.map((d) => `${d.kind}:${d.label}`)).toEqual(published);
     expect(manifest.directionsCredit).toContain('MIT');
 
-    const studio = new StudioModel(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
+    const studio = await StudioModel.load(manifest, (await loadBundle(memoryFiles(manifest, shards))).weights);
     const image = tf.randomUniform([1, input[0], input[1], 3], -1, 1, 'float32', 7) as tf.Tensor4D;
     let t = performance.now();
     const codes = studio.invert(image);

@@ -23,7 +23,7 @@ import { FIXTURES } from './helpers/golden';
 const ROOT = join(import.meta.dirname, '..');
 const open = async (dir: string) => {
   const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', dir)));
-  return new StudioModel(manifest, weights);
+  return await StudioModel.load(manifest, weights);
 };
 let tiny: StudioModel;
 

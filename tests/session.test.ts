@@ -22,7 +22,7 @@ const differs = (a: RgbImage, b: RgbImage) => a.data.some((v, i) => v !== b.data
 beforeAll(async () => {
   await useNodeBackend('wasm');
   const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', 'golden-tiny')));
-  model = new StudioModel(manifest, weights);
+  model = await StudioModel.load(manifest, weights);
   detector = await nodeFaceDetector();
 });
 

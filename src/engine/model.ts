@@ -40,7 +40,19 @@ export class StudioModel {
   private labelDirections: { codes: tf.Tensor; byKey: Map<string, tf.Tensor3D> } | null = null;
   private readonly latentAvg: tf.Tensor;
 
-  constructor(manifest: BundleManifest, weights: RawWeights) {
+  /** A ready model: its networks built and the encoder's helper threads started (none of it can be forgotten). */
+  static async load(manifest: BundleManifest, weights: RawWeights): Promise<StudioModel> {
+    const model = new StudioModel(manifest, weights);
+    try {
+      await model.inverter?.ready();
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return model;
+  }
+
+  private constructor(manifest: BundleManifest, weights: RawWeights) {
     this.manifest = manifest;
     this.generator = new Generator(weights.scope('decoder.module.'), manifest.generator);
     this.latentAvg = weights.tensor('latent_avg');
@@ -59,11 +71,6 @@ export class StudioModel {
         for (const key of ['comp', 'std', 'mean']) this.directionTensors.set(`${d.pcs}.${key}`, weights.tensor(`${d.pcs}.${key}`));
       }
     }
-  }
-
-  /** Settles when the encoder can run on every thread it will use (see StyleTransformer.ready). */
-  ready(): Promise<void> {
-    return this.inverter?.ready() ?? Promise.resolve();
   }
 
   get inputSize(): [number, number] {
