@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as D from '../app/document';
+import { fitToModel, parseDocument, type ModelFacts } from '../app/saved-document';
 
 /** The editor's document and its pure transitions (app/document.ts), without a browser. */
 const photo = (blob: string): D.PhotoRef => ({ blob, name: `${blob}.jpg`, framing: { kind: 'face', faceIndex: 0 } });
@@ -13,7 +14,7 @@ function drag(doc: D.StudioDocument, id: string, values: number[]): D.StudioDocu
   return D.commitEdit(d);
 }
 
-const FACTS: D.ModelFacts = {
+const FACTS: ModelFacts = {
   domain: 'face', nStyles: 10,
   directions: [{ id: 'smile', min: -5, max: 5 }, { id: 'age', min: -5, max: 5 }],
   editBlocks: [{ id: 'bangs' }],
@@ -91,28 +92,28 @@ describe('photos, models, references', () => {
 describe('restoring a saved document', () => {
   it('survives a JSON round trip unchanged', () => {
     const d = D.undo(drag(D.setEditRange(withPhoto(), 'age', { start: 4, end: 8 }), 'smile', [1, 2]));
-    expect(D.parseDocument(JSON.parse(JSON.stringify(d)))).toEqual(d);
+    expect(parseDocument(JSON.parse(JSON.stringify(d)))).toEqual(d);
     // A refinement comes back as it was made (a reload re-tunes it the same way when its layers were not kept).
     for (const fineDetail of [true, false]) {
       const refined = D.refined(d, 60, fineDetail);
-      expect(D.parseDocument(JSON.parse(JSON.stringify(refined)))!.refinement).toEqual({ steps: 60, fineDetail });
+      expect(parseDocument(JSON.parse(JSON.stringify(refined)))!.refinement).toEqual({ steps: 60, fineDetail });
     }
-    expect(D.parseDocument({ ...JSON.parse(JSON.stringify(d)), refinement: { steps: 40 } })!.refinement).toEqual({ steps: 40, fineDetail: false });
+    expect(parseDocument({ ...JSON.parse(JSON.stringify(d)), refinement: { steps: 40 } })!.refinement).toEqual({ steps: 40, fineDetail: false });
   });
 
   it('reads damaged records into a well-formed document, never throwing', () => {
     for (const junk of [null, 3, 'x', [], { version: 2 }, { version: 1, edits: 'no', photo: { blob: 5 } }]) {
-      const parsed = D.parseDocument(junk);
+      const parsed = parseDocument(junk);
       if (parsed) expect(parsed.edits).toEqual(D.NO_EDITS);
     }
-    const odd = D.parseDocument({ version: 1, modelId: 'faces', photo: { blob: 'a', name: 'a.jpg', framing: { kind: 'face', faceIndex: -1 } }, edits: { values: { smile: 'NaN', age: 1 }, ranges: {} } })!;
+    const odd = parseDocument({ version: 1, modelId: 'faces', photo: { blob: 'a', name: 'a.jpg', framing: { kind: 'face', faceIndex: -1 } }, edits: { values: { smile: 'NaN', age: 1 }, ranges: {} } })!;
     expect(odd.photo?.framing).toBeNull();
     expect(odd.edits.values).toEqual({ age: 1 });
   });
 
   it('a gesture saved mid-drag comes back released, as one undo step', () => {
     const saved = JSON.parse(JSON.stringify(D.setEditValue(withPhoto(), 'smile', 2, true)));
-    const d = D.parseDocument(saved)!;
+    const d = parseDocument(saved)!;
     expect([d.gestureStart, value(d), d.past.length]).toEqual([null, 2, 1]);
   });
 
@@ -120,18 +121,18 @@ describe('restoring a saved document', () => {
     let d = D.setEditValue(withPhoto(), 'smile', 9, false); // beyond the slider's end: clamped
     d = D.setEditValue(d, 'gone', 1, false);
     d = D.setTransfer(D.setReference(d, photo('ref')), { kind: 'block', block: 'eyeglasses', strength: 1 });
-    const { doc, dropped } = D.fitToModel(d, 'faces', FACTS);
+    const { doc, dropped } = fitToModel(d, 'faces', FACTS);
     expect(doc.edits.values).toEqual({ smile: 5 });
     expect(doc.transfer).toBeNull();
     expect(dropped).toHaveLength(2);
     expect(dropped.join(' ')).toContain('the edit "gone" (this model has no such direction)');
     expect(dropped.join(' ')).toContain('the reference transfer "eyeglasses" (this model has no such editing block)');
 
-    const cars = D.fitToModel({ ...d, modelId: 'cars' }, 'cars', { ...FACTS, domain: 'car' });
+    const cars = fitToModel({ ...d, modelId: 'cars' }, 'cars', { ...FACTS, domain: 'car' });
     expect(cars.doc.photo?.framing).toBeNull(); // a face framing on a car model: framed afresh, not crashed on
     expect(cars.dropped.join(' ')).toMatch(/framing of a\.jpg/);
 
-    const other = D.fitToModel(d, 'cars', FACTS);
+    const other = fitToModel(d, 'cars', FACTS);
     expect(other.doc).toEqual(D.emptyDocument('cars'));
   });
 });

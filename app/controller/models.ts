@@ -1,6 +1,7 @@
 import * as D from '../document';
 import { failed, type ModelSummary, type Result } from '../protocol';
 import { NO_PICTURES, type CatalogEntry } from '../store';
+import { fitToModel, parseDocument } from '../saved-document';
 import type { Context } from './context';
 import type { Notices } from './notices';
 import type { Persistence } from './persistence';
@@ -42,7 +43,7 @@ export class Models {
       // one tab saves the session; another shows it read-only until the person takes over there
       ctx.view({ readOnly: !(await ctx.ports.writer.claimWriter(false, this.lostWriter)) });
       const saved = await storage.loadSession().catch(() => undefined);
-      const savedDoc = D.parseDocument(saved?.document);
+      const savedDoc = parseDocument(saved?.document);
       const requested = options.model;
       let entry = requested ? all.find((c) => c.id === requested) : undefined;
       if (requested && !entry) {
@@ -163,7 +164,7 @@ export class Models {
     // With no photo to restore the person is about to pick one: the engine gets ready for it now rather than after.
     const prepareForPhoto = () => void ctx.engine.prepareForPhoto(t);
     if (!doc) { prepareForPhoto(); return; }
-    const { doc: fitted, dropped } = D.fitToModel(doc, entry.id, model);
+    const { doc: fitted, dropped } = fitToModel(doc, entry.id, model);
     const missing = D.blobKeys(fitted).filter((k) => !ctx.blobs.has(k));
     const usable = missing.length ? D.emptyDocument(entry.id) : fitted;
     if (missing.length) dropped.push('the photo (its bytes were not kept)');
