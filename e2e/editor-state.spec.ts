@@ -388,3 +388,29 @@ test('14. two tabs, one writer: the second shows the session read-only until it 
   await expect(second.getByTestId('slider-smile')).toHaveValue('3');
   await expect(second.getByTestId('read-only')).toHaveCount(0);
 });
+
+test('15. a dropped photo is one request to the engine worker; its stages show as they come', async ({ page }) => {
+  // Counts the requests the page posts to the engine worker: each Comlink call names its method in its message.
+  await page.addInitScript(() => {
+    const sent: string[] = [];
+    (window as unknown as { engineRequests: string[] }).engineRequests = sent;
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (this: Worker, message: unknown, ...rest: unknown[]) {
+      const path = (message as { path?: unknown })?.path;
+      if (Array.isArray(path) && path.length) sent.push(path.join('.'));
+      return (post as (...args: unknown[]) => void).call(this, message, ...rest);
+    };
+  });
+  const requests = () => page.evaluate(() => (window as unknown as { engineRequests: string[] }).engineRequests.slice());
+  await start(page);
+  await expect.poll(requests).toContain('prepareForPhoto'); // the model is open and the engine got ready for a photo
+  const before = (await requests()).length;
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  await idle(page);
+  await page.waitForTimeout(1000); // the likeness is asked for in a pause of the editing
+  const work = (await requests()).slice(before).filter((r) => r !== 'supersede'); // 'supersede' is answered at once
+  expect(work).toEqual(['invertPhoto', 'identity']);
+  await expect(page.getByRole('list', { name: 'progress' })).toContainText('Align: done');
+  await expect(page.getByRole('list', { name: 'progress' })).toContainText('Invert: done');
+});

@@ -149,6 +149,27 @@ describe('edits', () => {
   });
 });
 
+describe('a reference photo', () => {
+  it('changes nothing until the person chooses what to take from it, and nothing again once that is set back to none', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    await c.photos.open(photoFile(), 'bangs.jpg', 'reference');
+    await idle(c);
+    expect(state(c).reference?.name).toBe('bangs.jpg');
+    expect(state(c).referenceReady).toBe(true);
+    expect(engine.calls.filter((x) => x.method === 'invertPhoto').map((x) => (x.args[0] as { which: string }).which)).toEqual(['subject', 'reference']);
+    const transferred = () => state(c).result?.image.data[1] === 200;
+    expect(transferred()).toBe(false);
+    c.edits.setTransfer({ kind: 'block', block: 'bangs', strength: 1 });
+    await idle(c);
+    expect(transferred()).toBe(true);
+    c.edits.setTransfer(null);
+    await idle(c);
+    expect(transferred()).toBe(false);
+    expect(state(c).reference?.name).toBe('bangs.jpg'); // the reference stays for another choice
+  });
+});
+
 describe('persistence', () => {
   it('a reload restores the photo from its snapshot (no inversion) with its edits and history', async () => {
     const storage = new MemoryStorage();

@@ -28,8 +28,8 @@ describe('golden tensors of the official modules, tfjs cpu backend (Node)', () =
     }
   });
 
-  it('reproduces each within 1e-3 (float32 precision)', () => {
-    for (const r of results) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
+  it('reproduces each within 5e-5 on the cpu backend (float32 arithmetic in another order; measured: below 1e-5)', () => {
+    for (const r of results) expect(r.maxAbsDiff, r.name).toBeLessThan(5e-5);
   });
 
   it('holds both cross-attention formulations to the official tensors', () => {

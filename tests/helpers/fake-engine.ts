@@ -1,5 +1,5 @@
 import type { EditValue } from '../../src/engine/model';
-import type { SubjectSnapshot } from '../../src/engine/session';
+import type { SubjectSnapshot, Transfer } from '../../src/engine/session';
 import type { Engine, Ports } from '../../app/controller';
 import type { StudioDocument } from '../../app/document';
 import type { SavedSnapshot, StoredModel } from '../../app/persist';
@@ -97,7 +97,7 @@ export class FakeEngine implements Engine {
     await onStage?.({ stage: 'inverted', reconstruction: pixels(4, 60), mse: 0.01, ms: 2 });
     if (stop()) return stop()!;
     if (request.which === 'reference') return { framing, snapshot: snapshot() };
-    return { framing, picture: picture(request.edits, false), snapshot: snapshot(), original: pixels(8, 10) };
+    return { framing, picture: picture(request.edits, false, request.transfer), snapshot: snapshot(), original: pixels(8, 10) };
   }
 
   async prepareForPhoto(ticket: number) { await this.arrive('prepareForPhoto', ticket, []); }
@@ -135,9 +135,9 @@ export class FakeEngine implements Engine {
     return { reconstruction: pixels(4, 60), mse: 0.01 };
   }
 
-  async render(ticket: number, edits: EditValue[], preview: boolean): Promise<Result<Picture>> {
-    await this.arrive('render', ticket, [edits, preview]);
-    return this.superseded(ticket) ?? picture(edits, preview);
+  async render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null): Promise<Result<Picture>> {
+    await this.arrive('render', ticket, [edits, preview, transfer]);
+    return this.superseded(ticket) ?? picture(edits, preview, transfer);
   }
 
   async anticipate(ticket: number) {
@@ -154,9 +154,14 @@ export class FakeEngine implements Engine {
 /** A picture whose every pixel says which edits made it: 100 + 10 × the sum of the edit values. */
 export const editMark = (edits: EditValue[]) => 100 + Math.round(10 * edits.reduce((sum, e) => sum + e.value, 0));
 
-function picture(edits: EditValue[], preview: boolean): Picture {
-  const image = pixels(4, editMark(edits));
-  return preview ? { image, ms: 1 } : { image, ms: 2, result: { image: pixels(8, editMark(edits)), factor: 1, width: 8, height: 8, ms: 1 } };
+/** Its green channel says whether a reference transfer made it (200) or not (the mark). */
+function picture(edits: EditValue[], preview: boolean, transfer: Transfer | null = null): Picture {
+  const marked = (side: number) => {
+    const p = pixels(side, editMark(edits));
+    if (transfer) for (let i = 1; i < p.data.length; i += 4) p.data[i] = 200;
+    return p;
+  };
+  return preview ? { image: marked(4), ms: 1 } : { image: marked(4), ms: 2, result: { image: marked(8), factor: 1, width: 8, height: 8, ms: 1 } };
 }
 
 function pixels(side: number, value: number): Pixels {
