@@ -42,11 +42,14 @@ describe('a photo crosses to the engine once', () => {
       if (s.photo && !prev.photo) seen.push('photo');
       if (s.aligned && !prev.aligned) seen.push('aligned');
       if (s.reconstruction && !prev.reconstruction) seen.push('reconstruction');
+      if (s.rendering && !prev.rendering) seen.push('rendering'); // until its first picture comes
       if (s.result && !prev.result) seen.push('result');
     });
     await c.photos.open(photoFile(), 'anna.jpg', 'subject');
 
-    expect(seen).toEqual(['photo', 'aligned', 'reconstruction', 'result']);
+    expect(seen).toEqual(['photo', 'aligned', 'reconstruction', 'rendering', 'result']);
+    expect(state(c).rendering).toBe(false);
+    expect(state(c).fullRenders).toBe(0); // a photo's own picture is not a render the person asked for
     const photoWork = engine.calls.map((x) => x.method).filter((m) => !['start', 'loadModel', 'prepareForPhoto'].includes(m));
     expect(photoWork).toEqual(['invertPhoto', 'identity']); // the likeness comes after, in a pause of the editing
     expect(state(c).photo?.name).toBe('anna.jpg');

@@ -169,6 +169,7 @@ export class Photos {
         if (subject) ctx.view({ aligned: stage.aligned, busy: 'Inverting', steps: { ...ctx.get().steps, align: 'done', invert: 'running' }, timings: { ...ctx.get().timings, align: stage.ms } });
       } else if (subject) {
         ctx.view({ reconstruction: stage.reconstruction, mse: stage.mse, identity: null, measuringIdentity: true, busy: null, refineFigures: null, steps: ALL_DONE, timings: { ...ctx.get().timings, invert: stage.ms } });
+        this.renders.awaitFirstPicture();
       } else {
         // Ready, and nothing taken yet: the person chooses what to take from it (a reference without bangs must not
         // put the Bangs block on the photo at full strength the moment it is added).
@@ -176,6 +177,8 @@ export class Photos {
       }
     };
     const outcome = await ctx.engine.invertPhoto(t, request, ctx.ports.callback(onStage));
+    const picture = !failed(outcome) && !ctx.stale(t, outcome) ? outcome.picture : undefined;
+    if (subject && progress.reached === 'inverted') this.renders.firstPicture(t, picture ?? null);
     if (ctx.stale(t, outcome)) return { status: 'stale' };
     if (failed(outcome)) {
       const { reached } = progress;
@@ -189,12 +192,8 @@ export class Photos {
       ctx.view({ busy: null });
       return { status: 'no-face', message: progress.noFace };
     }
-    if (subject && outcome.picture) {
-      ctx.view({ fullRenders: ctx.get().fullRenders + 1, ...(outcome.original ? { original: outcome.original } : {}) });
-      this.renders.land(t, outcome.picture, false);
-      // Edits made while it was inverted (after its picture was asked for) are rendered now.
-      const now = ctx.get();
-      if (JSON.stringify(D.editList(now.doc.edits)) !== JSON.stringify(request.edits) || JSON.stringify(ctx.activeTransfer()) !== JSON.stringify(request.transfer)) this.renders.request(false);
+    if (subject) {
+      if (outcome.original) ctx.view({ original: outcome.original });
     } else this.renders.request(false);
     await this.persistence.keep(request.which, outcome.snapshot, null);
     return { status: 'inverted' };

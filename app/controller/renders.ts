@@ -30,6 +30,8 @@ export class Renders {
   private renderedPreviewMs: number | null = null;
   private held: { direction: string; towards: 1 | -1 } | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** An edit came while no picture was there to render it on (the photo was being inverted). */
+  private skipped = false;
 
   constructor(private readonly ctx: Context, private readonly notices: Notices) {}
 
@@ -37,10 +39,26 @@ export class Renders {
   request(preview: boolean): void {
     const { ctx } = this;
     this.lastAsked = performance.now();
-    if (!ctx.get().reconstruction) return;
+    if (!ctx.get().reconstruction) { this.skipped = true; return; }
+    this.skipped = false;
     if (!preview) ctx.view({ fullRenders: ctx.get().fullRenders + 1 });
     if (this.inFlight) { this.waiting = { preview }; return; }
     void this.render(preview);
+  }
+
+  /** The photo's pipeline is making its first picture after the inversion shown: the page says it is rendering. */
+  awaitFirstPicture(): void {
+    this.ctx.view({ rendering: true });
+  }
+
+  /**
+   * The pipeline's answer came, with the photo's first picture or without (it failed, or a newer photo took over):
+   * it is shown, and edits made while no picture was there are rendered now.
+   */
+  firstPicture(t: number, answer: Result<Picture> | null): void {
+    if (answer) this.land(t, answer, false);
+    if (!this.inFlight) this.ctx.view({ rendering: false });
+    if (this.skipped && this.ctx.get().reconstruction) this.request(this.ctx.get().doc.gestureStart !== null);
   }
 
   /** Another model or backend: its previews cost what they cost. */
