@@ -21,7 +21,7 @@ import { httpFiles, loadBundle, memoryFiles, type LoadProgress } from '../src/we
 import { SHOWN_MAX_SIDE, type BackendChoice, type EngineApi, type FaceBox, type ModelSummary, type PhotoOutcome, type Result } from './protocol';
 import { encoded, faceBoxes, photoInfo, pixels, renderPicture } from './worker/pictures';
 import { sessionOn, summary } from './worker/sessions';
-import { Superseded, WorkQueue, yieldToMessages } from './worker/queue';
+import { answerFor, Superseded, webAssemblyTrap, WorkQueue, yieldToMessages } from './worker/queue';
 
 let model: StudioModel | null = null;
 let session: EditorSession | null = null;
@@ -85,6 +85,10 @@ const api: EngineApi = {
       return { backend, reason: `${dead} stopped working` };
     });
     return choice;
+  },
+
+  simulateCrash(method) {
+    crashArmed = method;
   },
 
   /** For tests: destroys the WebGPU device, as a driver reset would. */
@@ -328,7 +332,20 @@ const api: EngineApi = {
   },
 };
 
-Comlink.expose(api);
+/** The method whose next request ends in a WebAssembly trap (simulateCrash), after its work. */
+let crashArmed: keyof EngineApi | null = null;
+
+Comlink.expose(new Proxy(api, {
+  get(target, key: keyof EngineApi) {
+    const method = target[key] as (...args: unknown[]) => unknown;
+    if (typeof method !== 'function' || crashArmed !== key) return method;
+    crashArmed = null;
+    return async (...args: unknown[]) => {
+      await method.apply(target, args);
+      return answerFor(webAssemblyTrap());
+    };
+  },
+}));
 
 /** A file shipped with the page (public/), read from the page's own origin: nothing is fetched from elsewhere. */
 async function shippedFile(path: string): Promise<Uint8Array> {

@@ -8,13 +8,24 @@ import { canWrite, claimWriter } from './writer';
 
 /** The controller's ports in the page: the engine worker, IndexedDB, Web Locks, localStorage, downloads. */
 export function pagePorts(): Ports {
-  const engine = Comlink.wrap<EngineApi>(new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module' }));
-  // Development builds (and the Playwright tests, which run on the dev server) can reach the engine, e.g. to
-  // simulate a lost GPU.
-  if (import.meta.env.DEV) (window as unknown as { studioEngine: typeof engine }).studioEngine = engine;
+  let worker: Worker;
+  let engine: Engine;
+  const startWorker = () => {
+    worker = new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module' });
+    const remote = Comlink.wrap<EngineApi>(worker);
+    engine = remote as unknown as Engine;
+    if (import.meta.env.DEV) testHooks(remote);
+  };
+  startWorker();
   const params = new URLSearchParams(location.search);
   return {
-    engine: engine as unknown as Engine,
+    get engine() {
+      return engine;
+    },
+    restartEngine() {
+      worker.terminate();
+      startWorker();
+    },
     callback: (fn) => Comlink.proxy(fn),
     storage: persist,
     writer: { canWrite, claimWriter },
@@ -48,4 +59,23 @@ export function pagePorts(): Ports {
       anticipate: params.get('anticipate') !== '0', // ?anticipate=0: off, for timing the previews without it
     },
   };
+}
+
+/**
+ * Development builds (and the Playwright tests, which run on the dev server) can reach the engine, e.g. to simulate
+ * a lost GPU, and can make the next request to a method stop the engine (`studioCrashNext(method, times)`: that
+ * many engines in a row, this one and the ones started after it).
+ */
+const crashPlan = { method: null as keyof EngineApi | null, times: 0 };
+function testHooks(remote: Comlink.Remote<EngineApi>): void {
+  const arm = () => {
+    if (!crashPlan.method || crashPlan.times <= 0) return;
+    crashPlan.times -= 1;
+    void remote.simulateCrash(crashPlan.method);
+  };
+  Object.assign(window, {
+    studioEngine: remote,
+    studioCrashNext: (method: keyof EngineApi, times = 1) => { Object.assign(crashPlan, { method, times }); arm(); },
+  });
+  arm();
 }

@@ -142,6 +142,8 @@ export interface EngineApi {
   watchDeviceLoss(callback: (reason: string) => void): void;
   restart(): Promise<BackendChoice>;
   simulateDeviceLoss(): boolean;
+  /** For tests: the next request to `method` ends in a WebAssembly trap, as an abort in the backend's module does. */
+  simulateCrash(method: keyof EngineApi): void;
 
   loadModel(ticket: number, url: string, onProgress?: (p: LoadProgress) => void): Promise<Result<ModelSummary>>;
   convert(ticket: number, file: File, fp16: boolean, onLog?: (line: string) => void): Promise<Result<{ model: ModelSummary; manifest: BundleManifest; shards: Uint8Array[] }>>;

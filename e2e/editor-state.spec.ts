@@ -414,3 +414,28 @@ test('15. a dropped photo is one request to the engine worker; its stages show a
   await expect(page.getByRole('list', { name: 'progress' })).toContainText('Align: done');
   await expect(page.getByRole('list', { name: 'progress' })).toContainText('Invert: done');
 });
+
+test('16. the engine stops under the person (a WebAssembly trap): a fresh one takes over with the photo and edits; stopping again says what to do', async ({ page }) => {
+  const crashNext = (method: string, times = 1) => page.evaluate(([m, n]) =>
+    (window as unknown as { studioCrashNext(method: string, times: number): void }).studioCrashNext(m as string, n as number), [method, times] as const);
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  const unedited = await canvasPixels(page, 'edited');
+  await crashNext('render');
+  await page.getByTestId('slider-smile').fill('3');
+  await expect(page.getByRole('status').filter({ hasText: "The editor's engine stopped (RuntimeError" })).toBeVisible({ timeout: 60_000 });
+  await inverted(page);
+  await expect(page.getByTestId('slider-smile')).toHaveValue('3');
+  await expect.poll(async () => (await canvasPixels(page, 'edited')).some((v, i) => v !== unedited[i]), { timeout: 60_000 }).toBe(true);
+  await expect(alerts(page)).toHaveCount(0);
+
+  // this engine and the next one stop: the page says what to do, and the session is kept for a reload
+  await crashNext('render', 2);
+  await page.getByTestId('slider-smile').fill('1');
+  await expect(alerts(page).filter({ hasText: 'stopped again' })).toBeVisible({ timeout: 60_000 });
+  await expect(alerts(page)).toContainText('reload the page');
+  await reloadIsUsable(page);
+  await expect(page.getByTestId('slider-smile')).toHaveValue('1');
+  await expect(page.getByText(/Invert: restored/)).toBeVisible();
+});

@@ -261,6 +261,70 @@ describe('models', () => {
   });
 });
 
+describe('an engine that stops (a WebAssembly abort, memory exhausted)', () => {
+  it('during a render: a fresh engine, the photo back from its snapshot with its edits, one line said', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    engine.crashOn('render');
+    c.edits.setValue('smile', 2);
+    await until(() => engine.workers === 2 && engine.count('restorePhoto') === 1, 'the recovery');
+    await idle(c);
+    expect(engine.count('loadModel')).toBe(2);
+    expect(engine.count('invertPhoto')).toBe(1); // from the snapshot: no inversion again
+    expect(state(c).doc.edits.values.smile).toBe(2);
+    expect(shownMark(c)).toBe(120);
+    expect(noticeTexts(c)).toEqual(["The editor's engine stopped (RuntimeError: unreachable) and was started again; your photo and edits are kept."]);
+  });
+
+  it('during a refinement: the refinement is made again on the fresh engine', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    engine.crashOn('refine');
+    await c.refinement.refine(40, true);
+    await until(() => engine.count('refine') === 2 && state(c).doc.refinement !== null, 'the refinement made again');
+    await idle(c);
+    expect(engine.workers).toBe(2);
+    expect(state(c).reconstruction?.data[0]).toBe(70);
+    expect(state(c).notices.filter((n) => n.kind === 'error')).toEqual([]);
+  });
+
+  it('while a new photo is inverted: the photo is opened again on the fresh engine', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    engine.crashOn('invertPhoto');
+    await c.photos.open(photoFile(), 'bob.jpg', 'subject');
+    await until(() => engine.workers === 2 && state(c).photo?.name === 'bob.jpg' && state(c).steps.invert === 'done', 'bob.jpg opened again');
+    await idle(c);
+    expect(state(c).doc.photo?.name).toBe('bob.jpg');
+    expect(shownMark(c)).toBe(100);
+  });
+
+  it('again while it is brought back: the person is told what to do, and the document stays as it was', async () => {
+    const { engine, storage, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    c.edits.setValue('age', 1);
+    await idle(c);
+    await until(() => storage.saves > 0, 'the document to be saved');
+    engine.crashOn('render');
+    engine.crashOn('restorePhoto'); // bringing the photo back stops the fresh engine too
+    c.edits.setValue('age', 2);
+    await until(() => state(c).notices.some((n) => n.kind === 'error'), 'the sentence that says what to do');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(engine.workers).toBe(2); // no third engine: it does not try forever
+    const error = state(c).notices.find((n) => n.kind === 'error')!.text;
+    expect(error).toContain('stopped again');
+    expect(error).toContain('reload the page');
+    expect(error).toContain('smaller photo');
+    expect(state(c).doc.photo?.name).toBe('anna.jpg');
+    expect(state(c).doc.edits.values.age).toBe(2);
+    expect(state(c).busy).toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // a save asked for meanwhile
+    const saved = storage.document as { photo?: { name: string }; edits?: { values: Record<string, number> } };
+    expect(saved.photo?.name).toBe('anna.jpg'); // what a reload brings back
+    expect(saved.edits?.values.age).toBe(2);
+  });
+});
+
 describe('refinement', () => {
   it('every new photo is refined by itself when the setting is on; its likeness is measured after', async () => {
     const { engine, c } = await studio({ autoRefine: true });

@@ -44,6 +44,7 @@ export class Batch {
     const names = new Set<string>();
     const begun = performance.now();
     let finished = 0;
+    let stopped: string | null = null;
     for (const [i, file] of files.entries()) {
       if (this.cancelled) break;
       items[i] = { ...items[i], state: 'running' };
@@ -51,6 +52,12 @@ export class Batch {
       const result = await ctx.engine.batchPhoto(ctx.ticket, file, file.name, edits, transfer, refine);
       if (failed(result)) {
         items[i] = { ...items[i], state: 'failed', message: result.error.message };
+        if (result.error.code === 'crashed') {
+          // The engine was started again for the photo being edited; the batch's session went with the old one.
+          stopped = `The engine stopped at ${file.name}; the photos before it are in the zip: run the rest again.`;
+          finished++;
+          break;
+        }
       } else {
         const entry = new ZipPassThrough(uniqueName(names, file.name));
         zip.add(entry);
@@ -66,7 +73,7 @@ export class Batch {
     const done = items.filter((x) => x.state === 'done').length;
     const failures = items.filter((x) => x.state === 'failed').length;
     this.show({ running: false, zip: done ? new Blob(parts, { type: 'application/zip' }) : null, secondsLeft: null });
-    notices.notify(`${this.cancelled ? 'Batch cancelled: ' : ''}${done} of ${files.length} photos edited${failures ? `; ${failures} failed (named in the list)` : ''}.`, 'info', 'batch');
+    notices.notify(stopped ?? `${this.cancelled ? 'Batch cancelled: ' : ''}${done} of ${files.length} photos edited${failures ? `; ${failures} failed (named in the list)` : ''}.`, stopped ? 'error' : 'info', 'batch');
   }
 
   download(): void {

@@ -1,9 +1,12 @@
 import type { Transfer } from '../../src/engine/session';
 import * as D from '../document';
 import type { SavedSnapshot } from '../persist';
-import { failed, type Result } from '../protocol';
+import { failed, type Result, type WorkerError } from '../protocol';
 import type { StudioState, StudioStore } from '../store';
-import type { Ports } from './ports';
+import type { Engine, Ports } from './ports';
+
+/** A request the engine could not answer because it stopped working, to be redone once it runs again. */
+export interface Crash { method: string; args: unknown[]; message: string }
 
 /**
  * What the controller's parts share: the store (document and view), the ports, the bytes the document names, the
@@ -21,12 +24,27 @@ export class Context {
   ticket = 0;
   /** Lost GPUs so far, and whether a recovery is under way (a refinement that dies with the GPU runs again after). */
   readonly device = { losses: 0, recovering: false, refineAfterRecovery: null as { steps: number; fineDetail: boolean } | null };
+  /** The engine stopped (a WebAssembly abort, memory exhausted) answering `crash`: set by the recovery part. */
+  onCrash: ((crash: Crash) => void) | null = null;
+  /** The GPU went away: set by the recovery part. */
+  onDeviceLost: ((reason: string) => void) | null = null;
 
   constructor(readonly ports: Ports, readonly store: StudioStore) {}
 
-  get engine() {
-    return this.ports.engine;
-  }
+  /**
+   * The engine, watched: an answer that says it stopped working goes to the recovery first (which makes every
+   * ticket in flight stale, so the part that asked drops the answer quietly), then to the part that asked.
+   */
+  readonly engine: Engine = new Proxy({} as Engine, {
+    get: (_, method: string) => async (...args: unknown[]) => {
+      const call = (this.ports.engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
+      const answer = await call.apply(this.ports.engine, args);
+      if (failed(answer as Result<unknown>) && (answer as WorkerError).error.code === 'crashed') {
+        this.onCrash?.({ method, args, message: (answer as WorkerError).error.message });
+      }
+      return answer;
+    },
+  });
 
   get = (): StudioState => this.store.getState();
 

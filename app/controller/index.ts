@@ -6,6 +6,7 @@ import { Edits } from './edits';
 import { Models } from './models';
 import { Notices } from './notices';
 import { Persistence } from './persistence';
+import { Recovery } from './recovery';
 import { Photos } from './photos';
 import type { Ports } from './ports';
 import { Refinement } from './refinement';
@@ -26,7 +27,8 @@ export { refineSteps } from './refinement';
  *                            \--ticketed request--> engine (the worker in the page, a fake in tests)
  *
  * Parts, each one job: notices, persistence, renders (the render queue and previews made ahead), refinement
- * (and the likeness figure), photos (the photo's pipeline, restore), models (start, switch, add, a lost GPU),
+ * (and the likeness figure), photos (the photo's pipeline, restore), models (start, switch, add), recovery (a lost
+ * GPU, an engine that stopped),
  * edits and downloads, codes, batch, teaching.
  */
 export function createController(ports: Ports, store: StudioStore = createStudioStore((key) => ports.preferences.get(key))) {
@@ -37,8 +39,11 @@ export function createController(ports: Ports, store: StudioStore = createStudio
   const refinement = new Refinement(ctx, notices, renders, persistence);
   const codes = new Codes(ctx, notices, renders, persistence);
   const photos = new Photos(ctx, notices, renders, persistence, refinement, codes);
-  const models = new Models(ctx, notices, renders, persistence, photos, refinement);
+  const models = new Models(ctx, notices, renders, persistence, photos);
   const edits = new Edits(ctx, notices, renders);
+  const recovery = new Recovery(ctx, notices, models, photos, refinement, edits, codes);
+  ctx.onCrash = (crash) => void recovery.engineStopped(crash);
+  ctx.onDeviceLost = (reason) => void recovery.deviceLost(reason);
 
   store.subscribe((state, prev) => {
     if (state.doc === prev.doc) return;
@@ -57,6 +62,7 @@ export function createController(ports: Ports, store: StudioStore = createStudio
     photos,
     edits,
     refinement,
+    recovery,
     renders,
     codes,
     persistence,

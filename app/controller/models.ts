@@ -6,7 +6,6 @@ import type { Context } from './context';
 import type { Notices } from './notices';
 import type { Persistence } from './persistence';
 import type { Photos } from './photos';
-import type { Refinement } from './refinement';
 import type { Renders } from './renders';
 
 /** The first model the menu offers (the catalog lists the bundled demo models first). */
@@ -16,7 +15,7 @@ export function defaultModel(catalog: CatalogEntry[]): CatalogEntry | undefined 
 
 /**
  * The models' lifecycle: the engine's start, the saved session reopened, a model chosen, added (a converted
- * checkpoint) or removed, and the GPU lost. A photo being edited goes with the person to the next model of its kind.
+ * checkpoint) or removed. A photo being edited goes with the person to the next model of its kind.
  */
 export class Models {
   constructor(
@@ -25,7 +24,6 @@ export class Models {
     private readonly renders: Renders,
     private readonly persistence: Persistence,
     private readonly photos: Photos,
-    private readonly refinement: Refinement,
   ) {}
 
   async boot(): Promise<void> {
@@ -109,32 +107,9 @@ export class Models {
     if (next) await this.select(next);
   }
 
-  /**
-   * The GPU went away: tell the person, restart the engine on the next backend, reload the model and bring the
-   * document back (from the snapshots: no re-inversion). Nothing the person did is lost.
-   */
-  async recoverFromDeviceLoss(reason: string): Promise<void> {
-    const { ctx } = this;
-    ctx.device.losses += 1;
-    ctx.device.recovering = true;
-    try {
-      const { catalog, doc } = ctx.get();
-      this.notices.notify(`The GPU stopped working (${reason}). Restarting the editor on another backend; your photo and edits are kept.`, 'info', 'device');
-      const choice = await ctx.engine.restart();
-      ctx.view({ backend: choice.backend, backendReason: choice.reason });
-      await this.watchDevice();
-      const entry = catalog.find((c) => c.id === doc.modelId);
-      if (entry) await this.reopen(entry, D.commitEdit(doc), `The GPU stopped working (${reason}); the editor now runs on ${choice.backend}. Your photo and edits are kept.`);
-    } finally {
-      ctx.device.recovering = false;
-    }
-    const again = ctx.device.refineAfterRecovery;
-    ctx.device.refineAfterRecovery = null;
-    if (again && ctx.get().reconstruction) await this.refinement.refine(again.steps, again.fineDetail);
-  }
-
-  private watchDevice(): Promise<void> {
-    return this.ctx.engine.watchDeviceLoss(this.ctx.ports.callback((reason: string) => void this.recoverFromDeviceLoss(reason)));
+  /** The engine tells the recovery when its GPU goes away. */
+  watchDevice(): Promise<void> {
+    return this.ctx.engine.watchDeviceLoss(this.ctx.ports.callback((reason: string) => this.ctx.onDeviceLost?.(reason)));
   }
 
   /**
@@ -142,7 +117,7 @@ export class Models {
    * What does not fit the model is dropped with a notice; photos come back from their snapshots without
    * detection or inversion when the snapshots match, else they are framed and inverted again.
    */
-  private reopen(entry: CatalogEntry, doc: D.StudioDocument | null, restoredMessage: string | null): Promise<void> {
+  reopen(entry: CatalogEntry, doc: D.StudioDocument | null, restoredMessage: string | null): Promise<void> {
     return this.persistence.whileReopening(() => this.reopenDocument(entry, doc, restoredMessage));
   }
 

@@ -44,7 +44,8 @@ export class Persistence {
     this.timer = null;
     const { ctx } = this;
     const doc = ctx.get().doc;
-    if (!doc.modelId || !ctx.ports.writer.canWrite()) return;
+    // A save asked for before a reopening began must not write the half-open document (whileReopening saves after).
+    if (this.reopening || !doc.modelId || !ctx.ports.writer.canWrite()) return;
     const kept = new Map(D.blobKeys(doc).filter((k) => ctx.blobs.has(k)).map((k) => [k, ctx.blobs.get(k)!]));
     for (const k of [...ctx.blobs.keys()]) if (!kept.has(k)) ctx.blobs.delete(k);
     await ctx.ports.storage.saveDocument(doc, kept)

@@ -29,7 +29,10 @@ export interface Writer {
 }
 
 export interface Ports {
-  engine: Engine;
+  /** The engine as it runs now (a new one after restartEngine). */
+  readonly engine: Engine;
+  /** Drops the engine that stopped working and starts a fresh one (a new worker): it must be started and given a model. */
+  restartEngine(): void;
   /** Marks a function the engine calls back (progress, stages): Comlink.proxy across the worker boundary. */
   callback<F extends (...args: never[]) => unknown>(fn: F): F;
   storage: Storage;

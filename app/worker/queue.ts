@@ -10,12 +10,23 @@ export class Superseded extends Error {
   }
 }
 
+/**
+ * The engine cannot go on after these: a trap in a WebAssembly module (tfjs-wasm's abort, our kernel's), or memory
+ * the browser would not give. The page starts a fresh worker and makes the request again.
+ */
+function engineStopped(error: unknown): boolean {
+  if (typeof WebAssembly !== 'undefined' && error instanceof WebAssembly.RuntimeError) return true;
+  const message = (error as Error)?.message ?? String(error);
+  return /\bAborted\(|\bout of memory\b|Cannot enlarge memory|memory access out of bounds|Array buffer allocation failed|could not allocate memory/i.test(message);
+}
+
 /** An error as the page is told it: what kind of thing failed, and the sentence to show. */
 export function answerFor(error: unknown): WorkerError {
   if (error instanceof Superseded) return { error: { kind: 'superseded', code: 'superseded', message: error.message } };
   if (error instanceof RefineCancelled) return { error: { kind: 'cancelled', code: 'cancelled', message: 'Refinement cancelled; the encoder\'s result is kept.' } };
   if (error instanceof CheckpointError) return { error: { kind: 'checkpoint', code: error.code, message: error.message } };
   if (error instanceof PhotoError) return { error: { kind: 'photo', code: error.code, message: error.message } };
+  if (engineStopped(error)) return { error: { kind: 'engine', code: 'crashed', message: `${(error as Error)?.name ?? 'Error'}: ${(error as Error)?.message ?? String(error)}` } };
   return { error: { kind: 'engine', code: 'engine', message: (error as Error)?.message ?? String(error) } };
 }
 
@@ -95,4 +106,19 @@ export function yieldToMessages(): Promise<void> {
     channel.port1.onmessage = () => { channel.port1.close(); resolve(); };
     channel.port2.postMessage(null);
   });
+}
+
+/**
+ * A real WebAssembly trap (a module whose one function is `unreachable`), for tests: the same RuntimeError a
+ * backend's abort raises.
+ */
+export function webAssemblyTrap(): Error {
+  const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 7, 8, 1, 4, 116, 114, 97, 112, 0, 0, 10, 5, 1, 3, 0, 0, 11]);
+  const { trap } = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as { trap: () => void };
+  try {
+    trap();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('the trap did not trap');
 }

@@ -43,6 +43,11 @@ export class FakeEngine implements Engine {
     this.calls.push({ method, ticket, args });
     await this.held.get(method)?.shift();
     await Promise.resolve(); // an answer never comes back in the same tick, as across a worker boundary
+    const crashes = this.crashes.get(method) ?? 0;
+    if (crashes > 0) {
+      this.crashes.set(method, crashes - 1);
+      throw new EngineStopped();
+    }
   }
 
   private superseded(ticket: number): WorkerError | null {
@@ -69,6 +74,21 @@ export class FakeEngine implements Engine {
   }
 
   async simulateDeviceLoss() { return false; }
+  async simulateCrash() {}
+
+  /** Requests to `method` answer as an engine that stopped (a WebAssembly trap), `times` times in a row. */
+  crashOn(method: keyof Engine, times = 1): void {
+    this.crashes.set(method, times);
+  }
+
+  /** A new worker in place of one that stopped (Ports.restartEngine): nothing loaded, no ticket seen. */
+  freshWorker(): void {
+    this.workers += 1;
+    this.latest = 0;
+  }
+
+  workers = 1;
+  private crashes = new Map<string, number>();
 
   async loadModel(ticket: number, url: string): Promise<Result<ModelSummary>> {
     await this.arrive('loadModel', ticket, [url]);
@@ -151,6 +171,11 @@ export class FakeEngine implements Engine {
   async importCodes(): Promise<never> { throw new Error('not in the fake'); }
 }
 
+class EngineStopped extends Error {}
+
+/** What the worker answers when its WebAssembly module traps (app/worker/queue.ts answerFor). */
+const STOPPED: WorkerError = { error: { kind: 'engine', code: 'crashed', message: 'RuntimeError: unreachable' } };
+
 /** A picture whose every pixel says which edits made it: 100 + 10 × the sum of the edit values. */
 export const editMark = (edits: EditValue[]) => 100 + Math.round(10 * edits.reduce((sum, e) => sum + e.value, 0));
 
@@ -225,8 +250,18 @@ export const CATALOG: CatalogEntry[] = [
 export function fakePorts(engine: FakeEngine, storage: MemoryStorage, options: Partial<Ports['options']> = {}): Ports & { downloads: string[] } {
   const preferences = new Map<string, boolean>();
   const downloads: string[] = [];
+  // As the worker's queue does (app/worker/queue.ts), an engine that stopped is an answer, not a rejection.
+  const answering = new Proxy(engine, {
+    get: (target, key) => {
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)
+        .catch((error) => { if (error instanceof EngineStopped) return STOPPED; throw error; });
+    },
+  });
   return {
-    engine,
+    engine: answering,
+    restartEngine: () => engine.freshWorker(),
     callback: (fn) => fn,
     storage,
     writer: { canWrite: () => true, claimWriter: async () => true },
