@@ -299,6 +299,17 @@ describe('an engine that stops (a WebAssembly abort, memory exhausted)', () => {
     expect(shownMark(c)).toBe(100);
   });
 
+  it('again at the first picture the fresh engine makes: that is stopping again, not a new stop', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    engine.crashOn('render', 2);
+    c.edits.setValue('smile', 1);
+    await until(() => state(c).notices.some((n) => n.kind === 'error'), 'the sentence that says what to do');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(engine.workers).toBe(2);
+    expect(engine.count('restorePhoto')).toBe(1);
+  });
+
   it('again while it is brought back: the person is told what to do, and the document stays as it was', async () => {
     const { engine, storage, c } = await studio();
     await c.photos.open(photoFile(), 'anna.jpg', 'subject');

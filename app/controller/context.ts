@@ -23,9 +23,17 @@ export class Context {
    */
   ticket = 0;
   /** Lost GPUs so far, and whether a recovery is under way (a refinement that dies with the GPU runs again after). */
-  readonly device = { losses: 0, recovering: false, refineAfterRecovery: null as { steps: number; fineDetail: boolean } | null };
+  readonly device = {
+    losses: 0,
+    recovering: false,
+    /** From the failure until the document is being reopened: nothing may be asked of the engine meanwhile. */
+    restarting: false,
+    refineAfterRecovery: null as { steps: number; fineDetail: boolean } | null,
+  };
   /** The engine stopped (a WebAssembly abort, memory exhausted) answering `crash`: set by the recovery part. */
   onCrash: ((crash: Crash) => void) | null = null;
+  /** Every answer of the engine that is not a failure: the recovery learns that a fresh engine works. */
+  onAnswer: ((method: string) => void) | null = null;
   /** The GPU went away: set by the recovery part. */
   onDeviceLost: ((reason: string) => void) | null = null;
 
@@ -37,11 +45,10 @@ export class Context {
    */
   readonly engine: Engine = new Proxy({} as Engine, {
     get: (_, method: string) => async (...args: unknown[]) => {
-      const call = (this.ports.engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
-      const answer = await call.apply(this.ports.engine, args);
-      if (failed(answer as Result<unknown>) && (answer as WorkerError).error.code === 'crashed') {
-        this.onCrash?.({ method, args, message: (answer as WorkerError).error.message });
-      }
+      // Called as a method, never through .apply: Comlink's proxy would send `apply` to the worker as a method name.
+      const answer = await (this.ports.engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method](...args);
+      if (!failed(answer as Result<unknown>)) this.onAnswer?.(method);
+      else if ((answer as WorkerError).error.code === 'crashed') this.onCrash?.({ method, args, message: (answer as WorkerError).error.message });
       return answer;
     },
   });

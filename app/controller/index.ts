@@ -43,6 +43,7 @@ export function createController(ports: Ports, store: StudioStore = createStudio
   const edits = new Edits(ctx, notices, renders);
   const recovery = new Recovery(ctx, notices, models, photos, refinement, edits, codes);
   ctx.onCrash = (crash) => void recovery.engineStopped(crash);
+  ctx.onAnswer = (method) => recovery.answered(method);
   ctx.onDeviceLost = (reason) => void recovery.deviceLost(reason);
 
   store.subscribe((state, prev) => {

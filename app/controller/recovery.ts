@@ -8,6 +8,9 @@ import type { Notices } from './notices';
 import type { Photos } from './photos';
 import type { Refinement } from './refinement';
 
+/** Requests that do what the person asked (not the engine's start, a model's load or a restore). */
+const PERSON_S_WORK = new Set(['render', 'invertPhoto', 'refine', 'editPng', 'pasteBackPng', 'exportCodes', 'convert', 'batchPhoto', 'teachingCodes']);
+
 /** The first line of an engine's error, for a notice (a WebAssembly abort can carry a stack). */
 const firstLine = (message: string) => message.split('\n')[0].slice(0, 160);
 
@@ -23,6 +26,11 @@ export class Recovery {
   private redoing = false;
   /** The engine stopped twice: the person was told what to do; nothing more is tried until they reload. */
   private gaveUp = false;
+  /**
+   * A fresh engine has not yet done work the person asked for (the reopened photo's render comes after the
+   * recovery itself): stopping before it has is stopping again.
+   */
+  private unproven = false;
 
   constructor(
     private readonly ctx: Context,
@@ -38,8 +46,9 @@ export class Recovery {
   engineStopped(crash: Crash): void {
     const { ctx } = this;
     ctx.nextTicket(); // everything in flight is stale now: the parts that asked drop their answers quietly
+    ctx.device.restarting = true;
     if (this.gaveUp) return;
-    if (ctx.device.recovering || this.redoing) {
+    if (ctx.device.recovering || this.redoing || this.unproven) {
       this.gaveUp = true;
       ctx.view({ busy: null, refining: null, rendering: false, progress: null });
       this.notices.notify(
@@ -51,8 +60,14 @@ export class Recovery {
     void this.restartAfter(crash);
   }
 
+  /** A fresh engine answered work the person asked for: it works. */
+  answered(method: string): void {
+    if (PERSON_S_WORK.has(method)) this.unproven = false;
+  }
+
   private async restartAfter(crash: Crash): Promise<void> {
     const { ctx } = this;
+    this.unproven = true;
     const { catalog, doc } = ctx.get();
     this.notices.notify(`The editor's engine stopped (${firstLine(crash.message)}) and was started again; your photo and edits are kept.`, 'info', 'engine');
     ctx.device.recovering = true;
@@ -63,6 +78,7 @@ export class Recovery {
       ctx.view({ backend: choice.backend, backendReason: choice.reason });
       await this.models.watchDevice();
       const entry = catalog.find((c) => c.id === doc.modelId);
+      ctx.device.restarting = this.gaveUp; // the reopening clears the pictures first: renders wait for them again
       if (entry && !this.gaveUp) await this.models.reopen(entry, D.commitEdit(doc), null);
     } finally {
       ctx.device.recovering = false;
@@ -111,7 +127,9 @@ export class Recovery {
     try {
       const { catalog, doc } = ctx.get();
       this.notices.notify(`The GPU stopped working (${reason}). Restarting the editor on another backend; your photo and edits are kept.`, 'info', 'device');
+      ctx.device.restarting = true;
       const choice = await ctx.engine.restart();
+      ctx.device.restarting = false;
       ctx.view({ backend: choice.backend, backendReason: choice.reason });
       await this.models.watchDevice();
       const entry = catalog.find((c) => c.id === doc.modelId);

@@ -39,7 +39,7 @@ export class Renders {
   request(preview: boolean): void {
     const { ctx } = this;
     this.lastAsked = performance.now();
-    if (!ctx.get().reconstruction) { this.skipped = true; return; }
+    if (!ctx.get().reconstruction || ctx.device.restarting) { this.skipped = true; return; }
     this.skipped = false;
     if (!preview) ctx.view({ fullRenders: ctx.get().fullRenders + 1 });
     if (this.inFlight) { this.waiting = { preview }; return; }
@@ -78,7 +78,8 @@ export class Renders {
     this.land(t, answer, preview);
     const next = this.waiting;
     this.waiting = null;
-    if (next) void this.render(next.preview);
+    if (next && ctx.device.restarting) this.skipped = true; // the reopened document renders it
+    else if (next) void this.render(next.preview);
     else {
       ctx.view({ rendering: false });
       this.scheduleAnticipation();
