@@ -7,7 +7,7 @@ import { StudioModel, type EditValue } from '../src/engine/model';
 import { RefineCancelled } from '../src/engine/refine';
 import { refinementSettings } from '../src/engine/refine-presets';
 import { meanStyle } from '../src/engine/teach';
-import { EditorSession, type SubjectSnapshot, type Transfer } from '../src/engine/session';
+import type { SubjectSnapshot, Transfer } from '../src/engine/session';
 import { useGradients } from '../src/browser/gradients';
 import { blobSource } from '../src/io/byte-source';
 import { readNpy, writeNpy } from '../src/io/npy';
@@ -18,15 +18,12 @@ import type { BundleManifest } from '../src/weights/bundle';
 import { convertCheckpoint } from '../src/weights/convert';
 import { publishedDirections } from '../src/weights/official-directions';
 import { httpFiles, loadBundle, memoryFiles, type LoadProgress } from '../src/weights/loader';
-import { SHOWN_MAX_SIDE, type BackendChoice, type EngineApi, type FaceBox, type ModelSummary, type PhotoOutcome, type Result } from './protocol';
+import { SHOWN_MAX_SIDE, type BackendChoice, type EngineApi, type FaceBox, type PhotoOutcome, type Result } from './protocol';
 import { encoded, faceBoxes, photoInfo, pixels, renderPicture } from './worker/pictures';
-import { sessionOn, summary } from './worker/sessions';
-import { answerFor, Superseded, webAssemblyTrap, WorkQueue, yieldToMessages } from './worker/queue';
+import { Held, sessionOn, summary } from './worker/sessions';
+import { SimulatedCrashes, Superseded, WorkQueue, yieldToMessages } from './worker/queue';
 
-let model: StudioModel | null = null;
-let session: EditorSession | null = null;
-/** A folder being edited at once (batchPhoto): a session of its own, so the photo on screen stays as it is. */
-let batch: EditorSession | null = null;
+const held = new Held();
 let onDeviceLost: ((reason: string) => void) | null = null;
 
 /** A WebGPU device can be lost (driver reset, GPU removed, browser reclaiming it); the page is told, once. */
@@ -36,22 +33,11 @@ function watchDevice(backend: string): void {
   void device?.lost.then((info) => onDeviceLost?.(info.message || info.reason || 'unknown reason'));
 }
 
-async function use(manifest: BundleManifest, next: StudioModel): Promise<ModelSummary> {
-  batch?.dispose();
-  batch = null;
-  session?.dispose();
-  model?.dispose();
-  model = next;
-  session = sessionOn(next);
-  return summary(manifest);
-}
-
-function current(): EditorSession {
-  if (!session) throw new Error('no model is loaded');
-  return session;
-}
+const use = (manifest: BundleManifest, next: StudioModel) => held.use(manifest, next);
+const current = () => held.current();
 
 const queue = new WorkQueue();
+const crashes = new SimulatedCrashes<EngineApi>();
 let refineCancelled = false;
 
 let choice: Promise<BackendChoice> | null = null; // one start per worker (React's double effects would race it)
@@ -74,10 +60,7 @@ const api: EngineApi = {
   /** After a lost GPU: drops the dead backend and its model, starts the next backend in line. */
   async restart() {
     const dead = tf.getBackend();
-    session?.dispose();
-    try { model?.dispose(); } catch { /* its tensors died with the device */ }
-    session = null;
-    model = null;
+    held.drop();
     tf.removeBackend(dead);
     const order = BACKEND_ORDER.filter((b) => b !== dead);
     choice = startBackend(order).then((backend) => {
@@ -88,7 +71,7 @@ const api: EngineApi = {
   },
 
   simulateCrash(method) {
-    crashArmed = method;
+    crashes.arm(method);
   },
 
   /** For tests: destroys the WebGPU device, as a driver reset would. */
@@ -159,6 +142,7 @@ const api: EngineApi = {
   prepareForPhoto(ticket) {
     // Queued like any work, never beside it: loading face-api switches tfjs's global backend while it runs.
     return queue.serial(ticket, async () => {
+      const { model } = held;
       if (!model) return;
       await model.warmUp();
       queue.check(ticket);
@@ -251,8 +235,7 @@ const api: EngineApi = {
 
   startBatch(ticket, reference) {
     return queue.serial(ticket, async () => {
-      batch?.dispose();
-      batch = sessionOn(current().model);
+      const batch = held.startBatch();
       if (!reference) return;
       await batch.setPhoto(await decodePhotoBlob(reference.blob, reference.name), 'reference');
       await batch.frame(reference.framing ?? batch.defaultFraming('reference'), 'reference');
@@ -262,6 +245,7 @@ const api: EngineApi = {
 
   batchPhoto(ticket, blob, name, edits, transfer, refine) {
     return queue.serial(ticket, async () => {
+      const { batch } = held;
       if (!batch) throw new Error('no batch was started');
       const started = performance.now();
       await batch.setPhoto(await decodePhotoBlob(blob, name));
@@ -279,7 +263,7 @@ const api: EngineApi = {
 
   endBatch() {
     // queued behind the last photo, so that it is not freed under it
-    void queue.serial(queue.latest, async () => { batch?.dispose(); batch = null; });
+    void queue.serial(queue.latest, async () => held.endBatch());
   },
 
   reconstruction(ticket) {
@@ -332,20 +316,7 @@ const api: EngineApi = {
   },
 };
 
-/** The method whose next request ends in a WebAssembly trap (simulateCrash), after its work. */
-let crashArmed: keyof EngineApi | null = null;
-
-Comlink.expose(new Proxy(api, {
-  get(target, key: keyof EngineApi) {
-    const method = target[key] as (...args: unknown[]) => unknown;
-    if (typeof method !== 'function' || crashArmed !== key) return method;
-    crashArmed = null;
-    return async (...args: unknown[]) => {
-      await method.apply(target, args);
-      return answerFor(webAssemblyTrap());
-    };
-  },
-}));
+Comlink.expose(crashes.expose(api));
 
 /** A file shipped with the page (public/), read from the page's own origin: nothing is fetched from elsewhere. */
 async function shippedFile(path: string): Promise<Uint8Array> {

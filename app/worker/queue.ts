@@ -122,3 +122,29 @@ export function webAssemblyTrap(): Error {
   }
   throw new Error('the trap did not trap');
 }
+
+/**
+ * For tests: the next request to an armed method ends in a real WebAssembly trap after its work, answered as the
+ * queue answers an abort in a backend's module.
+ */
+export class SimulatedCrashes<Api extends object> {
+  private armed: keyof Api | null = null;
+
+  arm(method: keyof Api): void {
+    this.armed = method;
+  }
+
+  expose(api: Api): Api {
+    return new Proxy(api, {
+      get: (target, key) => {
+        const method = Reflect.get(target, key) as unknown;
+        if (typeof method !== 'function' || this.armed !== key) return method;
+        this.armed = null;
+        return async (...args: unknown[]) => {
+          await (method as (...a: unknown[]) => unknown).apply(target, args);
+          return answerFor(webAssemblyTrap());
+        };
+      },
+    });
+  }
+}

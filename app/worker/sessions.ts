@@ -27,3 +27,45 @@ const lazyFaceDetector: FaceDetector = {
   describeRegion: async (photo, box) => (await browserFaceDetector()).describeRegion(photo, box),
 };
 
+
+/** What the worker holds: the model, the session of the photo being edited, and a batch's session beside it. */
+export class Held {
+  model: StudioModel | null = null;
+  session: EditorSession | null = null;
+  /** A folder being edited at once (batchPhoto): a session of its own, so the photo on screen stays as it is. */
+  batch: EditorSession | null = null;
+
+  use(manifest: BundleManifest, next: StudioModel): ModelSummary {
+    this.endBatch();
+    this.session?.dispose();
+    this.model?.dispose();
+    this.model = next;
+    this.session = sessionOn(next);
+    return summary(manifest);
+  }
+
+  current(): EditorSession {
+    if (!this.session) throw new Error('no model is loaded');
+    return this.session;
+  }
+
+  startBatch(): EditorSession {
+    this.endBatch();
+    this.batch = sessionOn(this.current().model);
+    return this.batch;
+  }
+
+  endBatch(): void {
+    this.batch?.dispose();
+    this.batch = null;
+  }
+
+  /** After a lost GPU: what it held went with the device. */
+  drop(): void {
+    this.endBatch();
+    this.session?.dispose();
+    try { this.model?.dispose(); } catch { /* its tensors died with the device */ }
+    this.session = null;
+    this.model = null;
+  }
+}
