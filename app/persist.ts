@@ -31,9 +31,15 @@ export interface StoredModel {
 }
 
 let db: Promise<IDBPDatabase> | null = null;
+/** The browser closed the database under the page (its data evicted, or deleted from its settings). */
+let lost = false;
 
 function open() {
   db ??= openDB('style-transformer-studio', 2, {
+    terminated() {
+      db = null;
+      lost = true;
+    },
     upgrade(d, oldVersion) {
       if (oldVersion < 1) {
         d.createObjectStore('session');
@@ -45,7 +51,13 @@ function open() {
   return db;
 }
 
-export async function saveDocument(doc: StudioDocument, blobs: Map<string, Blob>): Promise<void> {
+/**
+ * Saves the document with the bytes it names, in one transaction (all of it or none). True when the database had
+ * been lost since the last save and was opened afresh: what else the page keeps there must be saved again.
+ */
+export async function saveDocument(doc: StudioDocument, blobs: Map<string, Blob>): Promise<boolean> {
+  const afresh = lost;
+  lost = false;
   const d = await open();
   const tx = d.transaction(['session', 'blobs'], 'readwrite');
   const stored = new Set((await tx.objectStore('blobs').getAllKeys()) as string[]);
@@ -55,6 +67,7 @@ export async function saveDocument(doc: StudioDocument, blobs: Map<string, Blob>
   if (!doc.reference) await tx.objectStore('session').delete('snapshot:reference');
   if (!doc.photo) await tx.objectStore('session').delete('snapshot:subject');
   await tx.done;
+  return afresh;
 }
 
 export async function saveSnapshot(which: 'subject' | 'reference', saved: SavedSnapshot): Promise<void> {
@@ -106,4 +119,8 @@ export async function storedModels(): Promise<StoredModel[]> {
 
 export async function removeModel(id: string): Promise<void> {
   await (await open()).delete('models', id);
+}
+
+export async function persist(): Promise<boolean> {
+  return (await navigator.storage?.persist?.()) ?? false;
 }

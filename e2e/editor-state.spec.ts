@@ -439,3 +439,23 @@ test('16. the engine stops under the person (a WebAssembly trap): a fresh one ta
   await expect(page.getByTestId('slider-smile')).toHaveValue('1');
   await expect(page.getByText(/Invert: restored/)).toBeVisible();
 });
+
+test('17. the browser evicts the saved session while the page is open: the next save puts it all back, and a reload restores it', async ({ page }) => {
+  test.skip(backend() !== 'wasm', 'one run is enough: it tests the storage, not the backend');
+  await start(page);
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  await page.getByTestId('slider-smile').fill('2');
+  await idle(page);
+  await page.waitForTimeout(400); // saved
+  // What the browser does under storage pressure, or "clear site data": through the DevTools protocol.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Storage.clearDataForOrigin', { origin: new URL(page.url()).origin, storageTypes: 'indexeddb' });
+  await page.getByTestId('slider-smile').fill('1');
+  await idle(page);
+  await page.waitForTimeout(600);
+  await expect(alerts(page)).toHaveCount(0);
+  await reloadIsUsable(page);
+  await expect(page.getByTestId('slider-smile')).toHaveValue('1');
+  await expect(page.getByText(/Invert: restored/)).toBeVisible(); // its inversion came back too: no inverting again
+});

@@ -209,6 +209,47 @@ describe('persistence', () => {
   });
 });
 
+describe('a browser that will not store', () => {
+  it('full: editing goes on, the person is told once what a reload would lose, and told when saving works again', async () => {
+    const { storage, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    storage.full = true;
+    for (const v of [1, 2, 3]) {
+      c.edits.setValue('smile', v);
+      await idle(c);
+      await new Promise((resolve) => setTimeout(resolve, 250)); // each change is saved (and refused) 200 ms later
+    }
+    expect(shownMark(c)).toBe(130); // the edits render as ever
+    const refusals = state(c).notices.filter((n) => n.kind === 'error');
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0].text).toContain('storage for this page is full');
+    expect(refusals[0].text).toContain('download the edited photo');
+    storage.full = false;
+    c.edits.setValue('smile', 2);
+    await until(() => noticeTexts(c).includes('Your session is saved in this browser again.'), 'saving to work again');
+    expect(state(c).notices.filter((n) => n.kind === 'error')).toEqual([]);
+    expect((storage.document as { edits: { values: Record<string, number> } }).edits.values.smile).toBe(2);
+  });
+});
+
+describe('a browser that evicts the session while the page is open', () => {
+  it('the next save puts back the document, its photo and its inversion: a reload restores without inverting', async () => {
+    const storage = new MemoryStorage();
+    const first = await studio({ storage });
+    await first.c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    await until(() => storage.document !== undefined && storage.snapshots.subject !== undefined, 'the first save');
+    storage.evict();
+    first.c.edits.setValue('age', 1);
+    await until(() => storage.snapshots.subject !== undefined, 'the inversion saved again');
+    expect(storage.blobs.size).toBe(1);
+    const { engine, c } = await studio({ storage });
+    await idle(c);
+    expect(engine.count('restorePhoto')).toBe(1);
+    expect(engine.count('invertPhoto')).toBe(0);
+    expect(state(c).doc.edits.values.age).toBe(1);
+  });
+});
+
 describe('models', () => {
   it('a lost GPU: the engine restarts on the next backend and the photo comes back from its snapshot, edits kept', async () => {
     const { engine, c } = await studio();

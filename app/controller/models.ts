@@ -4,7 +4,7 @@ import { NO_PICTURES, type CatalogEntry } from '../store';
 import { fitToModel, parseDocument } from '../saved-document';
 import type { Context } from './context';
 import type { Notices } from './notices';
-import type { Persistence } from './persistence';
+import { storageFull, type Persistence } from './persistence';
 import type { Photos } from './photos';
 import type { Renders } from './renders';
 
@@ -89,8 +89,12 @@ export class Models {
     if (failed(result)) { notices.notify(`${file.name} could not be added: ${result.error.message}`, 'error', 'model'); return; }
     const id = `user:${file.name}:${file.size}`;
     const carried = this.photoToCarry(result.model.domain);
+    // A converted model is hundreds of megabytes: the browser is asked not to evict it (it may say no, silently).
+    void ctx.ports.storage.persist();
     await ctx.ports.storage.storeModel({ id, name: result.model.name, manifest: result.manifest, shards: result.shards })
-      .catch((e) => notices.notify(`Converted, but it could not be kept for later visits (${(e as Error).message}).`));
+      .catch((e) => notices.notify(storageFull(e)
+        ? `Converted, but this browser has no room to keep it (${(e as Error).message}): it is here until this tab closes; drop the checkpoint again on your next visit.`
+        : `Converted, but it could not be kept for later visits (${(e as Error).message}).`, 'error', 'model'));
     const entry: CatalogEntry = { id, name: `${result.model.name} (added)`, domain: result.model.domain, path: '' };
     // A new model: the old model's edits and history do not apply to it; the photo is opened again below.
     ctx.store.setState({ doc: D.openModel(ctx.get().doc, id) });

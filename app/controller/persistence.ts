@@ -48,9 +48,46 @@ export class Persistence {
     if (this.reopening || !doc.modelId || !ctx.ports.writer.canWrite()) return;
     const kept = new Map(D.blobKeys(doc).filter((k) => ctx.blobs.has(k)).map((k) => [k, ctx.blobs.get(k)!]));
     for (const k of [...ctx.blobs.keys()]) if (!kept.has(k)) ctx.blobs.delete(k);
-    await ctx.ports.storage.saveDocument(doc, kept)
-      .catch((e) => this.notices.notify(`Your session could not be saved in this browser (${(e as Error).message}).`, 'error', 'persist'));
+    try {
+      const afresh = await ctx.ports.storage.saveDocument(doc, kept);
+      this.stored();
+      // The browser evicted what was saved (the document and photos are back now): the inversions go back too.
+      if (afresh) for (const which of ['subject', 'reference'] as const) await this.saveSnapshot(which);
+    } catch (error) {
+      this.refused(error);
+    }
   }
+
+  private async saveSnapshot(which: 'subject' | 'reference'): Promise<void> {
+    const saved = this.ctx.snapshots[which];
+    const ref = which === 'subject' ? this.ctx.get().doc.photo : this.ctx.get().doc.reference;
+    if (saved && ref && saved.blob === ref.blob) await this.ctx.ports.storage.saveSnapshot(which, saved).catch((e) => this.refused(e));
+  }
+
+  /**
+   * The browser would not keep what was saved (its storage full, or refused in a private window): editing goes on
+   * in memory, and the person is told once what a reload would lose and how to keep it.
+   */
+  refused(error: unknown): void {
+    const full = storageFull(error);
+    if (this.refusal === (full ? 'full' : 'denied')) return;
+    this.refusal = full ? 'full' : 'denied';
+    const why = full ? 'its storage for this page is full' : `it refuses to keep anything for this page (${(error as Error)?.message ?? error}; a private window?)`;
+    this.notices.notify(
+      `This browser will not save your session: ${why}. Your photo and edits stay while this tab is open, but a reload would lose them: `
+      + 'download the edited photo (and its codes, to go on editing it later) to keep them.', 'error', 'persist');
+  }
+
+  /** A save went through: if saving had been refused, the person is told it works again. */
+  private stored(): void {
+    if (!this.refusal) return;
+    this.refusal = null;
+    this.notices.dismissTopic('persist');
+    this.notices.notify('Your session is saved in this browser again.', 'info', 'persist');
+  }
+
+  /** Why saving last failed, if it did: a notice is given once per cause. */
+  private refusal: 'full' | 'denied' | null = null;
 
   /** Keeps a photo's inversion for an instant restore; without it a reload inverts again, and nothing is lost. */
   async keep(which: Which, snapshot: SubjectSnapshot | null, identity: number | null): Promise<void> {
@@ -60,7 +97,8 @@ export class Persistence {
     if (!snapshot || !ref || !modelId) return;
     const saved = { modelId, blob: ref.blob, framing: ref.framing, identity, snapshot };
     ctx.snapshots[which] = saved;
-    if (ctx.ports.writer.canWrite()) await ctx.ports.storage.saveSnapshot(which, saved).catch(() => undefined);
+    // without it a reload inverts again; only a full or refusing storage is worth a word
+    if (ctx.ports.writer.canWrite()) await ctx.ports.storage.saveSnapshot(which, saved).catch((e) => this.refused(e));
   }
 
   /** Asks the engine for the photo's inversion as it is now (refined, or with imported codes) and keeps it. */
@@ -74,6 +112,12 @@ export class Persistence {
     const saved = this.ctx.snapshots.subject;
     if (!saved || saved.blob !== this.ctx.get().doc.photo?.blob) return;
     saved.identity = identity;
-    if (this.ctx.ports.writer.canWrite()) await this.ctx.ports.storage.saveSnapshot('subject', saved).catch(() => undefined);
+    if (this.ctx.ports.writer.canWrite()) await this.ctx.ports.storage.saveSnapshot('subject', saved).catch((e) => this.refused(e));
   }
+}
+
+/** IndexedDB's "no more room" (Chromium and Firefox name it so; Safari too, with another message). */
+export function storageFull(error: unknown): boolean {
+  const { name, message } = (error ?? {}) as { name?: string; message?: string };
+  return name === 'QuotaExceededError' || /quota/i.test(message ?? '');
 }

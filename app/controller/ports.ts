@@ -15,11 +15,14 @@ export type Engine = { [K in keyof EngineApi]: (...args: Parameters<EngineApi[K]
 
 export interface Storage {
   loadSession(): Promise<SavedSession | undefined>;
-  saveDocument(doc: StudioDocument, blobs: Map<string, Blob>): Promise<void>;
+  /** In one transaction; true when the storage had been lost (evicted) and opened afresh. */
+  saveDocument(doc: StudioDocument, blobs: Map<string, Blob>): Promise<boolean>;
   saveSnapshot(which: 'subject' | 'reference', saved: SavedSnapshot): Promise<void>;
   storedModels(): Promise<StoredModel[]>;
   storeModel(model: StoredModel): Promise<void>;
   removeModel(id: string): Promise<void>;
+  /** Asks the browser not to evict what is stored (navigator.storage.persist); whether it agreed. */
+  persist(): Promise<boolean>;
 }
 
 /** One tab saves the session (app/writer.ts). */

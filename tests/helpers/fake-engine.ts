@@ -225,18 +225,41 @@ export class MemoryStorage {
     return this.document === undefined ? undefined : { document: structuredClone(this.document), blobs: new Map(this.blobs), snapshots: { ...this.snapshots } };
   }
 
+  /** A browser whose storage for the page is full: every write fails as IndexedDB's does. */
+  full = false;
+
+  private refuse(): void {
+    if (this.full) throw Object.assign(new Error('The current transaction exceeded its quota limitations.'), { name: 'QuotaExceededError' });
+  }
+
   async saveDocument(doc: StudioDocument, blobs: Map<string, Blob>) {
+    this.refuse();
     this.saves += 1;
     this.document = structuredClone(doc);
     this.blobs = new Map(blobs);
     if (!doc.photo) delete this.snapshots.subject;
     if (!doc.reference) delete this.snapshots.reference;
+    const afresh = this.evicted;
+    this.evicted = false;
+    return afresh;
   }
 
-  async saveSnapshot(which: 'subject' | 'reference', saved: SavedSnapshot) { this.snapshots[which] = saved; }
+  /** The browser evicts this origin's data while the page is open (the page's next save opens it afresh). */
+  evict(): void {
+    this.document = undefined;
+    this.blobs = new Map();
+    this.snapshots = {};
+    this.evicted = true;
+  }
+
+  private evicted = false;
+
+  async saveSnapshot(which: 'subject' | 'reference', saved: SavedSnapshot) { this.refuse(); this.snapshots[which] = saved; }
   async storedModels() { return this.models; }
   async storeModel(model: StoredModel) { this.models.push(model); }
   async removeModel(id: string) { this.models = this.models.filter((m) => m.id !== id); }
+  persisted = 0;
+  async persist() { this.persisted += 1; return true; }
 }
 
 export const CATALOG: CatalogEntry[] = [
