@@ -340,6 +340,26 @@ describe('an engine that stops (a WebAssembly abort, memory exhausted)', () => {
     expect(shownMark(c)).toBe(100);
   });
 
+  it('two requests in flight when it stops: one fresh engine, and the second answer of the old one is not a second stop', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    engine.crashOn('render');
+    engine.crashOn('identity');
+    const [render, identity] = [engine.holdNext('render'), engine.holdNext('identity')];
+    const measured = c.refinement.measureIdentity(c.ticket());
+    await until(() => engine.count('identity') === 2, 'the likeness asked for');
+    c.edits.setValue('smile', 1);
+    await until(() => engine.count('render') === 1, 'a render asked for beside it');
+    identity();
+    render();
+    await measured;
+    await until(() => engine.count('restorePhoto') === 1, 'the recovery');
+    await idle(c);
+    expect(engine.workers).toBe(2);
+    expect(state(c).notices.filter((n) => n.kind === 'error')).toEqual([]);
+    expect(shownMark(c)).toBe(110);
+  });
+
   it('again at the first picture the fresh engine makes: that is stopping again, not a new stop', async () => {
     const { engine, c } = await studio();
     await c.photos.open(photoFile(), 'anna.jpg', 'subject');

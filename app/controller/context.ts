@@ -45,8 +45,10 @@ export class Context {
    */
   readonly engine: Engine = new Proxy({} as Engine, {
     get: (_, method: string) => async (...args: unknown[]) => {
+      const engine = this.ports.engine;
       // Called as a method, never through .apply: Comlink's proxy would send `apply` to the worker as a method name.
-      const answer = await (this.ports.engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method](...args);
+      const answer = await (engine as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method](...args);
+      if (engine !== this.ports.engine) return answer; // from an engine already replaced: its stop was handled
       if (!failed(answer as Result<unknown>)) this.onAnswer?.(method);
       else if ((answer as WorkerError).error.code === 'crashed') this.onCrash?.({ method, args, message: (answer as WorkerError).error.message });
       return answer;

@@ -274,7 +274,8 @@ export function fakePorts(engine: FakeEngine, storage: MemoryStorage, options: P
   const preferences = new Map<string, boolean>();
   const downloads: string[] = [];
   // As the worker's queue does (app/worker/queue.ts), an engine that stopped is an answer, not a rejection.
-  const answering = new Proxy(engine, {
+  // Each worker is its own object, as each Comlink proxy is: the page can tell an answer of a replaced one.
+  const worker = () => new Proxy(engine, {
     get: (target, key) => {
       const value = Reflect.get(target, key, target);
       if (typeof value !== 'function') return value;
@@ -282,9 +283,12 @@ export function fakePorts(engine: FakeEngine, storage: MemoryStorage, options: P
         .catch((error) => { if (error instanceof EngineStopped) return STOPPED; throw error; });
     },
   });
+  let current = worker();
   return {
-    engine: answering,
-    restartEngine: () => engine.freshWorker(),
+    get engine() {
+      return current;
+    },
+    restartEngine: () => { engine.freshWorker(); current = worker(); },
     callback: (fn) => fn,
     storage,
     writer: { canWrite: () => true, claimWriter: async () => true },
