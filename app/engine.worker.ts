@@ -70,6 +70,11 @@ const api: EngineApi = {
     return choice;
   },
 
+  memory() {
+    const { numTensors, numBytes } = tf.memory();
+    return { numTensors, numBytes };
+  },
+
   simulateCrash(method) {
     crashes.arm(method);
   },

@@ -142,6 +142,8 @@ export interface EngineApi {
   watchDeviceLoss(callback: (reason: string) => void): void;
   restart(): Promise<BackendChoice>;
   simulateDeviceLoss(): boolean;
+  /** The engine's tensors now (tfjs's count and bytes), answered at once: for the long-session benchmark. */
+  memory(): { numTensors: number; numBytes: number };
   /** For tests: the next request to `method` ends in a WebAssembly trap, as an abort in the backend's module does. */
   simulateCrash(method: keyof EngineApi): void;
 

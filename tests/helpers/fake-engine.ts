@@ -75,6 +75,7 @@ export class FakeEngine implements Engine {
 
   async simulateDeviceLoss() { return false; }
   async simulateCrash() {}
+  async memory() { return { numTensors: 0, numBytes: 0 }; }
 
   /** Requests to `method` answer as an engine that stopped (a WebAssembly trap), `times` times in a row. */
   crashOn(method: keyof Engine, times = 1): void {
