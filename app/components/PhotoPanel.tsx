@@ -50,6 +50,8 @@ export function PhotoPanel() {
         <input type="file" accept="image/*" data-testid="photo-input" onChange={(e) => { const f = e.target.files?.[0]; if (f) void c.photos.open(f, f.name, 'subject'); e.target.value = ''; }} />
       </label>
       <p className="hint">or drop it anywhere on the page, or paste it (Ctrl+V).</p>
+      {/* the rule that keeps this browser's storage bounded (app/controller/persistence.ts), said where it applies */}
+      <p className="hint" data-testid="kept-rule">This browser keeps the photo you are editing, with its reference and edits, for your next visit; opening another photo replaces it (download what you want to keep).</p>
       <ol className="steps" aria-label="progress">
         {steplist.map((s) => <li key={s} className={steps[s]}>{STEP_LABELS[s]}: {steps[s]}</li>)}
       </ol>
