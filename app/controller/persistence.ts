@@ -58,10 +58,15 @@ export class Persistence {
     }
   }
 
-  private async saveSnapshot(which: 'subject' | 'reference'): Promise<void> {
+  /**
+   * Writes the photo's kept inversion, if it is the photo's on screen and this tab saves the session. Without it a
+   * reload inverts again, so only a full or refusing storage is worth a word.
+   */
+  private async saveSnapshot(which: Which): Promise<void> {
     const saved = this.ctx.snapshots[which];
     const ref = which === 'subject' ? this.ctx.get().doc.photo : this.ctx.get().doc.reference;
-    if (saved && ref && saved.blob === ref.blob) await this.ctx.ports.storage.saveSnapshot(which, saved).catch((e) => this.refused(e));
+    if (!saved || !ref || saved.blob !== ref.blob || !this.ctx.ports.writer.canWrite()) return;
+    await this.ctx.ports.storage.saveSnapshot(which, saved).catch((e) => this.refused(e));
   }
 
   /**
@@ -95,10 +100,8 @@ export class Persistence {
     const ref = which === 'subject' ? ctx.get().doc.photo : ctx.get().doc.reference;
     const modelId = ctx.get().doc.modelId;
     if (!snapshot || !ref || !modelId) return;
-    const saved = { modelId, blob: ref.blob, framing: ref.framing, identity, snapshot };
-    ctx.snapshots[which] = saved;
-    // without it a reload inverts again; only a full or refusing storage is worth a word
-    if (ctx.ports.writer.canWrite()) await ctx.ports.storage.saveSnapshot(which, saved).catch((e) => this.refused(e));
+    ctx.snapshots[which] = { modelId, blob: ref.blob, framing: ref.framing, identity, snapshot };
+    await this.saveSnapshot(which);
   }
 
   /** Asks the engine for the photo's inversion as it is now (refined, or with imported codes) and keeps it. */
@@ -112,7 +115,7 @@ export class Persistence {
     const saved = this.ctx.snapshots.subject;
     if (!saved || saved.blob !== this.ctx.get().doc.photo?.blob) return;
     saved.identity = identity;
-    if (this.ctx.ports.writer.canWrite()) await this.ctx.ports.storage.saveSnapshot('subject', saved).catch((e) => this.refused(e));
+    await this.saveSnapshot('subject');
   }
 }
 

@@ -1,5 +1,6 @@
 import * as D from '../document';
-import type { PhotoRequest } from '../protocol';
+import type { BackendChoice, PhotoRequest } from '../protocol';
+import type { CatalogEntry } from '../store';
 import type { Codes } from './codes';
 import type { Context, Crash } from './context';
 import type { Edits } from './edits';
@@ -75,11 +76,8 @@ export class Recovery {
       ctx.ports.restartEngine();
       const { backend } = ctx.ports.options;
       const choice = await ctx.engine.start(backend ? [backend] : undefined);
-      ctx.view({ backend: choice.backend, backendReason: choice.reason });
-      await this.models.watchDevice();
-      const entry = catalog.find((c) => c.id === doc.modelId);
       ctx.device.restarting = this.gaveUp; // the reopening clears the pictures first: renders wait for them again
-      if (entry && !this.gaveUp) await this.models.reopen(entry, D.commitEdit(doc), null);
+      if (!this.gaveUp) await this.reopenOn(choice, catalog, doc, null);
     } finally {
       ctx.device.recovering = false;
     }
@@ -90,6 +88,14 @@ export class Recovery {
     } finally {
       this.redoing = false;
     }
+  }
+
+  /** The engine runs again (on `choice`): the header says on what, and the document as it was is reopened on it. */
+  private async reopenOn(choice: BackendChoice, catalog: CatalogEntry[], doc: D.StudioDocument, restoredMessage: string | null): Promise<void> {
+    this.ctx.view({ backend: choice.backend, backendReason: choice.reason });
+    await this.models.watchDevice();
+    const entry = catalog.find((c) => c.id === doc.modelId);
+    if (entry) await this.models.reopen(entry, D.commitEdit(doc), restoredMessage);
   }
 
   /**
@@ -130,10 +136,7 @@ export class Recovery {
       ctx.device.restarting = true;
       const choice = await ctx.engine.restart();
       ctx.device.restarting = false;
-      ctx.view({ backend: choice.backend, backendReason: choice.reason });
-      await this.models.watchDevice();
-      const entry = catalog.find((c) => c.id === doc.modelId);
-      if (entry) await this.models.reopen(entry, D.commitEdit(doc), `The GPU stopped working (${reason}); the editor now runs on ${choice.backend}. Your photo and edits are kept.`);
+      await this.reopenOn(choice, catalog, doc, `The GPU stopped working (${reason}); the editor now runs on ${choice.backend}. Your photo and edits are kept.`);
     } finally {
       ctx.device.recovering = false;
     }
