@@ -1,3 +1,4 @@
+import { PREVIEW_BUDGET_MS } from '../src/engine/preview-resolution';
 import { directionAttribute, notClearBecause } from '../src/engine/slider-rules';
 import type { DirectionSpec } from '../src/weights/bundle';
 import { ATTRIBUTE_GROUPS, attributeLabel } from '../src/weights/celeba';
@@ -105,11 +106,12 @@ function decimalPlaces(x: number): number {
 /**
  * How many previews to make ahead in one pause, from what one costs: a move that comes while one is being made
  * waits for it, so only quick ones are (the demo models' take 7-30 ms on wasm here, the official 1024 px model's
- * 1.7 s), as many as fit in 400 ms. Before any preview was rendered, a quarter of a full render stands for one (a
- * preview is the generator's early exit at a quarter of the size); with neither, none.
+ * 16 px exit of the official 1024 px model's 30-40 ms), as many as fit in 400 ms. Before any preview was rendered,
+ * the full render stands for one, up to the preview's budget (the engine picks the exit that keeps within it, or the
+ * full picture where that does: src/engine/preview-resolution.ts); with neither, none.
  */
 export function previewsToMakeAhead(renderedPreviewMs: number | null, fullRenderMs: number | undefined): number {
-  const previewMs = renderedPreviewMs ?? (fullRenderMs === undefined ? null : fullRenderMs / 4);
+  const previewMs = renderedPreviewMs ?? (fullRenderMs === undefined ? null : Math.min(fullRenderMs, PREVIEW_BUDGET_MS));
   if (previewMs === null || previewMs > 60) return 0;
   return Math.floor(400 / Math.max(previewMs, 1));
 }

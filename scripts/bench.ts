@@ -106,7 +106,7 @@ async function comparePyTorch(rows: BenchRow[], runs: number): Promise<void> {
     }
     console.log(`\nofficial ffhq shapes against PyTorch ${torch.torch} on ${n} CPU thread${n > 1 ? 's' : ''} (ratio > 1: slower than PyTorch)`);
     for (const r of official) {
-      const ms = torch.ms[r.stage];
+      const ms = torch.ms[r.stage.replace(' (chosen)', '')];
       if (ms) console.log(`${r.backend.padEnd(7)} ${r.stage.padEnd(16)} ${r.medianMs.toFixed(0).padStart(8)} ms   PyTorch ${ms.toFixed(0).padStart(8)} ms   ratio ${(r.medianMs / ms).toFixed(2)}`);
     }
   }

@@ -65,8 +65,9 @@ describe('how many previews are made ahead', () => {
   it('as many as fit in 400 ms when one is quick, none when one is slow or its cost is unknown', () => {
     expect(previewsToMakeAhead(8, 40)).toBe(50); // the demo faces on wasm: the caller takes its 18 neighbours
     expect(previewsToMakeAhead(25, 40)).toBe(16);
-    expect(previewsToMakeAhead(null, 40)).toBe(40); // no preview yet: a quarter of the full render's 40 ms
-    expect(previewsToMakeAhead(1700, 2900)).toBe(0); // the official 1024 px model on wasm
+    expect(previewsToMakeAhead(null, 40)).toBe(10); // no preview yet: the full render's 40 ms (the preview may be the full picture)
+    expect(previewsToMakeAhead(1700, 2900)).toBe(0); // a slow preview
+    expect(previewsToMakeAhead(32, 2900)).toBe(12); // the official 1024 px model's 16 px exit on wasm
     expect(previewsToMakeAhead(null, 2900)).toBe(0);
     expect(previewsToMakeAhead(null, undefined)).toBe(0);
   });

@@ -1,5 +1,5 @@
 """PyTorch's time for the stages `npm run bench` times, at the released FFHQ shapes (random weights), for
-`npm run bench -- --pytorch`: the same three stages (encode 256x256, generate 1024, preview 256), median of --runs
+`npm run bench -- --pytorch`: the same stages (encode 256x256, generate 1024, previews 16 to 256), median of --runs
 after a warm-up, with --threads CPU threads. Prints one JSON object {stage: ms} on its last line.
 
 The modules are the recipe's (`st_encoder.py`, `sg2.py`: the official structures, checked against the golden
@@ -75,9 +75,11 @@ def main():
         'encode 256x256': median_ms(lambda: enc(image, queries(enc, g, 1)), args.runs),
         'generate 1024': median_ms(lambda: g([codes], input_is_latent=True, randomize_noise=False), args.runs),
     }
-    # The preview stops the synthesis at 256 px: a 256 px generator with the same layers up to there.
-    preview = Generator(256, 512, 8, {k: v for k, v in FFHQ_CHANNELS.items() if k <= 256}).eval()
-    times['preview 256'] = median_ms(lambda: preview([codes[:, :preview.n_latent]], input_is_latent=True, randomize_noise=False), args.runs)
+    # A preview stops the synthesis early (the editor chooses where from measured speed): a generator of that size
+    # with the same layers up to there.
+    for size in (16, 32, 64, 128, 256):
+        preview = Generator(size, 512, 8, {k: v for k, v in FFHQ_CHANNELS.items() if k <= size}).eval()
+        times[f'preview {size}'] = median_ms(lambda: preview([codes[:, :preview.n_latent]], input_is_latent=True, randomize_noise=False), args.runs)
     print(json.dumps({'threads': args.threads, 'torch': torch.__version__, 'ms': times}))
 
 

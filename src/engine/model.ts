@@ -8,6 +8,7 @@ import { StyleTransformer } from '../models/style-transformer';
 import { Generator, type NoiseMode, type TunedLayers } from '../models/stylegan2';
 import { RawWeights } from '../models/weights';
 import type { BundleManifest, DirectionSpec } from '../weights/bundle';
+import { PreviewResolution } from './preview-resolution';
 import { checkTaughtDirection, type TaughtDirection } from './teach';
 
 /** One slider's state: which direction, how far, and on which styles (defaults to the direction's own range). */
@@ -39,6 +40,8 @@ export class StudioModel {
    */
   private labelDirections: { codes: tf.Tensor; byKey: Map<string, tf.Tensor3D> } | null = null;
   private readonly latentAvg: tf.Tensor;
+  /** The early exit a preview uses here, chosen from how long this model's renders take on this backend. */
+  readonly previews: PreviewResolution;
 
   /** A ready model: its networks built and the encoder's helper threads started (none of it can be forgotten). */
   static async load(manifest: BundleManifest, weights: RawWeights): Promise<StudioModel> {
@@ -55,6 +58,7 @@ export class StudioModel {
   private constructor(manifest: BundleManifest, weights: RawWeights) {
     this.manifest = manifest;
     this.generator = new Generator(weights.scope('decoder.module.'), manifest.generator);
+    this.previews = new PreviewResolution(this.generator.config);
     this.latentAvg = weights.tensor('latent_avg');
     this.inverter = manifest.encoder
       ? new StyleTransformer(new StyleTransformerEncoder(weights.scope('encoder.module.'), manifest.encoder, manifest.heads), this.generator, this.latentAvg)
@@ -102,7 +106,7 @@ export class StudioModel {
   }
 
   /**
-   * Runs the encoder and the generator (full size and preview) once on a blank picture: the first inference of each
+   * Runs the encoder and the generator (full size and every preview's exit) once on a blank picture: the first inference of each
    * shape sets up its kernels (wasm packs every persistent filter into an XNNPACK operator, WebGPU and WebGL compile
    * their shaders), which would otherwise be paid on the person's first photo. Models over 256 px are left alone:
    * there one inference costs seconds, and the set-up is a small part of it.
@@ -113,10 +117,12 @@ export class StudioModel {
     const [h, w] = this.inputSize;
     const { nLatent, styleDim } = this.generator.config;
     const codes = tf.tidy(() => (this.inverter ? this.invert(tf.zeros([1, h, w, 3])) : tf.zeros([1, nLatent, styleDim])) as tf.Tensor3D);
-    for (const resolution of [size, Math.max(8, size / 4)]) {
+    for (const resolution of [size, ...this.previews.exits.filter((r) => r < size)]) {
+      const started = performance.now();
       const picture = this.render(codes, { resolution });
       await picture.data();
       picture.dispose();
+      this.previews.observe(resolution, performance.now() - started); // a first render: counted until a real one comes
     }
     codes.dispose();
   }

@@ -190,7 +190,8 @@ export class EditorSession {
   }
 
   /**
-   * Renders the edit; `preview` uses the generator's early exit at a quarter of the size, and answers from the
+   * Renders the edit; `preview` uses the generator's early exit that keeps up with a hand on this model and backend
+   * (src/engine/preview-resolution.ts), and answers from the
    * previews made ahead (prepare) when one was made for these edits, codes, tuned layers and reference.
    */
   async render(edits: EditValue[], options: { preview?: boolean; transfer?: Transfer | null } = {}): Promise<{ image: RgbImage; ms: number; prepared?: boolean }> {
@@ -198,9 +199,11 @@ export class EditorSession {
     const prepared = options.preview ? this.preparedPreviews().get(previewKey(edits, options.transfer)) : undefined;
     if (prepared) return { image: { ...prepared, data: prepared.data.slice() }, ms: performance.now() - started, prepared: true };
     const codes = this.editedCodes(edits, options.transfer);
-    const size = this.model.manifest.outputSize;
-    const image = this.model.render(codes, { resolution: options.preview ? Math.max(8, size / 4) : size, tuned: this.subject?.refinement?.layers });
+    const resolution = options.preview ? this.model.previews.choose() : this.model.manifest.outputSize;
+    const rendering = performance.now();
+    const image = this.model.render(codes, { resolution, tuned: this.subject?.refinement?.layers });
     const rgb = await toRgb(image);
+    this.model.previews.observe(resolution, performance.now() - rendering);
     tf.dispose([codes, image]);
     return { image: rgb, ms: performance.now() - started };
   }
@@ -263,6 +266,7 @@ export class EditorSession {
     const picture = tf.tidy(() => this.model.render(this.editedCodes(edits, transfer), { tuned }));
     const image = await toRgb(picture);
     const renderMs = performance.now() - started;
+    this.model.previews.observe(this.model.manifest.outputSize, renderMs);
     const [, h, w] = picture.shape;
     const placement = this.placement(s, [h, w]);
     const base = this.regionMask(s, placement);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { PreviewResolution } from '../../src/engine/preview-resolution';
 import { StyleTransformer } from '../../src/models/style-transformer';
 import { RawWeights, type RawTensor } from '../../src/models/weights';
 
@@ -52,23 +53,30 @@ export async function benchModel(model: BenchModel, runs: number, log: (line: st
   const size = st.generator.config.size;
   const image = tf.randomUniform([1, h, w, 3], -1, 1, 'float32', 1) as tf.Tensor4D;
   const codes = st.invert(image);
-  const stages: Array<[string, () => tf.Tensor]> = [
-    [`encode ${h}x${w}`, () => st.invert(image)],
-    [`generate ${size}`, () => st.render(codes)],
-    [`preview ${size / 4}`, () => st.render(codes, { resolution: size / 4 })],
-  ];
   const rows: BenchRow[] = [];
-  for (const [stage, run] of stages) {
+  const measure = async (stage: string, run: () => tf.Tensor): Promise<number[]> => {
     await time(run); // warm-up: shader compilation, weight uploads
     const samples: number[] = [];
     for (let i = 0; i < runs; i++) samples.push(await time(run, idleMs));
-    samples.sort((a, b) => a - b);
-    const row = { backend: tf.getBackend(), model: model.name, stage, medianMs: samples[Math.floor(samples.length / 2)], runs, ...await peak(run) };
+    const sorted = [...samples].sort((a, b) => a - b);
+    const row = { backend: tf.getBackend(), model: model.name, stage, medianMs: sorted[Math.floor(sorted.length / 2)], runs, ...await peak(run) };
     log(`${row.backend.padEnd(7)} ${row.model.padEnd(22)} ${row.stage.padEnd(16)} ${row.medianMs.toFixed(1).padStart(9)} ms  peak ${row.peakMiB.toFixed(0)} MiB (${row.workingMiB.toFixed(0)} MiB above the weights)`);
     rows.push(row);
-    const kernel = stage.startsWith('encode') ? st.encoder.kernelThreads : null;
-    if (kernel) log(`        the encoder's convolution kernel ran on ${kernel.threads > 1 ? `${kernel.threads} threads; helpers ran ${(100 * kernel.helperUnits / kernel.units).toFixed(0)}% of its units` : '1 thread'}`);
+    return samples;
+  };
+  await measure(`encode ${h}x${w}`, () => st.invert(image));
+  const kernel = st.encoder.kernelThreads;
+  if (kernel) log(`        the encoder's convolution kernel ran on ${kernel.threads > 1 ? `${kernel.threads} threads; helpers ran ${(100 * kernel.helperUnits / kernel.units).toFixed(0)}% of its units` : '1 thread'}`);
+  // The preview a drag shows, chosen as the editor chooses it (src/engine/preview-resolution.ts): from the full
+  // picture's times, then from the previews' own over a drag of a dozen positions.
+  const previews = new PreviewResolution(st.generator.config);
+  for (const ms of await measure(`generate ${size}`, () => st.render(codes))) previews.observe(size, ms);
+  for (let i = 0; i < 12; i++) {
+    const r = previews.choose();
+    previews.observe(r, await time(() => st.render(codes, { resolution: r }), idleMs));
   }
+  const chosen = previews.choose();
+  await measure(`preview ${chosen} (chosen)`, () => st.render(codes, { resolution: chosen }));
   tf.dispose([image, codes]);
   st.dispose();
   return rows;
