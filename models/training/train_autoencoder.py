@@ -17,7 +17,6 @@ Writes, time-boxed and every --save-every minutes (so an interrupted run keeps i
 Cars: the encoder sees the 128x96 picture (what the app feeds it); the generator is 128x128 and only its middle
 96 rows (16..111) are compared with the picture.
 """
-import math
 import os
 import time
 
@@ -28,16 +27,9 @@ import data
 from sg2 import Generator
 from st_encoder import queries, scoped
 from train_encoder import build_encoder, official_state_dict, ssim
-from train_gan import PRESETS, Throughput, finish_run, load_images, save_grid, stage_arguments, training_device
+from train_gan import PRESETS, Throughput, finish_run, learning_rate, load_images, save_grid, stage_arguments, training_device
 
 BAND = (16, 112)  # cars: the picture's rows in the 128x128 generator output
-
-
-def learning_rate(args, progress):
-    """The rate at this fraction of the run's minutes: time, not steps, because a run is sized in minutes."""
-    if args.lr_end is None:
-        return args.lr
-    return args.lr_end + 0.5 * (args.lr - args.lr_end) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def main():

@@ -22,7 +22,7 @@ from torch.nn import functional as F
 import data
 from sg2 import Discriminator, Generator
 from st_encoder import StyleTransformerEncoder, queries, scoped
-from train_gan import PRESETS, Throughput, finish_run, load_images, save_grid, stage_arguments, training_device
+from train_gan import PRESETS, Throughput, finish_run, learning_rate, load_images, save_grid, stage_arguments, training_device
 
 ENCODERS = {
     'faces': dict(stage_units=(2, 2, 4, 2), depths=(32, 64, 128, 256), stem=32, ffn=512, heads=4),
@@ -109,6 +109,11 @@ def main():
     ap.add_argument('--init', help='a checkpoint whose encoder.module.* start a fresh run (e.g. the interim faces-cpu.pt: '
                     'same architecture, so on a CPU the backbone need not learn its features again); ignored on resume')
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
+    ap.add_argument('--lr', type=float, default=1e-4)
+    ap.add_argument('--lr-end', type=float, default=None,
+                    help='cool the learning rate down to this by the end of the run (cosine over its minutes): after '
+                         'hundreds of thousands of images at a constant rate the held-out figure falls slowly; a '
+                         'cool-down settles the weights the noisy batch-16 steps keep moving')
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -140,7 +145,7 @@ def main():
     elif args.init:
         enc.load_state_dict({k: v.float() for k, v in scoped(torch.load(args.init, map_location='cpu')['state_dict'], 'encoder.module.').items()})
         print(f'encoder initialised from {args.init}', flush=True)
-    optim = torch.optim.Adam(enc.parameters(), lr=1e-4)
+    optim = torch.optim.Adam(enc.parameters(), lr=args.lr)
 
     images = torch.from_numpy(load_images(args.domain, args.data, args.limit)).to(device)
     holdout = None
@@ -201,6 +206,8 @@ def main():
         feat = sum(F.mse_loss(a, b) for a, b in zip(d_features(d, recon), d_features(d, x))) / len(d.convs)
         latent = F.mse_loss(codes[half:], wplus)
         loss = mse + 0.5 * structure + 0.1 * feat + 1.0 * latent
+        for group in optim.param_groups:
+            group['lr'] = learning_rate(args, (time.time() - started) / budget)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
@@ -210,7 +217,7 @@ def main():
         if step % 100 == 0:
             row = [step, seen, round(mse.item(), 4), round(structure.item(), 4), round(feat.item(), 4), round(latent.item(), 4)]
             history.append(row)
-            print(f'step {step} mse {row[2]} 1-ssim {row[3]} feat {row[4]} latent {row[5]} {time.time() - started:.0f} s', flush=True)
+            print(f'step {step} mse {row[2]} 1-ssim {row[3]} feat {row[4]} latent {row[5]} lr {optim.param_groups[0]["lr"]:.1e} {time.time() - started:.0f} s', flush=True)
             if time.time() - last_checkpoint > args.checkpoint_minutes * 60:
                 checkpoint()
                 last_checkpoint = time.time()

@@ -60,6 +60,13 @@ def stage_arguments(batch, limit_help=None):
     return ap
 
 
+def learning_rate(args, progress):
+    """The rate at this fraction of the run's minutes: time, not steps, because a run is sized in minutes."""
+    if args.lr_end is None:
+        return args.lr
+    return args.lr_end + 0.5 * (args.lr - args.lr_end) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
 def training_device():
     """('cuda' or 'cpu', its name for the log)."""
     if torch.cuda.is_available():
