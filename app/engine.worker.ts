@@ -137,7 +137,8 @@ const api: EngineApi = {
       const aligned = await s.frame(framing, which);
       await report({ stage: 'aligned', aligned: pixels(aligned), ms: performance.now() - aligning });
       const { reconstruction, mse, ms } = await s.invert(which, { identity: false });
-      await report({ stage: 'inverted', reconstruction: pixels(reconstruction), mse, ms });
+      const kernel = current().model.inverter?.encoder.kernelThreads;
+      await report({ stage: 'inverted', reconstruction: pixels(reconstruction), mse, ms, kernel: kernel ? { threads: kernel.threads, helperShare: kernel.units ? kernel.helperUnits / kernel.units : 0 } : null });
       if (which === 'reference') return { framing, snapshot: await s.snapshot('reference') };
       const picture = await renderPicture(current(), edits, false, transfer, true);
       return { framing, picture, snapshot: await s.snapshot('subject'), original: pixels(downscaleRgb(s.photo(), SHOWN_MAX_SIDE).image) };

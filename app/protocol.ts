@@ -91,7 +91,13 @@ export interface PhotoRequest {
 export type PhotoStage =
   | { stage: 'opened'; photo: PhotoInfo; ms: number }
   | { stage: 'aligned'; aligned: Pixels; ms: number }
-  | { stage: 'inverted'; reconstruction: Pixels; mse: number; ms: number };
+  | { stage: 'inverted'; reconstruction: Pixels; mse: number; ms: number; kernel: KernelShare | null };
+
+/**
+ * The encoder's convolution kernel (src/kernels/conv3x3): how many threads it runs on and the share of its units
+ * the helper threads ran so far (a helper that never starts leaves it at 0, and the page says so).
+ */
+export interface KernelShare { threads: number; helperShare: number }
 
 export interface PhotoOutcome {
   /** The framing used; null when no face was found (the pipeline ended after 'opened'). */

@@ -1,6 +1,6 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { emptyDocument, type StudioDocument } from './document';
-import type { FaceBox, ModelSummary, PhotoResult, Pixels } from './protocol';
+import type { FaceBox, KernelShare, ModelSummary, PhotoResult, Pixels } from './protocol';
 
 /**
  * The page's state: the document (what the user made; changed only through document.ts's transitions, by the
@@ -45,6 +45,8 @@ export interface StudioState {
   doc: StudioDocument;
   backend: string | null;
   backendReason: string | null;
+  /** The encoder's kernel as the last inversion left it: threads, and the helpers' share of the work. */
+  kernel: KernelShare | null;
   timings: Record<string, number>;
   catalog: CatalogEntry[];
   /** The model the worker has loaded (the document's modelId may be ahead of it while loading). */
@@ -107,6 +109,7 @@ export function createStudioStore(preference: (key: string) => boolean | null = 
     doc: emptyDocument(),
     backend: null,
     backendReason: null,
+    kernel: null,
     timings: {},
     catalog: [],
     loadedModelId: null,

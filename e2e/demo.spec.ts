@@ -102,6 +102,10 @@ test('the GAN face model opens by default, refines a dropped portrait without a 
   if (backend() === 'wasm') {
     // Refined by itself, at once: the picture says so while it runs, and the reconstruction becomes the photo.
     await expect(page.getByText('Invert: done')).toBeVisible({ timeout: 240_000 });
+    // every core: the encoder's kernel ran on the helper threads too (a helper that never starts leaves 0%)
+    const share = page.getByTestId('kernel-share');
+    await expect(share).toContainText(/on [2-8] threads, helpers ran [1-9]\d*% of its work/);
+    console.log(`demo faces on ${backend()}:${await share.textContent()}`);
     const started = Date.now();
     await expect(page.getByTestId('photo-refining')).toBeVisible({ timeout: 60_000 });
     await expect(page.getByTestId('refined')).toContainText('Refined (', { timeout: 240_000 });

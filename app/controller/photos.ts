@@ -168,7 +168,7 @@ export class Photos {
       } else if (stage.stage === 'aligned') {
         if (subject) ctx.view({ aligned: stage.aligned, busy: 'Inverting', steps: { ...ctx.get().steps, align: 'done', invert: 'running' }, timings: { ...ctx.get().timings, align: stage.ms } });
       } else if (subject) {
-        ctx.view({ reconstruction: stage.reconstruction, mse: stage.mse, identity: null, measuringIdentity: true, busy: null, refineFigures: null, steps: ALL_DONE, timings: { ...ctx.get().timings, invert: stage.ms } });
+        ctx.view({ kernel: stage.kernel, reconstruction: stage.reconstruction, mse: stage.mse, identity: null, measuringIdentity: true, busy: null, refineFigures: null, steps: ALL_DONE, timings: { ...ctx.get().timings, invert: stage.ms } });
         this.renders.awaitFirstPicture();
       } else {
         // Ready, and nothing taken yet: the person chooses what to take from it (a reference without bangs must not

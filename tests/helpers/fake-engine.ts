@@ -115,7 +115,7 @@ export class FakeEngine implements Engine {
     if (stop()) return stop()!;
     await onStage?.({ stage: 'aligned', aligned: pixels(4, 50), ms: 1 });
     if (stop()) return stop()!;
-    await onStage?.({ stage: 'inverted', reconstruction: pixels(4, 60), mse: 0.01, ms: 2 });
+    await onStage?.({ stage: 'inverted', reconstruction: pixels(4, 60), mse: 0.01, ms: 2, kernel: null });
     if (stop()) return stop()!;
     if (request.which === 'reference') return { framing, snapshot: snapshot() };
     return { framing, picture: picture(request.edits, false, request.transfer), snapshot: snapshot(), original: pixels(8, 10) };
