@@ -106,8 +106,8 @@ function typingInto(target: EventTarget | null): boolean {
 
 /** The engine, its figures and what it is doing: changes with every render, so only this line follows them. */
 function StatusLine() {
-  const { backend, backendReason, kernel, timings, busy, rendering, progress } = useStudio(useShallow((s) => ({
-    backend: s.backend, backendReason: s.backendReason, kernel: s.kernel, timings: s.timings, busy: s.busy, rendering: s.rendering, progress: s.progress,
+  const { backend, backendReason, kernel, timings, busy, rendering, progress, secondsLeft } = useStudio(useShallow((s) => ({
+    backend: s.backend, backendReason: s.backendReason, kernel: s.kernel, timings: s.timings, busy: s.busy, rendering: s.rendering, progress: s.progress, secondsLeft: s.secondsLeft,
   })));
   return (
     <p className="status" aria-live="polite">
@@ -115,7 +115,8 @@ function StatusLine() {
       {backendReason && <small data-testid="backend-reason"> ({backendReason})</small>}
       {kernel && kernel.threads > 1 && <small data-testid="kernel-share"> · encoder kernel on {kernel.threads} threads, helpers ran {(kernel.helperShare * 100).toFixed(0)}% of its work{kernel.helperShare === 0 ? ' (they did not start: one core did it all)' : ''}</small>}
       {Object.keys(timings).length > 0 && <> · {Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(' · ')}</>}
-      <span className="busy" data-testid="busy">{busy ? ` · ${busy}${progress !== null ? ` ${(progress * 100).toFixed(0)}%` : ''}…` : rendering ? ' · rendering…' : ''}</span>
+      <span className="busy" data-testid="busy">{busy ? ` · ${busy}${progress !== null ? ` ${(progress * 100).toFixed(0)}%` : ''}${secondsLeft !== null ? `, about ${secondsLeft} s left` : ''}…` : rendering ? ' · rendering…' : ''}</span>
+      {busy && progress !== null && <progress className="busy-progress" max={1} value={progress} aria-label={busy} />}
     </p>
   );
 }

@@ -23,10 +23,14 @@ export interface SavedSession {
   snapshots: { subject?: SavedSnapshot; reference?: SavedSnapshot };
 }
 
-export interface StoredModel {
+/** A converted model as the catalog lists it: its weights are read only when it is opened (storedModelShards). */
+export interface StoredModelInfo {
   id: string;
   name: string;
   manifest: BundleManifest;
+}
+
+export interface StoredModel extends StoredModelInfo {
   shards: Uint8Array[];
 }
 
@@ -35,17 +39,28 @@ let db: Promise<IDBPDatabase> | null = null;
 let lost = false;
 
 function open() {
-  db ??= openDB('style-transformer-studio', 2, {
+  db ??= openDB('style-transformer-studio', 3, {
     terminated() {
       db = null;
       lost = true;
     },
-    upgrade(d, oldVersion) {
+    async upgrade(d, oldVersion, _newVersion, tx) {
       if (oldVersion < 1) {
         d.createObjectStore('session');
         d.createObjectStore('models', { keyPath: 'id' });
       }
       if (oldVersion < 2) d.createObjectStore('blobs');
+      if (oldVersion < 3) {
+        // A model's weights apart from what lists it: listing the models read every one's hundreds of megabytes
+        // (twice on a reload: for the menu, then to open one; 147 MB each for the official FFHQ model).
+        d.createObjectStore('model-shards');
+        for (let cursor = await tx.objectStore('models').openCursor(); cursor; cursor = await cursor.continue()) {
+          const { shards, ...info } = cursor.value as StoredModel;
+          if (!shards) continue;
+          await tx.objectStore('model-shards').put(shards, info.id);
+          await cursor.update(info);
+        }
+      }
     },
   });
   return db;
@@ -109,16 +124,27 @@ async function fromLegacy(old: Record<string, unknown>): Promise<SavedSession> {
   return { document, blobs, snapshots: {} };
 }
 
-export async function storeModel(model: StoredModel): Promise<void> {
-  await (await open()).put('models', model);
+/** A model and its weights in one transaction: it is listed only once its weights are all there. */
+export async function storeModel({ shards, ...info }: StoredModel): Promise<void> {
+  const tx = (await open()).transaction(['models', 'model-shards'], 'readwrite');
+  await tx.objectStore('model-shards').put(shards, info.id);
+  await tx.objectStore('models').put(info);
+  await tx.done;
 }
 
-export async function storedModels(): Promise<StoredModel[]> {
+export async function storedModels(): Promise<StoredModelInfo[]> {
   return (await open()).getAll('models');
 }
 
+export async function storedModelShards(id: string): Promise<Uint8Array[] | undefined> {
+  return (await open()).get('model-shards', id);
+}
+
 export async function removeModel(id: string): Promise<void> {
-  await (await open()).delete('models', id);
+  const tx = (await open()).transaction(['models', 'model-shards'], 'readwrite');
+  await tx.objectStore('models').delete(id);
+  await tx.objectStore('model-shards').delete(id);
+  await tx.done;
 }
 
 export async function persist(): Promise<boolean> {

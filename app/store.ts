@@ -57,6 +57,8 @@ export interface StudioState {
   /** Full renders asked for (a drag asks once, on release); shown to tests as a data attribute. */
   fullRenders: number;
   progress: number | null;
+  /** Seconds the busy work has left, where it can tell (a conversion: from its pace so far). */
+  secondsLeft: number | null;
   notices: Notice[];
   log: string[];
   steps: Record<Step, StepState>;
@@ -120,6 +122,7 @@ export function createStudioStore(preference: (key: string) => boolean | null = 
     autoRefine: preference(AUTO_REFINE_KEY) ?? true, // every new photo is refined unless the person turned it off
     fineDetail: preference(FINE_DETAIL_KEY) ?? true, // on unless the person turned it off
     progress: null,
+    secondsLeft: null,
     notices: [],
     log: [],
     ...NO_PICTURES,

@@ -1,5 +1,5 @@
 import * as D from '../document';
-import { failed, type ModelSummary, type Result } from '../protocol';
+import { CONVERTED, failed, type ModelSummary, type Result } from '../protocol';
 import { NO_PICTURES, type CatalogEntry } from '../store';
 import { fitToModel, parseDocument } from '../saved-document';
 import type { Context } from './context';
@@ -81,11 +81,21 @@ export class Models {
     const { ctx, notices } = this;
     const t = ctx.nextTicket();
     notices.clearErrors();
-    ctx.view({ busy: `Converting ${file.name} (in this browser; nothing is uploaded)`, log: [] });
+    ctx.view({ busy: `Converting ${file.name} (in this browser; nothing is uploaded)`, progress: 0, secondsLeft: null, log: [] });
     const lines: string[] = [];
-    const result = await ctx.engine.convert(t, file, true, ctx.ports.callback((line: string) => { lines.push(line); if (t === ctx.ticket) ctx.view({ log: [...lines] }); }));
+    const started = performance.now();
+    const showProgress = (done: number) => {
+      if (t !== ctx.ticket) return;
+      const seconds = (performance.now() - started) / 1000;
+      // from the pace so far, once there is one to go by
+      ctx.view({ progress: done, secondsLeft: done >= 0.05 && seconds >= 1 ? Math.ceil((seconds * (1 - done)) / done) : null });
+    };
+    const result = await ctx.engine.convert(t, file, true,
+      ctx.ports.callback((line: string) => { lines.push(line); if (t === ctx.ticket) ctx.view({ log: [...lines] }); }),
+      ctx.ports.callback(showProgress));
     if (ctx.stale(t, result)) return;
-    ctx.view({ busy: null });
+    if (failed(result)) ctx.view({ busy: null, progress: null, secondsLeft: null });
+    else showProgress(CONVERTED);
     if (failed(result)) { notices.notify(`${file.name} could not be added: ${result.error.message}`, 'error', 'model'); return; }
     const id = `user:${file.name}:${file.size}`;
     const carried = this.photoToCarry(result.model.domain);
@@ -95,6 +105,7 @@ export class Models {
       .catch((e) => notices.notify(storageFull(e)
         ? `Converted, but this browser has no room to keep it (${(e as Error).message}): it is here until this tab closes; drop the checkpoint again on your next visit.`
         : `Converted, but it could not be kept for later visits (${(e as Error).message}).`, 'error', 'model'));
+    if (t === ctx.ticket) ctx.view({ busy: null, progress: null, secondsLeft: null });
     const entry: CatalogEntry = { id, name: `${result.model.name} (added)`, domain: result.model.domain, path: '' };
     // A new model: the old model's edits and history do not apply to it; the photo is opened again below.
     ctx.store.setState({ doc: D.openModel(ctx.get().doc, id) });
@@ -168,8 +179,9 @@ export class Models {
       }));
     } else {
       const stored = (await ctx.ports.storage.storedModels()).find((m) => m.id === entry.id);
-      result = stored
-        ? await ctx.engine.loadStoredModel(t, stored.manifest, stored.shards)
+      const shards = stored && await ctx.ports.storage.storedModelShards(entry.id);
+      result = stored && shards
+        ? await ctx.engine.loadStoredModel(t, stored.manifest, shards)
         : { error: { kind: 'engine', code: 'missing', message: 'it is no longer stored in this browser' } };
     }
     if (ctx.stale(t, result)) return null;

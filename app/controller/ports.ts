@@ -1,6 +1,6 @@
 import type { TaughtDirection } from '../../src/engine/teach';
 import type { StudioDocument } from '../document';
-import type { SavedSession, SavedSnapshot, StoredModel } from '../persist';
+import type { SavedSession, SavedSnapshot, StoredModel, StoredModelInfo } from '../persist';
 import type { EngineApi } from '../protocol';
 import type { CatalogEntry } from '../store';
 
@@ -18,7 +18,11 @@ export interface Storage {
   /** In one transaction; true when the storage had been lost (evicted) and opened afresh. */
   saveDocument(doc: StudioDocument, blobs: Map<string, Blob>): Promise<boolean>;
   saveSnapshot(which: 'subject' | 'reference', saved: SavedSnapshot): Promise<void>;
-  storedModels(): Promise<StoredModel[]>;
+  /** The converted models kept here, without their weights. */
+  storedModels(): Promise<StoredModelInfo[]>;
+  /** A converted model's weights; undefined when they are gone (evicted). */
+  storedModelShards(id: string): Promise<Uint8Array[] | undefined>;
+  /** A model with its weights, listed only once both are written. */
   storeModel(model: StoredModel): Promise<void>;
   removeModel(id: string): Promise<void>;
   /** Asks the browser not to evict what is stored (navigator.storage.persist); whether it agreed. */

@@ -51,7 +51,7 @@ export class Recovery {
     if (this.gaveUp) return;
     if (ctx.device.recovering || this.redoing || this.unproven) {
       this.gaveUp = true;
-      ctx.view({ busy: null, refining: null, rendering: false, progress: null });
+      ctx.view({ busy: null, refining: null, rendering: false, progress: null, secondsLeft: null });
       this.notices.notify(
         `The editor's engine stopped again (${firstLine(crash.message)}). Your photo and edits are kept in this browser: reload the page to try again, `
         + `with a smaller photo${ctx.get().backend === 'wasm' ? '' : ', or on the WASM backend (add ?backend=wasm to the address)'}.`,

@@ -147,7 +147,7 @@ export function floatToHalf(value: number): number {
 }
 
 /** Packs tensors into shards of at most SHARD_BYTES; a tensor may straddle shards, as in tfjs. */
-export function encodeWeights(tensors: Map<string, RawTensor>, fp16: boolean): { group: WeightsGroup; shards: Uint8Array[] } {
+export function encodeWeights(tensors: Map<string, RawTensor>, fp16: boolean, progress: (done: number) => void = () => {}): { group: WeightsGroup; shards: Uint8Array[] } {
   const weights: WeightEntry[] = [];
   let total = 0;
   for (const [name, t] of tensors) {
@@ -169,7 +169,11 @@ export function encodeWeights(tensors: Map<string, RawTensor>, fp16: boolean): {
       position += n;
     }
   };
+  const elements = [...tensors.values()].reduce((n, t) => n + t.data.length, 0) || 1;
+  let written = 0;
   for (const t of tensors.values()) {
+    written += t.data.length;
+    progress(written / elements);
     if (fp16) {
       const half = new Uint16Array(t.data.length);
       for (let i = 0; i < half.length; i++) half[i] = floatToHalf(t.data[i]);

@@ -256,7 +256,8 @@ export class MemoryStorage {
   private evicted = false;
 
   async saveSnapshot(which: 'subject' | 'reference', saved: SavedSnapshot) { this.refuse(); this.snapshots[which] = saved; }
-  async storedModels() { return this.models; }
+  async storedModels() { return this.models.map(({ shards: _, ...info }) => info); }
+  async storedModelShards(id: string) { return this.models.find((m) => m.id === id)?.shards; }
   async storeModel(model: StoredModel) { this.models.push(model); }
   async removeModel(id: string) { this.models = this.models.filter((m) => m.id !== id); }
   persisted = 0;

@@ -43,7 +43,6 @@ export interface HelperThread { started: Promise<void>; terminate(): void }
 /** Starts a thread that runs `source` (a classic script) and posts it `message` (a module and a shared memory). */
 export type SpawnHelper = (source: string, message: unknown) => HelperThread;
 
-const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
 const PAGE = 65536;
 /** Bytes of each transformed band (v or m): the image is done in bands of tile rows no larger. */
 const BAND_BYTES = 8 * 2 ** 20;
@@ -278,16 +277,29 @@ export class Conv3x3Kernel {
     const offset = this.filtersEnd;
     this.reserve(offset + 16 * c * cout * 4);
     const u = new Float32Array(this.memory.buffer, offset, 16 * c * cout);
-    const g = new Float64Array(9);
-    for (let ci = 0; ci < c; ci++) {
-      for (let co = 0; co < cout; co++) {
-        for (let t = 0; t < 9; t++) g[t] = filter[t * c * cout + ci * cout + co];
+    // G g Gᵀ with G's rows [1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1] written out (halving is exact in float64, so
+    // this is the product term by term) and in the panels' order: 0.59 → 0.24 s of the official encoder's load in Node
+    const panel = (cout / 8) * c * 8;
+    const rows = new Float64Array(12);
+    // panel by panel (8 output channels, then the next input channel), so the writes run contiguously
+    for (let co8 = 0; co8 < cout; co8 += 8) for (let ci = 0; ci < c; ci++) {
+      for (let co = co8; co < co8 + 8; co++) {
+        const at = ci * cout + co;
+        for (let x = 0; x < 3; x++) {
+          const g0 = filter[x * c * cout + at], g1 = filter[(3 + x) * c * cout + at], g2 = filter[(6 + x) * c * cout + at];
+          rows[x] = g0;
+          rows[3 + x] = 0.5 * (g0 + g1 + g2);
+          rows[6 + x] = 0.5 * (g0 - g1 + g2);
+          rows[9 + x] = g2;
+        }
+        const base = ((co >> 3) * c + ci) * 8 + (co & 7);
         for (let p = 0; p < 4; p++) {
-          // (G g) row p, then times Gᵀ
-          const r0 = G[p][0] * g[0] + G[p][1] * g[3] + G[p][2] * g[6];
-          const r1 = G[p][0] * g[1] + G[p][1] * g[4] + G[p][2] * g[7];
-          const r2 = G[p][0] * g[2] + G[p][1] * g[5] + G[p][2] * g[8];
-          for (let q = 0; q < 4; q++) u[(((p * 4 + q) * (cout / 8) + (co >> 3)) * c + ci) * 8 + (co & 7)] = r0 * G[q][0] + r1 * G[q][1] + r2 * G[q][2];
+          const r0 = rows[p * 3], r1 = rows[p * 3 + 1], r2 = rows[p * 3 + 2];
+          const out = base + p * 4 * panel;
+          u[out] = r0;
+          u[out + panel] = 0.5 * (r0 + r1 + r2);
+          u[out + 2 * panel] = 0.5 * (r0 - r1 + r2);
+          u[out + 3 * panel] = r2;
         }
       }
     }

@@ -1,0 +1,25 @@
+import { writeFile } from 'node:fs/promises';
+import { StudioModel } from '../src/engine/model';
+import { bytesSource } from '../src/io/byte-source';
+import { loadCheckpoint } from '../src/io/torch';
+import { useNodeBackend } from '../src/node/backend';
+import { convertCheckpoint } from '../src/weights/convert';
+import { loadBundle, memoryFiles } from '../src/weights/loader';
+import { randomOfficialCheckpoint } from '../tests/helpers/official-checkpoint';
+
+await useNodeBackend('wasm');
+let t = performance.now();
+const lap = (what: string) => { const now = performance.now(); console.log(`${what}: ${((now - t) / 1000).toFixed(2)} s`); t = now; };
+const bytes = randomOfficialCheckpoint('ffhq');
+lap(`made checkpoint ${(bytes.length / 2 ** 20).toFixed(0)} MiB`);
+await writeFile('/tmp/prof/ffhq-random.pt', bytes);
+t = performance.now();
+const checkpoint = await loadCheckpoint(bytesSource(bytes));
+lap('loadCheckpoint');
+const { manifest, shards } = await convertCheckpoint({ checkpoint, fp16: true, source: 'x.pt', log: (l) => console.log('  log:', l.slice(0, 100)) });
+lap('convertCheckpoint');
+const { weights } = await loadBundle(memoryFiles(manifest, shards));
+lap('loadBundle');
+const model = await StudioModel.load(manifest, weights);
+lap('StudioModel.load');
+model.dispose();

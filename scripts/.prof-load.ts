@@ -1,0 +1,18 @@
+import { readFile } from 'node:fs/promises';
+import { StudioModel } from '../src/engine/model';
+import { bytesSource } from '../src/io/byte-source';
+import { loadCheckpoint } from '../src/io/torch';
+import { useNodeBackend } from '../src/node/backend';
+import { convertCheckpoint } from '../src/weights/convert';
+import { loadBundle, memoryFiles } from '../src/weights/loader';
+await useNodeBackend('wasm');
+const checkpoint = await loadCheckpoint(bytesSource(new Uint8Array(await readFile('/tmp/prof/ffhq-random.pt'))));
+let t = performance.now();
+const lap = (what: string) => { const now = performance.now(); console.log(`${what}: ${((now - t) / 1000).toFixed(2)} s`); t = now; };
+const { manifest, shards } = await convertCheckpoint({ checkpoint, fp16: true, source: 'x.pt' });
+lap('convert');
+const { weights } = await loadBundle(memoryFiles(manifest, shards));
+lap('loadBundle');
+const model = await StudioModel.load(manifest, weights);
+lap('StudioModel.load');
+model.dispose();
