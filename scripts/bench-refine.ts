@@ -151,6 +151,12 @@ async function main() {
       for (const [kernel, { ms, calls }] of [...byName].sort((a, b) => b[1].ms - a[1].ms).slice(0, 15)) {
         console.log(`  ${kernel.padEnd(28)} ${(ms / steps).toFixed(1).padStart(7)} ms/step  ${(100 * ms / total).toFixed(1).padStart(5)}%  ${(calls / steps).toFixed(0).padStart(5)} calls/step`);
       }
+      // where the memory goes: the largest single outputs, and the tensors held when the peak was reached
+      const largest = [...info.kernels].sort((a, b) => b.bytesAdded - a.bytesAdded).slice(0, 6);
+      console.log('largest outputs:');
+      for (const k of largest) console.log(`  ${k.name.padEnd(28)} ${(k.bytesAdded / 2 ** 20).toFixed(0).padStart(6)} MiB  ${JSON.stringify(k.inputShapes)} -> ${JSON.stringify(k.outputShapes)}`);
+      const atPeak = info.kernels.reduce((a, b) => (b.totalBytesSnapshot > a.totalBytesSnapshot ? b : a));
+      console.log(`peak after ${atPeak.name} ${JSON.stringify(atPeak.inputShapes)}: ${(atPeak.totalBytesSnapshot / 2 ** 20).toFixed(0)} MiB held`);
     }
     times.sort((a, b) => a - b);
     console.log(`${tf.getBackend().padEnd(7)} ${name.padEnd(12)} ${String(s.resolution).padStart(10)} ${String(steps).padStart(6)} ${times[Math.floor(times.length / 2)].toFixed(0).padStart(15)} ${(peak / 2 ** 20).toFixed(0).padStart(16)}  ${losses[0].toFixed(4)} -> ${losses.at(-1)!.toFixed(4)}`);

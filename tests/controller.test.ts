@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createController, type Controller } from '../app/controller';
+import { refinementUnavailable } from '../src/engine/refine-presets';
 import { CATALOG, editMark, FakeEngine, fakePorts, MemoryStorage } from './helpers/fake-engine';
 
 /**
@@ -407,5 +408,18 @@ describe('refinement', () => {
     expect(state(c).reconstruction?.data[0]).toBe(70);
     expect(state(c).doc.refinement).not.toBeNull();
     expect(state(c).refineFigures?.after.ssim).toBe(0.7);
+  });
+
+  it('is not started for a model the backend cannot tune (the official 1024 px one on wasm), and the panel says why', async () => {
+    const { engine, c } = await studio({ autoRefine: true });
+    c.store.setState({ model: { ...state(c).model!, outputSize: 1024 }, backend: 'wasm' });
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    await idle(c);
+    await c.refinement.refine(); // a click that got through anyway
+    expect(engine.count('refine')).toBe(0);
+    expect(engine.count('identity')).toBe(1); // the likeness is still measured
+    expect(refinementUnavailable(1024, 'wasm')).toMatch(/not offered on WebAssembly.*GPU/);
+    expect(refinementUnavailable(1024, 'webgpu')).toBeNull();
+    expect(refinementUnavailable(64, 'wasm')).toBeNull();
   });
 });

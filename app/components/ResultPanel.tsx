@@ -1,15 +1,16 @@
 import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
+import { refinementUnavailable } from '../../src/engine/refine-presets';
 import { useController, useStudio } from '../use-studio';
 import { ImageCanvas } from './ImageCanvas';
 import { PhotoResult } from './PhotoResult';
 
 export function ResultPanel() {
   const c = useController();
-  const { aligned, reconstruction, edited, mse, identity, measuringIdentity, domain, fullRenders, refining, refineFigures, autoRefine, fineDetail, refinement, busy } = useStudio(useShallow((s) => ({
+  const { aligned, reconstruction, edited, mse, identity, measuringIdentity, domain, fullRenders, refining, refineFigures, autoRefine, fineDetail, refinement, busy, unavailable } = useStudio(useShallow((s) => ({
     aligned: s.aligned, reconstruction: s.reconstruction, edited: s.edited, mse: s.mse, identity: s.identity, measuringIdentity: s.measuringIdentity,
     domain: s.model?.domain, fullRenders: s.fullRenders, refining: s.refining, refineFigures: s.refineFigures, autoRefine: s.autoRefine,
-    fineDetail: s.fineDetail, refinement: s.doc.refinement, busy: s.busy,
+    fineDetail: s.fineDetail, refinement: s.doc.refinement, busy: s.busy, unavailable: refinementUnavailable(s.model?.outputSize, s.backend),
   })));
   const [split, setSplit] = useState(50);
   return (
@@ -41,7 +42,7 @@ export function ResultPanel() {
             <button type="button" onClick={() => c.refinement.cancel()}>Cancel refinement</button>
           </>
         ) : (
-          <button type="button" disabled={!reconstruction || Boolean(busy)} onClick={() => void c.refinement.refine()}
+          <button type="button" disabled={!reconstruction || Boolean(busy) || Boolean(unavailable)} onClick={() => void c.refinement.refine()}
             title="Tunes the generator to this photo (pivotal tuning), in this browser">
             {refinement ? 'Refine again' : 'Refine (make it look like the photo)'}
           </button>
@@ -50,6 +51,7 @@ export function ResultPanel() {
         <label className="inline" title="Also tunes maps of the photo's own fine detail: the reconstruction comes much closer to the photo (on the demo faces MSE 0.013 → 0.003), but every edit keeps that detail, so the sliders move the face somewhat less">
           <input type="checkbox" checked={fineDetail} onChange={(e) => c.refinement.setFineDetail(e.target.checked)} /> keep fine detail (a far closer likeness, faster; edits a little weaker)
         </label>
+        {unavailable && <small className="model-note" data-testid="refine-unavailable">{unavailable}</small>}
         {refinement && !refining && <small data-testid="refined"> Refined ({refinement.steps} steps{refinement.fineDetail ? ', fine detail' : ''}).</small>}
         {refineFigures && (
           <small data-testid="refine-figures"> MSE {refineFigures.before.mse.toFixed(4)} → {refineFigures.after.mse.toFixed(4)}, SSIM {refineFigures.before.ssim.toFixed(3)} → {refineFigures.after.ssim.toFixed(3)} at the tuning size, refined in {(refineFigures.ms / 1000).toFixed(1)} s.</small>

@@ -201,7 +201,7 @@ export class Photos {
 
   /** Refined by default, at once (the refinement measures the likeness it makes); else the likeness is measured. */
   private async afterInversion(t: number): Promise<void> {
-    if (this.ctx.get().autoRefine && !this.persistence.isReopening) {
+    if (this.ctx.get().autoRefine && !this.persistence.isReopening && !this.refinement.unavailable()) {
       if (t === this.ctx.ticket) await this.refinement.refine();
       return;
     }

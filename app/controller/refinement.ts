@@ -1,4 +1,4 @@
-import { refinementSettings } from '../../src/engine/refine-presets';
+import { refinementSettings, refinementUnavailable } from '../../src/engine/refine-presets';
 import * as D from '../document';
 import { failed, type RefineProgressMessage } from '../protocol';
 import { AUTO_REFINE_KEY, FINE_DETAIL_KEY } from '../store';
@@ -34,6 +34,11 @@ export class Refinement {
     this.ctx.view({ fineDetail: on });
   }
 
+  /** Why this model cannot be refined on this backend (the panel says it before any click), or null. */
+  unavailable(): string | null {
+    return refinementUnavailable(this.ctx.get().model?.outputSize, this.ctx.get().backend);
+  }
+
   /** Cancelled, the encoder's reconstruction comes back as it was. */
   async refine(steps?: number, fineDetail = this.ctx.get().fineDetail): Promise<void> {
     const { ctx, notices } = this;
@@ -41,7 +46,7 @@ export class Refinement {
     const t = ctx.ticket;
     const losses = ctx.device.losses;
     const { reconstruction, mse, identity } = ctx.get();
-    if (!reconstruction || ctx.get().refining) return;
+    if (!reconstruction || ctx.get().refining || this.unavailable()) return;
     ctx.view({ refining: { step: 0, steps, loss: null }, busy: `Refining (0/${steps})`, refineFigures: null });
     const started = performance.now();
     const result = await ctx.engine.refine(t, steps, fineDetail, ctx.ports.callback((p: RefineProgressMessage) => {

@@ -27,3 +27,17 @@ export const PLAIN_REFINEMENT: RefineOptions & { steps: number } = { steps: 100 
 
 /** The page's refinement with or without the photo's fine detail. */
 export const refinementSettings = (fineDetail: boolean) => (fineDetail ? DEFAULT_REFINEMENT : PLAIN_REFINEMENT);
+
+/**
+ * Why refinement is not offered for a generator of this size on this backend, before the person clicks (null: it
+ * is). On the CPU backends a generator over 256 px (the official FFHQ 1024 and cars 512 models) is refused, from
+ * `npm run bench:refine -- --models ffhq --resolution N` (Node, wasm, one thread, 2026-12-07): tuning its layers at
+ * 128 px held 3.3 GB of tensors (WebAssembly's heap ends at 4 GB; at 256 px it ran out) and took 21 s a step, at
+ * 64 px 2.2-2.6 GB and 10-12 s a step: minutes a face, where the demo models take seconds.
+ */
+export function refinementUnavailable(outputSize: number | undefined, backend: string | null): string | null {
+  if (outputSize === undefined || outputSize <= 256 || (backend !== 'wasm' && backend !== 'cpu')) return null;
+  return `Refining this ${outputSize} px model is not offered on ${backend === 'wasm' ? 'WebAssembly' : 'plain JavaScript'}: ` +
+    'tuning its layers needs more memory than WebAssembly has (over 3 GB at 128 px) and minutes a photo on a CPU. ' +
+    'A browser with a GPU (WebGPU or WebGL) refines it; the encoder\'s picture and every edit work here.';
+}

@@ -96,8 +96,6 @@ export class ModulatedConv2d {
   readonly inChannels: number;
   readonly outChannels: number;
   readonly kernel: number;
-  /** The polyphase filter of a layer kept in the transposed form, made on first use under a gradient tape. */
-  private polyphase: tf.Tensor4D | null = null;
 
   private constructor(parts: Omit<ModulatedConv2d, 'forward' | 'tuned'>, private readonly owner: LayerOwner) {
     this.modW = parts.modW;
@@ -153,18 +151,13 @@ export class ModulatedConv2d {
   }
 
   /**
-   * An upsampling layer's filter from its equalised weight, in the form this backend runs fastest; the polyphase
-   * one under a gradient tape (its gradient is written for it: polyphaseProduct, engine/gradients.ts).
+   * An upsampling layer's filter from its equalised weight, in the form this backend runs fastest, under a gradient
+   * tape too (the polyphase filter's gradient is written for it: polyphaseProduct; the transposed form's phases are
+   * slices and its convolutions have explicit pads, engine/gradients.ts).
    */
   private upsamplingForm(weight: tf.Tensor4D): ConvForm {
-    if (recordingGradients() || !countsMultiplyAdds()) return { filter: polyphaseFilter(weight), upsampling: 'polyphase', phases: null, blur: null };
+    if (!countsMultiplyAdds()) return { filter: polyphaseFilter(weight), upsampling: 'polyphase', phases: null, blur: null };
     return { filter: weight, upsampling: 'transposed', phases: transposedPhaseFilters(weight), blur: this.owner.blurFor(this.outChannels) };
-  }
-
-  /** For renders under a gradient tape of a layer kept in the transposed form (tuning runs the layers below the tuned ones). */
-  private polyphaseFilter(): tf.Tensor4D {
-    this.polyphase ??= this.owner.keep(tf.keep(polyphaseFilter(this.weight!)));
-    return this.polyphase;
   }
 
   /**
@@ -179,9 +172,10 @@ export class ModulatedConv2d {
     const s = tf.add(tf.matMul(style, this.modW), this.modB) as tf.Tensor2D; // [B, in]
     let scale: tf.Tensor2D = tf.fill([batch, this.outChannels], gain) as tf.Tensor2D; // [B, out]
     if (this.demodSq) scale = tf.mul(tf.rsqrt(tf.add(tf.matMul(tf.square(s), this.demodSq), 1e-8)), gain) as tf.Tensor2D;
-    // The transposed form has no gradient here (explicit pads): under a tape the polyphase filter stands in.
-    const transposed = this.upsampling === 'transposed' && !recordingGradients();
-    const filters = transposed ? this.phases! : [this.upsampling === 'transposed' ? this.polyphaseFilter() : this.filter];
+    // Under a tape too: the polyphase filter that stood in there did 4x the multiply-adds (36 taps against 9) and
+    // held 36 MiB a 512-channel layer; tuning the official generator at 128 px ran out of wasm's 4 GiB.
+    const transposed = this.upsampling === 'transposed';
+    const filters = transposed ? this.phases! : [this.filter];
     // The polyphase filter's output channels are (phase, out): each phase takes its channel's scale and bias.
     const phases = <T extends tf.Tensor>(t: T) => (this.upsample && !transposed ? tf.tile(t, t.rank === 1 ? [4] : [1, 4]) : t) as T;
     const pad = this.upsample || this.kernel !== 1 ? Math.floor(this.kernel / 2) : 'valid';
