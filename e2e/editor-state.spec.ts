@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { unzipSync } from 'fflate';
 import sharp from 'sharp';
+import { randomOfficialCheckpoint } from '../tests/helpers/official-checkpoint';
 import { backend, CAR, canvasPixels, dragMiddle, drop, FACE, idle, inverted, OTHER, ready, start, TINY_CHECKPOINT } from './helpers';
 
 /**
@@ -499,4 +500,50 @@ test('18. a model an earlier version converted (its weights kept in the same rec
   expect(Object.keys(record).sort()).toEqual(['id', 'manifest', 'name']);
   await page.getByRole('button', { name: 'Remove this model from the browser' }).click();
   await expect(page.getByLabel('model').locator('option', { hasText: 'Converted earlier' })).toHaveCount(0);
+});
+
+test('19. a checkpoint in the released FFHQ layout: converts with a percentage, brings its published sliders, previews a drag, says why it is not refined on wasm, reopens after a reload', async ({ page }) => {
+  test.skip(backend() !== 'wasm', 'one run is enough: the refinement note is about wasm');
+  test.setTimeout(360_000);
+  const checkpoint = test.info().outputPath('style_transformer_ffhq.pt');
+  await mkdir(dirname(checkpoint), { recursive: true });
+  await writeFile(checkpoint, randomOfficialCheckpoint('ffhq')); // random weights, every tensor at its released shape
+  await start(page);
+  const busy = page.getByTestId('busy');
+  const converting = /Converting style_transformer_ffhq\.pt .*[1-9]\d?%, about \d+ s left/;
+  // a reload in the middle of a conversion leaves nothing behind: the model is stored only once converted
+  await page.getByTestId('checkpoint-input').setInputFiles(checkpoint);
+  await expect(busy).toContainText(converting, { timeout: 60_000 });
+  await page.reload();
+  await ready(page);
+  await expect(page.getByLabel('model').locator('option', { hasText: '(added)' })).toHaveCount(0);
+  // and converting it again works
+  await page.getByTestId('checkpoint-input').setInputFiles(checkpoint);
+  await expect(busy).toContainText(converting, { timeout: 60_000 });
+  await expect(page.getByRole('progressbar')).toBeVisible();
+  await expect(page.getByTestId('model-summary')).toContainText('style_transformer_ffhq.pt', { timeout: 120_000 });
+  for (const id of ['age', 'smile', 'pose', 'ffhq-pca-eyes']) await expect(page.getByTestId(`slider-${id}`)).toHaveCount(1);
+  await expect(page.getByTestId('directions-credit')).toContainText('encoder4editing');
+  // refinement is not offered here for this model, and the panel says why
+  await page.getByTestId('photo-input').setInputFiles(FACE);
+  await inverted(page);
+  await expect(page.getByTestId('refine-unavailable')).toContainText('not offered on WebAssembly');
+  await expect(page.getByRole('button', { name: /Refine/ })).toBeDisabled();
+  await expect(page.getByText('Refined (')).toHaveCount(0);
+  // a drag shows previews (the early exit chosen for this model here), then the full picture
+  if (!(await page.getByTestId('slider-age').isVisible())) await page.getByText('More sliders').click();
+  await page.getByTestId('slider-age').scrollIntoViewIfNeeded();
+  await dragMiddle(page, 'slider-age', 60, 0);
+  expect(Number(await page.getByTestId('slider-age').inputValue())).toBeGreaterThan(0);
+  const status = page.locator('.status');
+  await expect(status).toContainText(/· preview \d+ ms/, { timeout: 60_000 });
+  await idle(page);
+  console.log(`official ffhq layout on wasm: ${(await status.textContent())?.match(/preview \d+ ms/)?.[0]}`);
+  const reloaded = Date.now();
+  await page.goto(`/?backend=${backend()}`); // as a person comes back: the session's own model, not ?model='s
+  await expect(page.getByTestId('model-summary')).toContainText('style_transformer_ffhq.pt', { timeout: 120_000 });
+  console.log(`official ffhq layout on wasm: reopened in ${((Date.now() - reloaded) / 1000).toFixed(1)} s after the reload`);
+  await inverted(page);
+  await page.getByRole('button', { name: 'Remove this model from the browser' }).click();
+  await idle(page);
 });
