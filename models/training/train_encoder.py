@@ -110,6 +110,7 @@ def main():
                     'same architecture, so on a CPU the backbone need not learn its features again); ignored on resume')
     ap.add_argument('--threads', type=int, default=0, help='torch threads (0: leave the default)')
     ap.add_argument('--lr', type=float, default=1e-4)
+    ap.add_argument('--flip', action='store_true', help='mirror half the real photos of each batch (pSp\'s RandomHorizontalFlip)')
     ap.add_argument('--lr-end', type=float, default=None,
                     help='cool the learning rate down to this by the end of the run (cosine over its minutes): after '
                          'hundreds of thousands of images at a constant rate the held-out figure falls slowly; a '
@@ -197,6 +198,11 @@ def main():
     while time.time() - started < budget:
         half = args.batch // 2
         real = images[torch.randint(0, len(images), (half,), device=device)].float() / 127.5 - 1
+        if args.flip:
+            # half the photos mirrored, as the official recipe's training transforms do (RandomHorizontalFlip(0.5)):
+            # on 46k faces seen eight times over, the training batches' MSE ran 0.02 below the held-out faces'
+            mirrored = torch.rand(half, 1, 1, 1, device=device) < 0.5
+            real = torch.where(mirrored, real.flip(3), real)
         fake, wplus = generated(half)
         x = torch.cat([real, fake])
         codes = encode(x)
