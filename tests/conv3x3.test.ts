@@ -158,7 +158,7 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
     expect(() => kernel.conv(tf.zeros([1, 6, 6, 8]) as tf.Tensor4D, kernel.addFilter(new Float32Array(9 * 8 * 8), 8, 8))).toThrow(/does not take/);
   });
 
-  it('runs the encoder on wasm, which still reproduces the official tensors', async () => {
+  it('runs the encoder and the generator on wasm, which still reproduce the official tensors', async () => {
     await useNodeBackend('wasm');
     const conv = vi.spyOn(Conv3x3Kernel.prototype, 'conv');
     const convAndMean = vi.spyOn(Conv3x3Kernel.prototype, 'convAndMean');
@@ -175,6 +175,12 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
       // cross-attention in the memory's space (p1 and p2): its two products with the memory
       expect(matMul.mock.calls.length).toBeGreaterThanOrEqual(4);
       for (const r of encoder) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
+      // the generators' stride-1 3×3 layers, the style's input scale fused (conv1 and the second layer of each resolution)
+      const styled = conv.mock.calls.filter(([, , steps]) => steps?.scale && !steps.shift);
+      expect(styled.length).toBeGreaterThanOrEqual(4);
+      const others = results.filter((r) => !r.name.startsWith('style-transformer-tiny/'));
+      console.log(`the rest on wasm:\n${others.map((r) => `  ${r.name.padEnd(48)} ${r.maxAbsDiff.toExponential(2)}`).join('\n')}`);
+      for (const r of results) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
     } finally {
       conv.mockRestore();
       convAndMean.mockRestore();

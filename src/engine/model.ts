@@ -43,11 +43,11 @@ export class StudioModel {
   /** The early exit a preview uses here, chosen from how long this model's renders take on this backend. */
   readonly previews: PreviewResolution;
 
-  /** A ready model: its networks built and the encoder's helper threads started (none of it can be forgotten). */
+  /** A ready model: its networks built and its kernels' helper threads started (none of it can be forgotten). */
   static async load(manifest: BundleManifest, weights: RawWeights): Promise<StudioModel> {
     const model = new StudioModel(manifest, weights);
     try {
-      await model.inverter?.ready();
+      await Promise.all([model.inverter?.ready(), model.generator.ready()]);
     } catch (error) {
       model.dispose();
       throw error;

@@ -47,9 +47,9 @@ export class StyleTransformer extends TensorOwner {
     return tf.tidy(() => tf.add(this.encoder.encode(images, this.queries(images.shape[0])), this.latentAvg) as tf.Tensor3D);
   }
 
-  /** Settles when the encoder can run on every thread it will use: await it before the first inversion. */
+  /** Settles when the encoder and the generator can run on every thread they will use: await it before the first inversion. */
   ready(): Promise<void> {
-    return this.encoder.ready();
+    return Promise.all([this.encoder.ready(), this.generator.ready()]).then(() => undefined);
   }
 
   render(codes: tf.Tensor3D, options?: SynthesisOptions): tf.Tensor4D {

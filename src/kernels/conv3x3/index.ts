@@ -331,6 +331,12 @@ export class Conv3x3Kernel {
     return { offset, length: values.length };
   }
 
+  /** Writes new values into a vector kept by addVector (a style's input scale, different for every picture). */
+  setVector(vector: KernelVector, values: Float32Array): void {
+    if (values.length !== vector.length) throw new RangeError(`the vector holds ${vector.length} values, not ${values.length}`);
+    new Float32Array(this.memory.buffer, vector.offset, vector.length).set(values);
+  }
+
   /**
    * conv2d(x * scale + shift, filter, strides 1, pad 'same') + bias, then PReLU(alpha) — each step only where given —
    * for x [B, H, W, C] that `fits`; with a stride-2 filter (addStride2Filter), strides 2, pad 1, + bias. The
