@@ -7,6 +7,8 @@ import { fromRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
 import { RefineCancelled, Refinement, reconstructionError, refinementTarget } from '../src/engine/refine';
 import { EditorSession } from '../src/engine/session';
+import { convolution, upsampleTransposed } from '../src/models/ops/conv2d';
+import { polyphaseFilter, separableBlur, transposedPhaseFilters } from '../src/models/ops/upsample';
 import type { LayerParameters } from '../src/models/stylegan2';
 import { useNodeBackend } from '../src/node/backend';
 import { useGradients } from '../src/node/gradients';
@@ -78,6 +80,41 @@ describe('gradients through the generator', () => {
       tf.dispose([x, w, dy, truth]);
     }
     await useNodeBackend('wasm');
+  });
+
+  it('the upsampling layer differentiates the same in its two forms: transposed phases (wasm, cpu) and the polyphase filter (GPUs)', async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await useNodeBackend(backend);
+      const [polyphase, transposed] = tf.tidy(() => {
+        const x = tf.randomNormal([1, 5, 6, 8], 0, 1, 'float32', 31) as tf.Tensor4D;
+        const w = tf.randomNormal([3, 3, 8, 8], 0, 1, 'float32', 32) as tf.Tensor4D;
+        const r = tf.randomNormal([1, 10, 12, 8], 0, 1, 'float32', 33);
+        const through = (form: (filter: tf.Tensor4D) => tf.Tensor4D) => tf.grad((filter: tf.Tensor) => tf.sum(tf.mul(form(filter as tf.Tensor4D), r)))(w);
+        const byPolyphase = (filter: tf.Tensor4D) => convolution(x, polyphaseFilter(filter), 1, undefined, true);
+        const byPhases = (filter: tf.Tensor4D) => upsampleTransposed(x, transposedPhaseFilters(filter), separableBlur(8));
+        expect(tf.max(tf.abs(tf.sub(byPolyphase(w), byPhases(w)))).dataSync()[0], backend).toBeLessThan(1e-4);
+        return [through(byPolyphase), through(byPhases)];
+      });
+      expect(tf.max(tf.abs(tf.sub(polyphase, transposed))).dataSync()[0], backend).toBeLessThan(1e-3);
+      expect(tf.max(tf.abs(polyphase)).dataSync()[0]).toBeGreaterThan(0.1);
+      tf.dispose([polyphase, transposed]);
+    }
+  });
+
+  it('a convolution with explicit pads (the transposed phases\') differentiates on wasm as tfjs\'s own gradients do on cpu', async () => {
+    const grads = async (backend: 'wasm' | 'cpu') => {
+      await useNodeBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.randomNormal([1, 7, 6, 4], 0, 1, 'float32', 41) as tf.Tensor4D;
+        const w = tf.randomNormal([2, 1, 4, 5], 0, 1, 'float32', 42) as tf.Tensor4D;
+        const pad = [[0, 0], [1, 1], [0, 1], [0, 0]] as [[number, number], [number, number], [number, number], [number, number]];
+        const r = tf.randomNormal(tf.conv2d(x, w, 1, pad).shape, 0, 1, 'float32', 43);
+        return tf.grads((input: tf.Tensor, filter: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(input as tf.Tensor4D, filter as tf.Tensor4D, 1, pad), r)))([x, w]).map((g) => Array.from(g.dataSync()));
+      });
+    };
+    const cpu = await grads('cpu');
+    const wasm = await grads('wasm');
+    for (const i of [0, 1]) expect(Math.max(...cpu[i].map((v, j) => Math.abs(v - wasm[i][j]))), i ? 'filter' : 'input').toBeLessThan(1e-4);
   });
 
   it('the SSIM window\'s input gradient on wasm (a depthwise convolution by the flipped window) equals the cpu backend\'s', async () => {

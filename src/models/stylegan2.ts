@@ -203,16 +203,17 @@ export class ModulatedConv2d {
     // reshaped from [1, C, 1, 1] (ToRGB's) is refused as rank 4.
     const gainedBias = bias && tf.mul(tf.reshape(bias, [-1]), gain) as tf.Tensor1D;
     const addBias = (t: tf.Tensor4D) => gainedBias ? releasing(t, (o) => tf.add(o, gainedBias) as tf.Tensor4D) : t;
-    // Under a gradient tape the activations are scaled instead: tuning (refine.ts) runs 20% faster that way on wasm,
-    // with less memory (the filter's product would be differentiated at every step).
-    // One picture is scaled in the filter only where the filter is the smaller of the two: at 4-16 px the
-    // activations are (a 16 px preview of the demo model spent 57 ms modulating 3 x 3 x 256 x 256 filters).
+    // On wasm a 3×3 layer of the checkpoint runs in our kernel, the style scaling its input channels there.
     const kernel = this.owner.kernel;
     if (this.inKernel && kernel && batch === 1 && !recordingGradients() && tf.getBackend() === 'wasm' && Conv3x3Kernel.fits(x.shape, this.inKernel.filter)) {
       kernel.setVector(this.inKernel.style, s.dataSync() as Float32Array);
       const out = kernel.conv(x, this.inKernel.filter, { scale: this.inKernel.style });
       return addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [1, 1, 1, this.outChannels])) as tf.Tensor4D));
     }
+    // Under a gradient tape the activations are scaled instead: tuning (refine.ts) runs 20% faster that way on wasm,
+    // with less memory (the filter's product would be differentiated at every step).
+    // One picture is scaled in the filter only where the filter is the smaller of the two: at 4-16 px the
+    // activations are (a 16 px preview of the demo model spent 57 ms modulating 3 x 3 x 256 x 256 filters).
     const activationSize = x.shape[1] * x.shape[2] * (this.inChannels + this.outChannels * (this.upsample ? 4 : 1));
     if (batch === 1 && !recordingGradients() && filters.reduce((n, f) => n + f.size, 0) < activationSize) {
       const modulate = (f: tf.Tensor4D) => tf.mul(tf.mul(f, tf.reshape(s, [1, 1, this.inChannels, 1])), tf.reshape(phases(scale), [1, 1, 1, -1])) as tf.Tensor4D;
