@@ -127,6 +127,29 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
     }
   });
 
+  it('upsamples as tf.conv2dTranspose does with stride 2 (the phase grid StyleGAN2 blurs), on one thread and on three', async () => {
+    const single = Conv3x3Kernel.create({ threads: 1 })!;
+    const threaded = Conv3x3Kernel.create({ threads: 3, spawn: nodeHelper })!;
+    try {
+      await threaded.ready;
+      for (const [h, w, c, cout] of [[5, 6, 16, 16], [4, 4, 8, 24], [8, 12, 32, 8]] as const) {
+        const x = tf.tensor4d(random(h * w * c, 1, h + c), [1, h, w, c]);
+        const weight = random(9 * c * cout, 1, w + cout); // [3, 3, C, Cout]
+        // conv2dTranspose's filter is [3, 3, Cout, C]; its output 2H + 1 by 2W + 1, the phase grid's last row and column zero
+        const transposed = tf.transpose(tf.tensor4d(weight, [3, 3, c, cout]), [0, 1, 3, 2]) as tf.Tensor4D;
+        const reference = tf.pad(tf.conv2dTranspose(x, transposed, [1, 2 * h + 1, 2 * w + 1, cout], 2, 'valid'), [[0, 0], [0, 1], [0, 1], [0, 0]]);
+        const scale = tf.max(tf.abs(reference)).dataSync()[0];
+        for (const kernel of [single, threaded]) {
+          const ours = kernel.transposedPhases(x, kernel.addStride2Filter(weight, c, cout));
+          expect(ours.shape).toEqual([1, 2 * h + 2, 2 * w + 2, cout]);
+          expect(tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0] / scale, `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`).toBeLessThan(1e-6);
+        }
+      }
+    } finally {
+      threaded.dispose();
+    }
+  });
+
   it('runs on helper threads sharing its memory, with the same results as on one', async () => {
     const single = Conv3x3Kernel.create({ threads: 1 })!;
     const threaded = Conv3x3Kernel.create({ threads: 3, spawn: nodeHelper })!;
@@ -163,6 +186,7 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
     const conv = vi.spyOn(Conv3x3Kernel.prototype, 'conv');
     const convAndMean = vi.spyOn(Conv3x3Kernel.prototype, 'convAndMean');
     const matMul = vi.spyOn(Conv3x3Kernel.prototype, 'matMul');
+    const transposedPhases = vi.spyOn(Conv3x3Kernel.prototype, 'transposedPhases');
     try {
       const results = await runGoldenSuite(async (p) => new Uint8Array(await readFile(join(GOLDEN, p))));
       const encoder = results.filter((r) => r.name.startsWith('style-transformer-tiny/'));
@@ -178,6 +202,8 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
       // the generators' stride-1 3×3 layers, the style's input scale fused (conv1 and the second layer of each resolution)
       const styled = conv.mock.calls.filter(([, , steps]) => steps?.scale && !steps.shift);
       expect(styled.length).toBeGreaterThanOrEqual(4);
+      // and its upsampling layers, one picture at a time
+      expect(transposedPhases.mock.calls.length).toBeGreaterThanOrEqual(3);
       const others = results.filter((r) => !r.name.startsWith('style-transformer-tiny/'));
       console.log(`the rest on wasm:\n${others.map((r) => `  ${r.name.padEnd(48)} ${r.maxAbsDiff.toExponential(2)}`).join('\n')}`);
       for (const r of results) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
@@ -185,6 +211,7 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
       conv.mockRestore();
       convAndMean.mockRestore();
       matMul.mockRestore();
+      transposedPhases.mockRestore();
       await tf.setBackend('cpu');
     }
   });

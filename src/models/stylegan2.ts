@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../io/errors';
 import { Conv3x3Kernel, type KernelFilter, type KernelVector } from '../kernels/conv3x3';
-import { convolution, upsampleTransposed } from './ops/conv2d';
+import { blurPhaseGrid, convolution, upsampleTransposed } from './ops/conv2d';
 import { recordingGradients, releasing } from './ops/tape';
 import { countsMultiplyAdds, polyphaseFilter, separableBlur, transposedPhaseFilters, upsampleConvFilter, upsampleFilter } from './ops/upsample';
 import { countIndexed, RawWeights, TensorOwner } from './weights';
@@ -75,11 +75,12 @@ interface LayerOwner {
 }
 
 /**
- * A 3×3 layer's weight kept in the kernel (Winograd's form) with a slot for the style's input scale: the kernel
- * convolves x * style in one pass, 1.5-2.8x tfjs-wasm's convolution at the official generator's shapes (Node, one
- * thread: 64 px x 512 channels 602 -> 275 ms, 1024 px x 32 channels 633 -> 433 ms).
+ * A 3×3 layer's weight kept in the kernel. Stride 1: Winograd's form, with a slot for the style's input scale, so the
+ * kernel convolves x * style in one pass, 1.5-2.8x tfjs-wasm's convolution at the official generator's shapes (Node,
+ * one thread: 64 px x 512 channels 602 -> 275 ms, 1024 px x 32 channels 633 -> 433 ms). Upsampling: its taps, for
+ * the transposed convolution written straight into the phase grid (the input scaled by tfjs; style is null).
  */
-interface KernelConv { filter: KernelFilter; style: KernelVector }
+interface KernelConv { filter: KernelFilter; style: KernelVector | null }
 
 type ConvForm = Pick<ModulatedConv2d, 'filter' | 'upsampling' | 'phases' | 'blur'>;
 
@@ -141,9 +142,9 @@ export class ModulatedConv2d {
     if (upsample && !transposed) keep(weight);
     const demodSq = demodulate ? keep(tf.tidy(() => tf.transpose(tf.sum(tf.square(scaledTensor), [2, 3])) as tf.Tensor2D)) : null;
     scaledTensor.dispose();
-    const inKernel = owner.kernel && kernel === 3 && !upsample && inChannels % 8 === 0 && outChannels % 8 === 0
-      ? { filter: owner.kernel.addFilter(weight.dataSync() as Float32Array, inChannels, outChannels), style: owner.kernel.addVector(new Float32Array(inChannels)) }
-      : null;
+    const inKernel = !owner.kernel || kernel !== 3 || inChannels % 8 !== 0 || outChannels % 8 !== 0 ? null
+      : upsample ? { filter: owner.kernel.addStride2Filter(weight.dataSync() as Float32Array, inChannels, outChannels), style: null }
+        : { filter: owner.kernel.addFilter(weight.dataSync() as Float32Array, inChannels, outChannels), style: owner.kernel.addVector(new Float32Array(inChannels)) };
     return new ModulatedConv2d({
       modW, modB, filter, upsampling: upsample ? (transposed ? 'transposed' : 'polyphase') : null,
       phases: transposed ? transposedPhaseFilters(weight).map(keep) : null, blur: transposed ? owner.blurFor(outChannels) : null,
@@ -203,12 +204,20 @@ export class ModulatedConv2d {
     // reshaped from [1, C, 1, 1] (ToRGB's) is refused as rank 4.
     const gainedBias = bias && tf.mul(tf.reshape(bias, [-1]), gain) as tf.Tensor1D;
     const addBias = (t: tf.Tensor4D) => gainedBias ? releasing(t, (o) => tf.add(o, gainedBias) as tf.Tensor4D) : t;
-    // On wasm a 3×3 layer of the checkpoint runs in our kernel, the style scaling its input channels there.
+    // On wasm a 3×3 layer of the checkpoint runs in our kernel: a stride-1 one with the style scaling its input
+    // channels there, an upsampling one into the phase grid that tfjs then blurs.
     const kernel = this.owner.kernel;
-    if (this.inKernel && kernel && batch === 1 && !recordingGradients() && tf.getBackend() === 'wasm' && Conv3x3Kernel.fits(x.shape, this.inKernel.filter)) {
-      kernel.setVector(this.inKernel.style, s.dataSync() as Float32Array);
-      const out = kernel.conv(x, this.inKernel.filter, { scale: this.inKernel.style });
-      return addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [1, 1, 1, this.outChannels])) as tf.Tensor4D));
+    const demodulated = (out: tf.Tensor4D) => addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [1, 1, 1, this.outChannels])) as tf.Tensor4D));
+    if (this.inKernel && kernel && batch === 1 && !recordingGradients() && tf.getBackend() === 'wasm') {
+      const { filter, style } = this.inKernel;
+      if (!style) {
+        const grid = releasing(tf.mul(x, tf.reshape(s, [1, 1, 1, this.inChannels])) as tf.Tensor4D, (xs) => kernel.transposedPhases(xs, filter));
+        return demodulated(blurPhaseGrid(grid, this.blur!));
+      }
+      if (Conv3x3Kernel.fits(x.shape, filter)) {
+        kernel.setVector(style, s.dataSync() as Float32Array);
+        return demodulated(kernel.conv(x, filter, { scale: style }));
+      }
     }
     // Under a gradient tape the activations are scaled instead: tuning (refine.ts) runs 20% faster that way on wasm,
     // with less memory (the filter's product would be differentiated at every step).

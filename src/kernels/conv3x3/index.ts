@@ -68,7 +68,7 @@ const GENERATION = 0, CLAIM = 1, DONE = 2, UNITS = 3, FAILED = 4, STEP = 8;
 const STEP_WORDS = ['x', 'v', 'm', 'y', 'u', 'h', 'w', 'c', 'cout', 'ty0', 'ty1', 'per', 'scale', 'shift', 'bias', 'alpha', 'sums', 'zeros'] as const;
 type StepWords = Partial<Record<(typeof STEP_WORDS)[number], number>>;
 const STOP = -1;
-const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5;
+const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6;
 
 /**
  * A helper's script: it instantiates the kernel on the shared memory, sleeps until a job's generation changes, and
@@ -409,6 +409,28 @@ export class Conv3x3Kernel {
       }
       output.values().set(new Float32Array(this.memory.buffer, at.y, ho * wo * f.cout), i * ho * wo * f.cout);
     }
+    return output.tensor() as tf.Tensor4D;
+  }
+
+  /**
+   * The transposed 3×3 convolution with stride 2 of x [1, H, W, C] by a filter kept as taps (addStride2Filter), in
+   * StyleGAN2's phase grid before its blur: [1, 2H + 2, 2W + 2, Cout] (see transposedPhases in
+   * src/kernels/conv3x3/assembly/conv3x3.ts; ops/conv2d.ts upsampleTransposed blurs it).
+   */
+  transposedPhases(x: tf.Tensor4D, f: KernelFilter): tf.Tensor4D {
+    const [b, h, w, c] = x.shape;
+    if (b !== 1 || f.stride !== 2 || c !== f.c || f.cout % 8 !== 0) throw new RangeError(`the kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels as a transposed convolution`);
+    const [th, tw] = [2 * h + 2, 2 * w + 2];
+    const at = { x: this.filtersEnd, y: 0, zeros: 0 };
+    at.y = at.x + h * w * c * 4;
+    at.zeros = at.y + th * tw * f.cout * 4;
+    this.reserve(at.zeros + Math.ceil(c / 4) * 16);
+    new Float32Array(this.memory.buffer, at.zeros, c).fill(0);
+    new Float32Array(this.memory.buffer, at.x, h * w * c).set(valuesOf(x));
+    const rowsPer = Math.max(1, Math.ceil((h + 1) / (4 * this.threads)));
+    this.run(TRANSPOSED_PHASES, { x: at.x, u: f.offset, y: at.y, h, w, c, cout: f.cout, zeros: at.zeros, per: rowsPer }, Math.ceil((h + 1) / rowsPer));
+    const output = outputTensor([1, th, tw, f.cout]);
+    output.values().set(new Float32Array(this.memory.buffer, at.y, th * tw * f.cout));
     return output.tensor() as tf.Tensor4D;
   }
 

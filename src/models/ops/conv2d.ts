@@ -36,11 +36,19 @@ export function convolution(x: tf.Tensor4D, filter: tf.Tensor4D, pad: number | '
  * convolution, each (H + 1) x (W + 1), interleaved into T[0 .. 2H + 1] (the last row and column are 0), then the
  * blur along rows and along columns, each with one zero before (T[-1]) and giving 2H; the bias rides in the last pass.
  */
-export function upsampleTransposed(x: tf.Tensor4D, phaseFilters: tf.Tensor4D[], [rows, cols]: [tf.Tensor4D, tf.Tensor4D], bias?: tf.Tensor1D): tf.Tensor4D {
+export function upsampleTransposed(x: tf.Tensor4D, phaseFilters: tf.Tensor4D[], blur: [tf.Tensor4D, tf.Tensor4D], bias?: tf.Tensor1D): tf.Tensor4D {
   const parts = phaseFilters.map((filter, i) => tf.conv2d(x, filter, 1, [[0, 0], TRANSPOSED_PHASES[i >> 1].pad, TRANSPOSED_PHASES[i & 1].pad, [0, 0]]));
   const stacked = tf.concat(parts, 3);
   if (!recordingGradients()) tf.dispose(parts);
-  const blurredRows = releasing(releasing(stacked, interleavePhases), (t) => tf.depthwiseConv2d(t, rows, 1, [[0, 0], [1, 0], [0, 0], [0, 0]]));
+  return blurPhaseGrid(releasing(stacked, interleavePhases), blur, bias);
+}
+
+/**
+ * The phase grid T [B, 2H + 2, 2W + 2, C] of the transposed convolution (upsampleTransposed's, or the WebAssembly
+ * kernel's transposedPhases) blurred into the picture [B, 2H, 2W, C]; the bias rides in the last pass. Releases T.
+ */
+export function blurPhaseGrid(t: tf.Tensor4D, [rows, cols]: [tf.Tensor4D, tf.Tensor4D], bias?: tf.Tensor1D): tf.Tensor4D {
+  const blurredRows = releasing(t, (grid) => tf.depthwiseConv2d(grid, rows, 1, [[0, 0], [1, 0], [0, 0], [0, 0]]));
   const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [0, 0], [1, 0], [0, 0]];
   // The fused op's typing omits explicit pads, which it passes on as the plain op does (computeConv2DInfo).
   return releasing(blurredRows, (t) => bias

@@ -221,6 +221,69 @@ function convStride2(x: usize, f: usize, y: usize, h: i32, w: i32, c: i32, cout:
 }
 
 /**
+ * Rows m in [from, to) of the phase grid of a transposed 3×3 convolution with stride 2 (StyleGAN2's upsampling layer,
+ * before its blur): T[2m + ry][2n + rx] = Σ x[m + dy][n + dx] · w[ky][kx] over the phase's taps (ry = 0: ky 2 with
+ * dy −1 and ky 0 with dy 0; ry = 1: ky 1 with dy 0; the same across), for m in 0..H and n in 0..W, x zero outside
+ * the image. x [H, W, C] -> t [2H + 2, 2W + 2, Cout]; filter f [Cout / 8, 9, C, 8], as convStride2's. Written
+ * straight into the interleaved picture: tfjs-wasm ran the four phases as four convolutions and moved them into
+ * place with a transpose. 4 outputs of a phase row at a time (W + 1 is odd: the last group has one).
+ */
+function transposedPhases(x: usize, f: usize, t: usize, h: i32, w: i32, c: i32, cout: i32, from: i32, to: i32, zeros: usize): void {
+  const tapFloats = c << 3, tw = 2 * w + 2, next = cout << 3; // the next output of a phase is two pixels on
+  for (let m = from; m < to; m++) {
+    for (let ry = 0; ry < 2; ry++) {
+      const taps = ry == 0 ? 2 : 1;
+      for (let rx = 0; rx < 2; rx++) {
+        const across = rx == 0 ? 2 : 1;
+        for (let a = 0; a < taps; a++) {
+          const ky = ry == 1 ? 1 : a == 0 ? 2 : 0, yy = ry == 0 && a == 0 ? m - 1 : m;
+          const rowOk = yy >= 0 && yy < h;
+          const row = x + ((yy * w * c) << 2);
+          for (let b = 0; b < across; b++) {
+            const kx = rx == 1 ? 1 : b == 0 ? 2 : 0, dx = rx == 0 && b == 0 ? -1 : 0;
+            const first = a == 0 && b == 0;
+            for (let j = 0; j < cout; j += 8) {
+              const panel = f + ((((j >> 3) * 9 + ky * 3 + kx) * tapFloats) << 2);
+              for (let n = 0; n <= w; n += 4) {
+                const x0 = n + dx, valid = min(4, w + 1 - n);
+                const p0s = rowOk && x0 >= 0 && x0 < w ? row + ((x0 * c) << 2) : zeros;
+                const p1s = rowOk && valid > 1 && x0 + 1 >= 0 && x0 + 1 < w ? row + (((x0 + 1) * c) << 2) : zeros;
+                const p2s = rowOk && valid > 2 && x0 + 2 >= 0 && x0 + 2 < w ? row + (((x0 + 2) * c) << 2) : zeros;
+                const p3s = rowOk && valid > 3 && x0 + 3 >= 0 && x0 + 3 < w ? row + (((x0 + 3) * c) << 2) : zeros;
+                const out = t + ((((2 * m + ry) * tw + 2 * n + rx) * cout + j) << 2);
+                let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+                let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+                if (!first) {
+                  c00 = ld(out); c01 = ld(out + 16);
+                  if (valid > 1) { c10 = ld(out + next); c11 = ld(out + next + 16); }
+                  if (valid > 2) { c20 = ld(out + 2 * next); c21 = ld(out + 2 * next + 16); }
+                  if (valid > 3) { c30 = ld(out + 3 * next); c31 = ld(out + 3 * next + 16); }
+                }
+                let p0 = p0s, p1 = p1s, p2 = p2s, p3 = p3s, pb = panel;
+                for (let p = 0; p < c; p++) {
+                  const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+                  const a0 = v128.load32_splat(p0), a1 = v128.load32_splat(p1);
+                  const a2 = v128.load32_splat(p2), a3 = v128.load32_splat(p3);
+                  c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+                  c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+                  c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+                  c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+                  p0 += 4; p1 += 4; p2 += 4; p3 += 4; pb += 32;
+                }
+                v128.store(out, c00); v128.store(out, c01, 16);
+                if (valid > 1) { v128.store(out + next, c10); v128.store(out + next, c11, 16); }
+                if (valid > 2) { v128.store(out + 2 * next, c20); v128.store(out + 2 * next, c21, 16); }
+                if (valid > 3) { v128.store(out + 3 * next, c30); v128.store(out + 3 * next, c31, 16); }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
  * Panels [from, to) of 8 columns of B [K, N] (or of Bᵀ, given X = B transposed, [N, K]) into [N / 8, K, 8], the
  * layout gemm reads.
  */
@@ -245,7 +308,7 @@ function pack(src: usize, dst: usize, k: i32, n: i32, transposed: bool, from: i3
 // rest describe the step.
 const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
 const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26;
-export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5;
+export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6;
 // PACK and MATMUL (C [M, N] = A [M, K] × B [K, N]) name their words apart:
 const SRC = X, PACKED = V, A = X, CMAT = Y, ROWS = H, COLS = COUT, DEPTH = C, TRANSPOSED = TY0, COL_GROUPS = TY1;
 
@@ -271,6 +334,10 @@ export function runUnit(job: usize, unit: i32): void {
     const r0 = (unit / groups) * 64, j0 = (unit % groups) * per * 8;
     const j1 = min(n, j0 + per * 8);
     gemm(word(job, A) + ((r0 * k) << 2), word(job, PACKED) + ((j0 * k) << 2), word(job, CMAT) + ((r0 * n + j0) << 2), min(m, r0 + 64) - r0, j1 - j0, k, n);
+  } else if (step == TRANSPOSED_PHASES) {
+    // units are rows of the phase grid (0..H); the output is t at Y
+    const from = unit * per;
+    transposedPhases(word(job, X), word(job, U), word(job, Y), word(job, H), w, word(job, C), word(job, COUT), from, min(word(job, H) + 1, from + per), word(job, ZEROS));
   } else if (step == CONV_STRIDE_2) {
     // units are output rows; ty0 and ty1 are unused (the whole image is one band)
     const from = unit * per, sums = word(job, SUMS);
