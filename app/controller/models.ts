@@ -94,9 +94,12 @@ export class Models {
       ctx.ports.callback((line: string) => { lines.push(line); if (t === ctx.ticket) ctx.view({ log: [...lines] }); }),
       ctx.ports.callback(showProgress));
     if (ctx.stale(t, result)) return;
-    if (failed(result)) ctx.view({ busy: null, progress: null, secondsLeft: null });
-    else showProgress(CONVERTED);
-    if (failed(result)) { notices.notify(`${file.name} could not be added: ${result.error.message}`, 'error', 'model'); return; }
+    if (failed(result)) {
+      ctx.view({ busy: null, progress: null, secondsLeft: null });
+      notices.notify(`${file.name} could not be added: ${result.error.message}`, 'error', 'model');
+      return;
+    }
+    showProgress(CONVERTED); // storing it is what is left
     const id = `user:${file.name}:${file.size}`;
     const carried = this.photoToCarry(result.model.domain);
     // A converted model is hundreds of megabytes: the browser is asked not to evict it (it may say no, silently).
