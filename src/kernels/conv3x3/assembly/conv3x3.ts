@@ -157,6 +157,38 @@ function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i
 }
 
 /**
+ * One tap of a direct convolution for 4 outputs × 8 output channels: the C input channels of pixels p0..p3 (or
+ * `zeros`) times the tap's part of a panel (C × 8), into y at `out` (outputs `next` bytes apart), added to what y
+ * holds there when `accumulate` (the later taps). Only the first `valid` outputs are read and written (a row's last
+ * group may be short). Shared by convStride2 and transposedPhases.
+ */
+@inline function tapBlock(out: usize, next: i32, p0: usize, p1: usize, p2: usize, p3: usize, panel: usize, c: i32, accumulate: bool, valid: i32): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  if (accumulate) {
+    c00 = ld(out); c01 = ld(out + 16);
+    if (valid > 1) { c10 = ld(out + next); c11 = ld(out + next + 16); }
+    if (valid > 2) { c20 = ld(out + 2 * next); c21 = ld(out + 2 * next + 16); }
+    if (valid > 3) { c30 = ld(out + 3 * next); c31 = ld(out + 3 * next + 16); }
+  }
+  let pb = panel;
+  for (let p = 0; p < c; p++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    const a0 = v128.load32_splat(p0), a1 = v128.load32_splat(p1);
+    const a2 = v128.load32_splat(p2), a3 = v128.load32_splat(p3);
+    c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
+    c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
+    c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
+    c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
+    p0 += 4; p1 += 4; p2 += 4; p3 += 4; pb += 32;
+  }
+  v128.store(out, c00); v128.store(out, c01, 16);
+  if (valid > 1) { v128.store(out + next, c10); v128.store(out + next, c11, 16); }
+  if (valid > 2) { v128.store(out + 2 * next, c20); v128.store(out + 2 * next, c21, 16); }
+  if (valid > 3) { v128.store(out + 3 * next, c30); v128.store(out + 3 * next, c31, 16); }
+}
+
+/**
  * Output rows [from, to) of a direct 3×3 convolution with stride 2 and zero padding 1 (Winograd's transforms do not
  * take a stride), x [H, W, C] -> y [H / 2, W / 2, Cout], filter f [Cout / 8, 9, C, 8] (panels of 8 output channels);
  * then + bias and the outputs' sum into sums, as outputTransform does. Blocked as gemm is: for each block of 64
@@ -179,32 +211,11 @@ function convStride2(x: usize, f: usize, y: usize, h: i32, w: i32, c: i32, cout:
           const yy = 2 * oy + dy, x0 = 2 * ox + dx;
           const rowOk = yy >= 0 && yy < h;
           const row = x + ((yy * w * c) << 2);
-          let p0 = rowOk && x0 >= 0 ? row + ((x0 * c) << 2) : zeros;
-          let p1 = rowOk ? row + (((x0 + 2) * c) << 2) : zeros;
-          let p2 = rowOk ? row + (((x0 + 4) * c) << 2) : zeros;
-          let p3 = rowOk && x0 + 6 < w ? row + (((x0 + 6) * c) << 2) : zeros;
-          const out = y + ((o * cout + j) << 2);
-          let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-          let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-          if (tap > 0) {
-            c00 = ld(out); c01 = ld(out + 16); c10 = ld(out + next); c11 = ld(out + next + 16);
-            c20 = ld(out + 2 * next); c21 = ld(out + 2 * next + 16); c30 = ld(out + 3 * next); c31 = ld(out + 3 * next + 16);
-          }
-          let pb = panel;
-          for (let p = 0; p < c; p++) {
-            const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-            const a0 = v128.load32_splat(p0), a1 = v128.load32_splat(p1);
-            const a2 = v128.load32_splat(p2), a3 = v128.load32_splat(p3);
-            c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-            c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-            c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-            c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-            p0 += 4; p1 += 4; p2 += 4; p3 += 4; pb += 32;
-          }
-          v128.store(out, c00); v128.store(out, c01, 16);
-          v128.store(out + next, c10); v128.store(out + next, c11, 16);
-          v128.store(out + 2 * next, c20); v128.store(out + 2 * next, c21, 16);
-          v128.store(out + 3 * next, c30); v128.store(out + 3 * next, c31, 16);
+          const p0 = rowOk && x0 >= 0 ? row + ((x0 * c) << 2) : zeros;
+          const p1 = rowOk ? row + (((x0 + 2) * c) << 2) : zeros;
+          const p2 = rowOk ? row + (((x0 + 4) * c) << 2) : zeros;
+          const p3 = rowOk && x0 + 6 < w ? row + (((x0 + 6) * c) << 2) : zeros;
+          tapBlock(y + ((o * cout + j) << 2), next, p0, p1, p2, p3, panel, c, tap > 0, 4);
         }
       }
     }
@@ -246,34 +257,11 @@ function transposedPhases(x: usize, f: usize, t: usize, h: i32, w: i32, c: i32, 
               const panel = f + ((((j >> 3) * 9 + ky * 3 + kx) * tapFloats) << 2);
               for (let n = 0; n <= w; n += 4) {
                 const x0 = n + dx, valid = min(4, w + 1 - n);
-                const p0s = rowOk && x0 >= 0 && x0 < w ? row + ((x0 * c) << 2) : zeros;
-                const p1s = rowOk && valid > 1 && x0 + 1 >= 0 && x0 + 1 < w ? row + (((x0 + 1) * c) << 2) : zeros;
-                const p2s = rowOk && valid > 2 && x0 + 2 >= 0 && x0 + 2 < w ? row + (((x0 + 2) * c) << 2) : zeros;
-                const p3s = rowOk && valid > 3 && x0 + 3 >= 0 && x0 + 3 < w ? row + (((x0 + 3) * c) << 2) : zeros;
-                const out = t + ((((2 * m + ry) * tw + 2 * n + rx) * cout + j) << 2);
-                let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
-                let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c30 = f32x4.splat(0), c31 = f32x4.splat(0);
-                if (!first) {
-                  c00 = ld(out); c01 = ld(out + 16);
-                  if (valid > 1) { c10 = ld(out + next); c11 = ld(out + next + 16); }
-                  if (valid > 2) { c20 = ld(out + 2 * next); c21 = ld(out + 2 * next + 16); }
-                  if (valid > 3) { c30 = ld(out + 3 * next); c31 = ld(out + 3 * next + 16); }
-                }
-                let p0 = p0s, p1 = p1s, p2 = p2s, p3 = p3s, pb = panel;
-                for (let p = 0; p < c; p++) {
-                  const b0 = v128.load(pb), b1 = v128.load(pb, 16);
-                  const a0 = v128.load32_splat(p0), a1 = v128.load32_splat(p1);
-                  const a2 = v128.load32_splat(p2), a3 = v128.load32_splat(p3);
-                  c00 = madd(a0, b0, c00); c01 = madd(a0, b1, c01);
-                  c10 = madd(a1, b0, c10); c11 = madd(a1, b1, c11);
-                  c20 = madd(a2, b0, c20); c21 = madd(a2, b1, c21);
-                  c30 = madd(a3, b0, c30); c31 = madd(a3, b1, c31);
-                  p0 += 4; p1 += 4; p2 += 4; p3 += 4; pb += 32;
-                }
-                v128.store(out, c00); v128.store(out, c01, 16);
-                if (valid > 1) { v128.store(out + next, c10); v128.store(out + next, c11, 16); }
-                if (valid > 2) { v128.store(out + 2 * next, c20); v128.store(out + 2 * next, c21, 16); }
-                if (valid > 3) { v128.store(out + 3 * next, c30); v128.store(out + 3 * next, c31, 16); }
+                const p0 = rowOk && x0 >= 0 && x0 < w ? row + ((x0 * c) << 2) : zeros;
+                const p1 = rowOk && valid > 1 && x0 + 1 >= 0 && x0 + 1 < w ? row + (((x0 + 1) * c) << 2) : zeros;
+                const p2 = rowOk && valid > 2 && x0 + 2 >= 0 && x0 + 2 < w ? row + (((x0 + 2) * c) << 2) : zeros;
+                const p3 = rowOk && valid > 3 && x0 + 3 >= 0 && x0 + 3 < w ? row + (((x0 + 3) * c) << 2) : zeros;
+                tapBlock(t + ((((2 * m + ry) * tw + 2 * n + rx) * cout + j) << 2), next, p0, p1, p2, p3, panel, c, !first, valid);
               }
             }
           }
