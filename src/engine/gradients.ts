@@ -149,3 +149,65 @@ export function gradientsAvailable(): boolean {
   return ['Conv2D', 'DepthToSpace', 'BatchMatMul', 'LeakyRelu', 'Rsqrt', 'DepthwiseConv2dNative', 'Unpack', 'Tile']
     .every((k) => Boolean(tf.getGradient(k)));
 }
+
+/** The part of a tfjs tape node this module touches (tfjs-core's TapeNode, not exported). */
+interface TapeNode {
+  gradient?: (dys: tf.Tensor[]) => GradientMap;
+  saved?: tf.Tensor[];
+  inputs: Record<string, tf.Tensor>;
+}
+
+/**
+ * optimizer.minimize(f, true, variables), holding far less at once. tfjs's backward pass keeps every gradient it
+ * computes, and every tensor the forward pass saved for it, until the whole pass ends: tuning the official generator
+ * at 64 px held 2.5 GB that way, most of it weight-sized gradients already used. It walks the tape one node at a
+ * time, last first (tape.ts backpropagateGradients), summing a tensor's gradients as they come; so when a node's
+ * gradient is asked for, the node walked before it is done, and these go: its incoming gradients (each the sum for
+ * one of its outputs, whose producer it is), its saved tensors, and the gradients it passed to inputs that already
+ * had one (tfjs has added them into a new sum). A tensor that is the first gradient of several inputs (passed on
+ * as it is, as Identity's) goes only when all of them are done. tfjs has no option for this: it reaches into the
+ * tape (the engine's private state.activeTape) from inside f, where the tape is still open.
+ */
+export function minimizeReleasing(optimizer: tf.Optimizer, f: () => tf.Scalar, variables: tf.Variable[]): tf.Scalar {
+  const engine = tf.engine() as unknown as { state: { activeTape: TapeNode[] | null } };
+  const hasGradient = new Set<number>(); // tensor ids that have received a gradient
+  const sums = new Map<tf.Tensor, number>(); // a first gradient -> how many tensors hold it as their sum
+  let done: { dys: tf.Tensor[]; saved: tf.Tensor[]; added: tf.Tensor[] } | null = null;
+  const release = () => {
+    if (!done) return;
+    for (const t of done.added) if (!sums.has(t)) t.dispose();
+    for (const dy of done.dys) {
+      if (!dy) continue;
+      const holders = (sums.get(dy) ?? 1) - 1;
+      if (holders > 0) sums.set(dy, holders);
+      else sums.delete(dy), dy.dispose();
+    }
+    for (const t of done.saved) t.dispose();
+    done = null;
+  };
+  const { value, grads } = tf.variableGrads(() => {
+    const y = f();
+    for (const node of engine.state.activeTape ?? []) {
+      const gradient = node.gradient;
+      if (!gradient) continue;
+      node.gradient = (dys) => {
+        release();
+        const own = gradient(dys);
+        const added: tf.Tensor[] = [];
+        done = { dys, saved: node.saved ?? [], added };
+        return Object.fromEntries(Object.entries(own).map(([input, dx]) => [input, () => {
+          const t = dx();
+          const id = node.inputs[input].id;
+          if (hasGradient.has(id)) added.push(t);
+          else hasGradient.add(id), sums.set(t, (sums.get(t) ?? 0) + 1);
+          return t;
+        }]));
+      };
+    }
+    return y;
+  }, variables);
+  release();
+  optimizer.applyGradients(variables.filter((v) => grads[v.name]).map((v) => ({ name: v.name, tensor: grads[v.name] })));
+  tf.dispose(grads);
+  return value;
+}

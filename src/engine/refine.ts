@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerParameters, TunedLayers } from '../models/stylegan2';
 import type { RgbImage } from '../photo/types';
-import { gradientsAvailable } from './gradients';
+import { gradientsAvailable, minimizeReleasing } from './gradients';
 import { toRgb } from './image';
 import type { BundleManifest } from '../weights/bundle';
 import type { StudioModel } from './model';
@@ -304,7 +304,7 @@ export async function refine(model: RefineModel, aligned: tf.Tensor4D, codes: tf
   try {
     for (let step = 1; step <= codeSteps; step++) {
       if (options.signal?.aborted) throw new RefineCancelled();
-      const cost = codeOptimizer.minimize(() => loss(), true, [pivot])!;
+      const cost = minimizeReleasing(codeOptimizer, () => loss(), [pivot]);
       const value = (await cost.data())[0];
       cost.dispose();
       await options.onProgress?.({ phase: 'codes', step, steps: codeSteps, loss: value });
@@ -330,13 +330,13 @@ export async function refine(model: RefineModel, aligned: tf.Tensor4D, codes: tf
       // The untouched generator with the photo's current detail maps: the regulariser holds the tuned layers, not
       // the maps (every code of this photo keeps its detail).
       const untouched = sample && tf.tidy(() => renderLike(model, sample, target, detailVariables.size ? withDetails(new Map(), details()) : undefined));
-      const cost = optimizer.minimize(() => {
+      const cost = minimizeReleasing(optimizer, () => {
         const layers = withDetails(model.generator.tunedLayers(equalised()), details());
         const reconstruction = loss(layers);
         if (!sample || !untouched) return reconstruction;
         const drift = tf.mean(tf.square(tf.sub(renderLike(model, sample, target, layers), untouched)));
         return tf.add(reconstruction, tf.mul(drift, localityWeight * every)) as tf.Scalar;
-      }, true, trainable)!;
+      }, trainable);
       sample?.dispose();
       untouched?.dispose();
       const value = (await cost.data())[0];
