@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { Conv3x3Kernel, type SpawnHelper } from '../src/kernels/conv3x3';
+import { fitsTunedConv3x3, tunedConv3x3 } from '../src/models/ops/conv2d';
 import { useNodeBackend } from '../src/node/backend';
+import { useGradients } from '../src/node/gradients';
 import { buildKernels, KERNEL_MODULE, kernelModuleText } from '../scripts/build-kernels';
 import { GOLDEN } from './helpers/golden';
 import { runGoldenSuite } from './suite/golden-suite';
@@ -145,6 +147,35 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
           expect(tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0] / scale, `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`).toBeLessThan(1e-6);
         }
       }
+    } finally {
+      threaded.dispose();
+    }
+  });
+
+  it('differentiates a tuned layer as tfjs does (cpu): the convolution, its input\'s and its filter\'s gradients, on one thread and on three', async () => {
+    const single = Conv3x3Kernel.create({ threads: 1 })!;
+    const threaded = Conv3x3Kernel.create({ threads: 3, spawn: nodeHelper })!;
+    useGradients(); // tfjs's own; on cpu its backprop kernels run
+    try {
+      await threaded.ready;
+      for (const [h, w, c, cout] of [[8, 8, 16, 24], [4, 8, 8, 16], [16, 8, 32, 8]] as const) {
+        const x = tf.tensor4d(random(h * w * c, 1, h + c), [1, h, w, c]);
+        const weight = tf.tensor4d(random(9 * c * cout, 0.3, w + cout), [3, 3, c, cout]);
+        const readout = tf.tensor4d(random(h * w * cout, 1, 7 + cout), [1, h, w, cout]);
+        expect(fitsTunedConv3x3(x.shape, weight.shape)).toBe(true);
+        const reference = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), readout)))([x, weight]);
+        for (const kernel of [single, threaded]) {
+          const ours = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tunedConv3x3(kernel, a as tf.Tensor4D, b as tf.Tensor4D), readout)))([x, weight]);
+          const where = `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`;
+          expect(Math.abs(ours.value.dataSync()[0] - reference.value.dataSync()[0]) / Math.abs(reference.value.dataSync()[0]), where).toBeLessThan(1e-5);
+          for (const [i, name] of ['input', 'filter'].entries()) {
+            const scale = tf.max(tf.abs(reference.grads[i])).dataSync()[0];
+            expect(ours.grads[i].shape, `${name}, ${where}`).toEqual(reference.grads[i].shape);
+            expect(tf.max(tf.abs(tf.sub(ours.grads[i], reference.grads[i]))).dataSync()[0] / scale, `${name}, ${where}`).toBeLessThan(1e-5);
+          }
+        }
+      }
+      expect(fitsTunedConv3x3([1, 8, 8, 12], [3, 3, 12, 16])).toBe(false); // input channels not in 8s
     } finally {
       threaded.dispose();
     }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../io/errors';
 import { Conv3x3Kernel, type KernelFilter, type KernelVector } from '../kernels/conv3x3';
-import { blurPhaseGrid, convolution, upsampleTransposed } from './ops/conv2d';
+import { blurPhaseGrid, convolution, fitsTunedConv3x3, tunedConv3x3, upsampleTransposed } from './ops/conv2d';
 import { recordingGradients, releasing } from './ops/tape';
 import { countsMultiplyAdds, polyphaseFilter, separableBlur, transposedPhaseFilters, upsampleConvFilter, upsampleFilter } from './ops/upsample';
 import { countIndexed, RawWeights, TensorOwner } from './weights';
@@ -197,16 +197,21 @@ export class ModulatedConv2d {
     // The polyphase filter's output channels are (phase, out): each phase takes its channel's scale and bias.
     const phases = <T extends tf.Tensor>(t: T) => (this.upsample && !transposed ? tf.tile(t, t.rank === 1 ? [4] : [1, 4]) : t) as T;
     const pad = this.upsample || this.kernel !== 1 ? Math.floor(this.kernel / 2) : 'valid';
-    const run = (input: tf.Tensor4D, kernels: tf.Tensor4D[], withBias?: tf.Tensor1D) => transposed
-      ? upsampleTransposed(input, kernels, this.blur!, withBias)
-      : convolution(input, kernels[0], pad, withBias && phases(withBias), this.upsample);
+    const kernel = this.owner.kernel;
+    const run = (input: tf.Tensor4D, kernels: tf.Tensor4D[], withBias?: tf.Tensor1D) => {
+      if (transposed) return upsampleTransposed(input, kernels, this.blur!, withBias);
+      // a tuned stride-1 layer under the tape: the kernel convolves both ways and takes the filter's gradient
+      if (kernel && !withBias && !this.upsample && recordingGradients() && tf.getBackend() === 'wasm' && fitsTunedConv3x3(input.shape, kernels[0].shape)) {
+        return tunedConv3x3(kernel, input, kernels[0]);
+      }
+      return convolution(input, kernels[0], pad, withBias && phases(withBias), this.upsample);
+    };
     // Computed, not reshaped: tfjs-wasm's fused convolution reads the rank its data was made with, and a bias
     // reshaped from [1, C, 1, 1] (ToRGB's) is refused as rank 4.
     const gainedBias = bias && tf.mul(tf.reshape(bias, [-1]), gain) as tf.Tensor1D;
     const addBias = (t: tf.Tensor4D) => gainedBias ? releasing(t, (o) => tf.add(o, gainedBias) as tf.Tensor4D) : t;
     // On wasm a 3×3 layer of the checkpoint runs in our kernel: a stride-1 one with the style scaling its input
     // channels there, an upsampling one into the phase grid that tfjs then blurs.
-    const kernel = this.owner.kernel;
     const demodulated = (out: tf.Tensor4D) => addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [1, 1, 1, this.outChannels])) as tf.Tensor4D));
     if (this.inKernel && kernel && batch === 1 && !recordingGradients() && tf.getBackend() === 'wasm') {
       const { filter, style } = this.inKernel;

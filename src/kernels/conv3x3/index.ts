@@ -413,6 +413,73 @@ export class Conv3x3Kernel {
   }
 
   /**
+   * conv2d(x, filter, 1, 'same') for a filter given as values, put in Winograd's form for this call only: a layer
+   * being tuned, whose filter changes at every step (src/models/ops/conv2d.ts tunedConv3x3 differentiates it).
+   */
+  convWith(x: tf.Tensor4D, filter: Float32Array, c: number, cout: number): tf.Tensor4D {
+    const kept = this.filtersEnd;
+    try {
+      return this.convolve(x, this.addFilter(filter, c, cout), {}, null);
+    } finally {
+      this.filtersEnd = kept;
+    }
+  }
+
+  /** Whether filterGradient takes x [1, H, W, C] and an output gradient of Cout channels (the products' sides). */
+  static fitsFilterGradient(x: readonly number[], cout: number): boolean {
+    return x[0] === 1 && Conv3x3Kernel.fitsMatMul(cout, x[3]);
+  }
+
+  /**
+   * The gradient of conv2d(x, filter, 1, 'same')'s filter [3, 3, C, Cout] (HWIO) from its output's gradient dy
+   * [1, H, W, Cout]: for each tap, dyᵀ [Cout, HW] by x's window at that tap [HW, C] (zeros outside), on every
+   * thread. tfjs-wasm has no backprop kernel for it and runs the same products on one thread.
+   */
+  filterGradient(x: tf.Tensor4D, dy: tf.Tensor4D): Float32Array {
+    const [b, h, w, c] = x.shape;
+    const cout = dy.shape[3];
+    if (!Conv3x3Kernel.fitsFilterGradient(x.shape, cout) || dy.shape[0] !== b || dy.shape[1] !== h || dy.shape[2] !== w) {
+      throw new RangeError(`the kernel does not take the filter gradient of [${x.shape}] with [${dy.shape}]`);
+    }
+    const n = h * w;
+    const at = { a: this.filtersEnd, b: 0, packed: 0, c: 0 };
+    at.b = at.a + cout * n * 4;
+    at.packed = at.b + n * c * 4;
+    at.c = at.packed + n * c * 4;
+    this.reserve(at.c + cout * c * 4);
+    const memory = this.memory.buffer;
+    const incoming = valuesOf(dy);
+    const a = new Float32Array(memory, at.a, cout * n);
+    for (let p = 0; p < n; p++) for (let o = 0; o < cout; o++) a[o * n + p] = incoming[p * cout + o];
+    const input = valuesOf(x);
+    const window = new Float32Array(memory, at.b, n * c);
+    const product = new Float32Array(memory, at.c, cout * c);
+    const gradient = new Float32Array(9 * c * cout);
+    const panels = c / 8;
+    const packPer = Math.max(1, Math.ceil(panels / (4 * this.threads)));
+    const rowBlocks = Math.ceil(cout / 64);
+    const perGroup = Math.ceil(panels / Math.min(panels, Math.max(1, Math.ceil(4 * this.threads / rowBlocks))));
+    const groups = Math.ceil(panels / perGroup);
+    for (let ty = 0; ty < 3; ty++) {
+      for (let tx = 0; tx < 3; tx++) {
+        // the window's row i, column j is x[i + ty - 1, j + tx - 1] ('same' pads one pixel of zeros)
+        window.fill(0);
+        const j0 = Math.max(0, 1 - tx), j1 = Math.min(w, w + 1 - tx);
+        for (let i = 0; i < h; i++) {
+          const row = i + ty - 1;
+          if (row < 0 || row >= h) continue;
+          window.set(input.subarray((row * w + j0 + tx - 1) * c, (row * w + j1 + tx - 1) * c), (i * w + j0) * c);
+        }
+        this.run(PACK, { x: at.b, v: at.packed, c: n, cout: c, ty0: 0, per: packPer }, Math.ceil(panels / packPer));
+        this.run(MATMUL, { x: at.a, v: at.packed, y: at.c, h: cout, c: n, cout: c, ty1: groups, per: perGroup }, rowBlocks * groups);
+        const tap = (ty * 3 + tx) * c * cout;
+        for (let o = 0; o < cout; o++) for (let i = 0; i < c; i++) gradient[tap + i * cout + o] = product[o * c + i];
+      }
+    }
+    return gradient;
+  }
+
+  /**
    * The transposed 3×3 convolution with stride 2 of x [1, H, W, C] by a filter kept as taps (addStride2Filter), in
    * StyleGAN2's phase grid before its blur: [1, 2H + 2, 2W + 2, Cout] (see transposedPhases in
    * src/kernels/conv3x3/assembly/conv3x3.ts; ops/conv2d.ts upsampleTransposed blurs it).

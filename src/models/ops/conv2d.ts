@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Conv3x3Kernel } from '../../kernels/conv3x3';
 import { recordingGradients, releasing } from './tape';
 import { TRANSPOSED_PHASES } from './upsample';
 
@@ -78,4 +79,42 @@ function webglBands([, h, w, c]: number[], [kh, kw, , out]: number[]): number {
   if (tf.getBackend() !== 'webgl' || kh * kw === 1) return 1;
   const side = Math.min(4096, tf.env().getNumber('WEBGL_MAX_TEXTURE_SIZE'));
   return Math.max(1, Math.ceil((h * w * Math.max(kh * kw * c, out)) / (side * side / 2)));
+}
+
+/**
+ * conv2d(x, filter, 1, 'same') of a 3×3 layer being tuned (a photo's pivotal tuning), in the WebAssembly kernel on
+ * every thread, its gradients too: the input's is the same convolution of dy by the filter turned 180° with its
+ * channels swapped, the filter's the kernel's products per tap (kernel.filterGradient). tfjs-wasm runs these on one
+ * thread in Node and has no backprop kernels (engine/gradients.ts builds them from its forward ones).
+ */
+export function tunedConv3x3(kernel: Conv3x3Kernel, x: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D {
+  const [, , c, cout] = filter.shape;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, weight, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([input, weight]);
+    return {
+      value: kernel.convWith(input, weight.dataSync() as Float32Array, c, cout),
+      gradFunc: (dy: tf.Tensor, [saved, savedWeight]: tf.Tensor[]) => [
+        kernel.convWith(dy as tf.Tensor4D, turnedAndSwapped(savedWeight.dataSync() as Float32Array, c, cout), cout, c),
+        tf.tensor4d(kernel.filterGradient(saved as tf.Tensor4D, dy as tf.Tensor4D), [3, 3, c, cout]),
+      ],
+    };
+  });
+  return op(x, filter) as tf.Tensor4D;
+}
+
+/** Whether tunedConv3x3 takes x with this 3×3 filter [3, 3, C, Cout]: the kernel's convolution both ways and its products. */
+export function fitsTunedConv3x3(x: readonly number[], filter: readonly number[]): boolean {
+  const [kh, kw, c, cout] = filter;
+  return kh === 3 && kw === 3 && x[0] === 1 && x[3] === c && c % 8 === 0 && cout % 8 === 0 && x[1] % 2 === 0 && x[2] % 2 === 0 && ((x[1] / 2) * (x[2] / 2)) % 4 === 0;
+}
+
+/** A 3×3 filter [3, 3, C, Cout] turned by 180 degrees, its channels swapped: [3, 3, Cout, C]. */
+function turnedAndSwapped(filter: Float32Array, c: number, cout: number): Float32Array {
+  const out = new Float32Array(filter.length);
+  for (let t = 0; t < 9; t++) {
+    const from = (8 - t) * c * cout, to = t * c * cout;
+    for (let i = 0; i < c; i++) for (let o = 0; o < cout; o++) out[to + o * c + i] = filter[from + i * cout + o];
+  }
+  return out;
 }
