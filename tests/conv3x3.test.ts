@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { Conv3x3Kernel, type SpawnHelper } from '../src/kernels/conv3x3';
-import { fitsTunedConv3x3, tunedConv3x3 } from '../src/models/ops/conv2d';
+import { fitsTunedConv3x3, tunedConv3x3, tunedUpsample3x3 } from '../src/models/ops/conv2d';
 import { useNodeBackend } from '../src/node/backend';
 import { useGradients } from '../src/node/gradients';
 import { buildKernels, KERNEL_MODULE, kernelModuleText } from '../scripts/build-kernels';
@@ -176,6 +176,37 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
         }
       }
       expect(fitsTunedConv3x3([1, 8, 8, 12], [3, 3, 12, 16])).toBe(false); // input channels not in 8s
+    } finally {
+      threaded.dispose();
+    }
+  });
+
+  it('differentiates a tuned upsampling layer as tfjs does (cpu): the phase grid of tf.conv2dTranspose, its input\'s and its filter\'s gradients', async () => {
+    const single = Conv3x3Kernel.create({ threads: 1 })!;
+    const threaded = Conv3x3Kernel.create({ threads: 3, spawn: nodeHelper })!;
+    useGradients();
+    try {
+      await threaded.ready;
+      for (const [h, w, c, cout] of [[4, 4, 16, 8], [4, 6, 8, 24], [8, 8, 32, 16]] as const) {
+        const x = tf.tensor4d(random(h * w * c, 1, h + c), [1, h, w, c]);
+        const weight = tf.tensor4d(random(9 * c * cout, 0.3, w + cout), [3, 3, c, cout]);
+        const readout = tf.tensor4d(random((2 * h + 2) * (2 * w + 2) * cout, 1, 5 + cout), [1, 2 * h + 2, 2 * w + 2, cout]);
+        // conv2dTranspose's filter is [3, 3, Cout, C]; the phase grid is its output with a last row and column of zeros
+        const grid = (a: tf.Tensor4D, b: tf.Tensor4D) => tf.pad(tf.conv2dTranspose(a, tf.transpose(b, [0, 1, 3, 2]) as tf.Tensor4D, [1, 2 * h + 1, 2 * w + 1, cout], 2, 'valid'), [[0, 0], [0, 1], [0, 1], [0, 0]]);
+        const reference = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(grid(a as tf.Tensor4D, b as tf.Tensor4D), readout)))([x, weight]);
+        expect(Conv3x3Kernel.fitsTransposed(x.shape, cout)).toBe(true);
+        for (const kernel of [single, threaded]) {
+          const ours = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tunedUpsample3x3(kernel, a as tf.Tensor4D, b as tf.Tensor4D), readout)))([x, weight]);
+          const where = `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`;
+          expect(Math.abs(ours.value.dataSync()[0] - reference.value.dataSync()[0]) / Math.abs(reference.value.dataSync()[0]), where).toBeLessThan(1e-5);
+          for (const [i, name] of ['input', 'filter'].entries()) {
+            const scale = tf.max(tf.abs(reference.grads[i])).dataSync()[0];
+            expect(ours.grads[i].shape, `${name}, ${where}`).toEqual(reference.grads[i].shape);
+            expect(tf.max(tf.abs(tf.sub(ours.grads[i], reference.grads[i]))).dataSync()[0] / scale, `${name}, ${where}`).toBeLessThan(1e-5);
+          }
+        }
+      }
+      expect(Conv3x3Kernel.fitsTransposed([1, 4, 4, 12], 8)).toBe(false);
     } finally {
       threaded.dispose();
     }

@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export function registerMissingGradients(): void {
   registerForwardOnlyConvGradients();
+  shareIdentityOnWasm();
   if (tf.getGradient('DepthToSpace')) return;
   tf.registerGradient({
     kernelName: 'DepthToSpace',
@@ -17,6 +18,28 @@ export function registerMissingGradients(): void {
       return { x: () => spaceToDepth(dy as tf.Tensor4D, blockSize) };
     },
   });
+}
+
+/**
+ * tfjs-wasm's Identity copies its input; tfjs clones every tensor a gradient tape saves through it, so tuning held
+ * each saved activation and filter twice and spent ~0.5 s a step copying (the official generator at 64 px: 914
+ * copies a step). Shared instead, as its Reshape already shares (a reference count on the same data): no wasm
+ * kernel writes into its input.
+ */
+function shareIdentityOnWasm(): void {
+  const own = tf.getKernel('Identity', 'wasm');
+  if (!own || (own as { shared?: boolean }).shared) return;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    ...own,
+    shared: true,
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo;
+      if (x.dtype === 'string') return (own.kernelFunc as tf.KernelFunc)({ inputs, backend, attrs: {} });
+      (backend as unknown as { incRef(dataId: tf.DataId): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  } as tf.KernelConfig);
 }
 
 /** [B, H * s, W * s, C] -> [B, H, W, s * s * C], the inverse of tf.depthToSpace (NHWC). */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../io/errors';
 import { Conv3x3Kernel, type KernelFilter, type KernelVector } from '../kernels/conv3x3';
-import { blurPhaseGrid, convolution, fitsTunedConv3x3, tunedConv3x3, upsampleTransposed } from './ops/conv2d';
+import { blurPhaseGrid, convolution, fitsTunedConv3x3, tunedConv3x3, tunedUpsample3x3, upsampleTransposed } from './ops/conv2d';
 import { recordingGradients, releasing } from './ops/tape';
 import { countsMultiplyAdds, polyphaseFilter, separableBlur, transposedPhaseFilters, upsampleConvFilter, upsampleFilter } from './ops/upsample';
 import { countIndexed, RawWeights, TensorOwner } from './weights';
@@ -175,7 +175,9 @@ export class ModulatedConv2d {
    */
   private upsamplingForm(weight: tf.Tensor4D): ConvForm {
     if (!countsMultiplyAdds()) return { filter: polyphaseFilter(weight), upsampling: 'polyphase', phases: null, blur: null };
-    return { filter: weight, upsampling: 'transposed', phases: transposedPhaseFilters(weight), blur: this.owner.blurFor(this.outChannels) };
+    // the kernel takes the weight itself (tunedUpsample3x3); tfjs its four phase filters
+    const inKernel = this.owner.kernel && tf.getBackend() === 'wasm' && Conv3x3Kernel.fitsTransposed([1, 4, 4, this.inChannels], this.outChannels);
+    return { filter: weight, upsampling: 'transposed', phases: inKernel ? null : transposedPhaseFilters(weight), blur: this.owner.blurFor(this.outChannels) };
   }
 
   /**
@@ -193,12 +195,17 @@ export class ModulatedConv2d {
     // Under a tape too: the polyphase filter that stood in there did 4x the multiply-adds (36 taps against 9) and
     // held 36 MiB a 512-channel layer; tuning the official generator at 128 px ran out of wasm's 4 GiB.
     const transposed = this.upsampling === 'transposed';
-    const filters = transposed ? this.phases! : [this.filter];
+    // a tuned upsampling layer on wasm has no phase filters: the kernel convolves by its weight (tunedUpsample3x3)
+    const filters = transposed && this.phases ? this.phases : [this.filter];
     // The polyphase filter's output channels are (phase, out): each phase takes its channel's scale and bias.
     const phases = <T extends tf.Tensor>(t: T) => (this.upsample && !transposed ? tf.tile(t, t.rank === 1 ? [4] : [1, 4]) : t) as T;
     const pad = this.upsample || this.kernel !== 1 ? Math.floor(this.kernel / 2) : 'valid';
     const kernel = this.owner.kernel;
     const run = (input: tf.Tensor4D, kernels: tf.Tensor4D[], withBias?: tf.Tensor1D) => {
+      if (transposed && kernels.length === 1) {
+        if (kernel && tf.getBackend() === 'wasm') return blurPhaseGrid(tunedUpsample3x3(kernel, input, kernels[0]), this.blur!, withBias);
+        return upsampleTransposed(input, transposedPhaseFilters(kernels[0]), this.blur!, withBias); // the backend changed since
+      }
       if (transposed) return upsampleTransposed(input, kernels, this.blur!, withBias);
       // a tuned stride-1 layer under the tape: the kernel convolves both ways and takes the filter's gradient
       if (kernel && !withBias && !this.upsample && recordingGradients() && tf.getBackend() === 'wasm' && fitsTunedConv3x3(input.shape, kernels[0].shape)) {

@@ -455,11 +455,6 @@ export class Conv3x3Kernel {
     const window = new Float32Array(memory, at.b, n * c);
     const product = new Float32Array(memory, at.c, cout * c);
     const gradient = new Float32Array(9 * c * cout);
-    const panels = c / 8;
-    const packPer = Math.max(1, Math.ceil(panels / (4 * this.threads)));
-    const rowBlocks = Math.ceil(cout / 64);
-    const perGroup = Math.ceil(panels / Math.min(panels, Math.max(1, Math.ceil(4 * this.threads / rowBlocks))));
-    const groups = Math.ceil(panels / perGroup);
     for (let ty = 0; ty < 3; ty++) {
       for (let tx = 0; tx < 3; tx++) {
         // the window's row i, column j is x[i + ty - 1, j + tx - 1] ('same' pads one pixel of zeros)
@@ -470,8 +465,7 @@ export class Conv3x3Kernel {
           if (row < 0 || row >= h) continue;
           window.set(input.subarray((row * w + j0 + tx - 1) * c, (row * w + j1 + tx - 1) * c), (i * w + j0) * c);
         }
-        this.run(PACK, { x: at.b, v: at.packed, c: n, cout: c, ty0: 0, per: packPer }, Math.ceil(panels / packPer));
-        this.run(MATMUL, { x: at.a, v: at.packed, y: at.c, h: cout, c: n, cout: c, ty1: groups, per: perGroup }, rowBlocks * groups);
+        this.product(at, cout, n, c, false);
         const tap = (ty * 3 + tx) * c * cout;
         for (let o = 0; o < cout; o++) for (let i = 0; i < c; i++) gradient[tap + i * cout + o] = product[o * c + i];
       }
@@ -522,6 +516,77 @@ export class Conv3x3Kernel {
     this.reserve(at.c + m * n * 4);
     new Float32Array(this.memory.buffer, at.a, a.size).set(valuesOf(a));
     new Float32Array(this.memory.buffer, at.b, b.size).set(valuesOf(b));
+    this.product(at, m, k, n, transposeB);
+    const output = outputTensor([m, n]);
+    output.values().set(new Float32Array(this.memory.buffer, at.c, m * n));
+    return output.tensor() as tf.Tensor2D;
+  }
+
+  /**
+   * The transposed 3×3 convolution with stride 2 (transposedPhases) for a filter given as values, for this call
+   * only: an upsampling layer being tuned (src/models/ops/conv2d.ts tunedUpsample3x3).
+   */
+  transposedPhasesWith(x: tf.Tensor4D, filter: Float32Array, c: number, cout: number): tf.Tensor4D {
+    const kept = this.filtersEnd;
+    try {
+      return this.transposedPhases(x, this.addStride2Filter(filter, c, cout));
+    } finally {
+      this.filtersEnd = kept;
+    }
+  }
+
+  /** Whether transposedGradients takes x [1, H, W, C] to Cout channels (the products' sides). */
+  static fitsTransposed(x: readonly number[], cout: number): boolean {
+    return x[0] === 1 && x[3] % 8 === 0 && cout % 8 === 0 && (x[1] * x[2]) % 4 === 0;
+  }
+
+  /**
+   * The gradients of transposedPhases(x, filter) from the phase grid's gradient dT [1, 2H + 2, 2W + 2, Cout]:
+   * T[2i + a, 2j + b] sums x[i, j] · filter[a, b], so with G [HW, 9 Cout] (row (i, j), column (tap, o): dT at
+   * (2i + a, 2j + b)), the input's is G × F, F [9 Cout, C] the filter's taps as rows, and the filter's is xᵀ × G:
+   * two products on every thread.
+   */
+  transposedGradients(x: tf.Tensor4D, dT: tf.Tensor4D, filter: Float32Array): { input: Float32Array; filter: Float32Array } {
+    const [, h, w, c] = x.shape;
+    const cout = dT.shape[3];
+    const [th, tw] = [2 * h + 2, 2 * w + 2];
+    if (!Conv3x3Kernel.fitsTransposed(x.shape, cout) || dT.shape[1] !== th || dT.shape[2] !== tw || filter.length !== 9 * c * cout) {
+      throw new RangeError(`the kernel does not take the gradients of [${x.shape}] upsampled to [${dT.shape}]`);
+    }
+    const n = h * w, k = 9 * cout;
+    const at = { g: this.filtersEnd, f: 0, xt: 0, packed: 0, input: 0, filter: 0 };
+    at.f = at.g + n * k * 4;
+    at.xt = at.f + c * k * 4;
+    at.packed = at.xt + c * n * 4;
+    at.input = at.packed + Math.max(n, c) * k * 4;
+    at.filter = at.input + n * c * 4;
+    this.reserve(at.filter + c * k * 4);
+    const memory = this.memory.buffer;
+    const grid = valuesOf(dT);
+    const g = new Float32Array(memory, at.g, n * k);
+    for (let i = 0; i < h; i++) for (let j = 0; j < w; j++) for (let t = 0; t < 9; t++) {
+      const from = ((2 * i + Math.floor(t / 3)) * tw + 2 * j + (t % 3)) * cout;
+      g.set(grid.subarray(from, from + cout), (i * w + j) * k + t * cout);
+    }
+    // F as bᵀ: row ci holds the taps' rows filter[t, ci, :]
+    const f = new Float32Array(memory, at.f, c * k);
+    for (let ci = 0; ci < c; ci++) for (let t = 0; t < 9; t++) f.set(filter.subarray((t * c + ci) * cout, (t * c + ci + 1) * cout), ci * k + t * cout);
+    const input = valuesOf(x);
+    const xt = new Float32Array(memory, at.xt, c * n);
+    for (let p = 0; p < n; p++) for (let ci = 0; ci < c; ci++) xt[ci * n + p] = input[p * c + ci];
+    this.product({ a: at.g, b: at.f, packed: at.packed, c: at.input }, n, k, c, true);
+    this.product({ a: at.xt, b: at.g, packed: at.packed, c: at.filter }, c, n, k, false);
+    const byTap = new Float32Array(memory, at.filter, c * k);
+    const filterGradient = new Float32Array(9 * c * cout);
+    for (let ci = 0; ci < c; ci++) for (let t = 0; t < 9; t++) filterGradient.set(byTap.subarray(ci * k + t * cout, ci * k + (t + 1) * cout), (t * c + ci) * cout);
+    return { input: new Float32Array(memory, at.input, n * c).slice(), filter: filterGradient };
+  }
+
+  /**
+   * c [M, N] = a [M, K] × b [K, N] (or × bᵀ, b [N, K]), all in the kernel's memory at `at`: b packed into panels of
+   * 8 columns, then the products, on every thread.
+   */
+  private product(at: { a: number; b: number; packed: number; c: number }, m: number, k: number, n: number, transposeB: boolean): void {
     const panels = n / 8;
     const packPer = Math.max(1, Math.ceil(panels / (4 * this.threads)));
     // PACK: SRC = x, PACKED = v, DEPTH = c, COLS = cout, TRANSPOSED = ty0 (src/kernels/conv3x3/assembly/conv3x3.ts)
@@ -531,9 +596,6 @@ export class Conv3x3Kernel {
     const groups = Math.ceil(panels / perGroup);
     // MATMUL: A = x, PACKED = v, CMAT = y, ROWS = h, DEPTH = c, COLS = cout, COL_GROUPS = ty1
     this.run(MATMUL, { x: at.a, v: at.packed, y: at.c, h: m, c: k, cout: n, ty1: groups, per: perGroup }, rowBlocks * groups);
-    const output = outputTensor([m, n]);
-    output.values().set(new Float32Array(this.memory.buffer, at.c, m * n));
-    return output.tensor() as tf.Tensor2D;
   }
 
   /**

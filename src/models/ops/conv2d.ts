@@ -103,6 +103,27 @@ export function tunedConv3x3(kernel: Conv3x3Kernel, x: tf.Tensor4D, filter: tf.T
   return op(x, filter) as tf.Tensor4D;
 }
 
+/**
+ * The phase grid of an upsampling layer being tuned (kernel.transposedPhases, which upsampleTransposed's blur
+ * follows), in the WebAssembly kernel with its gradients (kernel.transposedGradients): tfjs ran it as four
+ * convolutions with explicit pads, each differentiated apart, and the weight's four slices.
+ */
+export function tunedUpsample3x3(kernel: Conv3x3Kernel, x: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D {
+  const [, , c, cout] = filter.shape;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, weight, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([input, weight]);
+    return {
+      value: kernel.transposedPhasesWith(input, weight.dataSync() as Float32Array, c, cout),
+      gradFunc: (dy: tf.Tensor, [saved, savedWeight]: tf.Tensor[]) => {
+        const gradients = kernel.transposedGradients(saved as tf.Tensor4D, dy as tf.Tensor4D, savedWeight.dataSync() as Float32Array);
+        return [tf.tensor4d(gradients.input, saved.shape as [number, number, number, number]), tf.tensor4d(gradients.filter, [3, 3, c, cout])];
+      },
+    };
+  });
+  return op(x, filter) as tf.Tensor4D;
+}
+
 /** Whether tunedConv3x3 takes x with this 3×3 filter [3, 3, C, Cout]: the kernel's convolution both ways and its products. */
 export function fitsTunedConv3x3(x: readonly number[], filter: readonly number[]): boolean {
   const [kh, kw, c, cout] = filter;
