@@ -5,7 +5,7 @@ import { BACKEND_ORDER, startBackend, startPreferredBackend } from '../src/brows
 import { decodePhotoBlob, warmUpFaceDetector } from '../src/browser/photo';
 import { StudioModel, type EditValue } from '../src/engine/model';
 import { RefineCancelled } from '../src/engine/refine';
-import { refinementSettings } from '../src/engine/refine-presets';
+import { refinementPlan } from '../src/engine/refine-presets';
 import { meanStyle } from '../src/engine/teach';
 import type { SubjectSnapshot, Transfer } from '../src/engine/session';
 import { useGradients } from '../src/browser/gradients';
@@ -194,7 +194,7 @@ const api: EngineApi = {
       const beside = queue.openBeside(ticket);
       try {
         const out = await current().refine({
-          ...refinementSettings(fineDetail), steps, signal, previewEvery: 10,
+          ...refinementPlan(fineDetail, current().model.manifest.outputSize, tf.getBackend()), steps, signal, previewEvery: 10,
           // The refined picture goes to the page first; its likeness is measured after (face-api's nets may still
           // have to load: a restored photo was never detected), as after an inversion.
           identity: false,
@@ -270,7 +270,7 @@ const api: EngineApi = {
       await batch.invert('subject', { identity: false });
       if (refine) {
         useGradients();
-        await batch.refine({ ...refinementSettings(refine.fineDetail), steps: refine.steps, identity: false });
+        await batch.refine({ ...refinementPlan(refine.fineDetail, batch.model.manifest.outputSize, tf.getBackend()), steps: refine.steps, identity: false });
       }
       const result = await batch.composite(edits, transfer);
       const jpeg = await encoded(result, 'image/jpeg');

@@ -8,8 +8,11 @@
  * time of a step, the peak tensor memory over the run (tf.memory), and the loss at the first and the last step.
  * A shipped face bundle (its folder under models/) refines a real portrait at 64 px with the app's default
  * refinement (--options adds or overrides RefineOptions); ffhq is the released generator's full shape (random weights, so the
- * picture means nothing, but every layer has its real size), tuned at 256 px. --kernels: where a step's time goes, by
- * kernel (tf.profile's own timing; the step's total then includes the profiler's overhead).
+ * picture means nothing, but every layer has its real size), refined as the page refines it on this backend
+ * (refinementPlan: at 64 px in 20 steps on wasm). Memory: the peak of tensor bytes (tfjs's count, where a view counts
+ * again) and, on wasm, what the process really holds at the end: tfjs-wasm's heap (it only grows, so it is the peak)
+ * plus the convolution kernel's memory. --kernels: where a step's time goes, by kernel (tf.profile's own timing; the
+ * step's total then includes the profiler's overhead; the kernel's gradients run inside the backward pass, unlisted).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -17,7 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fromRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
 import { refine, type RefineModel, type RefineOptions } from '../src/engine/refine';
-import { DEFAULT_REFINEMENT } from '../src/engine/refine-presets';
+import { DEFAULT_REFINEMENT, refinementPlan } from '../src/engine/refine-presets';
 import { EditorSession } from '../src/engine/session';
 import { Generator } from '../src/models/stylegan2';
 import { RawWeights } from '../src/models/weights';
@@ -32,7 +35,7 @@ import { withDevServerAndChromium } from './dev-browser';
 
 const ROOT = join(import.meta.dirname, '..');
 
-async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.Tensor4D; codes: tf.Tensor3D; resolution: number; dispose(): void }> {
+async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.Tensor4D; codes: tf.Tensor3D; resolution: number; options: RefineOptions; kernelBytes(): number; dispose(): void }> {
   if (name.startsWith('demo-faces')) {
     const { manifest, weights } = await loadBundle(directoryFiles(join(ROOT, 'models', name === 'demo-faces' ? 'demo-faces-64' : name)));
     const model = await StudioModel.load(manifest, weights);
@@ -42,7 +45,7 @@ async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.
     await session.invert();
     const snapshot = (await session.snapshot())!;
     session.dispose();
-    return { model, aligned, codes: tf.tensor3d(snapshot.codes, snapshot.codesShape), resolution: 64, dispose: () => model.dispose() };
+    return { model, aligned, codes: tf.tensor3d(snapshot.codes, snapshot.codesShape), resolution: 64, options: DEFAULT_REFINEMENT, kernelBytes: () => model.generator.kernel?.bytes ?? 0, dispose: () => model.dispose() };
   }
   if (name === 'ffhq') {
     const spec = JSON.parse(await readFile(join(ROOT, 'tests', 'fixtures', 'spec', 'official-checkpoint-layout.json'), 'utf8')).ffhq;
@@ -54,8 +57,9 @@ async function subject(name: string): Promise<{ model: RefineModel; aligned: tf.
       render: (codes, options = {}) => generator.synthesize(codes, { resolution: options.resolution, tuned: options.tuned }),
       applyEdits: (codes) => tf.clone(codes),
     };
+    const plan = refinementPlan(true, generator.config.size, tf.getBackend());
     return {
-      model, resolution: 256,
+      model, resolution: plan.resolution ?? Math.min(generator.config.size, 256), options: plan, kernelBytes: () => generator.kernel?.bytes ?? 0,
       aligned: tf.randomUniform([1, 256, 256, 3], -1, 1, 'float32', 1) as tf.Tensor4D,
       codes: tf.randomNormal([1, generator.config.nLatent, generator.config.styleDim], 0, 1, 'float32', 2) as tf.Tensor3D,
       dispose: () => generator.dispose(),
@@ -95,7 +99,7 @@ const CLI = defineCli({
   about: 'Pivotal tuning\'s cost: in Node, per model, the median step, peak tensor memory and the loss at the first and last step; with\n--browser, what a person waits in the page for each gallery portrait refined by itself.',
   options: {
     models: { type: 'string', default: 'demo-faces-gan-64,ffhq', value: '<a,b>', help: 'shipped face bundles (folders under models/) or ffhq (the released shape, random weights)' },
-    steps: { type: 'string', default: '20', value: '<n>', help: 'steps timed per model' },
+    steps: { type: 'string', value: '<n>', help: 'steps timed per model (default: the page\'s for that model here)' },
     backend: { type: 'string', default: 'wasm', value: '<name>', help: 'the tfjs backend' },
     resolution: { type: 'string', value: '<px>', help: 'the tuning resolution (default: the model\'s own, 256 for ffhq)' },
     kernels: { type: 'boolean', default: false, help: 'where a step\'s time goes, by kernel (tf.profile)' },
@@ -116,11 +120,11 @@ async function main() {
   }
   await useNodeBackend(values.backend as NodeBackend);
   useGradients();
-  const steps = Number(values.steps);
-  console.log(`backend model        resolution  steps  median step ms  peak tensor MiB (weights included)  loss first -> last  (${tf.getBackend()})`);
+  console.log(`backend model        resolution  steps  median step ms  a face (s)  peak tensor MiB  wasm heap + kernel MiB  loss first -> last  (${tf.getBackend()})`);
   for (const name of values.models.split(',')) {
     const s = await subject(name);
     if (values.resolution) s.resolution = Number(values.resolution);
+    const steps = Number(values.steps ?? (s.options.steps ?? 20));
     const times: number[] = [];
     const losses: number[] = [];
     let last = performance.now();
@@ -128,7 +132,7 @@ async function main() {
     // tf.profile tracks the engine's peak of tensor bytes over the whole run
     const info = await tf.profile(async () => {
       result = await refine(s.model, s.aligned, s.codes, {
-        ...(name.startsWith('demo-faces') ? DEFAULT_REFINEMENT : {}), ...extra, steps, resolution: s.resolution,
+        ...s.options, ...extra, steps, resolution: s.resolution,
         onProgress: (p) => {
           const now = performance.now();
           times.push(now - last);
@@ -137,7 +141,7 @@ async function main() {
         },
       });
     });
-    const { codes, refinement } = result!;
+    const { codes, refinement, ms } = result!;
     const peak = info.peakBytes;
     if (values.kernels) {
       const byName = new Map<string, { ms: number; calls: number }>();
@@ -158,8 +162,11 @@ async function main() {
       const atPeak = info.kernels.reduce((a, b) => (b.totalBytesSnapshot > a.totalBytesSnapshot ? b : a));
       console.log(`peak after ${atPeak.name} ${JSON.stringify(atPeak.inputShapes)}: ${(atPeak.totalBytesSnapshot / 2 ** 20).toFixed(0)} MiB held`);
     }
+    const heap = (tf.backend() as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length;
+    const held = heap === undefined ? 'n/a' : `${((heap + s.kernelBytes()) / 2 ** 20).toFixed(0)} (${(heap / 2 ** 20).toFixed(0)} + ${(s.kernelBytes() / 2 ** 20).toFixed(0)})`;
+    const seconds = ms / 1000; // the whole refinement, as the page times it (without --kernels' profiler overhead)
     times.sort((a, b) => a - b);
-    console.log(`${tf.getBackend().padEnd(7)} ${name.padEnd(12)} ${String(s.resolution).padStart(10)} ${String(steps).padStart(6)} ${times[Math.floor(times.length / 2)].toFixed(0).padStart(15)} ${(peak / 2 ** 20).toFixed(0).padStart(16)}  ${losses[0].toFixed(4)} -> ${losses.at(-1)!.toFixed(4)}`);
+    console.log(`${tf.getBackend().padEnd(7)} ${name.padEnd(12)} ${String(s.resolution).padStart(10)} ${String(steps).padStart(6)} ${times[Math.floor(times.length / 2)].toFixed(0).padStart(15)} ${seconds.toFixed(1).padStart(11)} ${(peak / 2 ** 20).toFixed(0).padStart(16)} ${held.padStart(23)}  ${losses[0].toFixed(4)} -> ${losses.at(-1)!.toFixed(4)}`);
     tf.dispose([codes, s.aligned, s.codes]);
     refinement.dispose();
     s.dispose();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createController, type Controller } from '../app/controller';
-import { refinementUnavailable } from '../src/engine/refine-presets';
+import { LARGE_MODEL_TUNING, refinementNote, refinementPlan, refinementSettings, refinementUnavailable } from '../src/engine/refine-presets';
 import { CATALOG, editMark, FakeEngine, fakePorts, MemoryStorage } from './helpers/fake-engine';
 
 /**
@@ -410,16 +410,32 @@ describe('refinement', () => {
     expect(state(c).refineFigures?.after.ssim).toBe(0.7);
   });
 
-  it('is not started for a model the backend cannot tune (the official 1024 px one on wasm), and the panel says why', async () => {
+  it('is not started for a model the backend cannot tune (the official 1024 px one on plain JavaScript), and the panel says why', async () => {
     const { engine, c } = await studio({ autoRefine: true });
-    c.store.setState({ model: { ...state(c).model!, outputSize: 1024 }, backend: 'wasm' });
+    c.store.setState({ model: { ...state(c).model!, outputSize: 1024 }, backend: 'cpu' });
     await c.photos.open(photoFile(), 'anna.jpg', 'subject');
     await idle(c);
     await c.refinement.refine(); // a click that got through anyway
     expect(engine.count('refine')).toBe(0);
     expect(engine.count('identity')).toBe(1); // the likeness is still measured
-    expect(refinementUnavailable(1024, 'wasm')).toMatch(/not offered on WebAssembly.*GPU/);
+    expect(refinementUnavailable(1024, 'cpu')).toMatch(/not offered on plain JavaScript.*WebAssembly refines it at 64 px/);
+    expect(refinementUnavailable(1024, 'wasm')).toBeNull();
     expect(refinementUnavailable(1024, 'webgpu')).toBeNull();
-    expect(refinementUnavailable(64, 'wasm')).toBeNull();
+    expect(refinementUnavailable(64, 'cpu')).toBeNull();
+  });
+
+  it('tunes the official 1024 px model at 64 px in fewer steps on WebAssembly, and says so; at its own size up to 256 px elsewhere', async () => {
+    const { engine, c } = await studio({ autoRefine: true });
+    c.store.setState({ model: { ...state(c).model!, outputSize: 1024 }, backend: 'wasm' });
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    await idle(c);
+    const call = engine.calls.find((x) => x.method === 'refine');
+    expect(call?.args[0]).toBe(LARGE_MODEL_TUNING.steps);
+    expect(refinementPlan(true, 1024, 'wasm')).toMatchObject({ resolution: 64, steps: LARGE_MODEL_TUNING.steps });
+    expect(refinementPlan(true, 1024, 'webgpu').resolution).toBeUndefined(); // refine.ts: the output size, at most 256
+    expect(refinementPlan(true, 64, 'wasm')).toEqual(refinementSettings(true));
+    expect(refinementNote(1024, 'wasm')).toMatch(/refined at 64 px .*finer detail stays the generator's/);
+    expect(refinementNote(1024, 'webgpu')).toBeNull();
+    expect(refinementNote(64, 'wasm')).toBeNull();
   });
 });

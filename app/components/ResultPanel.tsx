@@ -1,16 +1,17 @@
 import { useState } from 'react';
 import { useShallow } from 'zustand/react/shallow';
-import { refinementUnavailable } from '../../src/engine/refine-presets';
+import { refinementNote, refinementUnavailable } from '../../src/engine/refine-presets';
 import { useController, useStudio } from '../use-studio';
 import { ImageCanvas } from './ImageCanvas';
 import { PhotoResult } from './PhotoResult';
 
 export function ResultPanel() {
   const c = useController();
-  const { aligned, reconstruction, edited, mse, identity, measuringIdentity, domain, fullRenders, refining, refineFigures, autoRefine, fineDetail, refinement, busy, unavailable } = useStudio(useShallow((s) => ({
+  const { aligned, reconstruction, edited, mse, identity, measuringIdentity, domain, fullRenders, refining, refineFigures, autoRefine, fineDetail, refinement, busy, unavailable, note } = useStudio(useShallow((s) => ({
     aligned: s.aligned, reconstruction: s.reconstruction, edited: s.edited, mse: s.mse, identity: s.identity, measuringIdentity: s.measuringIdentity,
     domain: s.model?.domain, fullRenders: s.fullRenders, refining: s.refining, refineFigures: s.refineFigures, autoRefine: s.autoRefine,
     fineDetail: s.fineDetail, refinement: s.doc.refinement, busy: s.busy, unavailable: refinementUnavailable(s.model?.outputSize, s.backend),
+    note: refinementNote(s.model?.outputSize, s.backend),
   })));
   const [split, setSplit] = useState(50);
   return (
@@ -52,6 +53,7 @@ export function ResultPanel() {
           <input type="checkbox" checked={fineDetail} onChange={(e) => c.refinement.setFineDetail(e.target.checked)} /> keep fine detail (a far closer likeness, faster; edits a little weaker)
         </label>
         {unavailable && <small className="model-note" data-testid="refine-unavailable">{unavailable}</small>}
+        {note && <small className="model-note" data-testid="refine-note">{note}</small>}
         {refinement && !refining && <small data-testid="refined"> Refined ({refinement.steps} steps{refinement.fineDetail ? ', fine detail' : ''}).</small>}
         {refineFigures && (
           <small data-testid="refine-figures"> MSE {refineFigures.before.mse.toFixed(4)} → {refineFigures.after.mse.toFixed(4)}, SSIM {refineFigures.before.ssim.toFixed(3)} → {refineFigures.after.ssim.toFixed(3)} at the tuning size, refined in {(refineFigures.ms / 1000).toFixed(1)} s.</small>

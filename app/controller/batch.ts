@@ -33,7 +33,7 @@ export class Batch {
     this.cancelled = false;
     const edits = D.editList(state.doc.edits);
     const { reference, transfer } = this.referenceInForce();
-    const refine = state.autoRefine && !refinementUnavailable(state.model.outputSize, state.backend) ? { steps: refineSteps(state.fineDetail), fineDetail: state.fineDetail } : null;
+    const refine = state.autoRefine && !refinementUnavailable(state.model.outputSize, state.backend) ? { steps: refineSteps(state.fineDetail, state.model.outputSize, state.backend), fineDetail: state.fineDetail } : null;
     const items: BatchItem[] = files.map((f) => ({ name: f.name, state: 'waiting' }));
     this.show({ items, running: true, zip: null, secondsLeft: null });
     // the photo on screen's ticket, not a new one: a batch must not supersede the photo being edited

@@ -1,4 +1,4 @@
-import { refinementSettings, refinementUnavailable } from '../../src/engine/refine-presets';
+import { refinementPlan, refinementUnavailable } from '../../src/engine/refine-presets';
 import * as D from '../document';
 import { failed, type RefineProgressMessage } from '../protocol';
 import { AUTO_REFINE_KEY, FINE_DETAIL_KEY } from '../store';
@@ -7,8 +7,11 @@ import type { Notices } from './notices';
 import type { Persistence } from './persistence';
 import type { Renders } from './renders';
 
-/** Steps of a refinement: "keep fine detail" needs fewer (src/engine/refine-presets.ts). */
-export const refineSteps = (fineDetail: boolean) => refinementSettings(fineDetail).steps;
+/**
+ * Steps of a refinement: "keep fine detail" needs fewer, and a generator over 256 px on WebAssembly is tuned at 64 px
+ * in fewer still (src/engine/refine-presets.ts refinementPlan).
+ */
+export const refineSteps = (fineDetail: boolean, outputSize?: number, backend: string | null = null) => refinementPlan(fineDetail, outputSize, backend).steps;
 
 /**
  * Pivotal tuning of the photo on screen (src/engine/refine.ts), and the likeness figure measured after a picture:
@@ -42,7 +45,7 @@ export class Refinement {
   /** Cancelled, the encoder's reconstruction comes back as it was. */
   async refine(steps?: number, fineDetail = this.ctx.get().fineDetail): Promise<void> {
     const { ctx, notices } = this;
-    steps ??= refineSteps(fineDetail);
+    steps ??= refineSteps(fineDetail, ctx.get().model?.outputSize, ctx.get().backend);
     const t = ctx.ticket;
     const losses = ctx.device.losses;
     const { reconstruction, mse, identity } = ctx.get();

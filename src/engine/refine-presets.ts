@@ -29,15 +29,41 @@ export const PLAIN_REFINEMENT: RefineOptions & { steps: number } = { steps: 100 
 export const refinementSettings = (fineDetail: boolean) => (fineDetail ? DEFAULT_REFINEMENT : PLAIN_REFINEMENT);
 
 /**
+ * A generator over 256 px (the official FFHQ 1024 and cars 512 models) on WebAssembly is tuned at 64 px: its layers
+ * up to 64 px follow the photo (the face's shape, pose and tones), the finer ones stay the checkpoint's. Measured
+ * with `npm run bench:refine -- --models ffhq` (Node, wasm, the kernel on 2 threads; see the README): at 64 px
+ * STEP_SECONDS_64 a step and a 1.2 GB heap, where at 128 px a step took twice as long.
+ */
+export const LARGE_MODEL_TUNING = { resolution: 64, steps: 20 } as const;
+
+/** Over this output size a generator is tuned at LARGE_MODEL_TUNING's resolution on the CPU backends. */
+const CPU_TUNING_LIMIT = 256;
+
+/**
+ * The page's refinement of a model of this output size on this backend: refinementSettings, tuned at the model's
+ * own size up to 256 px (refine.ts), or on WebAssembly for a larger generator LARGE_MODEL_TUNING.
+ */
+export function refinementPlan(fineDetail: boolean, outputSize: number | undefined, backend: string | null): RefineOptions & { steps: number } {
+  const settings = refinementSettings(fineDetail);
+  if (outputSize === undefined || outputSize <= CPU_TUNING_LIMIT || (backend !== 'wasm' && backend !== 'cpu')) return settings;
+  return { ...settings, ...LARGE_MODEL_TUNING };
+}
+
+/** What a refinement at a reduced size means, for the Result panel (null where the model is tuned at its own size up to 256 px). */
+export function refinementNote(outputSize: number | undefined, backend: string | null): string | null {
+  const plan = refinementPlan(true, outputSize, backend);
+  if (plan.resolution === undefined || refinementUnavailable(outputSize, backend)) return null;
+  return `On WebAssembly this ${outputSize} px model is refined at ${plan.resolution} px (${plan.steps} steps, about a minute and a half on 2 cores): ` +
+    'the face\'s shape, pose and tones follow the photo; finer detail stays the generator\'s. A browser with a GPU refines it at 256 px.';
+}
+
+/**
  * Why refinement is not offered for a generator of this size on this backend, before the person clicks (null: it
- * is). On the CPU backends a generator over 256 px (the official FFHQ 1024 and cars 512 models) is refused, from
- * `npm run bench:refine -- --models ffhq --resolution N` (Node, wasm, one thread, 2026-12-07): tuning its layers at
- * 128 px held 3.3 GB of tensors (WebAssembly's heap ends at 4 GB; at 256 px it ran out) and took 21 s a step, at
- * 64 px 2.2-2.6 GB and 10-12 s a step: minutes a face, where the demo models take seconds.
+ * is). On plain JavaScript (the cpu backend, where WebAssembly is unavailable) a generator over 256 px is refused:
+ * it has no SIMD kernel and one thread, and tuning the official FFHQ model there took minutes a step.
  */
 export function refinementUnavailable(outputSize: number | undefined, backend: string | null): string | null {
-  if (outputSize === undefined || outputSize <= 256 || (backend !== 'wasm' && backend !== 'cpu')) return null;
-  return `Refining this ${outputSize} px model is not offered on ${backend === 'wasm' ? 'WebAssembly' : 'plain JavaScript'}: ` +
-    'tuning its layers needs more memory than WebAssembly has (over 3 GB at 128 px) and minutes a photo on a CPU. ' +
-    'A browser with a GPU (WebGPU or WebGL) refines it; the encoder\'s picture and every edit work here.';
+  if (outputSize === undefined || outputSize <= CPU_TUNING_LIMIT || backend !== 'cpu') return null;
+  return `Refining this ${outputSize} px model is not offered on plain JavaScript: tuning its layers there takes minutes a step. ` +
+    'WebAssembly refines it at 64 px and a browser with a GPU (WebGPU or WebGL) at 256 px; the encoder\'s picture and every edit work here.';
 }
