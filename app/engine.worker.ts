@@ -290,8 +290,8 @@ const api: EngineApi = {
     });
   },
 
-  render(ticket, edits: EditValue[], preview, transfer: Transfer | null, whole = true) {
-    return queue.besideRefinement(ticket, () => renderPicture(current(), edits, preview, transfer, whole));
+  render(ticket, edits: EditValue[], preview, transfer: Transfer | null, whole = true, onPartial) {
+    return queue.besideRefinement(ticket, () => renderPicture(current(), edits, preview, transfer, whole, onPartial));
   },
 
   anticipate(ticket, candidates: EditValue[][], transfer: Transfer | null) {

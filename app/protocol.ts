@@ -218,9 +218,11 @@ export interface EngineApi {
 
   /**
    * The generator's edit; a full render (not a preview) also brings the edit in the photo: whole (PhotoResult) when
-   * `whole` or when the photo is shown shrunk, else the part that can change (PhotoPatch).
+   * `whole` or when the photo is shown shrunk, else the part that can change (PhotoPatch). A full render given
+   * `onPartial` sends the generator's picture so far at a quarter and at half the output size on the way (a slow
+   * model's full render shows progressively).
    */
-  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null, whole?: boolean): Promise<Result<Picture>>;
+  render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null, whole?: boolean, onPartial?: (picture: Pixels) => void): Promise<Result<Picture>>;
   /**
    * Makes previews of these edit lists ahead of the hand (a held slider's neighbouring positions, nearest first),
    * so that the move to one of them shows at once. Stops at once for any other request. Resolves with how many it made.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createController, type Controller } from '../app/controller';
 import { LARGE_MODEL_TUNING, refinementNote, refinementPlan, refinementSettings, refinementUnavailable } from '../src/engine/refine-presets';
-import { CATALOG, editMark, FakeEngine, fakePorts, MemoryStorage } from './helpers/fake-engine';
+import { CATALOG, editMark, FakeEngine, fakePorts, MemoryStorage, PARTIAL_MARK } from './helpers/fake-engine';
 
 /**
  * The page's controller (app/controller/) driven in Node through its ports, with a fake engine that answers the
@@ -86,6 +86,23 @@ describe('a photo crosses to the engine once', () => {
     expect(state(c).doc.edits.values.smile).toBe(2);
     expect(shownMark(c)).toBe(120);
     expect(state(c).steps.invert).toBe('done');
+  });
+  it('a slow full render shows the generator\'s coarser picture on its way, a fast one and a preview do not ask for it', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    const shown: number[] = [];
+    c.store.subscribe((s, prev) => { if (s.edited !== prev.edited && s.edited) shown.push(s.edited.data[0]); });
+    const asked = () => engine.calls.filter((x) => x.method === 'render').map((x) => x.args[3]);
+    c.edits.setValue('smile', 1); // the last full render took 2 ms here
+    await idle(c);
+    c.store.setState({ timings: { ...state(c).timings, render: 1500 } }); // the official 1024 px model on wasm
+    c.edits.preview('smile', 2);
+    await idle(c);
+    c.edits.commit();
+    await idle(c);
+    expect(asked()).toEqual([false, false, true]);
+    expect(shown.slice(-2)).toEqual([PARTIAL_MARK, editMark([{ direction: 'smile', value: 2 }])]); // the partial, then the whole
+    expect(shownMark(c)).toBe(editMark([{ direction: 'smile', value: 2 }]));
   });
 });
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { toRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
 import { EditorSession } from '../src/engine/session';
 import { useNodeBackend } from '../src/node/backend';
@@ -57,6 +58,26 @@ describe('editor session (the app\'s engine side, without a browser)', () => {
     session.importCodes(codes.data, codes.shape);
     expect(differs((await session.render([])).image, reconstruction)).toBe(false);
     expect(() => session.importCodes(new Float32Array(18 * 512), [1, 18, 512])).toThrow(/this model's are \[1, 8, 64\]/);
+    session.dispose();
+  });
+
+  it('a full render hands over its coarser pictures on the way, each the early exit at that size', async () => {
+    const session = new EditorSession(model, detector);
+    await session.setPhoto(await photo('faces/obama.jpg'));
+    await session.frame(session.defaultFraming());
+    await session.invert();
+    const edits = [{ direction: model.manifest.directions[0].id, value: 2 }];
+    const partials: Array<{ at: number; image: RgbImage }> = [];
+    const whole = await session.renderWithComposite(edits, null, { onPartial: (image, at) => partials.push({ at, image }), partialFrom: 8 });
+    const size = model.manifest.outputSize;
+    expect(partials.map((p) => p.at)).toEqual([8, 16, 32, 64, 128, 256].filter((r) => r < size));
+    for (const { at, image } of partials) {
+      expect([image.width, image.height]).toEqual([at, at]);
+      const exit = tf.tidy(() => session.model.render(session.editedCodes(edits, null), { resolution: at }));
+      expect(Array.from(image.data)).toEqual(Array.from((await toRgb(exit)).data));
+      exit.dispose();
+    }
+    expect(whole.image.width).toBe(size);
     session.dispose();
   });
 

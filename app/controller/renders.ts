@@ -1,5 +1,5 @@
 import * as D from '../document';
-import { failed, type Picture, type PhotoPatch, type PhotoResult, type Result } from '../protocol';
+import { failed, type Picture, type PhotoPatch, type PhotoResult, type Pixels, type Result } from '../protocol';
 import { neighbourValues, previewsToMakeAhead } from '../sliders';
 import type { Context } from './context';
 import type { Notices } from './notices';
@@ -11,6 +11,11 @@ const ANTICIPATE_AFTER_MS = 40;
 /** Positions prepared on the side the held slider last moved towards, and on the other, at most. */
 const ANTICIPATED_AHEAD = 12;
 const ANTICIPATED_BEHIND = 6;
+/**
+ * A full render that took longer than this last time shows the generator's coarser pictures on the way (a quarter,
+ * then half the output size): the official 1024 px model renders in ~1.5 s on wasm, its 256 px picture ~0.3 s in.
+ */
+const PROGRESSIVE_AFTER_MS = 400;
 
 /**
  * The pictures follow the document: one render at a time, a request made meanwhile replacing any waiting one (only
@@ -73,7 +78,9 @@ export class Renders {
     ctx.view({ rendering: true });
     const t = ctx.ticket;
     // A result of this photo on screen: the engine sends only the part of the photo an edit can change.
-    const answer = await ctx.engine.render(t, D.editList(ctx.get().doc.edits), preview, ctx.activeTransfer(), !preview && !ctx.get().result);
+    const slow = !preview && (ctx.get().timings.render ?? 0) > PROGRESSIVE_AFTER_MS;
+    const partial = slow ? ctx.ports.callback((picture: Pixels) => { if (t === ctx.ticket && this.inFlight) ctx.view({ edited: picture }); }) : undefined;
+    const answer = await ctx.engine.render(t, D.editList(ctx.get().doc.edits), preview, ctx.activeTransfer(), !preview && !ctx.get().result, partial);
     this.inFlight = false;
     this.land(t, answer, preview);
     const next = this.waiting;

@@ -34,14 +34,15 @@ export const faceBoxes = (faces: Array<FaceBox & object>): FaceBox[] => faces.ma
  * The generator's edit; a full render also brings the edit in the photo: whole when `whole` or when the photo is
  * shown shrunk, else only the part any edit can change (a patch the page writes over the result it shows).
  */
-export async function renderPicture(session: EditorSession, edits: EditValue[], preview: boolean, transfer: Transfer | null, whole: boolean): Promise<Picture> {
+export async function renderPicture(session: EditorSession, edits: EditValue[], preview: boolean, transfer: Transfer | null, whole: boolean, onPartial?: (picture: Pixels) => void): Promise<Picture> {
   if (preview) {
     const { image, ms, prepared } = await session.render(edits, { preview, transfer });
     return { image: pixels(image), ms, prepared };
   }
   const photo = session.photo();
   const inRegion = !whole && Math.max(photo.width, photo.height) <= SHOWN_MAX_SIDE;
-  const { image, result: full, region, renderMs, compositeMs } = await session.renderWithComposite(edits, transfer, { inRegion });
+  const partials = onPartial && { onPartial: (picture: RgbImage) => onPartial(pixels(picture)), partialFrom: session.model.manifest.outputSize / 4 };
+  const { image, result: full, region, renderMs, compositeMs } = await session.renderWithComposite(edits, transfer, { inRegion, ...partials });
   if (region) {
     return { image: pixels(image), ms: renderMs, result: { patch: pixels(full), region, factor: 1 as const, width: photo.width, height: photo.height, ms: compositeMs } };
   }

@@ -24,6 +24,8 @@ export interface RenderOptions {
   noise?: NoiseMode;
   /** A photo's tuned layers (pivotal tuning); the bundle's generator is used for the rest. */
   tuned?: TunedLayers;
+  /** The picture so far at each coarser resolution, cropped as the picture is (Generator.synthesize's onPartial). */
+  onPartial?: (picture: tf.Tensor4D, resolution: number) => void;
 }
 
 /** A loaded bundle: the networks plus everything the editor needs, with no DOM or React. */
@@ -94,15 +96,14 @@ export class StudioModel {
   /** Codes -> image NHWC in about [-1, 1], cropped to the picture (cars: the middle band). */
   render(codes: tf.Tensor3D, options: RenderOptions = {}): tf.Tensor4D {
     const resolution = options.resolution ?? this.manifest.outputSize;
-    return tf.tidy(() => {
-      const image = this.generator.synthesize(codes, { resolution, noise: options.noise, tuned: options.tuned });
-      const crop = this.manifest.outputCrop;
+    const crop = this.manifest.outputCrop;
+    const cropped = (image: tf.Tensor4D, at: number) => {
       if (!crop) return image;
-      const scale = resolution / this.manifest.outputSize;
-      const top = Math.round(crop.top * scale);
-      const height = Math.round(crop.height * scale);
-      return tf.slice(image, [0, top, 0, 0], [-1, height, -1, -1]) as tf.Tensor4D;
-    });
+      const scale = at / this.manifest.outputSize;
+      return tf.slice(image, [0, Math.round(crop.top * scale), 0, 0], [-1, Math.round(crop.height * scale), -1, -1]) as tf.Tensor4D;
+    };
+    const onPartial = options.onPartial && ((picture: tf.Tensor4D, at: number) => tf.tidy(() => options.onPartial!(cropped(picture, at), at)));
+    return tf.tidy(() => cropped(this.generator.synthesize(codes, { resolution, noise: options.noise, tuned: options.tuned, onPartial }), resolution));
   }
 
   /**

@@ -9,7 +9,7 @@ import { findFaces } from '../photo/intake';
 import { CheckpointError } from '../io/errors';
 import { alignedFaceRegion, boxPlacement, boxRegion, changeReach, composite, compositeRegion, cropExtent, editableRegion, faceRegion, facePlacement, FOLLOW_CHANGE, followChange, maskedChange, pasteCrop, toCropPoints, type Placement, type PhotoRegion } from '../photo/composite';
 import type { Point, RgbImage } from '../photo/types';
-import { fromRgb, toRgb } from './image';
+import { fromRgb, toRgb, toRgbSync } from './image';
 import type { EditValue, StudioModel } from './model';
 import { reconstructionError, refine, Refinement, refinementTarget, type RefineOptions, type RefinementData } from './refine';
 
@@ -258,12 +258,14 @@ export class EditorSession {
    * `weight`: the blend weight this edit used and the landmark region it grew from, in the generator's crop, and
    * where the crop sits in the photo.
    */
-  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null, options: { inRegion?: boolean; reach?: boolean } = {}): Promise<{ image: RgbImage; result: RgbImage; region: PhotoRegion | null; renderMs: number; compositeMs: number; reach: number | null; weight: { mask: Float32Array; base: Float32Array; placement: Placement } }> {
+  async renderWithComposite(edits: EditValue[], transfer?: Transfer | null, options: { inRegion?: boolean; reach?: boolean; onPartial?: (picture: RgbImage, resolution: number) => void; partialFrom?: number } = {}): Promise<{ image: RgbImage; result: RgbImage; region: PhotoRegion | null; renderMs: number; compositeMs: number; reach: number | null; weight: { mask: Float32Array; base: Float32Array; placement: Placement } }> {
     const started = performance.now();
     const s = this.get('subject');
     if (!s.codes) throw new Error('invert the photo first');
     const tuned = s.refinement?.layers;
-    const picture = tf.tidy(() => this.model.render(this.editedCodes(edits, transfer), { tuned }));
+    // a slow render shows its coarser pictures on the way (from partialFrom px), read at once inside the render
+    const onPartial = options.onPartial && ((p: tf.Tensor4D, at: number) => { if (at >= (options.partialFrom ?? 0)) options.onPartial!(toRgbSync(p), at); });
+    const picture = tf.tidy(() => this.model.render(this.editedCodes(edits, transfer), { tuned, onPartial }));
     const image = await toRgb(picture);
     const renderMs = performance.now() - started;
     this.model.previews.observe(this.model.manifest.outputSize, renderMs);

@@ -34,6 +34,12 @@ export interface SynthesisOptions {
   resolution?: number;
   /** Layers that replace the generator's own (a photo's pivotal tuning, see tunedLayers); the rest are shared. */
   tuned?: TunedLayers;
+  /**
+   * Called with the picture so far at each resolution from 8 px below the last (the RGB skip, what an early exit
+   * there returns), so a slow render can show it while the finer layers run. Synchronous, inside the render's
+   * scope: what it keeps it copies.
+   */
+  onPartial?: (picture: tf.Tensor4D, resolution: number) => void;
 }
 
 /**
@@ -419,6 +425,7 @@ export class Generator extends TensorOwner implements LayerOwner {
         out = releasing(out, (x) => conv.forward(x, styles[2 * i + 2], noise, own(conv)));
         skip = releasing(skip, (previous) => rgb.forward(out, styles[2 * i + 3], previous, own(rgb)));
         size *= 2;
+        if (size < resolution) options.onPartial?.(skip, size);
       }
       return skip;
     });

@@ -156,8 +156,9 @@ export class FakeEngine implements Engine {
     return { reconstruction: pixels(4, 60), mse: 0.01 };
   }
 
-  async render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null): Promise<Result<Picture>> {
-    await this.arrive('render', ticket, [edits, preview, transfer]);
+  async render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null, _whole?: boolean, onPartial?: (picture: Pixels) => void): Promise<Result<Picture>> {
+    await this.arrive('render', ticket, [edits, preview, transfer, Boolean(onPartial)]);
+    onPartial?.(pixels(2, PARTIAL_MARK)); // the coarser picture a slow full render sends on its way
     return this.superseded(ticket) ?? picture(edits, preview, transfer);
   }
 
@@ -181,6 +182,9 @@ const STOPPED: WorkerError = { error: { kind: 'engine', code: 'crashed', message
 export const editMark = (edits: EditValue[]) => 100 + Math.round(10 * edits.reduce((sum, e) => sum + e.value, 0));
 
 /** Its green channel says whether a reference transfer made it (200) or not (the mark). */
+/** The value of every pixel of a partial picture (Renders' progressive full render). */
+export const PARTIAL_MARK = 77;
+
 function picture(edits: EditValue[], preview: boolean, transfer: Transfer | null = null): Picture {
   const marked = (side: number) => {
     const p = pixels(side, editMark(edits));
