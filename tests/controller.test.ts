@@ -441,14 +441,14 @@ describe('refinement', () => {
     expect(refinementUnavailable(64, 'cpu')).toBeNull();
   });
 
-  it('tunes the official 1024 px model at 64 px in fewer steps on WebAssembly, and says so; at its own size up to 256 px elsewhere', async () => {
+  it('tunes the official 1024 px model at 64 px on WebAssembly, and says so; at its own size up to 256 px elsewhere', async () => {
     const { engine, c } = await studio({ autoRefine: true });
     c.store.setState({ model: { ...state(c).model!, outputSize: 1024 }, backend: 'wasm' });
     await c.photos.open(photoFile(), 'anna.jpg', 'subject');
     await idle(c);
     const call = engine.calls.find((x) => x.method === 'refine');
-    expect(call?.args[0]).toBe(LARGE_MODEL_TUNING.steps);
-    expect(refinementPlan(true, 1024, 'wasm')).toMatchObject({ resolution: 64, steps: LARGE_MODEL_TUNING.steps });
+    expect(call?.args[0]).toBe(refinementSettings(true).steps);
+    expect(refinementPlan(true, 1024, 'wasm')).toEqual({ ...refinementSettings(true), resolution: LARGE_MODEL_TUNING.resolution });
     expect(refinementPlan(true, 1024, 'webgpu').resolution).toBeUndefined(); // refine.ts: the output size, at most 256
     expect(refinementPlan(true, 64, 'wasm')).toEqual(refinementSettings(true));
     expect(refinementNote(1024, 'wasm')).toMatch(/refined at 64 px .*finer detail stays the generator's/);

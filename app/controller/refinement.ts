@@ -7,10 +7,7 @@ import type { Notices } from './notices';
 import type { Persistence } from './persistence';
 import type { Renders } from './renders';
 
-/**
- * Steps of a refinement: "keep fine detail" needs fewer, and a generator over 256 px on WebAssembly is tuned at 64 px
- * in fewer still (src/engine/refine-presets.ts refinementPlan).
- */
+/** Steps of a refinement: "keep fine detail" needs fewer (src/engine/refine-presets.ts refinementPlan). */
 export const refineSteps = (fineDetail: boolean, outputSize?: number, backend: string | null = null) => refinementPlan(fineDetail, outputSize, backend).steps;
 
 /**

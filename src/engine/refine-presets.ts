@@ -29,19 +29,21 @@ export const PLAIN_REFINEMENT: RefineOptions & { steps: number } = { steps: 100 
 export const refinementSettings = (fineDetail: boolean) => (fineDetail ? DEFAULT_REFINEMENT : PLAIN_REFINEMENT);
 
 /**
- * A generator over 256 px (the official FFHQ 1024 and cars 512 models) on WebAssembly is tuned at 64 px: its layers
- * up to 64 px follow the photo (the face's shape, pose and tones), the finer ones stay the checkpoint's. Measured
- * with `npm run bench:refine -- --models ffhq` (Node, wasm, the kernel on 2 threads; see the README): at 64 px
- * STEP_SECONDS_64 a step and a 1.2 GB heap, where at 128 px a step took twice as long.
+ * A generator over 256 px (the official FFHQ 1024 and cars 512 models) on WebAssembly is tuned at 64 px, in the
+ * page's usual steps: its layers up to 64 px follow the photo (the face's shape, pose and tones), the finer ones stay
+ * the checkpoint's. Measured on this project's 2-core VM (2026-12-07): `npm run bench:refine -- --models ffhq` (Node,
+ * the stride-1 and upsampling layers and their gradients in the WebAssembly kernel on 2 threads) 1.65 s a step,
+ * 1.2 GB (tfjs-wasm's heap and the kernel's memory); in Chromium 2.1 s a step (e2e 19). At 128 px a step took
+ * 3.5 s and 1.8 GB in Node: over 90 s a face in Chromium.
  */
-export const LARGE_MODEL_TUNING = { resolution: 64, steps: 20 } as const;
+export const LARGE_MODEL_TUNING = { resolution: 64 } as const;
 
 /** Over this output size a generator is tuned at LARGE_MODEL_TUNING's resolution on the CPU backends. */
 const CPU_TUNING_LIMIT = 256;
 
 /**
  * The page's refinement of a model of this output size on this backend: refinementSettings, tuned at the model's
- * own size up to 256 px (refine.ts), or on WebAssembly for a larger generator LARGE_MODEL_TUNING.
+ * own size up to 256 px (refine.ts), or on WebAssembly a larger generator at LARGE_MODEL_TUNING's.
  */
 export function refinementPlan(fineDetail: boolean, outputSize: number | undefined, backend: string | null): RefineOptions & { steps: number } {
   const settings = refinementSettings(fineDetail);
@@ -53,7 +55,7 @@ export function refinementPlan(fineDetail: boolean, outputSize: number | undefin
 export function refinementNote(outputSize: number | undefined, backend: string | null): string | null {
   const plan = refinementPlan(true, outputSize, backend);
   if (plan.resolution === undefined || refinementUnavailable(outputSize, backend)) return null;
-  return `On WebAssembly this ${outputSize} px model is refined at ${plan.resolution} px (${plan.steps} steps, about a minute and a half on 2 cores): ` +
+  return `On WebAssembly this ${outputSize} px model is refined at ${plan.resolution} px (${plan.steps} steps, about a minute on 2 cores): ` +
     'the face\'s shape, pose and tones follow the photo; finer detail stays the generator\'s. A browser with a GPU refines it at 256 px.';
 }
 
