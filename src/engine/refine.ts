@@ -13,7 +13,9 @@ import { multiScaleSsim, ssim } from './quality';
  * the tuning resolution are then tuned so that the pivot renders the photo, while codes moved away from the pivot
  * (along the model's own edit directions, and at random) must keep rendering as the untouched generator renders
  * them (PTI's locality regulariser), so edits keep working. Gradients are tfjs's own (tf.variableGrads through
- * the generator), with DepthToSpace's registered by src/engine/gradients.ts.
+ * the generator), with DepthToSpace's registered by src/engine/gradients.ts, the tuned 3×3 layers' from the
+ * WebAssembly kernel on wasm (ops/conv2d.ts tunedConv3x3, tunedUpsample3x3), and each freed once used
+ * (minimizeReleasing).
  */
 /** What refinement needs of a model: its generator, how it renders and edits, its output geometry and sliders. */
 export type RefineModel = Pick<StudioModel, 'generator' | 'render' | 'applyEdits'> & {
