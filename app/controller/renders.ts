@@ -13,7 +13,8 @@ const ANTICIPATED_AHEAD = 12;
 const ANTICIPATED_BEHIND = 6;
 /**
  * A full render that took longer than this last time shows the generator's coarser pictures on the way (a quarter,
- * then half the output size): the official 1024 px model renders in ~1.5 s on wasm, its 256 px picture ~0.3 s in.
+ * then half the output size): the official 1024 px model renders in ~1.5-1.9 s on wasm, its 256 px picture comes
+ * 0.85 s and its 512 px 1.25 s into a 1.9 s render (Node).
  */
 const PROGRESSIVE_AFTER_MS = 400;
 
