@@ -22,13 +22,17 @@ export class Context {
    * an older one is dropped (and the engine skips its remaining stages).
    */
   ticket = 0;
-  /** Lost GPUs so far, and whether a recovery is under way (a refinement that dies with the GPU runs again after). */
+  /** Lost GPUs so far, and whether a recovery is under way. */
   readonly device = {
     losses: 0,
     recovering: false,
     /** From the failure until the document is being reopened: nothing may be asked of the engine meanwhile. */
     restarting: false,
-    refineAfterRecovery: null as { steps: number; fineDetail: boolean } | null,
+    /**
+     * A request the lost GPU took down with it (a refinement), made again as a stopped engine's is (Recovery.redo)
+     * once the editor runs on the next backend.
+     */
+    interrupted: null as Crash | null,
   };
   /** The engine stopped (a WebAssembly abort, memory exhausted) answering `crash`: set by the recovery part. */
   onCrash: ((crash: Crash) => void) | null = null;

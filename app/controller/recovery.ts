@@ -124,7 +124,8 @@ export class Recovery {
 
   /**
    * The GPU went away: tell the person, restart the engine on the next backend, reload the model and bring the
-   * document back (from the snapshots: no re-inversion); a refinement it interrupted runs again.
+   * document back (from the snapshots: no re-inversion); a request it interrupted (a refinement) is made again, as
+   * a stopped engine's is.
    */
   async deviceLost(reason: string): Promise<void> {
     const { ctx } = this;
@@ -140,8 +141,8 @@ export class Recovery {
     } finally {
       ctx.device.recovering = false;
     }
-    const again = ctx.device.refineAfterRecovery;
-    ctx.device.refineAfterRecovery = null;
-    if (again && ctx.get().reconstruction) await this.refinement.refine(again.steps, again.fineDetail);
+    const again = ctx.device.interrupted;
+    ctx.device.interrupted = null;
+    if (again && ctx.get().reconstruction) await this.redo(again);
   }
 }

@@ -62,7 +62,7 @@ export class Refinement {
       // refinement runs again there (now, if the recovery is done; else when it is).
       notices.notify('The GPU stopped working during the refinement; it runs again on the next backend.', 'info', 'refine');
       if (!ctx.device.recovering && t !== ctx.ticket) void this.refine(steps, fineDetail);
-      else ctx.device.refineAfterRecovery = { steps, fineDetail };
+      else ctx.device.interrupted = { method: 'refine', args: [t, steps, fineDetail], message: result.error.message };
       return;
     }
     if (ctx.stale(t, result)) return;
