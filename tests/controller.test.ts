@@ -284,6 +284,26 @@ describe('models', () => {
     expect(noticeTexts(c).some((t) => t.includes('the editor now runs on wasm'))).toBe(true);
   });
 
+  it('a refinement the lost GPU took down runs again once the editor runs on the next backend', async () => {
+    const { engine, c } = await studio();
+    await c.photos.open(photoFile(), 'anna.jpg', 'subject');
+    await idle(c);
+    const releaseRefine = engine.holdNext('refine');
+    const releaseRestore = engine.holdNext('restorePhoto');
+    const refining = c.refinement.refine();
+    await until(() => engine.count('refine') === 1, 'the refinement started');
+    engine.loseDevice(); // under the refinement: the recovery begins and waits on the photo's restore
+    await until(() => engine.count('restorePhoto') === 1, 'the recovery reopening the photo');
+    releaseRefine(); // the refinement's answer comes back failed while the recovery is still under way
+    await refining;
+    expect(engine.count('refine')).toBe(1);
+    releaseRestore();
+    await until(() => engine.count('refine') === 2, 'the refinement made again');
+    await idle(c);
+    expect(state(c).doc.refinement).not.toBeNull();
+    expect(noticeTexts(c)).toContain('The GPU stopped working during the refinement; it runs again on the next backend.');
+  });
+
   it('another face model keeps the photo and inverts it again with the new model', async () => {
     const { engine, c } = await studio();
     await c.photos.open(photoFile(), 'anna.jpg', 'subject');
