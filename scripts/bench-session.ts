@@ -4,7 +4,7 @@
  * portraits, cycled), each edited with its first offered slider and the edit undone and redone; every 20th gets a
  * reference whose first attribute is taken, then removed; every --refine-every'th is refined; halfway the page is
  * reloaded. It prints, at photo 10, before and after the reload and at the last: the page's and worker's memory
- * (measureUserAgentSpecificMemory), the engine's tensors (tfjs's count and bytes) and what IndexedDB holds.
+ * (measureUserAgentSpecificMemory, and the worker's part of it by its breakdown), the engine's tensors (tfjs's count and bytes) and what IndexedDB holds.
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -32,9 +32,12 @@ const idle = (page: Page) => page.waitForFunction(() => document.querySelector('
 async function figures(page: Page) {
   return page.evaluate(async () => {
     const engine = (window as unknown as { studioEngine: { memory(): Promise<{ numTensors: number; numBytes: number }> } }).studioEngine;
-    const memory = await (performance as unknown as { measureUserAgentSpecificMemory(): Promise<{ bytes: number }> }).measureUserAgentSpecificMemory();
+    type Breakdown = Array<{ bytes: number; attribution: Array<{ scope: string }> }>;
+    const memory = await (performance as unknown as { measureUserAgentSpecificMemory(): Promise<{ bytes: number; breakdown: Breakdown }> }).measureUserAgentSpecificMemory();
+    // the engine's worker apart (its JS heap and WebAssembly memories): the breakdown attributes each part to a scope
+    const worker = memory.breakdown.filter((b) => b.attribution.some((a) => a.scope === 'DedicatedWorkerGlobalScope')).reduce((n, b) => n + b.bytes, 0);
     const estimate = await navigator.storage.estimate() as StorageEstimate & { usageDetails?: { indexedDB?: number } };
-    return { bytes: memory.bytes, tensors: await engine.memory(), indexedDB: estimate.usageDetails?.indexedDB ?? 0 };
+    return { bytes: memory.bytes, worker, tensors: await engine.memory(), indexedDB: estimate.usageDetails?.indexedDB ?? 0 };
   });
 }
 
@@ -55,7 +58,7 @@ async function main() {
     const report = async (when: string) => {
       const f = await figures(page);
       const mib = (b: number) => (b / 2 ** 20).toFixed(0);
-      rows.push(`  ${when.padEnd(26)} page+worker ${mib(f.bytes).padStart(5)} MiB   tensors ${String(f.tensors.numTensors).padStart(5)} (${mib(f.tensors.numBytes)} MiB)   IndexedDB ${(f.indexedDB / 1024).toFixed(0).padStart(6)} KiB`);
+      rows.push(`  ${when.padEnd(26)} page+worker ${mib(f.bytes).padStart(5)} MiB (worker ${mib(f.worker).padStart(5)})   tensors ${String(f.tensors.numTensors).padStart(5)} (${mib(f.tensors.numBytes)} MiB)   IndexedDB ${(f.indexedDB / 1024).toFixed(0).padStart(6)} KiB`);
       console.log(rows[rows.length - 1]);
     };
     const started = Date.now();
