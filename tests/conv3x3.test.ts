@@ -86,6 +86,31 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
     expect(() => kernel.conv(tf.zeros([1, 8, 8, 8]) as tf.Tensor4D, kernel.addFilter(new Float32Array(9 * 64), 8, 8), { bias: kernel.addVector(new Float32Array(16)) })).toThrow(/16 values for 8 channels/);
   });
 
+  it('fuses StyleGAN2\'s epilogue after: the demodulation per output channel, the noise per pixel, the bias and leaky ReLU, on one thread and on three', async () => {
+    const single = Conv3x3Kernel.create({ threads: 1 })!;
+    const threaded = Conv3x3Kernel.create({ threads: 3, spawn: nodeHelper })!;
+    try {
+      await threaded.ready;
+      for (const [h, w, c, cout] of [[16, 12, 32, 24], [8, 8, 8, 16]]) {
+        const x = tf.tensor4d(random(h * w * c, 1, 3 + c), [1, h, w, c]);
+        const filterData = random(9 * c * cout, 0.1, 5 + cout);
+        const [style, demod, noise, bias] = [random(c, 2, 11), random(cout, 1, 12).map(Math.abs), random(h * w, 1, 13), random(cout, 1, 14)];
+        const reference = tf.leakyRelu(tf.add(tf.add(tf.mul(tf.conv2d(tf.mul(x, tf.tensor1d(style)) as tf.Tensor4D, tf.tensor4d(filterData, [3, 3, c, cout]), 1, 'same'), tf.tensor1d(demod)),
+          tf.tensor4d(noise, [1, h, w, 1])), tf.tensor1d(bias)), 0.2);
+        const scaleOf = (t: tf.Tensor) => tf.max(tf.abs(t)).dataSync()[0];
+        for (const kernel of [single, threaded]) {
+          const steps = { scale: kernel.addVector(style), outScale: kernel.addVector(demod), noise: kernel.addVector(noise), bias: kernel.addVector(bias), alpha: kernel.addVector(new Float32Array(cout).fill(0.2)) };
+          // in bands of two tile rows: the noise is read at each band's own rows
+          const y = kernel.conv(x, kernel.addFilter(filterData, c, cout), { ...steps, bandBytes: 16 * (w / 2) * Math.max(c, cout) * 4 * 2 });
+          expect(scaleOf(tf.sub(y, reference)) / scaleOf(reference), `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`).toBeLessThan(3e-6);
+        }
+      }
+      expect(() => single.conv(tf.zeros([1, 8, 8, 8]) as tf.Tensor4D, single.addFilter(new Float32Array(9 * 64), 8, 8), { noise: single.addVector(new Float32Array(60)) })).toThrow(/60 values for 64 pixels/);
+    } finally {
+      threaded.dispose();
+    }
+  });
+
   it('convolves with stride 2 (direct, zero padding 1 on every side, as the official stride-2 convolutions)', () => {
     const kernel = Conv3x3Kernel.create({ threads: 1 })!;
     for (const [b, h, w, c, cout] of [[2, 16, 16, 64, 64], [1, 8, 16, 3, 8], [1, 32, 8, 20, 16]]) {
@@ -261,9 +286,11 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
       // cross-attention in the memory's space (p1 and p2): its two products with the memory
       expect(matMul.mock.calls.length).toBeGreaterThanOrEqual(4);
       for (const r of encoder) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
-      // the generators' stride-1 3×3 layers, the style's input scale fused (conv1 and the second layer of each resolution)
+      // the generators' stride-1 3×3 layers, the style's input scale fused (conv1 and the second layer of each
+      // resolution), and their demodulation, stored noise, bias and leaky ReLU
       const styled = conv.mock.calls.filter(([, , steps]) => steps?.scale && !steps.shift);
       expect(styled.length).toBeGreaterThanOrEqual(4);
+      expect(styled.every(([, , steps]) => steps?.outScale && steps.noise && steps.bias && steps.alpha)).toBe(true);
       // and its upsampling layers, one picture at a time
       expect(transposedPhases.mock.calls.length).toBeGreaterThanOrEqual(3);
       const others = results.filter((r) => !r.name.startsWith('style-transformer-tiny/'));

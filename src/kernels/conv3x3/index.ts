@@ -22,7 +22,13 @@ export interface ConvSteps {
   /** Before: x * scale + shift per input channel (an eval-mode BatchNorm); the padding stays zero. */
   scale?: KernelVector;
   shift?: KernelVector;
-  /** After: + bias, then PReLU with these slopes, per output channel. */
+  /**
+   * After (stride 1): times outScale per output channel, + noise per pixel ([H, W], the same for every channel),
+   * + bias, then PReLU with these slopes per output channel: StyleGAN2's demodulation, noise, bias and leaky ReLU
+   * in the output transform, where tfjs read and wrote the whole activation once for each.
+   */
+  outScale?: KernelVector;
+  noise?: KernelVector;
   bias?: KernelVector;
   alpha?: KernelVector;
   /** Bytes of each transformed band (default 8 MiB): the image is done in bands of tile rows no larger. */
@@ -61,11 +67,11 @@ const START_TIMEOUT_MS = 3000;
 const JOB_BYTES = 128;
 const GENERATION = 0, CLAIM = 1, DONE = 2, UNITS = 3, FAILED = 4, STEP = 8;
 /**
- * The step's words from word 9, in the kernel's order (X = 9 … ZEROS = 26); a word a step does not name is 0. PACK and
+ * The step's words from word 9, in the kernel's order (X = 9 … NOISE = 28); a word a step does not name is 0. PACK and
  * MATMUL read some under other names (src/kernels/conv3x3/assembly/conv3x3.ts: SRC = x, PACKED = v, A = x, CMAT = y, ROWS = h,
  * DEPTH = c, COLS = cout, TRANSPOSED = ty0, COL_GROUPS = ty1).
  */
-const STEP_WORDS = ['x', 'v', 'm', 'y', 'u', 'h', 'w', 'c', 'cout', 'ty0', 'ty1', 'per', 'scale', 'shift', 'bias', 'alpha', 'sums', 'zeros'] as const;
+const STEP_WORDS = ['x', 'v', 'm', 'y', 'u', 'h', 'w', 'c', 'cout', 'ty0', 'ty1', 'per', 'scale', 'shift', 'bias', 'alpha', 'sums', 'zeros', 'outScale', 'noise'] as const;
 type StepWords = Partial<Record<(typeof STEP_WORDS)[number], number>>;
 const STOP = -1;
 const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6;
@@ -358,8 +364,8 @@ export class Conv3x3Kernel {
   private convolve(x: tf.Tensor4D, f: KernelFilter, steps: ConvSteps, sums: Float64Array | null): tf.Tensor4D {
     const [b, h, w, c] = x.shape;
     if (!Conv3x3Kernel.fits(x.shape, f)) throw new RangeError(`the kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels, stride ${f.stride}`);
-    for (const [name, v, n] of [['scale', steps.scale, c], ['shift', steps.shift, c], ['bias', steps.bias, f.cout], ['alpha', steps.alpha, f.cout]] as const) {
-      if (v && v.length !== n) throw new RangeError(`${name} has ${v.length} values for ${n} channels`);
+    for (const [name, v, n] of [['scale', steps.scale, c], ['shift', steps.shift, c], ['bias', steps.bias, f.cout], ['alpha', steps.alpha, f.cout], ['outScale', steps.outScale, f.cout], ['noise', steps.noise, h * w]] as const) {
+      if (v && v.length !== n) throw new RangeError(`${name} has ${v.length} values for ${n} ${name === 'noise' ? 'pixels' : 'channels'}`);
       if (v && f.stride === 2 && name !== 'bias') throw new RangeError(`the stride-2 convolution fuses a bias only, not ${name}`);
     }
     const [ho, wo] = [h / f.stride, w / f.stride];
@@ -382,6 +388,7 @@ export class Conv3x3Kernel {
     const fused = {
       x: at.x, y: at.y, u: f.offset, h, w, c, cout: f.cout,
       scale: steps.scale?.offset, shift: steps.shift?.offset, bias: steps.bias?.offset, alpha: steps.alpha?.offset, sums: sums ? at.sums : 0, zeros: at.zeros,
+      outScale: steps.outScale?.offset, noise: steps.noise?.offset,
     };
     /** Runs a step whose units each sum into their own row of at.sums (when sums are asked for), and adds them up. */
     const runSumming = (step: number, words: StepWords, units: number, image: number) => {

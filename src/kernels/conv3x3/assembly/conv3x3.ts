@@ -112,7 +112,7 @@ function product(v: usize, u: usize, m: usize, t: i32, c: i32, cout: i32, k: i32
  * outputs' sum added into sums[0..cout) (for the mean a squeeze-and-excitation block takes); each is skipped where
  * its pointer is 0.
  */
-function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i32, from: i32, to: i32, bias: usize, alpha: usize, sums: usize): void {
+function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i32, from: i32, to: i32, bias: usize, alpha: usize, sums: usize, outScale: usize, noise: usize): void {
   const tw = w >> 1, t = (ty1 - ty0) * tw;
   const plane = (t * cout) << 2;
   for (let tile = from; tile < to; tile++) {
@@ -133,6 +133,17 @@ function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i
       const row = (w * cout) << 2, col = cout << 2;
       let y00 = f32x4.add(f32x4.add(s0, s1), s2), y01 = f32x4.sub(f32x4.sub(s1, s2), s3);
       let y10 = f32x4.add(f32x4.add(q0, q1), q2), y11 = f32x4.sub(f32x4.sub(q1, q2), q3);
+      if (outScale) {
+        // StyleGAN2's demodulation (times the activation's gain), per output channel
+        const d = ld(outScale + (ch << 2));
+        y00 = f32x4.mul(y00, d); y01 = f32x4.mul(y01, d); y10 = f32x4.mul(y10, d); y11 = f32x4.mul(y11, d);
+      }
+      if (noise) {
+        // its noise (already times its weight and the gain), one value per pixel for every channel
+        const n = noise + ((oy * w + ox) << 2), nr = n + (w << 2);
+        y00 = f32x4.add(y00, f32x4.splat(load<f32>(n))); y01 = f32x4.add(y01, f32x4.splat(load<f32>(n + 4)));
+        y10 = f32x4.add(y10, f32x4.splat(load<f32>(nr))); y11 = f32x4.add(y11, f32x4.splat(load<f32>(nr + 4)));
+      }
       if (bias) {
         const b = ld(bias + (ch << 2));
         y00 = f32x4.add(y00, b); y01 = f32x4.add(y01, b); y10 = f32x4.add(y10, b); y11 = f32x4.add(y11, b);
@@ -295,7 +306,7 @@ function pack(src: usize, dst: usize, k: i32, n: i32, transposed: bool, from: i3
 // The job block's words (i32): the first eight belong to the callers' scheduling (src/kernels/conv3x3/index.ts), the
 // rest describe the step.
 const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
-const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26;
+const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26, OUT_SCALE = 27, NOISE = 28;
 export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6;
 // PACK and MATMUL (C [M, N] = A [M, K] × B [K, N]) name their words apart:
 const SRC = X, PACKED = V, A = X, CMAT = Y, ROWS = H, COLS = COUT, DEPTH = C, TRANSPOSED = TY0, COL_GROUPS = TY1;
@@ -336,6 +347,6 @@ export function runUnit(job: usize, unit: i32): void {
     // each unit sums into its own row of sums ([units, cout]), so units running at once never add into one place
     const sums = word(job, SUMS);
     outputTransform(word(job, M), word(job, Y), w, word(job, COUT), ty0, ty1, from, min(t, from + per),
-      word(job, BIAS), word(job, ALPHA), sums ? sums + ((unit * word(job, COUT)) << 2) : 0);
+      word(job, BIAS), word(job, ALPHA), sums ? sums + ((unit * word(job, COUT)) << 2) : 0, word(job, OUT_SCALE), word(job, NOISE));
   }
 }
