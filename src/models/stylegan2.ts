@@ -193,8 +193,9 @@ export class ModulatedConv2d {
    */
   private upsamplingForm(weight: tf.Tensor4D): ConvForm {
     if (!countsMultiplyAdds()) return { filter: polyphaseFilter(weight), upsampling: 'polyphase', phases: null, blur: null };
-    // the kernel takes the weight itself (tunedUpsample3x3); tfjs its four phase filters
-    const inKernel = this.owner.kernel && tf.getBackend() === 'wasm' && Conv3x3Kernel.fitsTransposed([1, 4, 4, this.inChannels], this.outChannels);
+    // Under the tape the kernel takes the weight itself (tunedUpsample3x3); a tuned photo's renders keep tfjs's four
+    // phase filters, made once (the kernel would put the weight in its form at every render).
+    const inKernel = recordingGradients() && this.owner.kernel && tf.getBackend() === 'wasm' && Conv3x3Kernel.fitsTransposed([1, 4, 4, this.inChannels], this.outChannels);
     return { filter: weight, upsampling: 'transposed', phases: inKernel ? null : transposedPhaseFilters(weight), blur: this.owner.blurFor(this.outChannels) };
   }
 
