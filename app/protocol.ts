@@ -220,7 +220,7 @@ export interface EngineApi {
    * The generator's edit; a full render (not a preview) also brings the edit in the photo: whole (PhotoResult) when
    * `whole` or when the photo is shown shrunk, else the part that can change (PhotoPatch). A full render given
    * `onPartial` sends the generator's picture so far at a quarter and at half the output size on the way (a slow
-   * model's full render shows progressively).
+   * model's full render shows progressively), on the CPU backends (EditorSession.renderWithComposite says why).
    */
   render(ticket: number, edits: EditValue[], preview: boolean, transfer: Transfer | null, whole?: boolean, onPartial?: (picture: Pixels) => void): Promise<Result<Picture>>;
   /**

@@ -263,8 +263,12 @@ export class EditorSession {
     const s = this.get('subject');
     if (!s.codes) throw new Error('invert the photo first');
     const tuned = s.refinement?.layers;
-    // a slow render shows its coarser pictures on the way (from partialFrom px), read at once inside the render
-    const onPartial = options.onPartial && ((p: tf.Tensor4D, at: number) => { if (at >= (options.partialFrom ?? 0)) options.onPartial!(toRgbSync(p), at); });
+    // A slow render shows its coarser pictures on the way (from partialFrom px), read at once inside the render: on
+    // the CPU backends only, where a render is slow and such a read is a copy. On WebGPU a synchronous read in the
+    // middle of a render failed its pending buffer maps ("Failed to execute 'mapAsync'") and lost the device; on
+    // WebGL it would stall the pipeline.
+    const readsAtOnce = tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
+    const onPartial = !options.onPartial || !readsAtOnce ? undefined : ((p: tf.Tensor4D, at: number) => { if (at >= (options.partialFrom ?? 0)) options.onPartial!(toRgbSync(p), at); });
     const picture = tf.tidy(() => this.model.render(this.editedCodes(edits, transfer), { tuned, onPartial }));
     const image = await toRgb(picture);
     const renderMs = performance.now() - started;
