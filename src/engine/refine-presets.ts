@@ -32,9 +32,9 @@ export const refinementSettings = (fineDetail: boolean) => (fineDetail ? DEFAULT
  * A generator over 256 px (the official FFHQ 1024 and cars 512 models) on WebAssembly is tuned at 64 px, in the
  * page's usual steps: its layers up to 64 px follow the photo (the face's shape, pose and tones), the finer ones stay
  * the checkpoint's. Measured on this project's 2-core VM (2026-12-07): `npm run bench:refine -- --models ffhq` (Node,
- * the stride-1 and upsampling layers and their gradients in the WebAssembly kernel on 2 threads) 1.65 s a step,
- * 1.2 GB (tfjs-wasm's heap and the kernel's memory); in Chromium 2.1 s a step (e2e 19). At 128 px a step took
- * 3.5 s and 1.8 GB in Node: over 90 s a face in Chromium.
+ * the stride-1 and upsampling layers and their gradients in the WebAssembly kernel on 2 threads) 61 s a face, a
+ * median 1.53 s a step, 1.2 GB (tfjs-wasm's heap and the kernel's memory); in Chromium 2.1 s a step (e2e 19). At
+ * 128 px a step took 3.5 s and 1.8 GB in Node: over 90 s a face in Chromium.
  */
 export const LARGE_MODEL_TUNING = { resolution: 64 } as const;
 
