@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { Conv3x3Kernel } from '../../kernels/conv3x3';
+import { Conv3x3Kernel } from '../../kernels/conv3x3';
 import { recordingGradients, releasing } from './tape';
 import { TRANSPOSED_PHASES } from './upsample';
 
@@ -89,18 +89,10 @@ function webglBands([, h, w, c]: number[], [kh, kw, , out]: number[]): number {
  */
 export function tunedConv3x3(kernel: Conv3x3Kernel, x: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D {
   const [, , c, cout] = filter.shape;
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const [input, weight, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
-    save([input, weight]);
-    return {
-      value: kernel.convWith(input, weight.dataSync() as Float32Array, c, cout),
-      gradFunc: (dy: tf.Tensor, [saved, savedWeight]: tf.Tensor[]) => [
-        kernel.convWith(dy as tf.Tensor4D, turnedAndSwapped(savedWeight.dataSync() as Float32Array, c, cout), cout, c),
-        tf.tensor4d(kernel.filterGradient(saved as tf.Tensor4D, dy as tf.Tensor4D), [3, 3, c, cout]),
-      ],
-    };
-  });
-  return op(x, filter) as tf.Tensor4D;
+  return kernelOp(x, filter, (input, weight) => kernel.convWith(input, weight, c, cout), (dy, input, weight) => [
+    kernel.convWith(dy, turnedAndSwapped(weight, c, cout), cout, c),
+    kernel.filterGradient(input, dy),
+  ]);
 }
 
 /**
@@ -110,24 +102,44 @@ export function tunedConv3x3(kernel: Conv3x3Kernel, x: tf.Tensor4D, filter: tf.T
  */
 export function tunedUpsample3x3(kernel: Conv3x3Kernel, x: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D {
   const [, , c, cout] = filter.shape;
+  return kernelOp(x, filter, (input, weight) => kernel.transposedPhasesWith(input, weight, c, cout), (dy, input, weight) => {
+    const gradients = kernel.transposedGradients(input, dy, weight);
+    return [gradients.input, gradients.filter];
+  });
+}
+
+/**
+ * A kernel operation of x and a 3×3 filter [3, 3, C, Cout] that the tape differentiates (tf.customGrad): `forward`
+ * and `backward` take the filter's values; backward gives the input's gradient (a tensor, or values in x's shape)
+ * and the filter's values.
+ */
+function kernelOp(
+  x: tf.Tensor4D, filter: tf.Tensor4D,
+  forward: (input: tf.Tensor4D, weight: Float32Array) => tf.Tensor4D,
+  backward: (dy: tf.Tensor4D, input: tf.Tensor4D, weight: Float32Array) => [tf.Tensor4D | Float32Array, Float32Array],
+): tf.Tensor4D {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, weight, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
     save([input, weight]);
     return {
-      value: kernel.transposedPhasesWith(input, weight.dataSync() as Float32Array, c, cout),
+      value: forward(input, weight.dataSync() as Float32Array),
       gradFunc: (dy: tf.Tensor, [saved, savedWeight]: tf.Tensor[]) => {
-        const gradients = kernel.transposedGradients(saved as tf.Tensor4D, dy as tf.Tensor4D, savedWeight.dataSync() as Float32Array);
-        return [tf.tensor4d(gradients.input, saved.shape as [number, number, number, number]), tf.tensor4d(gradients.filter, [3, 3, c, cout])];
+        const [dx, dw] = backward(dy as tf.Tensor4D, saved as tf.Tensor4D, savedWeight.dataSync() as Float32Array);
+        return [dx instanceof Float32Array ? tf.tensor4d(dx, saved.shape as [number, number, number, number]) : dx, tf.tensor4d(dw, savedWeight.shape as [number, number, number, number])];
       },
     };
   });
   return op(x, filter) as tf.Tensor4D;
 }
 
-/** Whether tunedConv3x3 takes x with this 3×3 filter [3, 3, C, Cout]: the kernel's convolution both ways and its products. */
+/**
+ * Whether tunedConv3x3 takes x with this 3×3 filter [3, 3, C, Cout]: the kernel's convolution both ways (C to Cout,
+ * and back for the input's gradient) and its products for the filter's.
+ */
 export function fitsTunedConv3x3(x: readonly number[], filter: readonly number[]): boolean {
   const [kh, kw, c, cout] = filter;
-  return kh === 3 && kw === 3 && x[0] === 1 && x[3] === c && c % 8 === 0 && cout % 8 === 0 && x[1] % 2 === 0 && x[2] % 2 === 0 && ((x[1] / 2) * (x[2] / 2)) % 4 === 0;
+  return kh === 3 && kw === 3 && Conv3x3Kernel.fits(x, { c, cout }) && Conv3x3Kernel.fits([x[0], x[1], x[2], cout], { c: cout, cout: c })
+    && Conv3x3Kernel.fitsFilterGradient(x, cout);
 }
 
 /** A 3×3 filter [3, 3, C, Cout] turned by 180 degrees, its channels swapped: [3, 3, Cout, C]. */
