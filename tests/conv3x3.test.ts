@@ -36,6 +36,22 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
+/**
+ * A fixed readout of `ours(x, weight)` has the value and the gradients (the input's and the filter's) of the same
+ * readout of `reference`, tfjs's own ops differentiated on cpu, to float32 rounding.
+ */
+function expectSameGradients(reference: Op, ours: Op, x: tf.Tensor4D, weight: tf.Tensor4D, readout: tf.Tensor4D, where: string) {
+  const of = (op: Op) => tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(op(a as tf.Tensor4D, b as tf.Tensor4D), readout)))([x, weight]);
+  const [expected, got] = [of(reference), of(ours)];
+  expect(Math.abs(got.value.dataSync()[0] - expected.value.dataSync()[0]) / Math.abs(expected.value.dataSync()[0]), where).toBeLessThan(1e-5);
+  for (const [i, name] of ['input', 'filter'].entries()) {
+    const scale = tf.max(tf.abs(expected.grads[i])).dataSync()[0];
+    expect(got.grads[i].shape, `${name}, ${where}`).toEqual(expected.grads[i].shape);
+    expect(tf.max(tf.abs(tf.sub(got.grads[i], expected.grads[i]))).dataSync()[0] / scale, `${name}, ${where}`).toBeLessThan(1e-5);
+  }
+}
+type Op = (x: tf.Tensor4D, weight: tf.Tensor4D) => tf.Tensor4D;
+
 describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)', () => {
   it('is the build of its source that the engine loads', async () => {
     expect(await readFile(KERNEL_MODULE, 'utf8')).toBe(kernelModuleText(await buildKernels()));
@@ -188,16 +204,8 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
         const weight = tf.tensor4d(random(9 * c * cout, 0.3, w + cout), [3, 3, c, cout]);
         const readout = tf.tensor4d(random(h * w * cout, 1, 7 + cout), [1, h, w, cout]);
         expect(fitsTunedConv3x3(x.shape, weight.shape)).toBe(true);
-        const reference = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), readout)))([x, weight]);
         for (const kernel of [single, threaded]) {
-          const ours = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tunedConv3x3(kernel, a as tf.Tensor4D, b as tf.Tensor4D), readout)))([x, weight]);
-          const where = `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`;
-          expect(Math.abs(ours.value.dataSync()[0] - reference.value.dataSync()[0]) / Math.abs(reference.value.dataSync()[0]), where).toBeLessThan(1e-5);
-          for (const [i, name] of ['input', 'filter'].entries()) {
-            const scale = tf.max(tf.abs(reference.grads[i])).dataSync()[0];
-            expect(ours.grads[i].shape, `${name}, ${where}`).toEqual(reference.grads[i].shape);
-            expect(tf.max(tf.abs(tf.sub(ours.grads[i], reference.grads[i]))).dataSync()[0] / scale, `${name}, ${where}`).toBeLessThan(1e-5);
-          }
+          expectSameGradients((a, b) => tf.conv2d(a, b, 1, 'same'), (a, b) => tunedConv3x3(kernel, a, b), x, weight, readout, `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`);
         }
       }
       expect(fitsTunedConv3x3([1, 8, 8, 12], [3, 3, 12, 16])).toBe(false); // input channels not in 8s
@@ -218,17 +226,9 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
         const readout = tf.tensor4d(random((2 * h + 2) * (2 * w + 2) * cout, 1, 5 + cout), [1, 2 * h + 2, 2 * w + 2, cout]);
         // conv2dTranspose's filter is [3, 3, Cout, C]; the phase grid is its output with a last row and column of zeros
         const grid = (a: tf.Tensor4D, b: tf.Tensor4D) => tf.pad(tf.conv2dTranspose(a, tf.transpose(b, [0, 1, 3, 2]) as tf.Tensor4D, [1, 2 * h + 1, 2 * w + 1, cout], 2, 'valid'), [[0, 0], [0, 1], [0, 1], [0, 0]]);
-        const reference = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(grid(a as tf.Tensor4D, b as tf.Tensor4D), readout)))([x, weight]);
         expect(Conv3x3Kernel.fitsTransposed(x.shape, cout)).toBe(true);
         for (const kernel of [single, threaded]) {
-          const ours = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tunedUpsample3x3(kernel, a as tf.Tensor4D, b as tf.Tensor4D), readout)))([x, weight]);
-          const where = `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`;
-          expect(Math.abs(ours.value.dataSync()[0] - reference.value.dataSync()[0]) / Math.abs(reference.value.dataSync()[0]), where).toBeLessThan(1e-5);
-          for (const [i, name] of ['input', 'filter'].entries()) {
-            const scale = tf.max(tf.abs(reference.grads[i])).dataSync()[0];
-            expect(ours.grads[i].shape, `${name}, ${where}`).toEqual(reference.grads[i].shape);
-            expect(tf.max(tf.abs(tf.sub(ours.grads[i], reference.grads[i]))).dataSync()[0] / scale, `${name}, ${where}`).toBeLessThan(1e-5);
-          }
+          expectSameGradients(grid, (a, b) => tunedUpsample3x3(kernel, a, b), x, weight, readout, `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`);
         }
       }
       expect(Conv3x3Kernel.fitsTransposed([1, 4, 4, 12], 8)).toBe(false);
