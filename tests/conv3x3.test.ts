@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { Conv3x3Kernel, type SpawnHelper } from '../src/kernels/conv3x3';
-import { fitsTunedConv3x3, tunedConv3x3, tunedUpsample3x3 } from '../src/models/ops/conv2d';
+import { blurPhaseGrid, fitsTunedConv3x3, tunedConv3x3, tunedUpsample3x3 } from '../src/models/ops/conv2d';
+import { separableBlur } from '../src/models/ops/upsample';
 import { useNodeBackend } from '../src/node/backend';
 import { useGradients } from '../src/node/gradients';
 import { buildKernels, KERNEL_MODULE, kernelModuleText } from '../scripts/build-kernels';
@@ -57,25 +58,36 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
     expect(await readFile(KERNEL_MODULE, 'utf8')).toBe(kernelModuleText(await buildKernels()));
   });
 
+  /** Winograd's results against tfjs's direct convolution, relative to the output's largest value (float32 rounding). */
+  const TOLERANCE = { 2: 3e-6, 4: 2e-5 } as const; // F(4×4)'s transforms have coefficients up to 8 (measured: 512 channels 2.3e-5)
+
   for (const fusedMultiplyAdd of [true, false]) {
-    it(`convolves as tf.conv2d does (3×3, stride 1, same padding; ${fusedMultiplyAdd ? 'relaxed SIMD' : 'SIMD'})`, () => {
+    it(`convolves as tf.conv2d does (3×3, stride 1, same padding, F(2×2) and F(4×4); ${fusedMultiplyAdd ? 'relaxed SIMD' : 'SIMD'})`, () => {
       const kernel = Conv3x3Kernel.create({ fusedMultiplyAdd })!;
       expect(kernel.fusedMultiplyAdd).toBe(fusedMultiplyAdd);
-      // The encoder's widths at small sides, a batch of two, a non-square image and the golden tiny model's 24 channels.
-      for (const [b, h, w, c, cout] of [[2, 16, 16, 64, 64], [1, 8, 12, 24, 32], [1, 4, 4, 128, 256], [1, 32, 32, 16, 24]]) {
-        const x = tf.tensor4d(random(b * h * w * c, 1, b + h + c), [b, h, w, c]);
-        const filterData = random(9 * c * cout, 0.1, cout);
-        const filter = kernel.addFilter(filterData, c, cout);
-        const ours = kernel.conv(x, filter);
-        // In bands of tile rows (the scratch bounded): 1 or 2 tile rows a band.
-        const banded = kernel.conv(x, filter, { bandBytes: 16 * (w / 2) * Math.max(c, cout) * 4 * 1.5 });
-        expect(tf.max(tf.abs(tf.sub(banded, ours))).dataSync()[0], 'banded').toBe(0);
-        const reference = tf.conv2d(x, tf.tensor4d(filterData, [3, 3, c, cout]), 1, 'same');
-        const scale = tf.max(tf.abs(reference)).dataSync()[0];
-        const diff = tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0];
-        expect(ours.shape).toEqual([b, h, w, cout]);
-        expect(diff / scale, `[${b}, ${h}, ${w}, ${c}] → ${cout}`).toBeLessThan(3e-6);
+      // The encoder's widths at small sides, a batch of two, non-square images and the golden tiny model's 24 channels.
+      const shapes = [[2, 16, 16, 64, 64], [1, 8, 12, 24, 32], [1, 4, 4, 128, 256], [1, 32, 32, 16, 24], [1, 8, 16, 24, 16]];
+      for (const tile of [2, 4] as const) {
+        const taken = shapes.filter(([b, h, w, c, cout]) => Conv3x3Kernel.fits([b, h, w, c], { c, cout, tile }));
+        expect(taken.length, `shapes F(${tile}×${tile}) takes`).toBeGreaterThanOrEqual(3);
+        for (const [b, h, w, c, cout] of taken) {
+          const x = tf.tensor4d(random(b * h * w * c, 1, b + h + c), [b, h, w, c]);
+          const filterData = random(9 * c * cout, 0.1, cout);
+          const filter = kernel.addFilter(filterData, c, cout, tile);
+          const ours = kernel.conv(x, filter);
+          // In bands of tile rows (the scratch bounded): 1 or 2 tile rows a band.
+          const banded = kernel.conv(x, filter, { bandBytes: (tile + 2) ** 2 * (w / tile) * Math.max(c, cout) * 4 * 1.5 });
+          expect(tf.max(tf.abs(tf.sub(banded, ours))).dataSync()[0], 'banded').toBe(0);
+          const reference = tf.conv2d(x, tf.tensor4d(filterData, [3, 3, c, cout]), 1, 'same');
+          const scale = tf.max(tf.abs(reference)).dataSync()[0];
+          const diff = tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0];
+          expect(ours.shape).toEqual([b, h, w, cout]);
+          expect(diff / scale, `F(${tile}×${tile}) [${b}, ${h}, ${w}, ${c}] → ${cout}`).toBeLessThan(TOLERANCE[tile]);
+        }
       }
+      // F(4×4) takes sides in 4s only
+      expect(Conv3x3Kernel.fits([1, 8, 12, 24], { c: 24, cout: 32, tile: 4 })).toBe(false);
+      expect(Conv3x3Kernel.fits([1, 6, 8, 24], { c: 24, cout: 32, tile: 4 })).toBe(false);
     });
   }
 
@@ -114,11 +126,11 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
         const reference = tf.leakyRelu(tf.add(tf.add(tf.mul(tf.conv2d(tf.mul(x, tf.tensor1d(style)) as tf.Tensor4D, tf.tensor4d(filterData, [3, 3, c, cout]), 1, 'same'), tf.tensor1d(demod)),
           tf.tensor4d(noise, [1, h, w, 1])), tf.tensor1d(bias)), 0.2);
         const scaleOf = (t: tf.Tensor) => tf.max(tf.abs(t)).dataSync()[0];
-        for (const kernel of [single, threaded]) {
+        for (const kernel of [single, threaded]) for (const tile of [2, 4] as const) {
           const steps = { scale: kernel.addVector(style), outScale: kernel.addVector(demod), noise: kernel.addVector(noise), bias: kernel.addVector(bias), alpha: kernel.addVector(new Float32Array(cout).fill(0.2)) };
           // in bands of two tile rows: the noise is read at each band's own rows
-          const y = kernel.conv(x, kernel.addFilter(filterData, c, cout), { ...steps, bandBytes: 16 * (w / 2) * Math.max(c, cout) * 4 * 2 });
-          expect(scaleOf(tf.sub(y, reference)) / scaleOf(reference), `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`).toBeLessThan(3e-6);
+          const y = kernel.conv(x, kernel.addFilter(filterData, c, cout, tile), { ...steps, bandBytes: (tile + 2) ** 2 * (w / tile) * Math.max(c, cout) * 4 * 2 });
+          expect(scaleOf(tf.sub(y, reference)) / scaleOf(reference), `F(${tile}×${tile}) [${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`).toBeLessThan(TOLERANCE[tile]);
         }
       }
       expect(() => single.conv(tf.zeros([1, 8, 8, 8]) as tf.Tensor4D, single.addFilter(new Float32Array(9 * 64), 8, 8), { noise: single.addVector(new Float32Array(60)) })).toThrow(/60 values for 64 pixels/);
@@ -188,6 +200,37 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
           expect(tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0] / scale, `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`).toBeLessThan(1e-6);
         }
       }
+    } finally {
+      threaded.dispose();
+    }
+  });
+
+  it('runs StyleGAN2\'s whole upsampling layer as tfjs\'s ops do: the style, the transposed convolution, the blur and the epilogue, on one thread and on three', async () => {
+    const single = Conv3x3Kernel.create({ threads: 1 })!;
+    const threaded = Conv3x3Kernel.create({ threads: 3, spawn: nodeHelper })!;
+    try {
+      await threaded.ready;
+      for (const [h, w, c, cout] of [[5, 6, 16, 16], [8, 4, 8, 24]] as const) {
+        const x = tf.tensor4d(random(h * w * c, 1, h + c), [1, h, w, c]);
+        const weight = random(9 * c * cout, 1, w + cout);
+        const [style, demod, noise, bias] = [random(c, 2, 21), random(cout, 1, 22).map(Math.abs), random(4 * h * w, 1, 23), random(cout, 1, 24)];
+        // the engine's tfjs path (ops/conv2d upsampleTransposed): the phase grid by tf.conv2dTranspose, blurred by depthwise convolutions
+        const transposed = tf.transpose(tf.tensor4d(weight, [3, 3, c, cout]), [0, 1, 3, 2]) as tf.Tensor4D;
+        const grid = tf.pad(tf.conv2dTranspose(tf.mul(x, tf.tensor1d(style)) as tf.Tensor4D, transposed, [1, 2 * h + 1, 2 * w + 1, cout], 2, 'valid'), [[0, 0], [0, 1], [0, 1], [0, 0]]) as tf.Tensor4D;
+        const picture = blurPhaseGrid(grid, separableBlur(cout));
+        const reference = tf.leakyRelu(tf.add(tf.add(tf.mul(picture, tf.tensor1d(demod)), tf.tensor4d(noise, [1, 2 * h, 2 * w, 1])), tf.tensor1d(bias)), 0.2);
+        const scale = tf.max(tf.abs(reference)).dataSync()[0];
+        for (const kernel of [single, threaded]) {
+          const steps = { scale: kernel.addVector(style), outScale: kernel.addVector(demod), noise: kernel.addVector(noise), bias: kernel.addVector(bias), alpha: kernel.addVector(new Float32Array(cout).fill(0.2)) };
+          const ours = kernel.upsample(x, kernel.addStride2Filter(weight, c, cout), steps);
+          expect(ours.shape).toEqual([1, 2 * h, 2 * w, cout]);
+          expect(tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0] / scale, `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`).toBeLessThan(1e-6);
+          // the style alone: the blurred picture
+          const plain = kernel.upsample(x, kernel.addStride2Filter(weight, c, cout), { scale: steps.scale });
+          expect(tf.max(tf.abs(tf.sub(plain, picture))).dataSync()[0] / tf.max(tf.abs(picture)).dataSync()[0], 'without the epilogue').toBeLessThan(1e-6);
+        }
+      }
+      expect(() => single.upsample(tf.zeros([1, 4, 4, 8]) as tf.Tensor4D, single.addStride2Filter(new Float32Array(9 * 64), 8, 8), { noise: single.addVector(new Float32Array(16)) })).toThrow(/16 values for 64 pixels/);
     } finally {
       threaded.dispose();
     }
@@ -273,7 +316,7 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
     const conv = vi.spyOn(Conv3x3Kernel.prototype, 'conv');
     const convAndMean = vi.spyOn(Conv3x3Kernel.prototype, 'convAndMean');
     const matMul = vi.spyOn(Conv3x3Kernel.prototype, 'matMul');
-    const transposedPhases = vi.spyOn(Conv3x3Kernel.prototype, 'transposedPhases');
+    const upsample = vi.spyOn(Conv3x3Kernel.prototype, 'upsample');
     try {
       const results = await runGoldenSuite(async (p) => new Uint8Array(await readFile(join(GOLDEN, p))));
       const encoder = results.filter((r) => r.name.startsWith('style-transformer-tiny/'));
@@ -291,8 +334,9 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
       const styled = conv.mock.calls.filter(([, , steps]) => steps?.scale && !steps.shift);
       expect(styled.length).toBeGreaterThanOrEqual(4);
       expect(styled.every(([, , steps]) => steps?.outScale && steps.noise && steps.bias && steps.alpha)).toBe(true);
-      // and its upsampling layers, one picture at a time
-      expect(transposedPhases.mock.calls.length).toBeGreaterThanOrEqual(3);
+      // and its upsampling layers, one picture at a time, with the same steps (their blur in the kernel too)
+      expect(upsample.mock.calls.length).toBeGreaterThanOrEqual(3);
+      expect(upsample.mock.calls.every(([, , steps]) => steps?.scale && steps.outScale && steps.noise && steps.bias && steps.alpha)).toBe(true);
       const others = results.filter((r) => !r.name.startsWith('style-transformer-tiny/'));
       console.log(`the rest on wasm:\n${others.map((r) => `  ${r.name.padEnd(48)} ${r.maxAbsDiff.toExponential(2)}`).join('\n')}`);
       for (const r of results) expect(r.maxAbsDiff, r.name).toBeLessThan(1e-3);
@@ -300,7 +344,7 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
       conv.mockRestore();
       convAndMean.mockRestore();
       matMul.mockRestore();
-      transposedPhases.mockRestore();
+      upsample.mockRestore();
       await tf.setBackend('cpu');
     }
   });

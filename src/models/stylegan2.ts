@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../io/errors';
-import { Conv3x3Kernel, type KernelFilter, type KernelVector } from '../kernels/conv3x3';
+import { Conv3x3Kernel, type KernelFilter, type KernelVector, type WinogradTile } from '../kernels/conv3x3';
 import { blurPhaseGrid, convolution, fitsTunedConv3x3, tunedConv3x3, tunedUpsample3x3, upsampleTransposed } from './ops/conv2d';
 import { recordingGradients, releasing } from './ops/tape';
 import { countsMultiplyAdds, polyphaseFilter, separableBlur, transposedPhaseFilters, upsampleConvFilter, upsampleFilter } from './ops/upsample';
@@ -81,16 +81,25 @@ interface LayerOwner {
 }
 
 /**
- * A 3×3 layer's weight kept in the kernel. Stride 1: Winograd's form, with a slot for the style's input scale, so the
+ * A 3×3 layer's weight kept in the kernel, with a slot for the style's input scale. Stride 1: Winograd's form, so the
  * kernel convolves x * style in one pass, 1.5-2.8x tfjs-wasm's convolution at the official generator's shapes (Node,
  * one thread: 64 px x 512 channels 602 -> 275 ms, 1024 px x 32 channels 633 -> 433 ms). Upsampling: its taps, for
- * the transposed convolution written straight into the phase grid (the input scaled by tfjs; style is null).
+ * the transposed convolution written straight into the phase grid, which the kernel then blurs (kernel.upsample).
  */
 interface KernelConv {
   filter: KernelFilter;
-  /** A stride-1 layer's input scale (the style), and its epilogue's demodulation, bias and leaky ReLU slopes (StyledConv's). */
-  style: KernelVector | null;
+  /** The input scale (the style), and the epilogue's demodulation, bias and leaky ReLU slopes (StyledConv's). */
+  style: KernelVector;
   epilogue: { outScale: KernelVector; bias: KernelVector; alpha: KernelVector } | null;
+}
+
+/**
+ * Winograd's output tile for a stride-1 layer in the kernel (WinogradTile): F(4×4, 3×3) from 32 px with 128 channels
+ * or more, where the products are most of the time; below, F(2×2, 3×3), whose transforms cost less at few channels
+ * and whose filter is 2.25× smaller at 4-16 px with 512 (the official generator: +48 MB for its F(4×4) layers).
+ */
+function winogradTile(resolution: number, inChannels: number): WinogradTile {
+  return resolution >= 32 && inChannels >= 128 ? 4 : 2;
 }
 
 type ConvForm = Pick<ModulatedConv2d, 'filter' | 'upsampling' | 'phases' | 'blur'>;
@@ -137,8 +146,8 @@ export class ModulatedConv2d {
     this.inKernel = parts.inKernel;
   }
 
-  /** The layer `name` (…conv) of an official checkpoint, its tensors kept by `owner`. */
-  static fromCheckpoint(owner: LayerOwner, weights: RawWeights, name: string, demodulate: boolean, upsample: boolean): ModulatedConv2d {
+  /** The layer `name` (…conv) of an official checkpoint, its tensors kept by `owner`; `resolution` is its output's side. */
+  static fromCheckpoint(owner: LayerOwner, weights: RawWeights, name: string, demodulate: boolean, upsample: boolean, resolution: number): ModulatedConv2d {
     const keep = <T extends tf.Tensor>(t: T) => owner.keep(t);
     const [, outChannels, inChannels, kernel] = weights.shape(`${name}.weight`); // [1, out, in, k, k]
     const scale = 1 / Math.sqrt(inChannels * kernel * kernel);
@@ -154,15 +163,17 @@ export class ModulatedConv2d {
     const demodSq = demodulate ? keep(tf.tidy(() => tf.transpose(tf.sum(tf.square(scaledTensor), [2, 3])) as tf.Tensor2D)) : null;
     scaledTensor.dispose();
     const k = owner.kernel;
-    const inKernel = !k || kernel !== 3 || inChannels % 8 !== 0 || outChannels % 8 !== 0 ? null
-      : upsample ? { filter: k.addStride2Filter(weight.dataSync() as Float32Array, inChannels, outChannels), style: null, epilogue: null }
-        : {
-          filter: k.addFilter(weight.dataSync() as Float32Array, inChannels, outChannels), style: k.addVector(new Float32Array(inChannels)),
-          epilogue: !demodulate ? null : {
-            outScale: k.addVector(new Float32Array(outChannels)), bias: k.addVector(new Float32Array(outChannels)),
-            alpha: k.addVector(new Float32Array(outChannels).fill(0.2)),
-          },
-        };
+    const epilogue = () => (!demodulate || !k ? null : {
+      outScale: k.addVector(new Float32Array(outChannels)), bias: k.addVector(new Float32Array(outChannels)),
+      alpha: k.addVector(new Float32Array(outChannels).fill(0.2)),
+    });
+    const inKernel = !k || kernel !== 3 || inChannels % 8 !== 0 || outChannels % 8 !== 0 ? null : {
+      filter: upsample
+        ? k.addStride2Filter(weight.dataSync() as Float32Array, inChannels, outChannels)
+        : k.addFilter(weight.dataSync() as Float32Array, inChannels, outChannels, winogradTile(resolution, inChannels)),
+      style: k.addVector(new Float32Array(inChannels)),
+      epilogue: epilogue(),
+    };
     return new ModulatedConv2d({
       modW, modB, filter, upsampling: upsample ? (transposed ? 'transposed' : 'polyphase') : null,
       phases: transposed ? transposedPhaseFilters(weight).map(keep) : null, blur: transposed ? owner.blurFor(outChannels) : null,
@@ -200,15 +211,17 @@ export class ModulatedConv2d {
   }
 
   /**
-   * StyledConv's whole layer in one pass of the WebAssembly kernel, for a stride-1 layer of the checkpoint: leaky
+   * StyledConv's whole layer in one pass of the WebAssembly kernel, for a 3×3 layer of the checkpoint: leaky
    * ReLU(conv(x · style) · demodulation · gain + noise + bias · gain, 0.2), the noise a map the kernel keeps (null:
-   * none). tfjs read and wrote the activation once for each of the scale, the bias, the noise and the activation
-   * (official generate 1024 on Node wasm: ~0.25 s of its 1.7 s). Null where the kernel does not take it.
+   * none); an upsampling layer's convolution is its transposed convolution and blur. tfjs read and wrote the
+   * activation once for each of the scale, the blurs, the bias, the noise and the activation (official generate
+   * 1024 on Node wasm: ~0.45 s of its 1.9 s). Null where the kernel does not take it.
    */
   forwardWithEpilogue(x: tf.Tensor4D, style: tf.Tensor2D, bias: tf.Tensor1D, gain: number, noise: (kernel: Conv3x3Kernel) => KernelVector | null): tf.Tensor4D | null {
     const kernel = this.owner.kernel;
     const fused = this.inKernel;
-    if (!kernel || !fused?.style || !fused.epilogue || !this.demodSq || x.shape[0] !== 1 || recordingGradients() || tf.getBackend() !== 'wasm' || !Conv3x3Kernel.fits(x.shape, fused.filter)) return null;
+    if (!kernel || !fused?.epilogue || !this.demodSq || x.shape[0] !== 1 || recordingGradients() || tf.getBackend() !== 'wasm') return null;
+    if (this.upsample ? x.shape[3] !== fused.filter.c : !Conv3x3Kernel.fits(x.shape, fused.filter)) return null;
     const [s, scale] = tf.tidy(() => {
       const s = tf.add(tf.matMul(style, this.modW), this.modB) as tf.Tensor2D;
       return [s.dataSync() as Float32Array, tf.mul(tf.rsqrt(tf.add(tf.matMul(tf.square(s), this.demodSq!), 1e-8)), gain).dataSync() as Float32Array];
@@ -217,7 +230,8 @@ export class ModulatedConv2d {
     kernel.setVector(fused.epilogue.outScale, scale);
     kernel.setVector(fused.epilogue.bias, (bias.dataSync() as Float32Array).map((b) => b * gain));
     const map = noise(kernel);
-    return kernel.conv(x, fused.filter, { scale: fused.style, ...fused.epilogue, ...(map ? { noise: map } : {}) });
+    const steps = { scale: fused.style, ...fused.epilogue, ...(map ? { noise: map } : {}) };
+    return this.upsample ? kernel.upsample(x, fused.filter, steps) : kernel.conv(x, fused.filter, steps);
   }
 
   /**
@@ -257,18 +271,14 @@ export class ModulatedConv2d {
     // reshaped from [1, C, 1, 1] (ToRGB's) is refused as rank 4.
     const gainedBias = bias && tf.mul(tf.reshape(bias, [-1]), gain) as tf.Tensor1D;
     const addBias = (t: tf.Tensor4D) => gainedBias ? releasing(t, (o) => tf.add(o, gainedBias) as tf.Tensor4D) : t;
-    // On wasm a 3×3 layer of the checkpoint runs in our kernel: a stride-1 one with the style scaling its input
-    // channels there, an upsampling one into the phase grid that tfjs then blurs.
-    const demodulated = (out: tf.Tensor4D) => addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [1, 1, 1, this.outChannels])) as tf.Tensor4D));
+    // On wasm a 3×3 layer of the checkpoint runs in our kernel, the style scaling its input channels there (and an
+    // upsampling layer's blur after its transposed convolution).
     if (this.inKernel && kernel && batch === 1 && !recordingGradients() && tf.getBackend() === 'wasm') {
       const { filter, style } = this.inKernel;
-      if (!style) {
-        const grid = releasing(tf.mul(x, tf.reshape(s, [1, 1, 1, this.inChannels])) as tf.Tensor4D, (xs) => kernel.transposedPhases(xs, filter));
-        return demodulated(blurPhaseGrid(grid, this.blur!));
-      }
-      if (Conv3x3Kernel.fits(x.shape, filter)) {
+      if (this.upsample ? x.shape[3] === filter.c : Conv3x3Kernel.fits(x.shape, filter)) {
         kernel.setVector(style, s.dataSync() as Float32Array);
-        return demodulated(kernel.conv(x, filter, { scale: style }));
+        const out = this.upsample ? kernel.upsample(x, filter, { scale: style }) : kernel.conv(x, filter, { scale: style });
+        return addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [1, 1, 1, this.outChannels])) as tf.Tensor4D));
       }
     }
     // Under a gradient tape the activations are scaled instead: tuning (refine.ts) runs 20% faster that way on wasm,
@@ -327,7 +337,7 @@ export class StyledConv {
       owner.keep(tf.tidy(() => tf.reshape(weights.tensor(`${name}.noise.weight`), []) as tf.Scalar)),
       owner.keep(tf.tidy(() => tf.transpose(weights.tensor(`noises.noise_${noiseIndex}`), [0, 2, 3, 1]) as tf.Tensor4D)), // [1, H, W, 1]
     );
-    const conv = ModulatedConv2d.fromCheckpoint(owner, weights, `${name}.conv`, true, upsample);
+    const conv = ModulatedConv2d.fromCheckpoint(owner, weights, `${name}.conv`, true, upsample, resolution);
     return new StyledConv(name, resolution, conv, noise, owner.keep(weights.tensor(`${name}.activate.bias`) as tf.Tensor1D), noiseIndex);
   }
 
@@ -363,7 +373,7 @@ export class ToRGB {
 
   static fromCheckpoint(owner: LayerOwner, weights: RawWeights, name: string, upsample: boolean, resolution: number): ToRGB {
     return new ToRGB(
-      name, resolution, ModulatedConv2d.fromCheckpoint(owner, weights, `${name}.conv`, false, false),
+      name, resolution, ModulatedConv2d.fromCheckpoint(owner, weights, `${name}.conv`, false, false, resolution),
       owner.keep(tf.tidy(() => tf.reshape(weights.tensor(`${name}.bias`), [3]) as tf.Tensor1D)),
       upsample ? owner.keep(upsampleFilter(3)) : null,
     );

@@ -39,7 +39,15 @@ export interface ConvSteps {
  * A 3×3 filter at `offset` in the kernel's memory: stride 1 in Winograd's form ([16, Cout / 8, C, 8]), stride 2 as
  * taps ([Cout / 8, 9, C, 8]); both in panels of 8 output channels.
  */
-export interface KernelFilter { offset: number; c: number; cout: number; stride: 1 | 2 }
+export interface KernelFilter { offset: number; c: number; cout: number; stride: 1 | 2; tile?: WinogradTile }
+
+/**
+ * Winograd's output tile for a stride-1 filter: 2, F(2×2, 3×3) (16 products for 4 outputs); or 4, F(4×4, 3×3) (36 for
+ * 16: the products, most of a deep layer's time, fall by 44%, and the transforms read and write less per output), whose
+ * filter takes 2.25× the memory, for the layers that pay for it. Both are exact up to float32 rounding; F(4×4)'s
+ * transform has larger coefficients (up to 8), and its results differ from the direct convolution's by a few more ulps.
+ */
+export type WinogradTile = 2 | 4;
 
 /**
  * A helper thread running the kernel on the same memory (a Web Worker, or Node's worker_threads); `started` settles
@@ -59,6 +67,24 @@ const MOST_THREADS = 8;
 /** How long `ready` waits for helpers that do not start (a policy that forbids workers): the kernel runs without them. */
 const START_TIMEOUT_MS = 3000;
 
+/** Winograd's G (Lavin & Gray) for F(2×2, 3×3): 3 taps g into 4 positions, written at out[at …]. */
+function spreadF2(g0: number, g1: number, g2: number, out: Float64Array, at: number): void {
+  out[at] = g0;
+  out[at + 1] = 0.5 * (g0 + g1 + g2);
+  out[at + 2] = 0.5 * (g0 - g1 + g2);
+  out[at + 3] = g2;
+}
+
+/** Winograd's G for F(4×4, 3×3): 3 taps into 6 positions. */
+function spreadF4(g0: number, g1: number, g2: number, out: Float64Array, at: number): void {
+  out[at] = g0 / 4;
+  out[at + 1] = -(g0 + g1 + g2) / 6;
+  out[at + 2] = -(g0 - g1 + g2) / 6;
+  out[at + 3] = g0 / 24 + g1 / 12 + g2 / 6;
+  out[at + 4] = g0 / 24 - g1 / 12 + g2 / 6;
+  out[at + 5] = g2;
+}
+
 /**
  * The job block at address 0 of the kernel's memory, in i32 words. Scheduling (ours): the job's generation (helpers
  * sleep on it), the claim word (generation's low 16 bits, then the next unit), units done, units, and whether a
@@ -67,14 +93,14 @@ const START_TIMEOUT_MS = 3000;
 const JOB_BYTES = 128;
 const GENERATION = 0, CLAIM = 1, DONE = 2, UNITS = 3, FAILED = 4, STEP = 8;
 /**
- * The step's words from word 9, in the kernel's order (X = 9 … NOISE = 28); a word a step does not name is 0. PACK and
+ * The step's words from word 9, in the kernel's order (X = 9 … NOISE = 28, TILE = 29); a word a step does not name is 0. PACK and
  * MATMUL read some under other names (src/kernels/conv3x3/assembly/conv3x3.ts: SRC = x, PACKED = v, A = x, CMAT = y, ROWS = h,
  * DEPTH = c, COLS = cout, TRANSPOSED = ty0, COL_GROUPS = ty1).
  */
-const STEP_WORDS = ['x', 'v', 'm', 'y', 'u', 'h', 'w', 'c', 'cout', 'ty0', 'ty1', 'per', 'scale', 'shift', 'bias', 'alpha', 'sums', 'zeros', 'outScale', 'noise'] as const;
+const STEP_WORDS = ['x', 'v', 'm', 'y', 'u', 'h', 'w', 'c', 'cout', 'ty0', 'ty1', 'per', 'scale', 'shift', 'bias', 'alpha', 'sums', 'zeros', 'outScale', 'noise', 'tile'] as const;
 type StepWords = Partial<Record<(typeof STEP_WORDS)[number], number>>;
 const STOP = -1;
-const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6;
+const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6, SCALE_CHANNELS = 7, BLUR_PHASE_GRID = 8;
 
 /**
  * A helper's script: it instantiates the kernel on the shared memory, sleeps until a job's generation changes, and
@@ -269,48 +295,43 @@ export class Conv3x3Kernel {
 
   /**
    * Whether a convolution of x [B, H, W, C] with this filter fits the kernel: even sides, output channels in 8s;
-   * stride 1 (Winograd): input channels in 8s and tiles in 4s; stride 2 (direct): output width in 4s.
+   * stride 1 (Winograd): sides in Winograd's tiles, input channels in 8s and tiles in 4s; stride 2 (direct): output
+   * width in 4s.
    */
-  static fits(x: readonly number[], f: { c: number; cout: number; stride?: 1 | 2 }): boolean {
+  static fits(x: readonly number[], f: { c: number; cout: number; stride?: 1 | 2; tile?: WinogradTile }): boolean {
     const [, h, w, c] = x;
     if (f.stride === 2) return h % 2 === 0 && w % 2 === 0 && (w / 2) % 4 === 0 && c === f.c && f.cout % 8 === 0;
-    return h % 2 === 0 && w % 2 === 0 && ((h / 2) * (w / 2)) % 4 === 0 && c === f.c && c % 8 === 0 && f.cout % 8 === 0;
+    const s = f.tile ?? 2;
+    return h % s === 0 && w % s === 0 && ((h / s) * (w / s)) % 4 === 0 && c === f.c && c % 8 === 0 && f.cout % 8 === 0;
   }
 
-  /** Keeps filter [3, 3, C, Cout] (HWIO, tfjs's layout) in Winograd's form. */
-  addFilter(filter: Float32Array, c: number, cout: number): KernelFilter {
+  /** Keeps filter [3, 3, C, Cout] (HWIO, tfjs's layout) in Winograd's form for output tiles of `tile`. */
+  addFilter(filter: Float32Array, c: number, cout: number, tile: WinogradTile = 2): KernelFilter {
     if (filter.length !== 9 * c * cout) throw new RangeError(`a 3×3 filter of ${c} → ${cout} channels has ${9 * c * cout} values, not ${filter.length}`);
+    const n = tile + 2; // positions per side
+    const spread = tile === 4 ? spreadF4 : spreadF2;
     const offset = this.filtersEnd;
-    this.reserve(offset + 16 * c * cout * 4);
-    const u = new Float32Array(this.memory.buffer, offset, 16 * c * cout);
-    // G g Gᵀ with G's rows [1, 0, 0], [½, ½, ½], [½, -½, ½], [0, 0, 1] written out (halving is exact in float64, so
-    // this is the product term by term) and in the panels' order: 0.59 → 0.24 s of the official encoder's load in Node
+    this.reserve(offset + n * n * c * cout * 4);
+    const u = new Float32Array(this.memory.buffer, offset, n * n * c * cout);
+    // G g Gᵀ in float64, G's few nonzero terms written out (0.59 → 0.24 s of the official encoder's load in Node
+    // against a general product), and in the panels' order
     const panel = (cout / 8) * c * 8;
-    const rows = new Float64Array(12);
+    const columns = new Float64Array(3 * n); // (G g)ᵀ: for each of g's columns, its n positions
+    const row = new Float64Array(n);
     // panel by panel (8 output channels, then the next input channel), so the writes run contiguously
     for (let co8 = 0; co8 < cout; co8 += 8) for (let ci = 0; ci < c; ci++) {
       for (let co = co8; co < co8 + 8; co++) {
         const at = ci * cout + co;
-        for (let x = 0; x < 3; x++) {
-          const g0 = filter[x * c * cout + at], g1 = filter[(3 + x) * c * cout + at], g2 = filter[(6 + x) * c * cout + at];
-          rows[x] = g0;
-          rows[3 + x] = 0.5 * (g0 + g1 + g2);
-          rows[6 + x] = 0.5 * (g0 - g1 + g2);
-          rows[9 + x] = g2;
-        }
+        for (let x = 0; x < 3; x++) spread(filter[x * c * cout + at], filter[(3 + x) * c * cout + at], filter[(6 + x) * c * cout + at], columns, x * n);
         const base = ((co >> 3) * c + ci) * 8 + (co & 7);
-        for (let p = 0; p < 4; p++) {
-          const r0 = rows[p * 3], r1 = rows[p * 3 + 1], r2 = rows[p * 3 + 2];
-          const out = base + p * 4 * panel;
-          u[out] = r0;
-          u[out + panel] = 0.5 * (r0 + r1 + r2);
-          u[out + 2 * panel] = 0.5 * (r0 - r1 + r2);
-          u[out + 3 * panel] = r2;
+        for (let p = 0; p < n; p++) {
+          spread(columns[p], columns[n + p], columns[2 * n + p], row, 0);
+          for (let q = 0; q < n; q++) u[base + (p * n + q) * panel] = row[q];
         }
       }
     }
-    this.filtersEnd = offset + 16 * c * cout * 4;
-    return { offset, c, cout, stride: 1 };
+    this.filtersEnd = offset + n * n * c * cout * 4;
+    return { offset, c, cout, stride: 1, tile };
   }
 
   /** Keeps filter [3, 3, C, Cout] (HWIO) for the direct stride-2 convolution: panels [Cout / 8, 9, C, 8]. */
@@ -371,15 +392,17 @@ export class Conv3x3Kernel {
     const [ho, wo] = [h / f.stride, w / f.stride];
     // Units: enough for every thread to take several (they are claimed as threads come free).
     const share = (n: number) => Math.max(1, Math.ceil(n / (4 * this.threads)));
-    const tw = w / 2;
+    const tile = f.tile ?? 2, positions = (tile + 2) ** 2;
+    const tw = w / tile, th = h / tile;
     // Winograd's tile rows a band: as many as keep its transforms under bandBytes, in steps that keep its tiles in 4s.
     const rowStep = tw % 4 === 0 ? 1 : tw % 2 === 0 ? 2 : 4;
-    const bandRows = f.stride === 2 ? h / 2 : Math.max(rowStep, Math.floor((steps.bandBytes ?? BAND_BYTES) / (16 * tw * Math.max(c, f.cout) * 4) / rowStep) * rowStep);
-    const bandTiles = Math.min(bandRows, h / 2) * tw;
+    const bandRows = f.stride === 2 ? h / 2 : Math.max(rowStep, Math.floor((steps.bandBytes ?? BAND_BYTES) / (positions * tw * Math.max(c, f.cout) * 4) / rowStep) * rowStep);
+    const bandTiles = Math.min(bandRows, th) * tw;
     const at = { x: this.filtersEnd, v: 0, m: 0, y: 0, zeros: 0, sums: 0 };
     at.v = at.x + h * w * c * 4;
-    at.m = at.v + (f.stride === 1 ? 16 * bandTiles * c * 4 : 0);
-    at.y = at.m + (f.stride === 1 ? 16 * bandTiles * f.cout * 4 : 0);
+    // each transform position's plane is a cache line longer than its values (planeBytes in the kernel's source)
+    at.m = at.v + (f.stride === 1 ? positions * (bandTiles * c * 4 + 64) : 0);
+    at.y = at.m + (f.stride === 1 ? positions * (bandTiles * f.cout * 4 + 64) : 0);
     at.zeros = at.y + ho * wo * f.cout * 4;
     at.sums = at.zeros + Math.ceil(c / 4) * 16;
     this.reserve(at.sums + Math.max(bandTiles, ho) * f.cout * 4);
@@ -388,7 +411,7 @@ export class Conv3x3Kernel {
     const fused = {
       x: at.x, y: at.y, u: f.offset, h, w, c, cout: f.cout,
       scale: steps.scale?.offset, shift: steps.shift?.offset, bias: steps.bias?.offset, alpha: steps.alpha?.offset, sums: sums ? at.sums : 0, zeros: at.zeros,
-      outScale: steps.outScale?.offset, noise: steps.noise?.offset,
+      outScale: steps.outScale?.offset, noise: steps.noise?.offset, tile,
     };
     /** Runs a step whose units each sum into their own row of at.sums (when sums are asked for), and adds them up. */
     const runSumming = (step: number, words: StepWords, units: number, image: number) => {
@@ -403,14 +426,14 @@ export class Conv3x3Kernel {
         const rowsPer = share(ho);
         runSumming(CONV_STRIDE_2, { ...fused, per: rowsPer }, Math.ceil(ho / rowsPer), i);
       }
-      for (let ty0 = 0; f.stride === 1 && ty0 < h / 2; ty0 += bandRows) {
-        const ty1 = Math.min(h / 2, ty0 + bandRows);
+      for (let ty0 = 0; f.stride === 1 && ty0 < th; ty0 += bandRows) {
+        const ty1 = Math.min(th, ty0 + bandRows);
         const tiles = (ty1 - ty0) * tw;
         const job = (per: number): StepWords => ({ ...fused, v: at.v, m: at.m, ty0, ty1, per });
         const rowsPer = share(ty1 - ty0);
         this.run(INPUT_TRANSFORM, job(rowsPer), Math.ceil((ty1 - ty0) / rowsPer));
         const productRows = Math.ceil(tiles / Math.ceil(this.threads / 4) / 4) * 4;
-        this.run(PRODUCTS, job(productRows), 16 * Math.ceil(tiles / productRows));
+        this.run(PRODUCTS, job(productRows), positions * Math.ceil(tiles / productRows));
         const tilesPer = share(tiles);
         runSumming(OUTPUT_TRANSFORM, job(tilesPer), Math.ceil(tiles / tilesPer), i);
       }
@@ -486,6 +509,43 @@ export class Conv3x3Kernel {
    * src/kernels/conv3x3/assembly/conv3x3.ts; ops/conv2d.ts upsampleTransposed blurs it).
    */
   transposedPhases(x: tf.Tensor4D, f: KernelFilter): tf.Tensor4D {
+    const [, h, w] = x.shape;
+    const at = this.phaseGrid(x, f, null);
+    const output = outputTensor([1, 2 * h + 2, 2 * w + 2, f.cout]);
+    output.values().set(new Float32Array(this.memory.buffer, at, (2 * h + 2) * (2 * w + 2) * f.cout));
+    return output.tensor() as tf.Tensor4D;
+  }
+
+  /**
+   * StyleGAN2's whole upsampling layer for x [1, H, W, C] by a stride-2 filter (addStride2Filter): the input times
+   * `steps.scale` per channel (the style), the transposed convolution's phase grid (transposedPhases), its blur
+   * [1, 3, 3, 1] (upfirdn2d's, with the upsampling's gain), then the epilogue as `conv`'s: times outScale, + noise
+   * ([2H, 2W]), + bias, PReLU. [1, 2H, 2W, Cout], in one pass of the kernel after the products where tfjs read and
+   * wrote the picture once for the scale, each blur and each step (official generate 1024 on Node wasm: ~0.2 s).
+   */
+  upsample(x: tf.Tensor4D, f: KernelFilter, steps: ConvSteps = {}): tf.Tensor4D {
+    const [, h, w] = x.shape;
+    const [h2, w2] = [2 * h, 2 * w];
+    for (const [name, v, n] of [['scale', steps.scale, f.c], ['bias', steps.bias, f.cout], ['alpha', steps.alpha, f.cout], ['outScale', steps.outScale, f.cout], ['noise', steps.noise, h2 * w2]] as const) {
+      if (v && v.length !== n) throw new RangeError(`${name} has ${v.length} values for ${n} ${name === 'noise' ? 'pixels' : 'channels'}`);
+    }
+    const grid = this.phaseGrid(x, f, steps.scale ?? null);
+    const at = { z: grid + (h2 + 2) * (w2 + 2) * f.cout * 4, rows: 0 };
+    at.rows = at.z + h2 * w2 * f.cout * 4;
+    const rowsPer = Math.max(1, Math.ceil(h2 / (4 * this.threads)));
+    const units = Math.ceil(h2 / rowsPer);
+    this.reserve(at.rows + units * (w2 + 2) * f.cout * 4);
+    this.run(BLUR_PHASE_GRID, {
+      x: grid, y: at.z, m: at.rows, h: h2, w: w2, c: f.cout, per: rowsPer,
+      outScale: steps.outScale?.offset, noise: steps.noise?.offset, bias: steps.bias?.offset, alpha: steps.alpha?.offset,
+    }, units);
+    const output = outputTensor([1, h2, w2, f.cout]);
+    output.values().set(new Float32Array(this.memory.buffer, at.z, h2 * w2 * f.cout));
+    return output.tensor() as tf.Tensor4D;
+  }
+
+  /** The phase grid of x by f (times `scale` per input channel where given) in the kernel's memory; its address. */
+  private phaseGrid(x: tf.Tensor4D, f: KernelFilter, scale: KernelVector | null): number {
     const [b, h, w, c] = x.shape;
     if (b !== 1 || f.stride !== 2 || c !== f.c || f.cout % 8 !== 0) throw new RangeError(`the kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels as a transposed convolution`);
     const [th, tw] = [2 * h + 2, 2 * w + 2];
@@ -495,11 +555,13 @@ export class Conv3x3Kernel {
     this.reserve(at.zeros + Math.ceil(c / 4) * 16);
     new Float32Array(this.memory.buffer, at.zeros, c).fill(0);
     new Float32Array(this.memory.buffer, at.x, h * w * c).set(valuesOf(x));
+    if (scale) {
+      const pixelsPer = Math.max(1, Math.ceil((h * w) / (4 * this.threads)));
+      this.run(SCALE_CHANNELS, { x: at.x, h, w, c, scale: scale.offset, per: pixelsPer }, Math.ceil((h * w) / pixelsPer));
+    }
     const rowsPer = Math.max(1, Math.ceil((h + 1) / (4 * this.threads)));
     this.run(TRANSPOSED_PHASES, { x: at.x, u: f.offset, y: at.y, h, w, c, cout: f.cout, zeros: at.zeros, per: rowsPer }, Math.ceil((h + 1) / rowsPer));
-    const output = outputTensor([1, th, tw, f.cout]);
-    output.values().set(new Float32Array(this.memory.buffer, at.y, th * tw * f.cout));
-    return output.tensor() as tf.Tensor4D;
+    return at.y;
   }
 
   /** Whether `matMul` takes a product with these sides: rows in 4s, columns in 8s. */

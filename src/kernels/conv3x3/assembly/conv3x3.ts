@@ -1,14 +1,16 @@
-// 3×3 convolutions for WebAssembly SIMD, written in AssemblyScript: stride 1 by Winograd's F(2×2, 3×3) (Lavin &
-// Gray, 2016), stride 2 directly (convStride2, below), and the matrix products they share (gemm, also for matMul).
+// 3×3 convolutions for WebAssembly SIMD, written in AssemblyScript: stride 1 by Winograd's F(2×2, 3×3) or F(4×4, 3×3)
+// (Lavin & Gray, 2016), stride 2 directly (convStride2, below), and the matrix products they share (gemm, also for matMul).
 // Why by hand: tfjs-wasm's XNNPACK runs a 3×3 convolution directly (9 multiply-adds per tap and output), and the
 // same algorithm built from tfjs ops was 4-7× slower than that (its batched matrix products take a plain loop).
 // Here the products are 16 matrix products of (tiles × C) by (C × Cout), 4 multiply-adds where the direct form
 // has 9, with fused multiply-add where the browser has relaxed SIMD (ASC_FEATURE_RELAXED_SIMD: built with and
 // without it, each with a private and a shared memory).
-// Layout: NHWC, stride 1, zero padding 1, H and W even, C and Cout multiples of 8, tiles a multiple of 4.
-// x: [H, W, C]; u: [16, Cout / 8, C, 8] (G g Gᵀ, made by the caller, in panels of 8 output channels);
-// y: [H, W, Cout]. The image is done in bands of tile rows [ty0, ty1) (T = their tiles) so that the scratch
-// v: [16, T, C] and m: [16, T, Cout] stays small.
+// F(4×4, 3×3) takes 36 products for 16 outputs (2.25 multiply-adds where the direct form has 9) and its transforms
+// read and write less per output; it is kept for the layers whose filter memory it pays for (its u is 2.25× F(2×2)'s).
+// Layout: NHWC, stride 1, zero padding 1, H and W multiples of the output tile (2 or 4), C and Cout multiples of 8,
+// tiles a multiple of 4. x: [H, W, C]; u: [P, Cout / 8, C, 8] (G g Gᵀ, made by the caller, in panels of 8 output
+// channels; P = 16 or 36 positions); y: [H, W, Cout]. The image is done in bands of tile rows [ty0, ty1) (T = their
+// tiles) so that the scratch v: [P, T, C] and m: [P, T, Cout] stays small.
 // Pointers are byte offsets into this module's memory.
 // Threads: each of a band's three steps is split into units (tile rows, a product's rows, tiles) that any thread
 // sharing the memory may run, in any order: runUnit reads the step from the job block the caller wrote
@@ -29,10 +31,17 @@
   return yy >= 0 && yy < h && xx >= 0 && xx < w ? madd(ld(x + (((yy * w + xx) * c + ch) << 2)), s, t) : f32x4.splat(0);
 }
 
+/**
+ * Bytes from one transform position's plane of v or m ([T, C]) to the next: T C floats and one cache line more. Planes
+ * a power of two apart fell into one set of the first-level cache, which holds 8 lines a set, and a tile's 16 or 36
+ * values went to the second level and back (F(4×4)'s transforms ran 5× slower than F(2×2)'s).
+ */
+@inline function planeBytes(t: i32, c: i32): i32 { return ((t * c) << 2) + 64; }
+
 /** Tile rows [from, to) of the band [ty0, ty1); scale and shift (per input channel) are 0 where there is no affine. */
 function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty1: i32, from: i32, to: i32, scale: usize, shift: usize): void {
   const tw = w >> 1, t = (ty1 - ty0) * tw;
-  const plane = (t * c) << 2; // bytes between transform positions in v
+  const plane = planeBytes(t, c); // bytes between transform positions in v
   for (let ty = from; ty < to; ty++) for (let tx = 0; tx < tw; tx++) {
     const tile = (ty - ty0) * tw + tx;
     const y0 = 2 * ty - 1, x0 = 2 * tx - 1;
@@ -62,6 +71,53 @@ function inputTransform(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty
       v128.store(base + 10 * plane, f32x4.sub(r22, r21)); v128.store(base + 11 * plane, f32x4.sub(r21, r23));
       v128.store(base + 12 * plane, f32x4.sub(r30, r32)); v128.store(base + 13 * plane, f32x4.add(r31, r32));
       v128.store(base + 14 * plane, f32x4.sub(r32, r31)); v128.store(base + 15 * plane, f32x4.sub(r31, r33));
+    }
+  }
+}
+
+/**
+ * F(4×4, 3×3)'s Bᵀ a for 6 values a (a column or a row of the 6×6 window), stored at out + i · stride:
+ * Bᵀ = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1].
+ */
+@inline function inputTransform6(a0: v128, a1: v128, a2: v128, a3: v128, a4: v128, a5: v128, out: usize, stride: usize): void {
+  const four = f32x4.splat(4), minusFive = f32x4.splat(-5), two = f32x4.splat(2);
+  const sum12 = f32x4.add(a1, a2), diff12 = f32x4.sub(a1, a2), sum34 = f32x4.add(a3, a4), diff34 = f32x4.sub(a4, a3);
+  const diff42 = f32x4.sub(a4, a2), diff31 = f32x4.sub(a3, a1);
+  v128.store(out, madd(four, a0, madd(minusFive, a2, a4)));
+  v128.store(out + stride, f32x4.sub(sum34, f32x4.mul(four, sum12)));
+  v128.store(out + 2 * stride, madd(four, diff12, diff34));
+  v128.store(out + 3 * stride, madd(two, diff31, diff42));
+  v128.store(out + 4 * stride, f32x4.sub(diff42, f32x4.mul(two, diff31)));
+  v128.store(out + 5 * stride, madd(four, a1, madd(minusFive, a3, a5)));
+}
+
+/**
+ * inputTransform for F(4×4, 3×3): each tile's 6×6 window (rows 4ty − 1 … 4ty + 4) to Bᵀ d B in v's 36 planes. Its
+ * rows are transformed into the planes first and the columns then in place (the planes of one tile and 4 channels
+ * stay in the first-level cache): 36 windows' values held at once would not fit the registers either way.
+ */
+function inputTransform4(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty1: i32, from: i32, to: i32, scale: usize, shift: usize): void {
+  const tw = w >> 2, t = (ty1 - ty0) * tw;
+  const plane = planeBytes(t, c);
+  for (let ty = from; ty < to; ty++) for (let tx = 0; tx < tw; tx++) {
+    const tile = (ty - ty0) * tw + tx;
+    const y0 = 4 * ty - 1, x0 = 4 * tx - 1;
+    for (let ch = 0; ch < c; ch += 4) {
+      const s = scale ? ld(scale + (ch << 2)) : f32x4.splat(1), sh = shift ? ld(shift + (ch << 2)) : f32x4.splat(0);
+      const base = v + ((tile * c + ch) << 2);
+      for (let k = 0; k < 6; k++) {
+        const yy = y0 + k;
+        // (d B)[k][j] into plane 6k + j
+        inputTransform6(
+          pixel(x, h, w, c, yy, x0, ch, s, sh), pixel(x, h, w, c, yy, x0 + 1, ch, s, sh), pixel(x, h, w, c, yy, x0 + 2, ch, s, sh),
+          pixel(x, h, w, c, yy, x0 + 3, ch, s, sh), pixel(x, h, w, c, yy, x0 + 4, ch, s, sh), pixel(x, h, w, c, yy, x0 + 5, ch, s, sh),
+          base + k * 6 * plane, plane);
+      }
+      for (let j = 0; j < 6; j++) {
+        // (Bᵀ d B)[i][j] into plane 6i + j
+        const p = base + j * plane;
+        inputTransform6(ld(p), ld(p + 6 * plane), ld(p + 12 * plane), ld(p + 18 * plane), ld(p + 24 * plane), ld(p + 30 * plane), p, 6 * plane);
+      }
     }
   }
 }
@@ -104,17 +160,32 @@ function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ldc: i32): v
 
 /** Rows [from, to) (tiles, in 4s) of the k-th of the band's 16 products. */
 function product(v: usize, u: usize, m: usize, t: i32, c: i32, cout: i32, k: i32, from: i32, to: i32): void {
-  gemm(v + (((k * t + from) * c) << 2), u + ((k * c * cout) << 2), m + (((k * t + from) * cout) << 2), to - from, cout, c, cout);
+  gemm(v + k * planeBytes(t, c) + ((from * c) << 2), u + ((k * c * cout) << 2), m + k * planeBytes(t, cout) + ((from * cout) << 2), to - from, cout, c, cout);
 }
 
 /**
- * Tiles [from, to) of the band [ty0, ty1), then per output channel: plus bias, PReLU with slopes alpha, and the
- * outputs' sum added into sums[0..cout) (for the mean a squeeze-and-excitation block takes); each is skipped where
- * its pointer is 0.
+ * An output's epilogue, each step skipped where its pointer is 0: times outScale (StyleGAN2's demodulation and the
+ * activation's gain), plus the noise at pixel p (already times its weight and the gain, one value for every channel),
+ * plus bias, PReLU with slopes alpha (leaky ReLU where they are all 0.2).
+ */
+@inline function epilogue(y: v128, ch: i32, p: i32, outScale: usize, noise: usize, bias: usize, alpha: usize): v128 {
+  if (outScale) y = f32x4.mul(y, ld(outScale + (ch << 2)));
+  if (noise) y = f32x4.add(y, f32x4.splat(load<f32>(noise + (p << 2))));
+  if (bias) y = f32x4.add(y, ld(bias + (ch << 2)));
+  if (alpha) {
+    const zero = f32x4.splat(0);
+    y = f32x4.add(f32x4.max(y, zero), f32x4.mul(ld(alpha + (ch << 2)), f32x4.min(y, zero)));
+  }
+  return y;
+}
+
+/**
+ * Tiles [from, to) of the band [ty0, ty1), then per output channel the epilogue, and the outputs' sum added into
+ * sums[0..cout) (for the mean a squeeze-and-excitation block takes), skipped where its pointer is 0.
  */
 function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i32, from: i32, to: i32, bias: usize, alpha: usize, sums: usize, outScale: usize, noise: usize): void {
   const tw = w >> 1, t = (ty1 - ty0) * tw;
-  const plane = (t * cout) << 2;
+  const plane = planeBytes(t, cout);
   for (let tile = from; tile < to; tile++) {
     const ty = ty0 + tile / tw, tx = tile % tw;
     for (let ch = 0; ch < cout; ch += 4) {
@@ -128,41 +199,63 @@ function outputTransform(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i
       const s2 = f32x4.add(f32x4.add(m2, m6), m10), s3 = f32x4.add(f32x4.add(m3, m7), m11);
       const q0 = f32x4.sub(f32x4.sub(m4, m8), m12), q1 = f32x4.sub(f32x4.sub(m5, m9), m13);
       const q2 = f32x4.sub(f32x4.sub(m6, m10), m14), q3 = f32x4.sub(f32x4.sub(m7, m11), m15);
-      const oy = 2 * ty, ox = 2 * tx;
-      const o = y + (((oy * w + ox) * cout + ch) << 2);
+      const oy = 2 * ty, ox = 2 * tx, p = oy * w + ox;
+      const o = y + ((p * cout + ch) << 2);
       const row = (w * cout) << 2, col = cout << 2;
-      let y00 = f32x4.add(f32x4.add(s0, s1), s2), y01 = f32x4.sub(f32x4.sub(s1, s2), s3);
-      let y10 = f32x4.add(f32x4.add(q0, q1), q2), y11 = f32x4.sub(f32x4.sub(q1, q2), q3);
-      if (outScale) {
-        // StyleGAN2's demodulation (times the activation's gain), per output channel
-        const d = ld(outScale + (ch << 2));
-        y00 = f32x4.mul(y00, d); y01 = f32x4.mul(y01, d); y10 = f32x4.mul(y10, d); y11 = f32x4.mul(y11, d);
-      }
-      if (noise) {
-        // its noise (already times its weight and the gain), one value per pixel for every channel
-        const n = noise + ((oy * w + ox) << 2), nr = n + (w << 2);
-        y00 = f32x4.add(y00, f32x4.splat(load<f32>(n))); y01 = f32x4.add(y01, f32x4.splat(load<f32>(n + 4)));
-        y10 = f32x4.add(y10, f32x4.splat(load<f32>(nr))); y11 = f32x4.add(y11, f32x4.splat(load<f32>(nr + 4)));
-      }
-      if (bias) {
-        const b = ld(bias + (ch << 2));
-        y00 = f32x4.add(y00, b); y01 = f32x4.add(y01, b); y10 = f32x4.add(y10, b); y11 = f32x4.add(y11, b);
-      }
-      if (alpha) {
-        const a = ld(alpha + (ch << 2)), zero = f32x4.splat(0);
-        y00 = f32x4.add(f32x4.max(y00, zero), f32x4.mul(a, f32x4.min(y00, zero)));
-        y01 = f32x4.add(f32x4.max(y01, zero), f32x4.mul(a, f32x4.min(y01, zero)));
-        y10 = f32x4.add(f32x4.max(y10, zero), f32x4.mul(a, f32x4.min(y10, zero)));
-        y11 = f32x4.add(f32x4.max(y11, zero), f32x4.mul(a, f32x4.min(y11, zero)));
-      }
+      const y00 = epilogue(f32x4.add(f32x4.add(s0, s1), s2), ch, p, outScale, noise, bias, alpha);
+      const y01 = epilogue(f32x4.sub(f32x4.sub(s1, s2), s3), ch, p + 1, outScale, noise, bias, alpha);
+      const y10 = epilogue(f32x4.add(f32x4.add(q0, q1), q2), ch, p + w, outScale, noise, bias, alpha);
+      const y11 = epilogue(f32x4.sub(f32x4.sub(q1, q2), q3), ch, p + w + 1, outScale, noise, bias, alpha);
       if (sums) {
-        const p = sums + (ch << 2);
-        v128.store(p, f32x4.add(ld(p), f32x4.add(f32x4.add(y00, y01), f32x4.add(y10, y11))));
+        const at = sums + (ch << 2);
+        v128.store(at, f32x4.add(ld(at), f32x4.add(f32x4.add(y00, y01), f32x4.add(y10, y11))));
       }
       v128.store(o, y00);
       v128.store(o + col, y01);
       v128.store(o + row, y10);
       v128.store(o + row + col, y11);
+    }
+  }
+}
+
+/**
+ * outputTransform for F(4×4, 3×3): Aᵀ M A of each tile's 36 planes (Aᵀ = [1 1 1 1 1 0; 0 1 -1 2 -2 0;
+ * 0 1 1 4 4 0; 0 1 -1 8 -8 1]), rows first into the planes in place, then columns into y with the epilogue.
+ */
+function outputTransform4(m: usize, y: usize, w: i32, cout: i32, ty0: i32, ty1: i32, from: i32, to: i32, bias: usize, alpha: usize, sums: usize, outScale: usize, noise: usize): void {
+  const tw = w >> 2, t = (ty1 - ty0) * tw;
+  const plane = planeBytes(t, cout);
+  const two = f32x4.splat(2), four = f32x4.splat(4), eight = f32x4.splat(8);
+  for (let tile = from; tile < to; tile++) {
+    const ty = ty0 + tile / tw, tx = tile % tw;
+    for (let ch = 0; ch < cout; ch += 4) {
+      const base = m + ((tile * cout + ch) << 2);
+      // (M A)[i][0..3] into planes 6i + 0..3
+      for (let i = 0; i < 6; i++) {
+        const p = base + i * 6 * plane;
+        const m0 = ld(p), m1 = ld(p + plane), m2 = ld(p + 2 * plane), m3 = ld(p + 3 * plane), m4 = ld(p + 4 * plane), m5 = ld(p + 5 * plane);
+        const sum12 = f32x4.add(m1, m2), diff12 = f32x4.sub(m1, m2), sum34 = f32x4.add(m3, m4), diff34 = f32x4.sub(m3, m4);
+        v128.store(p, f32x4.add(f32x4.add(m0, sum12), sum34));
+        v128.store(p + plane, madd(two, diff34, diff12));
+        v128.store(p + 2 * plane, madd(four, sum34, sum12));
+        v128.store(p + 3 * plane, f32x4.add(madd(eight, diff34, diff12), m5));
+      }
+      const row = (w * cout) << 2;
+      let total = f32x4.splat(0);
+      for (let j = 0; j < 4; j++) {
+        const p = base + j * plane;
+        const m0 = ld(p), m1 = ld(p + 6 * plane), m2 = ld(p + 12 * plane), m3 = ld(p + 18 * plane), m4 = ld(p + 24 * plane), m5 = ld(p + 30 * plane);
+        const sum12 = f32x4.add(m1, m2), diff12 = f32x4.sub(m1, m2), sum34 = f32x4.add(m3, m4), diff34 = f32x4.sub(m3, m4);
+        const px = (4 * ty) * w + 4 * tx + j;
+        const o = y + ((px * cout + ch) << 2);
+        const y0 = epilogue(f32x4.add(f32x4.add(m0, sum12), sum34), ch, px, outScale, noise, bias, alpha);
+        const y1 = epilogue(madd(two, diff34, diff12), ch, px + w, outScale, noise, bias, alpha);
+        const y2 = epilogue(madd(four, sum34, sum12), ch, px + 2 * w, outScale, noise, bias, alpha);
+        const y3 = epilogue(f32x4.add(madd(eight, diff34, diff12), m5), ch, px + 3 * w, outScale, noise, bias, alpha);
+        v128.store(o, y0); v128.store(o + row, y1); v128.store(o + 2 * row, y2); v128.store(o + 3 * row, y3);
+        if (sums) total = f32x4.add(total, f32x4.add(f32x4.add(y0, y1), f32x4.add(y2, y3)));
+      }
+      if (sums) v128.store(sums + (ch << 2), f32x4.add(ld(sums + (ch << 2)), total));
     }
   }
 }
@@ -282,6 +375,42 @@ function transposedPhases(x: usize, f: usize, t: usize, h: i32, w: i32, c: i32, 
   }
 }
 
+/** Pixels [from, to) of x [·, C] times scale per channel, in place (an upsampling layer's style, before its taps). */
+function scaleChannels(x: usize, c: i32, scale: usize, from: i32, to: i32): void {
+  for (let p = from; p < to; p++) {
+    const px = x + ((p * c) << 2);
+    for (let ch = 0; ch < c; ch += 4) v128.store(px + (ch << 2), f32x4.mul(ld(px + (ch << 2)), ld(scale + (ch << 2))));
+  }
+}
+
+/**
+ * Rows [from, to) of StyleGAN2's upsampled picture z [2H, 2W, C] from the phase grid t [2H + 2, 2W + 2, C]
+ * (transposedPhases): the blur [1, 3, 3, 1] / 4 (times the upsampling's gain 4) down t's rows into r, this unit's
+ * row of scratch [2W + 2, C], then across r with the epilogue (times outScale, + noise, + bias, PReLU). t's row and
+ * column −1 are the blur's zero padding. tfjs read and wrote the picture once for each of the two blurs and each
+ * step of the epilogue, on one thread.
+ */
+function blurPhaseGrid(t: usize, z: usize, r: usize, w2: i32, c: i32, from: i32, to: i32, outScale: usize, noise: usize, bias: usize, alpha: usize): void {
+  const rowBytes = ((w2 + 2) * c) << 2, pixelBytes = c << 2;
+  const outer = f32x4.splat(0.25), inner = f32x4.splat(0.75), zero = f32x4.splat(0);
+  for (let i = from; i < to; i++) {
+    const row = t + i * rowBytes; // t's row i; z's row i reads t's rows i − 1 … i + 2
+    for (let q = 0; q < rowBytes; q += 16) {
+      const above = i > 0 ? ld(row - rowBytes + q) : zero;
+      v128.store(r + q, madd(outer, f32x4.add(above, ld(row + 2 * rowBytes + q)), f32x4.mul(inner, f32x4.add(ld(row + q), ld(row + rowBytes + q)))));
+    }
+    for (let j = 0; j < w2; j++) {
+      const at = r + j * pixelBytes, out = z + (((i * w2 + j) * c) << 2);
+      for (let ch = 0; ch < c; ch += 4) {
+        const q = ch << 2;
+        const left = j > 0 ? ld(at - pixelBytes + q) : zero;
+        const y = madd(outer, f32x4.add(left, ld(at + 2 * pixelBytes + q)), f32x4.mul(inner, f32x4.add(ld(at + q), ld(at + pixelBytes + q))));
+        v128.store(out + q, epilogue(y, ch, i * w2 + j, outScale, noise, bias, alpha));
+      }
+    }
+  }
+}
+
 /**
  * Panels [from, to) of 8 columns of B [K, N] (or of Bᵀ, given X = B transposed, [N, K]) into [N / 8, K, 8], the
  * layout gemm reads.
@@ -306,8 +435,8 @@ function pack(src: usize, dst: usize, k: i32, n: i32, transposed: bool, from: i3
 // The job block's words (i32): the first eight belong to the callers' scheduling (src/kernels/conv3x3/index.ts), the
 // rest describe the step.
 const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
-const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26, OUT_SCALE = 27, NOISE = 28;
-export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6;
+const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26, OUT_SCALE = 27, NOISE = 28, TILE = 29;
+export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6, SCALE_CHANNELS = 7, BLUR_PHASE_GRID = 8;
 // PACK and MATMUL (C [M, N] = A [M, K] × B [K, N]) name their words apart:
 const SRC = X, PACKED = V, A = X, CMAT = Y, ROWS = H, COLS = COUT, DEPTH = C, TRANSPOSED = TY0, COL_GROUPS = TY1;
 
@@ -317,13 +446,16 @@ const SRC = X, PACKED = V, A = X, CMAT = Y, ROWS = H, COLS = COUT, DEPTH = C, TR
 export function runUnit(job: usize, unit: i32): void {
   const step = word(job, STEP), per = word(job, PER);
   const w = word(job, W), ty0 = word(job, TY0), ty1 = word(job, TY1);
-  const t = (ty1 - ty0) * (w >> 1);
+  // Winograd's output tile (stride 1): 4 for F(4×4, 3×3), with 36 products; else 2, with 16
+  const four = word(job, TILE) == 4, positions = four ? 36 : 16;
+  const t = (ty1 - ty0) * (four ? w >> 2 : w >> 1);
   if (step == INPUT_TRANSFORM) {
     const from = ty0 + unit * per;
-    inputTransform(word(job, X), word(job, V), word(job, H), w, word(job, C), ty0, ty1, from, min(ty1, from + per), word(job, SCALE), word(job, SHIFT));
+    if (four) inputTransform4(word(job, X), word(job, V), word(job, H), w, word(job, C), ty0, ty1, from, min(ty1, from + per), word(job, SCALE), word(job, SHIFT));
+    else inputTransform(word(job, X), word(job, V), word(job, H), w, word(job, C), ty0, ty1, from, min(ty1, from + per), word(job, SCALE), word(job, SHIFT));
   } else if (step == PRODUCTS) {
-    const from = (unit >> 4) * per;
-    product(word(job, V), word(job, U), word(job, M), t, word(job, C), word(job, COUT), unit & 15, from, min(t, from + per));
+    const from = (unit / positions) * per;
+    product(word(job, V), word(job, U), word(job, M), t, word(job, C), word(job, COUT), unit % positions, from, min(t, from + per));
   } else if (step == PACK) {
     const from = unit * per;
     pack(word(job, SRC), word(job, PACKED), word(job, DEPTH), word(job, COLS), word(job, TRANSPOSED) != 0, from, min(word(job, COLS) >> 3, from + per));
@@ -337,6 +469,15 @@ export function runUnit(job: usize, unit: i32): void {
     // units are rows of the phase grid (0..H); the output is t at Y
     const from = unit * per;
     transposedPhases(word(job, X), word(job, U), word(job, Y), word(job, H), w, word(job, C), word(job, COUT), from, min(word(job, H) + 1, from + per), word(job, ZEROS));
+  } else if (step == SCALE_CHANNELS) {
+    // units are pixels [unit · per, …) of the H · W at X
+    const from = unit * per;
+    scaleChannels(word(job, X), word(job, C), word(job, SCALE), from, min(word(job, H) * w, from + per));
+  } else if (step == BLUR_PHASE_GRID) {
+    // units are rows of the picture (2H at H, 2W at W) from the grid at X into Y, each with its scratch row at M
+    const from = unit * per, c = word(job, C);
+    blurPhaseGrid(word(job, X), word(job, Y), word(job, M) + unit * (((w + 2) * c) << 2), w, c, from, min(word(job, H), from + per),
+      word(job, OUT_SCALE), word(job, NOISE), word(job, BIAS), word(job, ALPHA));
   } else if (step == CONV_STRIDE_2) {
     // units are output rows; ty0 and ty1 are unused (the whole image is one band)
     const from = unit * per, sums = word(job, SUMS);
@@ -345,8 +486,8 @@ export function runUnit(job: usize, unit: i32): void {
   } else {
     const from = unit * per;
     // each unit sums into its own row of sums ([units, cout]), so units running at once never add into one place
-    const sums = word(job, SUMS);
-    outputTransform(word(job, M), word(job, Y), w, word(job, COUT), ty0, ty1, from, min(t, from + per),
-      word(job, BIAS), word(job, ALPHA), sums ? sums + ((unit * word(job, COUT)) << 2) : 0, word(job, OUT_SCALE), word(job, NOISE));
+    const sums = word(job, SUMS), unitSums = sums ? sums + ((unit * word(job, COUT)) << 2) : 0;
+    if (four) outputTransform4(word(job, M), word(job, Y), w, word(job, COUT), ty0, ty1, from, min(t, from + per), word(job, BIAS), word(job, ALPHA), unitSums, word(job, OUT_SCALE), word(job, NOISE));
+    else outputTransform(word(job, M), word(job, Y), w, word(job, COUT), ty0, ty1, from, min(t, from + per), word(job, BIAS), word(job, ALPHA), unitSums, word(job, OUT_SCALE), word(job, NOISE));
   }
 }
