@@ -2,9 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { CONV3X3_RELAXED_SIMD, CONV3X3_RELAXED_SIMD_SHARED, CONV3X3_SIMD, CONV3X3_SIMD_SHARED } from './wasm';
 
 /**
- * The encoder's 3×3 zero-padded convolutions in our own WebAssembly kernel (src/kernels/conv3x3/assembly/conv3x3.ts), on every core:
- * stride 1 by Winograd's F(2×2, 3×3) (4 multiply-adds per output and input channel where tfjs-wasm's direct
- * convolution does 9), stride 2 directly; with fused multiply-add where the browser has relaxed SIMD. On one thread
+ * The encoder's and the generator's 3×3 zero-padded convolutions in our own WebAssembly kernel
+ * (src/kernels/conv3x3/assembly/conv3x3.ts), on every core: stride 1 by Winograd's F(2×2, 3×3) or F(4×4, 3×3) (4 or
+ * 2.25 multiply-adds per output and input channel where tfjs-wasm's direct convolution does 9), stride 2 directly,
+ * StyleGAN2's upsampling as a transposed convolution and its blur; with fused multiply-add where the browser has
+ * relaxed SIMD. On one thread
  * (Node, relaxed SIMD, the encoder's layer shapes) Winograd's ran 2.6-2.9× faster than XNNPACK, the direct
  * stride-2 one 1.5-1.8×. Filters are kept in the kernel's memory in its own layouts (Winograd's G g Gᵀ made in
  * float64); activations are copied from tfjs-wasm's heap and back, one copy each way.
