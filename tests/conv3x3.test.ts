@@ -187,7 +187,8 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
     const threaded = Conv3x3Kernel.create({ threads: 3, spawn: nodeHelper })!;
     try {
       await threaded.ready;
-      for (const [h, w, c, cout] of [[5, 6, 16, 16], [4, 4, 8, 24], [8, 12, 32, 8]] as const) {
+      // odd and even sides; F(2, 2)'s bands of super-tiles with a ragged last one (16 x 22: 9 x 12 super-tiles)
+      for (const [h, w, c, cout] of [[5, 6, 16, 16], [4, 4, 8, 24], [8, 12, 32, 8], [16, 22, 8, 8]] as const) {
         const x = tf.tensor4d(random(h * w * c, 1, h + c), [1, h, w, c]);
         const weight = random(9 * c * cout, 1, w + cout); // [3, 3, C, Cout]
         // conv2dTranspose's filter is [3, 3, Cout, C]; its output 2H + 1 by 2W + 1, the phase grid's last row and column zero
@@ -195,9 +196,14 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
         const reference = tf.pad(tf.conv2dTranspose(x, transposed, [1, 2 * h + 1, 2 * w + 1, cout], 2, 'valid'), [[0, 0], [0, 1], [0, 1], [0, 0]]);
         const scale = tf.max(tf.abs(reference)).dataSync()[0];
         for (const kernel of [single, threaded]) {
-          const ours = kernel.transposedPhases(x, kernel.addStride2Filter(weight, c, cout));
-          expect(ours.shape).toEqual([1, 2 * h + 2, 2 * w + 2, cout]);
-          expect(tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0] / scale, `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`).toBeLessThan(1e-6);
+          // as taps (direct), and by Winograd's F(2, 2) where the sides are even
+          const forms = [kernel.addStride2Filter(weight, c, cout), ...(h % 2 === 0 && w % 2 === 0 ? [kernel.addTransposedFilter(weight, c, cout)] : [])];
+          for (const filter of forms) {
+            const ours = kernel.transposedPhases(x, filter);
+            expect(ours.shape).toEqual([1, 2 * h + 2, 2 * w + 2, cout]);
+            const where = `${filter.transposed ? 'F(2, 2)' : 'taps'} [${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`;
+            expect(tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0] / scale, where).toBeLessThan(filter.transposed ? 2e-6 : 1e-6);
+          }
         }
       }
     } finally {
@@ -222,9 +228,12 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
         const scale = tf.max(tf.abs(reference)).dataSync()[0];
         for (const kernel of [single, threaded]) {
           const steps = { scale: kernel.addVector(style), outScale: kernel.addVector(demod), noise: kernel.addVector(noise), bias: kernel.addVector(bias), alpha: kernel.addVector(new Float32Array(cout).fill(0.2)) };
-          const ours = kernel.upsample(x, kernel.addStride2Filter(weight, c, cout), steps);
-          expect(ours.shape).toEqual([1, 2 * h, 2 * w, cout]);
-          expect(tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0] / scale, `[${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`).toBeLessThan(1e-6);
+          for (const filter of [kernel.addStride2Filter(weight, c, cout), ...(h % 2 === 0 ? [kernel.addTransposedFilter(weight, c, cout)] : [])]) {
+            // F(2, 2) in bands of 4 super-tile rows (the last one ragged: 5 rows of 3)
+            const ours = kernel.upsample(x, filter, { ...steps, bandBytes: 25 * 3 * 4 * Math.max(c, cout) * 4 });
+            expect(ours.shape).toEqual([1, 2 * h, 2 * w, cout]);
+            expect(tf.max(tf.abs(tf.sub(ours, reference))).dataSync()[0] / scale, `${filter.transposed ? 'F(2, 2)' : 'taps'} [${h}, ${w}, ${c}] → ${cout}, ${kernel.threads} threads`).toBeLessThan(2e-6);
+          }
           // the style alone: the blurred picture
           const plain = kernel.upsample(x, kernel.addStride2Filter(weight, c, cout), { scale: steps.scale });
           expect(tf.max(tf.abs(tf.sub(plain, picture))).dataSync()[0] / tf.max(tf.abs(picture)).dataSync()[0], 'without the epilogue').toBeLessThan(1e-6);

@@ -41,7 +41,11 @@ export interface ConvSteps {
  * A 3×3 filter at `offset` in the kernel's memory: stride 1 in Winograd's form ([16, Cout / 8, C, 8]), stride 2 as
  * taps ([Cout / 8, 9, C, 8]); both in panels of 8 output channels.
  */
-export interface KernelFilter { offset: number; c: number; cout: number; stride: 1 | 2; tile?: WinogradTile }
+export interface KernelFilter {
+  offset: number; c: number; cout: number; stride: 1 | 2; tile?: WinogradTile;
+  /** A stride-2 filter for the transposed convolution by Winograd's F(2, 2) (addTransposedFilter), not as taps. */
+  transposed?: true;
+}
 
 /**
  * Winograd's output tile for a stride-1 filter: 2, F(2×2, 3×3) (16 products for 4 outputs); or 4, F(4×4, 3×3) (36 for
@@ -102,7 +106,8 @@ const GENERATION = 0, CLAIM = 1, DONE = 2, UNITS = 3, FAILED = 4, STEP = 8;
 const STEP_WORDS = ['x', 'v', 'm', 'y', 'u', 'h', 'w', 'c', 'cout', 'ty0', 'ty1', 'per', 'scale', 'shift', 'bias', 'alpha', 'sums', 'zeros', 'outScale', 'noise', 'tile'] as const;
 type StepWords = Partial<Record<(typeof STEP_WORDS)[number], number>>;
 const STOP = -1;
-const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6, SCALE_CHANNELS = 7, BLUR_PHASE_GRID = 8;
+const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6, SCALE_CHANNELS = 7, BLUR_PHASE_GRID = 8,
+  TRANSPOSED_INPUT = 9, TRANSPOSED_PRODUCTS = 10, TRANSPOSED_OUTPUT = 11;
 
 /**
  * A helper's script: it instantiates the kernel on the shared memory, sleeps until a job's generation changes, and
@@ -351,6 +356,43 @@ export class Conv3x3Kernel {
     return { offset, c, cout, stride: 2 };
   }
 
+  /**
+   * Keeps filter [3, 3, C, Cout] (HWIO) for the transposed convolution with stride 2 (StyleGAN2's upsampling) by
+   * Winograd's F(2, 2): its 16 distinct positions [16, Cout / 8, C, 8] (see transposedInput in the kernel's source),
+   * 25 products for 36 multiply-adds of the direct form, as batched products. Only transposedPhases and upsample take it.
+   */
+  addTransposedFilter(filter: Float32Array, c: number, cout: number): KernelFilter {
+    if (filter.length !== 9 * c * cout) throw new RangeError(`a 3×3 filter of ${c} → ${cout} channels has ${9 * c * cout} values, not ${filter.length}`);
+    const offset = this.filtersEnd;
+    this.reserve(offset + 16 * c * cout * 4);
+    const u = new Float32Array(this.memory.buffer, offset, 16 * c * cout);
+    const panel = (cout / 8) * c * 8;
+    const positions = new Float64Array(16);
+    const tap = c * cout; // from one tap (ky, kx) of the filter to the next
+    for (let ci = 0; ci < c; ci++) {
+      for (let co = 0; co < cout; co++) {
+        const at = ci * cout + co;
+        // A phase's first tap reads the row or column before (ky or kx 2), its second this one (0); G k = (k0, k0 + k1,
+        // k1) (G = [1 0; 1 1; 0 1]), down and across for (0, 0), down for (0, 1), across for (1, 0)
+        const w22 = filter[8 * tap + at], w20 = filter[6 * tap + at], w02 = filter[2 * tap + at], w00 = filter[at];
+        const top = [w22, w22 + w20, w20], bottom = [w02, w02 + w00, w00];
+        for (let j = 0; j < 3; j++) {
+          positions[j] = top[j];
+          positions[3 + j] = top[j] + bottom[j];
+          positions[6 + j] = bottom[j];
+        }
+        const w21 = filter[7 * tap + at], w01 = filter[tap + at], w12 = filter[5 * tap + at], w10 = filter[3 * tap + at];
+        positions[9] = w21; positions[10] = w21 + w01; positions[11] = w01;
+        positions[12] = w12; positions[13] = w12 + w10; positions[14] = w10;
+        positions[15] = filter[4 * tap + at];
+        const base = ((co >> 3) * c + ci) * 8 + (co & 7);
+        for (let k = 0; k < 16; k++) u[base + k * panel] = positions[k];
+      }
+    }
+    this.filtersEnd = offset + 16 * c * cout * 4;
+    return { offset, c, cout, stride: 2, transposed: true };
+  }
+
   /** Keeps a per-channel vector (a BatchNorm's scale or shift, a bias, PReLU's slopes) for `conv`'s fused steps. */
   addVector(values: Float32Array): KernelVector {
     const offset = this.filtersEnd;
@@ -531,7 +573,7 @@ export class Conv3x3Kernel {
     for (const [name, v, n] of [['scale', steps.scale, f.c], ['bias', steps.bias, f.cout], ['alpha', steps.alpha, f.cout], ['outScale', steps.outScale, f.cout], ['noise', steps.noise, h2 * w2]] as const) {
       if (v && v.length !== n) throw new RangeError(`${name} has ${v.length} values for ${n} ${name === 'noise' ? 'pixels' : 'channels'}`);
     }
-    const grid = this.phaseGrid(x, f, steps.scale ?? null);
+    const grid = this.phaseGrid(x, f, steps.scale ?? null, steps.bandBytes);
     const at = { z: grid + (h2 + 2) * (w2 + 2) * f.cout * 4, rows: 0 };
     at.rows = at.z + h2 * w2 * f.cout * 4;
     const rowsPer = Math.max(1, Math.ceil(h2 / (4 * this.threads)));
@@ -547,7 +589,7 @@ export class Conv3x3Kernel {
   }
 
   /** The phase grid of x by f (times `scale` per input channel where given) in the kernel's memory; its address. */
-  private phaseGrid(x: tf.Tensor4D, f: KernelFilter, scale: KernelVector | null): number {
+  private phaseGrid(x: tf.Tensor4D, f: KernelFilter, scale: KernelVector | null, bandBytes = BAND_BYTES): number {
     const [b, h, w, c] = x.shape;
     if (b !== 1 || f.stride !== 2 || c !== f.c || f.cout % 8 !== 0) throw new RangeError(`the kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels as a transposed convolution`);
     const [th, tw] = [2 * h + 2, 2 * w + 2];
@@ -561,8 +603,32 @@ export class Conv3x3Kernel {
       const pixelsPer = Math.max(1, Math.ceil((h * w) / (4 * this.threads)));
       this.run(SCALE_CHANNELS, { x: at.x, h, w, c, scale: scale.offset, per: pixelsPer }, Math.ceil((h * w) / pixelsPer));
     }
-    const rowsPer = Math.max(1, Math.ceil((h + 1) / (4 * this.threads)));
-    this.run(TRANSPOSED_PHASES, { x: at.x, u: f.offset, y: at.y, h, w, c, cout: f.cout, zeros: at.zeros, per: rowsPer }, Math.ceil((h + 1) / rowsPer));
+    if (!f.transposed) {
+      const rowsPer = Math.max(1, Math.ceil((h + 1) / (4 * this.threads)));
+      this.run(TRANSPOSED_PHASES, { x: at.x, u: f.offset, y: at.y, h, w, c, cout: f.cout, zeros: at.zeros, per: rowsPer }, Math.ceil((h + 1) / rowsPer));
+      return at.y;
+    }
+    // Winograd's F(2, 2): super-tiles of 2×2 (m, n), in bands whose transforms stay under bandBytes
+    if (h % 2 !== 0 || w % 2 !== 0) throw new RangeError(`the transposed form takes even sides, not [${x.shape}]`);
+    const [sh, sw] = [h / 2 + 1, w / 2 + 1];
+    const rowStep = sw % 4 === 0 ? 1 : sw % 2 === 0 ? 2 : 4;
+    const bandRows = Math.max(rowStep, Math.floor(bandBytes / (25 * sw * Math.max(c, f.cout) * 4) / rowStep) * rowStep);
+    const bandTiles = Math.ceil((Math.min(bandRows, sh) * sw) / 4) * 4;
+    const v = at.zeros + Math.ceil(c / 4) * 16;
+    const m = v + 25 * (bandTiles * c * 4 + 64);
+    this.reserve(m + 25 * (bandTiles * f.cout * 4 + 64));
+    const share = (n: number) => Math.max(1, Math.ceil(n / (4 * this.threads)));
+    for (let ty0 = 0; ty0 < sh; ty0 += bandRows) {
+      const ty1 = Math.min(sh, ty0 + bandRows);
+      const tiles = (ty1 - ty0) * sw, tiles4 = Math.ceil(tiles / 4) * 4;
+      const job = (per: number): StepWords => ({ x: at.x, v, m, y: at.y, u: f.offset, h, w, c, cout: f.cout, ty0, ty1, per });
+      const rowsPer = share(ty1 - ty0);
+      this.run(TRANSPOSED_INPUT, job(rowsPer), Math.ceil((ty1 - ty0) / rowsPer));
+      const productRows = Math.ceil(tiles4 / Math.ceil(this.threads / 4) / 4) * 4;
+      this.run(TRANSPOSED_PRODUCTS, job(productRows), 25 * Math.ceil(tiles4 / productRows));
+      const tilesPer = share(tiles);
+      this.run(TRANSPOSED_OUTPUT, job(tilesPer), Math.ceil(tiles / tilesPer));
+    }
     return at.y;
   }
 

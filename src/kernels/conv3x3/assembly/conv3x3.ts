@@ -158,9 +158,9 @@ function gemm(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, ldc: i32): v
   }
 }
 
-/** Rows [from, to) (tiles, in 4s) of the k-th of the band's 16 products. */
-function product(v: usize, u: usize, m: usize, t: i32, c: i32, cout: i32, k: i32, from: i32, to: i32): void {
-  gemm(v + k * planeBytes(t, c) + ((from * c) << 2), u + ((k * c * cout) << 2), m + k * planeBytes(t, cout) + ((from * cout) << 2), to - from, cout, c, cout);
+/** Rows [from, to) (tiles, in 4s) of the band's product at position k, by the filter's position uk. */
+function product(v: usize, u: usize, m: usize, t: i32, c: i32, cout: i32, k: i32, uk: i32, from: i32, to: i32): void {
+  gemm(v + k * planeBytes(t, c) + ((from * c) << 2), u + ((uk * c * cout) << 2), m + k * planeBytes(t, cout) + ((from * cout) << 2), to - from, cout, c, cout);
 }
 
 /**
@@ -411,6 +411,103 @@ function blurPhaseGrid(t: usize, z: usize, r: usize, w2: i32, c: i32, from: i32,
   }
 }
 
+// StyleGAN2's upsampling (the transposed 3×3 convolution with stride 2) by Winograd's F(2, 2) (points 0, 1, ∞). Its
+// phase grid T [2H + 2, 2W + 2, Cout] (see transposedPhases) is, for m in 0..H and n in 0..W, four small correlations
+// of x's window rows m − 1 … m, columns n − 1 … n: phase (0, 0) a 2×2 one, (0, 1) 2×1, (1, 0) 1×2, (1, 1) 1×1. A
+// super-tile of 2×2 (m, n) reads x's 3×3 window from (2ty − 1, 2tx − 1) and takes 25 products (9 + 6 + 6 + 4) where
+// the direct form takes 36, as the products of the stride-1 form: v [25, T, C] by the filter's 16 distinct positions
+// u [16, Cout / 8, C, 8] into m [25, T, Cout]. Positions: 0-8 Bᵀ d B (phase (0, 0), 3i + j); 9-14 (Bᵀ d)[i][1 + j]
+// ((0, 1), 9 + 2i + j, filter 9 + i); 15-20 (d B)[1 + i][j] ((1, 0), 15 + 3i + j, filter 12 + j); 21-24 d[1 + i][1 + j]
+// ((1, 1), filter 15). Bᵀ = [1 -1 0; 0 1 0; 0 -1 1], Aᵀ = [1 1 0; 0 1 1]. Super-tiles: (H / 2 + 1) × (W / 2 + 1), a
+// band's count rounded up to 4 for the products (the extra rows are never read back).
+
+/** A band's super-tiles rounded up to the products' 4s. */
+@inline function tiles4(t: i32): i32 { return (t + 3) & ~3; }
+
+/** The filter position a product of the transposed form reads. */
+@inline function transposedFilter(k: i32): i32 { return k < 9 ? k : k < 15 ? 9 + ((k - 9) >> 1) : k < 21 ? 12 + (k - 15) % 3 : 15; }
+
+/** Super-tile rows [from, to) of the band [ty0, ty1) into v's 25 planes. */
+function transposedInput(x: usize, v: usize, h: i32, w: i32, c: i32, ty0: i32, ty1: i32, from: i32, to: i32): void {
+  const tw = (w >> 1) + 1;
+  const plane = planeBytes(tiles4((ty1 - ty0) * tw), c);
+  const one = f32x4.splat(1), zero = f32x4.splat(0);
+  for (let ty = from; ty < to; ty++) for (let tx = 0; tx < tw; tx++) {
+    const tile = (ty - ty0) * tw + tx;
+    const y0 = 2 * ty - 1, x0 = 2 * tx - 1;
+    for (let ch = 0; ch < c; ch += 4) {
+      const d00 = pixel(x, h, w, c, y0, x0, ch, one, zero), d01 = pixel(x, h, w, c, y0, x0 + 1, ch, one, zero), d02 = pixel(x, h, w, c, y0, x0 + 2, ch, one, zero);
+      const d10 = pixel(x, h, w, c, y0 + 1, x0, ch, one, zero), d11 = pixel(x, h, w, c, y0 + 1, x0 + 1, ch, one, zero), d12 = pixel(x, h, w, c, y0 + 1, x0 + 2, ch, one, zero);
+      const d20 = pixel(x, h, w, c, y0 + 2, x0, ch, one, zero), d21 = pixel(x, h, w, c, y0 + 2, x0 + 1, ch, one, zero), d22 = pixel(x, h, w, c, y0 + 2, x0 + 2, ch, one, zero);
+      // d B, row by row
+      const e00 = f32x4.sub(d00, d01), e02 = f32x4.sub(d02, d01);
+      const e10 = f32x4.sub(d10, d11), e12 = f32x4.sub(d12, d11);
+      const e20 = f32x4.sub(d20, d21), e22 = f32x4.sub(d22, d21);
+      const base = v + ((tile * c + ch) << 2);
+      // (0, 0): Bᵀ (d B)
+      v128.store(base, f32x4.sub(e00, e10)); v128.store(base + plane, f32x4.sub(d01, d11)); v128.store(base + 2 * plane, f32x4.sub(e02, e12));
+      v128.store(base + 3 * plane, e10); v128.store(base + 4 * plane, d11); v128.store(base + 5 * plane, e12);
+      v128.store(base + 6 * plane, f32x4.sub(e20, e10)); v128.store(base + 7 * plane, f32x4.sub(d21, d11)); v128.store(base + 8 * plane, f32x4.sub(e22, e12));
+      // (0, 1): Bᵀ d on columns 1 and 2
+      v128.store(base + 9 * plane, f32x4.sub(d01, d11)); v128.store(base + 10 * plane, f32x4.sub(d02, d12));
+      v128.store(base + 11 * plane, d11); v128.store(base + 12 * plane, d12);
+      v128.store(base + 13 * plane, f32x4.sub(d21, d11)); v128.store(base + 14 * plane, f32x4.sub(d22, d12));
+      // (1, 0): d B on rows 1 and 2
+      v128.store(base + 15 * plane, e10); v128.store(base + 16 * plane, d11); v128.store(base + 17 * plane, e12);
+      v128.store(base + 18 * plane, f32x4.sub(d20, d21)); v128.store(base + 19 * plane, d21); v128.store(base + 20 * plane, e22);
+      // (1, 1): d itself
+      v128.store(base + 21 * plane, d11); v128.store(base + 22 * plane, d12);
+      v128.store(base + 23 * plane, d21); v128.store(base + 24 * plane, d22);
+    }
+  }
+}
+
+/** Stores value at row r, column q of the phase grid t [·, gw, C] (channels ch … ch + 3). */
+@inline function gridStore(t: usize, gw: i32, cout: i32, r: i32, q: i32, ch: i32, value: v128): void {
+  v128.store(t + (((r * gw + q) * cout + ch) << 2), value);
+}
+
+/** Super-tiles [from, to) of the band [ty0, ty1): Aᵀ of m's 25 planes into the phase grid t, inside it only. */
+function transposedOutput(m: usize, t: usize, h: i32, w: i32, cout: i32, ty0: i32, ty1: i32, from: i32, to: i32): void {
+  const tw = (w >> 1) + 1, gw = 2 * w + 2;
+  const plane = planeBytes(tiles4((ty1 - ty0) * tw), cout);
+  for (let tile = from; tile < to; tile++) {
+    const ty = ty0 + tile / tw, tx = tile % tw;
+    const m0 = 2 * ty, n0 = 2 * tx; // the super-tile's (m, n)
+    const down = m0 + 1 <= h, right = n0 + 1 <= w; // its second row and column are in the grid
+    for (let ch = 0; ch < cout; ch += 4) {
+      const base = m + ((tile * cout + ch) << 2);
+      // (0, 0): Aᵀ M A
+      const a0 = f32x4.add(ld(base), ld(base + plane)), a1 = f32x4.add(ld(base + plane), ld(base + 2 * plane));
+      const b0 = f32x4.add(ld(base + 3 * plane), ld(base + 4 * plane)), b1 = f32x4.add(ld(base + 4 * plane), ld(base + 5 * plane));
+      const c0 = f32x4.add(ld(base + 6 * plane), ld(base + 7 * plane)), c1 = f32x4.add(ld(base + 7 * plane), ld(base + 8 * plane));
+      gridStore(t, gw, cout, 2 * m0, 2 * n0, ch, f32x4.add(a0, b0));
+      if (right) gridStore(t, gw, cout, 2 * m0, 2 * n0 + 2, ch, f32x4.add(a1, b1));
+      if (down) gridStore(t, gw, cout, 2 * m0 + 2, 2 * n0, ch, f32x4.add(b0, c0));
+      if (down && right) gridStore(t, gw, cout, 2 * m0 + 2, 2 * n0 + 2, ch, f32x4.add(b1, c1));
+      // (0, 1): Aᵀ on each column
+      const p9 = ld(base + 9 * plane), p10 = ld(base + 10 * plane), p11 = ld(base + 11 * plane), p12 = ld(base + 12 * plane);
+      const p13 = ld(base + 13 * plane), p14 = ld(base + 14 * plane);
+      gridStore(t, gw, cout, 2 * m0, 2 * n0 + 1, ch, f32x4.add(p9, p11));
+      if (right) gridStore(t, gw, cout, 2 * m0, 2 * n0 + 3, ch, f32x4.add(p10, p12));
+      if (down) gridStore(t, gw, cout, 2 * m0 + 2, 2 * n0 + 1, ch, f32x4.add(p11, p13));
+      if (down && right) gridStore(t, gw, cout, 2 * m0 + 2, 2 * n0 + 3, ch, f32x4.add(p12, p14));
+      // (1, 0): A on each row
+      const p15 = ld(base + 15 * plane), p16 = ld(base + 16 * plane), p17 = ld(base + 17 * plane);
+      const p18 = ld(base + 18 * plane), p19 = ld(base + 19 * plane), p20 = ld(base + 20 * plane);
+      gridStore(t, gw, cout, 2 * m0 + 1, 2 * n0, ch, f32x4.add(p15, p16));
+      if (right) gridStore(t, gw, cout, 2 * m0 + 1, 2 * n0 + 2, ch, f32x4.add(p16, p17));
+      if (down) gridStore(t, gw, cout, 2 * m0 + 3, 2 * n0, ch, f32x4.add(p18, p19));
+      if (down && right) gridStore(t, gw, cout, 2 * m0 + 3, 2 * n0 + 2, ch, f32x4.add(p19, p20));
+      // (1, 1)
+      gridStore(t, gw, cout, 2 * m0 + 1, 2 * n0 + 1, ch, ld(base + 21 * plane));
+      if (right) gridStore(t, gw, cout, 2 * m0 + 1, 2 * n0 + 3, ch, ld(base + 22 * plane));
+      if (down) gridStore(t, gw, cout, 2 * m0 + 3, 2 * n0 + 1, ch, ld(base + 23 * plane));
+      if (down && right) gridStore(t, gw, cout, 2 * m0 + 3, 2 * n0 + 3, ch, ld(base + 24 * plane));
+    }
+  }
+}
+
 /**
  * Panels [from, to) of 8 columns of B [K, N] (or of Bᵀ, given X = B transposed, [N, K]) into [N / 8, K, 8], the
  * layout gemm reads.
@@ -436,7 +533,8 @@ function pack(src: usize, dst: usize, k: i32, n: i32, transposed: bool, from: i3
 // rest describe the step.
 const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
 const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26, OUT_SCALE = 27, NOISE = 28, TILE = 29;
-export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6, SCALE_CHANNELS = 7, BLUR_PHASE_GRID = 8;
+export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6, SCALE_CHANNELS = 7, BLUR_PHASE_GRID = 8,
+  TRANSPOSED_INPUT = 9, TRANSPOSED_PRODUCTS = 10, TRANSPOSED_OUTPUT = 11;
 // PACK and MATMUL (C [M, N] = A [M, K] × B [K, N]) name their words apart:
 const SRC = X, PACKED = V, A = X, CMAT = Y, ROWS = H, COLS = COUT, DEPTH = C, TRANSPOSED = TY0, COL_GROUPS = TY1;
 
@@ -455,7 +553,8 @@ export function runUnit(job: usize, unit: i32): void {
     else inputTransform(word(job, X), word(job, V), word(job, H), w, word(job, C), ty0, ty1, from, min(ty1, from + per), word(job, SCALE), word(job, SHIFT));
   } else if (step == PRODUCTS) {
     const from = (unit / positions) * per;
-    product(word(job, V), word(job, U), word(job, M), t, word(job, C), word(job, COUT), unit % positions, from, min(t, from + per));
+    const k = unit % positions;
+    product(word(job, V), word(job, U), word(job, M), t, word(job, C), word(job, COUT), k, k, from, min(t, from + per));
   } else if (step == PACK) {
     const from = unit * per;
     pack(word(job, SRC), word(job, PACKED), word(job, DEPTH), word(job, COLS), word(job, TRANSPOSED) != 0, from, min(word(job, COLS) >> 3, from + per));
@@ -469,6 +568,18 @@ export function runUnit(job: usize, unit: i32): void {
     // units are rows of the phase grid (0..H); the output is t at Y
     const from = unit * per;
     transposedPhases(word(job, X), word(job, U), word(job, Y), word(job, H), w, word(job, C), word(job, COUT), from, min(word(job, H) + 1, from + per), word(job, ZEROS));
+  } else if (step == TRANSPOSED_INPUT) {
+    // units are super-tile rows of the band [ty0, ty1); x at X, v at V
+    const from = ty0 + unit * per;
+    transposedInput(word(job, X), word(job, V), word(job, H), w, word(job, C), ty0, ty1, from, min(ty1, from + per));
+  } else if (step == TRANSPOSED_PRODUCTS) {
+    // units: 25 positions by blocks of `per` super-tiles (in 4s)
+    const t4 = tiles4((ty1 - ty0) * ((w >> 1) + 1)), k = unit % 25, from = (unit / 25) * per;
+    product(word(job, V), word(job, U), word(job, M), t4, word(job, C), word(job, COUT), k, transposedFilter(k), from, min(t4, from + per));
+  } else if (step == TRANSPOSED_OUTPUT) {
+    // units are super-tiles of the band; the phase grid at Y
+    const from = unit * per, t = (ty1 - ty0) * ((w >> 1) + 1);
+    transposedOutput(word(job, M), word(job, Y), word(job, H), w, word(job, COUT), ty0, ty1, from, min(t, from + per));
   } else if (step == SCALE_CHANNELS) {
     // units are pixels [unit · per, …) of the H · W at X
     const from = unit * per;
