@@ -73,24 +73,6 @@ const MOST_THREADS = 8;
 /** How long `ready` waits for helpers that do not start (a policy that forbids workers): the kernel runs without them. */
 const START_TIMEOUT_MS = 3000;
 
-/** Winograd's G (Lavin & Gray) for F(2×2, 3×3): 3 taps g into 4 positions, written at out[at …]. */
-function spreadF2(g0: number, g1: number, g2: number, out: Float64Array, at: number): void {
-  out[at] = g0;
-  out[at + 1] = 0.5 * (g0 + g1 + g2);
-  out[at + 2] = 0.5 * (g0 - g1 + g2);
-  out[at + 3] = g2;
-}
-
-/** Winograd's G for F(4×4, 3×3): 3 taps into 6 positions. */
-function spreadF4(g0: number, g1: number, g2: number, out: Float64Array, at: number): void {
-  out[at] = g0 / 4;
-  out[at + 1] = -(g0 + g1 + g2) / 6;
-  out[at + 2] = -(g0 - g1 + g2) / 6;
-  out[at + 3] = g0 / 24 + g1 / 12 + g2 / 6;
-  out[at + 4] = g0 / 24 - g1 / 12 + g2 / 6;
-  out[at + 5] = g2;
-}
-
 /**
  * The job block at address 0 of the kernel's memory, in i32 words. Scheduling (ours): the job's generation (helpers
  * sleep on it), the claim word (generation's low 16 bits, then the next unit), units done, units, and whether a
@@ -107,7 +89,7 @@ const STEP_WORDS = ['x', 'v', 'm', 'y', 'u', 'h', 'w', 'c', 'cout', 'ty0', 'ty1'
 type StepWords = Partial<Record<(typeof STEP_WORDS)[number], number>>;
 const STOP = -1;
 const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6, SCALE_CHANNELS = 7, BLUR_PHASE_GRID = 8,
-  TRANSPOSED_INPUT = 9, TRANSPOSED_PRODUCTS = 10, TRANSPOSED_OUTPUT = 11;
+  TRANSPOSED_INPUT = 9, TRANSPOSED_PRODUCTS = 10, TRANSPOSED_OUTPUT = 11, WINOGRAD_FILTER = 12;
 
 /**
  * A helper's script: it instantiates the kernel on the shared memory, sleeps until a job's generation changes, and
@@ -316,27 +298,13 @@ export class Conv3x3Kernel {
   addFilter(filter: Float32Array, c: number, cout: number, tile: WinogradTile = 2): KernelFilter {
     if (filter.length !== 9 * c * cout) throw new RangeError(`a 3×3 filter of ${c} → ${cout} channels has ${9 * c * cout} values, not ${filter.length}`);
     const n = tile + 2; // positions per side
-    const spread = tile === 4 ? spreadF4 : spreadF2;
     const offset = this.filtersEnd;
-    this.reserve(offset + n * n * c * cout * 4);
-    const u = new Float32Array(this.memory.buffer, offset, n * n * c * cout);
-    // G g Gᵀ in float64, G's few nonzero terms written out (0.59 → 0.24 s of the official encoder's load in Node
-    // against a general product), and in the panels' order
-    const panel = (cout / 8) * c * 8;
-    const columns = new Float64Array(3 * n); // (G g)ᵀ: for each of g's columns, its n positions
-    const row = new Float64Array(n);
-    // panel by panel (8 output channels, then the next input channel), so the writes run contiguously
-    for (let co8 = 0; co8 < cout; co8 += 8) for (let ci = 0; ci < c; ci++) {
-      for (let co = co8; co < co8 + 8; co++) {
-        const at = ci * cout + co;
-        for (let x = 0; x < 3; x++) spread(filter[x * c * cout + at], filter[(3 + x) * c * cout + at], filter[(6 + x) * c * cout + at], columns, x * n);
-        const base = ((co >> 3) * c + ci) * 8 + (co & 7);
-        for (let p = 0; p < n; p++) {
-          spread(columns[p], columns[n + p], columns[2 * n + p], row, 0);
-          for (let q = 0; q < n; q++) u[base + (p * n + q) * panel] = row[q];
-        }
-      }
-    }
+    const source = offset + n * n * c * cout * 4;
+    this.reserve(source + 9 * c * cout * 4);
+    // G g Gᵀ in the kernel, on every thread (winogradFilter), from the filter copied in after where its form goes
+    new Float32Array(this.memory.buffer, source, 9 * c * cout).set(filter);
+    const per = Math.max(1, Math.ceil(c / (4 * this.threads)));
+    this.run(WINOGRAD_FILTER, { x: source, u: offset, c, cout, tile, per }, Math.ceil(c / per));
     this.filtersEnd = offset + n * n * c * cout * 4;
     return { offset, c, cout, stride: 1, tile };
   }

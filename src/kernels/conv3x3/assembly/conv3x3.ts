@@ -509,6 +509,49 @@ function transposedOutput(m: usize, t: usize, h: i32, w: i32, cout: i32, ty0: i3
 }
 
 /**
+ * Position i of Winograd's G applied to 3 taps (a, b, c): F(2×2, 3×3)'s G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], F(4×4,
+ * 3×3)'s [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1⁄24 1⁄12 ⅙; 1⁄24 −1⁄12 ⅙; 0 0 1].
+ */
+@inline function spread(a: v128, b: v128, c: v128, i: i32, four: bool): v128 {
+  if (!four) {
+    if (i == 0) return a;
+    if (i == 3) return c;
+    const half = f32x4.splat(0.5), ends = f32x4.add(a, c);
+    return f32x4.mul(half, i == 1 ? f32x4.add(ends, b) : f32x4.sub(ends, b));
+  }
+  if (i == 0) return f32x4.mul(a, f32x4.splat(0.25));
+  if (i == 5) return c;
+  if (i < 3) {
+    const ends = f32x4.add(a, c);
+    return f32x4.mul(f32x4.splat(-1.0 / 6.0), i == 1 ? f32x4.add(ends, b) : f32x4.sub(ends, b));
+  }
+  const outer = f32x4.add(f32x4.mul(a, f32x4.splat(1.0 / 24.0)), f32x4.mul(c, f32x4.splat(1.0 / 6.0)));
+  const inner = f32x4.mul(b, f32x4.splat(1.0 / 12.0));
+  return i == 3 ? f32x4.add(outer, inner) : f32x4.sub(outer, inner);
+}
+
+/**
+ * Input channels [from, to) of a 3×3 filter g [3, 3, C, Cout] (HWIO) into Winograd's form u [P, Cout / 8, C, 8]:
+ * G g Gᵀ for 4 output channels at a time (P = 16 or 36 positions). In JavaScript, one value at a time, the official
+ * encoder's filters took 1.2 s of its load once a third of them were F(4×4).
+ */
+function winogradFilter(g: usize, u: usize, c: i32, cout: i32, four: bool, from: i32, to: i32): void {
+  const n = four ? 6 : 4, tap = (c * cout) << 2, panel = tap; // bytes from one tap (or one position) to the next
+  for (let ci = from; ci < to; ci++) for (let co = 0; co < cout; co += 4) {
+    const src = g + ((ci * cout + co) << 2);
+    const g00 = ld(src), g01 = ld(src + tap), g02 = ld(src + 2 * tap);
+    const g10 = ld(src + 3 * tap), g11 = ld(src + 4 * tap), g12 = ld(src + 5 * tap);
+    const g20 = ld(src + 6 * tap), g21 = ld(src + 7 * tap), g22 = ld(src + 8 * tap);
+    const dst = u + (((((co >> 3) * c + ci) << 3) + (co & 7)) << 2);
+    for (let p = 0; p < n; p++) {
+      // (G g)[p][x], then G along x
+      const c0 = spread(g00, g10, g20, p, four), c1 = spread(g01, g11, g21, p, four), c2 = spread(g02, g12, g22, p, four);
+      for (let q = 0; q < n; q++) v128.store(dst + (p * n + q) * panel, spread(c0, c1, c2, q, four));
+    }
+  }
+}
+
+/**
  * Panels [from, to) of 8 columns of B [K, N] (or of Bᵀ, given X = B transposed, [N, K]) into [N / 8, K, 8], the
  * layout gemm reads.
  */
@@ -534,7 +577,7 @@ function pack(src: usize, dst: usize, k: i32, n: i32, transposed: bool, from: i3
 const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
 const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26, OUT_SCALE = 27, NOISE = 28, TILE = 29;
 export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6, SCALE_CHANNELS = 7, BLUR_PHASE_GRID = 8,
-  TRANSPOSED_INPUT = 9, TRANSPOSED_PRODUCTS = 10, TRANSPOSED_OUTPUT = 11;
+  TRANSPOSED_INPUT = 9, TRANSPOSED_PRODUCTS = 10, TRANSPOSED_OUTPUT = 11, WINOGRAD_FILTER = 12;
 // PACK and MATMUL (C [M, N] = A [M, K] × B [K, N]) name their words apart:
 const SRC = X, PACKED = V, A = X, CMAT = Y, ROWS = H, COLS = COUT, DEPTH = C, TRANSPOSED = TY0, COL_GROUPS = TY1;
 
@@ -580,6 +623,10 @@ export function runUnit(job: usize, unit: i32): void {
     // units are super-tiles of the band; the phase grid at Y
     const from = unit * per, t = (ty1 - ty0) * ((w >> 1) + 1);
     transposedOutput(word(job, M), word(job, Y), word(job, H), w, word(job, COUT), ty0, ty1, from, min(t, from + per));
+  } else if (step == WINOGRAD_FILTER) {
+    // units are input channels; the filter at X into U, for output tiles of TILE
+    const from = unit * per;
+    winogradFilter(word(job, X), word(job, U), word(job, C), word(job, COUT), four, from, min(word(job, C), from + per));
   } else if (step == SCALE_CHANNELS) {
     // units are pixels [unit · per, …) of the H · W at X
     const from = unit * per;
