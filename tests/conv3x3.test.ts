@@ -197,7 +197,11 @@ describe('the 3×3 convolution kernel (src/kernels/conv3x3/assembly/conv3x3.ts)'
         const scale = tf.max(tf.abs(reference)).dataSync()[0];
         for (const kernel of [single, threaded]) {
           // as taps (direct), and by Winograd's F(2, 2) where the sides are even
-          const forms = [kernel.addStride2Filter(weight, c, cout), ...(h % 2 === 0 && w % 2 === 0 ? [kernel.addTransposedFilter(weight, c, cout)] : [])];
+          const taps = kernel.addStride2Filter(weight, c, cout), winograd = kernel.addTransposedFilter(weight, c, cout);
+          const even = h % 2 === 0 && w % 2 === 0;
+          expect(Conv3x3Kernel.fitsUpsample(x.shape, winograd), `F(2, 2) takes even sides only: [${h}, ${w}]`).toBe(even);
+          if (!even) expect(() => kernel.transposedPhases(x, winograd)).toThrow(/does not take/);
+          const forms = [taps, ...(even ? [winograd] : [])];
           for (const filter of forms) {
             const ours = kernel.transposedPhases(x, filter);
             expect(ours.shape).toEqual([1, 2 * h + 2, 2 * w + 2, cout]);

@@ -164,16 +164,15 @@ export class ModulatedConv2d {
     const demodSq = demodulate ? keep(tf.tidy(() => tf.transpose(tf.sum(tf.square(scaledTensor), [2, 3])) as tf.Tensor2D)) : null;
     scaledTensor.dispose();
     const k = owner.kernel;
-    const epilogue = () => (!demodulate || !k ? null : {
-      outScale: k.addVector(new Float32Array(outChannels)), bias: k.addVector(new Float32Array(outChannels)),
-      alpha: k.addVector(new Float32Array(outChannels).fill(0.2)),
-    });
     const inKernel = !k || kernel !== 3 || inChannels % 8 !== 0 || outChannels % 8 !== 0 ? null : {
       filter: upsample
         ? k.addTransposedFilter(weight.dataSync() as Float32Array, inChannels, outChannels)
         : k.addFilter(weight.dataSync() as Float32Array, inChannels, outChannels, winogradTile(resolution, inChannels)),
       style: k.addVector(new Float32Array(inChannels)),
-      epilogue: epilogue(),
+      epilogue: !demodulate ? null : {
+        outScale: k.addVector(new Float32Array(outChannels)), bias: k.addVector(new Float32Array(outChannels)),
+        alpha: k.addVector(new Float32Array(outChannels).fill(0.2)),
+      },
     };
     return new ModulatedConv2d({
       modW, modB, filter, upsampling: upsample ? (transposed ? 'transposed' : 'polyphase') : null,
@@ -222,7 +221,7 @@ export class ModulatedConv2d {
     const kernel = this.owner.kernel;
     const fused = this.inKernel;
     if (!kernel || !fused?.epilogue || !this.demodSq || x.shape[0] !== 1 || recordingGradients() || tf.getBackend() !== 'wasm') return null;
-    if (this.upsample ? x.shape[3] !== fused.filter.c : !Conv3x3Kernel.fits(x.shape, fused.filter)) return null;
+    if (!(this.upsample ? Conv3x3Kernel.fitsUpsample(x.shape, fused.filter) : Conv3x3Kernel.fits(x.shape, fused.filter))) return null;
     const [s, scale] = tf.tidy(() => {
       const s = tf.add(tf.matMul(style, this.modW), this.modB) as tf.Tensor2D;
       return [s.dataSync() as Float32Array, tf.mul(tf.rsqrt(tf.add(tf.matMul(tf.square(s), this.demodSq!), 1e-8)), gain).dataSync() as Float32Array];
@@ -276,7 +275,7 @@ export class ModulatedConv2d {
     // upsampling layer's blur after its transposed convolution).
     if (this.inKernel && kernel && batch === 1 && !recordingGradients() && tf.getBackend() === 'wasm') {
       const { filter, style } = this.inKernel;
-      if (this.upsample ? x.shape[3] === filter.c : Conv3x3Kernel.fits(x.shape, filter)) {
+      if (this.upsample ? Conv3x3Kernel.fitsUpsample(x.shape, filter) : Conv3x3Kernel.fits(x.shape, filter)) {
         kernel.setVector(style, s.dataSync() as Float32Array);
         const out = this.upsample ? kernel.upsample(x, filter, { scale: style }) : kernel.conv(x, filter, { scale: style });
         return addBias(releasing(out, (o) => tf.mul(o, tf.reshape(scale, [1, 1, 1, this.outChannels])) as tf.Tensor4D));

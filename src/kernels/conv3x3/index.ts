@@ -294,6 +294,12 @@ export class Conv3x3Kernel {
     return h % s === 0 && w % s === 0 && ((h / s) * (w / s)) % 4 === 0 && c === f.c && c % 8 === 0 && f.cout % 8 === 0;
   }
 
+  /** Whether transposedPhases and upsample take x [B, H, W, C] with this stride-2 filter (F(2, 2)'s takes even sides). */
+  static fitsUpsample(x: readonly number[], f: KernelFilter): boolean {
+    const [b, h, w, c] = x;
+    return b === 1 && f.stride === 2 && c === f.c && f.cout % 8 === 0 && (!f.transposed || (h % 2 === 0 && w % 2 === 0));
+  }
+
   /** Keeps filter [3, 3, C, Cout] (HWIO, tfjs's layout) in Winograd's form for output tiles of `tile`. */
   addFilter(filter: Float32Array, c: number, cout: number, tile: WinogradTile = 2): KernelFilter {
     if (filter.length !== 9 * c * cout) throw new RangeError(`a 3×3 filter of ${c} → ${cout} channels has ${9 * c * cout} values, not ${filter.length}`);
@@ -558,8 +564,8 @@ export class Conv3x3Kernel {
 
   /** The phase grid of x by f (times `scale` per input channel where given) in the kernel's memory; its address. */
   private phaseGrid(x: tf.Tensor4D, f: KernelFilter, scale: KernelVector | null, bandBytes = BAND_BYTES): number {
-    const [b, h, w, c] = x.shape;
-    if (b !== 1 || f.stride !== 2 || c !== f.c || f.cout % 8 !== 0) throw new RangeError(`the kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels as a transposed convolution`);
+    const [, h, w, c] = x.shape;
+    if (!Conv3x3Kernel.fitsUpsample(x.shape, f)) throw new RangeError(`the kernel does not take [${x.shape}] with ${f.c} → ${f.cout} channels as a transposed convolution`);
     const [th, tw] = [2 * h + 2, 2 * w + 2];
     const at = { x: this.filtersEnd, y: 0, zeros: 0 };
     at.y = at.x + h * w * c * 4;
@@ -577,7 +583,6 @@ export class Conv3x3Kernel {
       return at.y;
     }
     // Winograd's F(2, 2): super-tiles of 2×2 (m, n), in bands whose transforms stay under bandBytes
-    if (h % 2 !== 0 || w % 2 !== 0) throw new RangeError(`the transposed form takes even sides, not [${x.shape}]`);
     const [sh, sw] = [h / 2 + 1, w / 2 + 1];
     const rowStep = sw % 4 === 0 ? 1 : sw % 2 === 0 ? 2 : 4;
     const bandRows = Math.max(rowStep, Math.floor(bandBytes / (25 * sw * Math.max(c, f.cout) * 4) / rowStep) * rowStep);
