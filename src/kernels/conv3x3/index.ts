@@ -38,7 +38,7 @@ export interface ConvSteps {
 }
 
 /**
- * A 3×3 filter at `offset` in the kernel's memory: stride 1 in Winograd's form ([16, Cout / 8, C, 8]), stride 2 as
+ * A 3×3 filter at `offset` in the kernel's memory: stride 1 in Winograd's form ([16 or 36, Cout / 8, C, 8]), stride 2 as
  * taps ([Cout / 8, 9, C, 8]); both in panels of 8 output channels.
  */
 export interface KernelFilter {
@@ -72,6 +72,9 @@ const SHARED_MAXIMUM_PAGES = 16384;
 const MOST_THREADS = 8;
 /** How long `ready` waits for helpers that do not start (a policy that forbids workers): the kernel runs without them. */
 const START_TIMEOUT_MS = 3000;
+
+/** Bytes of one transform position's plane of `tiles` × `channels` values: the kernel's planeBytes (a cache line more). */
+const planeBytes = (tiles: number, channels: number) => tiles * channels * 4 + 64;
 
 /**
  * The job block at address 0 of the kernel's memory, in i32 words. Scheduling (ours): the job's generation (helpers
@@ -418,9 +421,8 @@ export class Conv3x3Kernel {
     const bandTiles = Math.min(bandRows, th) * tw;
     const at = { x: this.filtersEnd, v: 0, m: 0, y: 0, zeros: 0, sums: 0 };
     at.v = at.x + h * w * c * 4;
-    // each transform position's plane is a cache line longer than its values (planeBytes in the kernel's source)
-    at.m = at.v + (f.stride === 1 ? positions * (bandTiles * c * 4 + 64) : 0);
-    at.y = at.m + (f.stride === 1 ? positions * (bandTiles * f.cout * 4 + 64) : 0);
+    at.m = at.v + (f.stride === 1 ? positions * planeBytes(bandTiles, c) : 0);
+    at.y = at.m + (f.stride === 1 ? positions * planeBytes(bandTiles, f.cout) : 0);
     at.zeros = at.y + ho * wo * f.cout * 4;
     at.sums = at.zeros + Math.ceil(c / 4) * 16;
     this.reserve(at.sums + Math.max(bandTiles, ho) * f.cout * 4);
@@ -588,8 +590,8 @@ export class Conv3x3Kernel {
     const bandRows = Math.max(rowStep, Math.floor(bandBytes / (25 * sw * Math.max(c, f.cout) * 4) / rowStep) * rowStep);
     const bandTiles = Math.ceil((Math.min(bandRows, sh) * sw) / 4) * 4;
     const v = at.zeros + Math.ceil(c / 4) * 16;
-    const m = v + 25 * (bandTiles * c * 4 + 64);
-    this.reserve(m + 25 * (bandTiles * f.cout * 4 + 64));
+    const m = v + 25 * planeBytes(bandTiles, c);
+    this.reserve(m + 25 * planeBytes(bandTiles, f.cout));
     const share = (n: number) => Math.max(1, Math.ceil(n / (4 * this.threads)));
     for (let ty0 = 0; ty0 < sh; ty0 += bandRows) {
       const ty1 = Math.min(sh, ty0 + bandRows);
