@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { toRgb } from '../src/engine/image';
 import { StudioModel } from '../src/engine/model';
 import { EditorSession } from '../src/engine/session';
@@ -113,6 +113,38 @@ describe('editor session (the app\'s engine side, without a browser)', () => {
     expect(counting.calls).toBe(0);
     expect(() => restored.restore(obama, { ...snapshot, codesShape: [1, 18, 512] })).toThrow(/this model's are \[1, 8, 64\]/);
     restored.dispose();
+  });
+
+  it('the photo\'s first picture, unedited, is the reconstruction the inversion or the restore rendered: not rendered again', async () => {
+    const session = new EditorSession(model, detector);
+    const obama = await photo('faces/obama.jpg');
+    await session.setPhoto(obama);
+    await session.frame(session.defaultFraming());
+    const renders = vi.spyOn(model, 'render');
+    try {
+      const { reconstruction } = await session.invert();
+      expect(renders).toHaveBeenCalledTimes(1);
+      const first = await session.renderWithComposite([]);
+      expect(renders).toHaveBeenCalledTimes(1);
+      expect(differs(first.image, reconstruction)).toBe(false);
+      const edited = await session.renderWithComposite([{ direction: 'smile', value: 2 }]);
+      expect(renders).toHaveBeenCalledTimes(2);
+      expect(differs(edited.image, reconstruction)).toBe(true);
+      expect(differs((await session.renderWithComposite([])).image, reconstruction)).toBe(false);
+      expect(renders).toHaveBeenCalledTimes(2);
+
+      const snapshot = structuredClone((await session.snapshot())!);
+      const restored = new EditorSession(model, detector);
+      restored.restore(obama, snapshot);
+      await restored.reconstruct();
+      expect(renders).toHaveBeenCalledTimes(3);
+      expect(differs((await restored.renderWithComposite([])).result, first.result)).toBe(false);
+      expect(renders).toHaveBeenCalledTimes(3);
+      restored.dispose();
+    } finally {
+      renders.mockRestore();
+      session.dispose();
+    }
   });
 
   it('leaks no tensor over many edits and renders', async () => {

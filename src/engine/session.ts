@@ -58,7 +58,8 @@ interface Subject {
   /** The framed face's landmarks (photo pixels); null for hand-placed eyes and mouth, crops and cars. */
   landmarks: Point[] | null;
   /** The reconstruction's picture (float, as rendered) for the codes and layers it was made with. */
-  reconstructed?: { codes: tf.Tensor3D; refinement: Refinement | null; data: Float32Array; shape: [number, number, number, number] };
+  /** The picture of the codes without edits, and what its render took. */
+  reconstructed?: { codes: tf.Tensor3D; refinement: Refinement | null; data: Float32Array; shape: [number, number, number, number]; ms: number };
   /** The composite's region mask, kept for the crop size it was made at. */
   region?: { key: string; mask: Float32Array };
 }
@@ -269,10 +270,15 @@ export class EditorSession {
     // WebGL it would stall the pipeline.
     const readsAtOnce = tf.getBackend() === 'wasm' || tf.getBackend() === 'cpu';
     const onPartial = !options.onPartial || !readsAtOnce ? undefined : ((p: tf.Tensor4D, at: number) => { if (at >= (options.partialFrom ?? 0)) options.onPartial!(toRgbSync(p), at); });
-    const picture = tf.tidy(() => this.model.render(this.editedCodes(edits, transfer), { tuned, onPartial }));
+    const plain = unedited(edits, transfer);
+    // The picture without edits is the reconstruction, already made by the inversion or a restore: rendering it again
+    // took the official 1024 px model another 1.2-3.5 s on wasm after every new or reopened photo.
+    const saved = plain ? await this.reconstructedPicture(s) : null;
+    const picture = saved ? tf.tensor4d(saved.data, saved.shape) : tf.tidy(() => this.model.render(this.editedCodes(edits, transfer), { tuned, onPartial }));
     const image = await toRgb(picture);
-    const renderMs = performance.now() - started;
-    this.model.previews.observe(this.model.manifest.outputSize, renderMs);
+    // a reused picture reports what its render cost (the page's progressive rule and preview choice read it)
+    const renderMs = saved ? saved.ms : performance.now() - started;
+    if (!saved) this.model.previews.observe(this.model.manifest.outputSize, renderMs);
     const [, h, w] = picture.shape;
     const placement = this.placement(s, [h, w]);
     const base = this.regionMask(s, placement);
@@ -282,7 +288,7 @@ export class EditorSession {
     let change: Float32Array;
     let reach: number | null = options.reach ? 1 : null; // measured on request: the page's renders do not need it
     let mask = base;
-    if (unedited(edits, transfer)) {
+    if (plain) {
       change = new Float32Array(h * w * 3); // the photo itself, byte for byte
     } else {
       const edit = (await picture.data()) as Float32Array;
@@ -293,7 +299,8 @@ export class EditorSession {
     }
     picture.dispose();
     const result = region ? compositeRegion(s.photo, change, placement, region) : composite(s.photo, change, placement);
-    return { image, result, region, renderMs, compositeMs: performance.now() - started - renderMs, reach, weight: { mask, base, placement } };
+    const compositeStarted = started + (saved ? 0 : renderMs);
+    return { image, result, region, renderMs, compositeMs: performance.now() - compositeStarted, reach, weight: { mask, base, placement } };
   }
 
   /** Where the generator's [h, w] picture sits in the subject photo. */
@@ -401,11 +408,13 @@ export class EditorSession {
    * The rendered reconstruction (float, as the generator made it) of the subject's current codes and layers: the
    * same for its report and for every composite of these codes, so rendered once and kept until either changes.
    */
-  private async reconstructedPicture(s: Subject): Promise<{ data: Float32Array; shape: [number, number, number, number] }> {
+  private async reconstructedPicture(s: Subject): Promise<{ data: Float32Array; shape: [number, number, number, number]; ms: number }> {
     if (!s.codes) throw new Error('invert the photo first');
     if (s.reconstructed?.codes !== s.codes || s.reconstructed.refinement !== s.refinement) {
+      const started = performance.now();
       const picture = this.model.render(s.codes, { tuned: s.refinement?.layers });
-      s.reconstructed = { codes: s.codes, refinement: s.refinement, data: (await picture.data()) as Float32Array, shape: picture.shape };
+      const data = (await picture.data()) as Float32Array;
+      s.reconstructed = { codes: s.codes, refinement: s.refinement, data, shape: picture.shape, ms: performance.now() - started };
       picture.dispose();
     }
     return s.reconstructed;
