@@ -155,19 +155,18 @@ export class ModulatedConv2d {
     const modShape = weights.shape(`${name}.modulation.weight`); // [in, styleDim]
     const modW = keep(tf.tidy(() => tf.transpose(tf.mul(weights.tensor(`${name}.modulation.weight`), 1 / Math.sqrt(modShape[1]))) as tf.Tensor2D));
     const modB = keep(weights.tensor(`${name}.modulation.bias`) as tf.Tensor1D);
-    const scaled = weights.raw(`${name}.weight`).data.map((v) => v * scale);
-    const scaledTensor = tf.tensor4d(scaled, [outChannels, inChannels, kernel, kernel]);
-    const weight = tf.tidy(() => tf.transpose(scaledTensor, [2, 3, 1, 0]) as tf.Tensor4D);
+    const { values, shape } = weights.filter(`${name}.weight`, scale); // [k, k, in, out]
+    const weight = tf.tensor4d(values, shape);
     const transposed = upsample && countsMultiplyAdds();
-    const filter = keep(upsample && !transposed ? upsampleConvFilter(scaled, outChannels, inChannels) : weight);
-    if (upsample && !transposed) keep(weight);
-    const demodSq = demodulate ? keep(tf.tidy(() => tf.transpose(tf.sum(tf.square(scaledTensor), [2, 3])) as tf.Tensor2D)) : null;
-    scaledTensor.dispose();
+    const polyphase = upsample && !transposed;
+    const filter = keep(polyphase ? upsampleConvFilter(weights.raw(`${name}.weight`).data.map((v) => v * scale), outChannels, inChannels) : weight);
+    if (polyphase) keep(weight);
+    const demodSq = demodulate ? keep(tf.tensor2d(squaresOverTaps(values, kernel * kernel, inChannels * outChannels), [inChannels, outChannels])) : null;
     const k = owner.kernel;
     const inKernel = !k || kernel !== 3 || inChannels % 8 !== 0 || outChannels % 8 !== 0 ? null : {
       filter: upsample
-        ? k.addTransposedFilter(weight.dataSync() as Float32Array, inChannels, outChannels)
-        : k.addFilter(weight.dataSync() as Float32Array, inChannels, outChannels, winogradTile(resolution, inChannels)),
+        ? k.addTransposedFilter(values, inChannels, outChannels)
+        : k.addFilter(values, inChannels, outChannels, winogradTile(resolution, inChannels)),
       style: k.addVector(new Float32Array(inChannels)),
       epilogue: !demodulate ? null : {
         outScale: k.addVector(new Float32Array(outChannels)), bias: k.addVector(new Float32Array(outChannels)),
@@ -305,7 +304,11 @@ class NoiseInjection {
   /** What forward adds in 'stored' mode, as a map [H, W] in `kernel`'s memory (ModulatedConv2d.forwardWithEpilogue). */
   inKernel(kernel: Conv3x3Kernel, gain: number): KernelVector {
     if (this.kernelMap?.kernel !== kernel || this.kernelMap.gain !== gain) {
-      const values = tf.tidy(() => tf.mul(this.stored, tf.mul(this.weight, gain)).dataSync() as Float32Array);
+      // read outside tf.tidy: a tidy walks what it returns key by key, and a typed array's million keys took the
+      // official model's first render 0.3 s
+      const scaled = tf.tidy(() => tf.mul(this.stored, tf.mul(this.weight, gain)));
+      const values = scaled.dataSync() as Float32Array;
+      scaled.dispose();
       this.kernelMap = { kernel, gain, map: kernel.addVector(values) };
     }
     return this.kernelMap.map;
@@ -389,6 +392,13 @@ export class ToRGB {
       return releasing(out, (o) => tf.add(o, upsampled) as tf.Tensor4D);
     });
   }
+}
+
+/** Σ over the taps of a [taps, n] filter's squares, per (in, out) pair: the demodulation's [in, out] matrix. */
+function squaresOverTaps(values: Float32Array, taps: number, n: number): Float32Array {
+  const sums = new Float32Array(n);
+  for (let t = 0; t < taps; t++) for (let j = 0; j < n; j++) sums[j] += values[t * n + j] ** 2;
+  return sums;
 }
 
 /** rosinality's Generator: the mapping network (z -> w) and the synthesis network (W+ codes -> picture). */
