@@ -27,6 +27,7 @@ export function pagePorts(): Ports {
       startWorker();
     },
     callback: (fn) => Comlink.proxy(fn),
+    handOver: (value, bytes) => Comlink.transfer(value, [...new Set(bytes.map((b) => b.buffer as ArrayBuffer))]),
     storage: persist,
     writer: { canWrite, claimWriter },
     catalog: async () => (await (await fetch('/models/catalog.json')).json()) as CatalogEntry[],

@@ -14,6 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { bytesSource } from '../src/io/byte-source';
 import { getEntry, loadCheckpoint, TorchTensor } from '../src/io/torch';
 import { ganspaceEdit } from '../src/models/editing';
+import { RawWeights } from '../src/models/weights';
 import { GOLDEN, golden, goldenImage, goldenTensor, maxAbsDiff } from './helpers/golden';
 import { convertGolden } from './helpers/golden-bundle';
 
@@ -228,5 +229,24 @@ describe('edits', () => {
     const none = model.transfer(codes, ref, 'bangs', 0);
     expect(maxAbsDiff(none, golden('style-transformer-tiny/codes.npy'))).toBe(0);
     tf.dispose([ref, none]);
+  });
+});
+
+describe('a convolution weight in the filter layout the networks keep', () => {
+  it('is PyTorch\'s [out, in, kh, kw] (or StyleGAN2\'s [1, out, in, k, k]) transposed to [kh, kw, in, out] and scaled, as tf.transpose makes it', () => {
+    const cases: Array<{ shape: number[]; scale: number | Float32Array }> = [
+      { shape: [70, 3, 3, 3], scale: 1 }, // more output channels than a block of 64, not a multiple of it
+      { shape: [1, 16, 24, 3, 3], scale: 0.25 },
+      { shape: [130, 5, 1, 1], scale: Float32Array.from({ length: 130 }, (_, o) => o / 7 - 3) },
+    ];
+    for (const { shape, scale } of cases) {
+      const data = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, (_, i) => Math.sin(i * 1.3) * 2);
+      const { values, shape: layout } = new RawWeights(new Map([['w', { shape, data }]])).filter('w', scale);
+      const [out, inC, kh, kw] = shape.slice(-4);
+      const expected = tf.tidy(() => tf.mul(tf.transpose(tf.tensor4d(data, [out, inC, kh, kw]), [2, 3, 1, 0]), typeof scale === 'number' ? scale : tf.tensor1d(scale)));
+      expect(layout).toEqual(expected.shape);
+      expect(Array.from(values)).toEqual(Array.from(expected.dataSync()));
+      expected.dispose();
+    }
   });
 });

@@ -184,7 +184,7 @@ export class Models {
       const stored = (await ctx.ports.storage.storedModels()).find((m) => m.id === entry.id);
       const shards = stored && await ctx.ports.storage.storedModelShards(entry.id);
       result = stored && shards
-        ? await ctx.engine.loadStoredModel(t, stored.manifest, shards)
+        ? await ctx.engine.loadStoredModel(t, stored.manifest, ctx.ports.handOver(shards, shards))
         : { error: { kind: 'engine', code: 'missing', message: 'it is no longer stored in this browser' } };
     }
     if (ctx.stale(t, result)) return null;

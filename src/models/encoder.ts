@@ -122,21 +122,15 @@ export class StyleTransformerEncoder extends TensorOwner {
     this.layers = ['coarse', 'medium', 'fine'].map((n) => new TransformerDecoderLayer(weights.scope(`transformerlayer_${n}.`), heads, matMul));
   }
 
-  private batchNorm(weights: RawWeights, name: string): Affine {
-    const { scale, shift } = batchNormAffine(weights, name);
-    return { scale: this.keep(tf.tensor1d(scale)), shift: this.keep(tf.tensor1d(shift)) };
-  }
-
   /**
    * A convolution and the eval-mode BatchNorm after it as one convolution with a bias, folded once at load: an
    * encode then runs one fused kernel where it ran a convolution, a multiply and an add over the whole activation.
+   * With the values, for the kernel.
    */
-  private folded(weights: RawWeights, conv: string, bn: string): FoldedConv {
+  private folded(weights: RawWeights, conv: string, bn: string): FoldedConv & { values: Float32Array; shift: Float32Array } {
     const { scale, shift } = batchNormAffine(weights, bn);
-    return {
-      filter: this.keep(tf.tidy(() => tf.mul(convFilter(weights, conv), tf.tensor1d(scale)) as tf.Tensor4D)),
-      bias: this.keep(tf.tensor1d(shift)),
-    };
+    const { values, shape } = weights.filter(conv, scale);
+    return { filter: this.keep(tf.tensor4d(values, shape)), bias: this.keep(tf.tensor1d(shift)), values, shift };
   }
 
   private unit(weights: RawWeights, stride: number): Unit {
@@ -144,20 +138,20 @@ export class StyleTransformerEncoder extends TensorOwner {
       const t = weights.tensor(name);
       return tf.transpose(tf.reshape(t, [t.shape[0]!, t.shape[1]!])) as tf.Tensor2D;
     }));
-    const conv1 = this.keep(convFilter(weights, 'res_layer.1.weight'));
+    const conv1 = weights.filter('res_layer.1.weight');
     const conv2 = this.folded(weights, 'res_layer.3.weight', 'res_layer.4');
-    const bn1 = this.batchNorm(weights, 'res_layer.0');
-    const prelu = this.keep(weights.tensor('res_layer.2.weight') as tf.Tensor1D);
+    const bn1 = batchNormAffine(weights, 'res_layer.0');
+    const prelu = weights.raw('res_layer.2.weight').data;
     return {
       stride,
       shortcut: weights.has('shortcut_layer.0.weight') ? this.folded(weights, 'shortcut_layer.0.weight', 'shortcut_layer.1') : null,
-      bn1,
-      conv1,
-      prelu,
+      bn1: { scale: this.keep(tf.tensor1d(bn1.scale)), shift: this.keep(tf.tensor1d(bn1.shift)) },
+      conv1: this.keep(tf.tensor4d(conv1.values, conv1.shape)),
+      prelu: this.keep(tf.tensor1d(prelu)),
       conv2,
       seFc1: dense('res_layer.5.fc1.weight'),
       seFc2: dense('res_layer.5.fc2.weight'),
-      kernel: this.convKernel && kernelUnit(this.convKernel, { conv1, bn1, prelu, conv2, stride }),
+      kernel: this.convKernel && kernelUnit(this.convKernel, { conv1: conv1.values, bn1, prelu, conv2: { filter: conv2.values, bias: conv2.shift }, stride }),
     };
   }
 
@@ -214,7 +208,8 @@ export class StyleTransformerEncoder extends TensorOwner {
 }
 
 function convFilter(weights: RawWeights, name: string): tf.Tensor4D {
-  return tf.tidy(() => tf.transpose(weights.tensor(name), [2, 3, 1, 0]) as tf.Tensor4D);
+  const { values, shape } = weights.filter(name);
+  return tf.tensor4d(values, shape);
 }
 
 /** Eval-mode BatchNorm2d as y = x * scale + shift per channel (PyTorch's eps 1e-5). */
@@ -242,18 +237,18 @@ function affine(x: tf.Tensor4D, a: Affine): tf.Tensor4D {
  * 128 px × 64 8.1 -> 5.9 ms) for 2.25× the filter's memory (the official encoder's kernel: 246 -> 388 MiB); its 512-channel stage
  * stays F(2×2), where the same gain would cost another 110 MB.
  */
-function kernelUnit(kernel: Conv3x3Kernel, u: { conv1: tf.Tensor4D; bn1: Affine; prelu: tf.Tensor1D; conv2: FoldedConv; stride: number }): KernelUnit {
-  const filter = (f: tf.Tensor4D, stride = 1) => {
-    const [, , c, cout] = f.shape;
-    const values = f.dataSync() as Float32Array;
-    return stride === 2 ? kernel.addStride2Filter(values, c, cout) : kernel.addFilter(values, c, cout, c * cout <= 256 * 256 ? 4 : 2);
+function kernelUnit(kernel: Conv3x3Kernel, u: { conv1: Float32Array; bn1: { scale: Float32Array; shift: Float32Array }; prelu: Float32Array; conv2: { filter: Float32Array; bias: Float32Array }; stride: number }): KernelUnit {
+  const c = u.bn1.scale.length;
+  const filter = (values: Float32Array, cin: number, stride = 1) => {
+    const cout = values.length / (9 * cin);
+    return stride === 2 ? kernel.addStride2Filter(values, cin, cout) : kernel.addFilter(values, cin, cout, cin * cout <= 256 * 256 ? 4 : 2);
   };
-  const vector = (v: tf.Tensor1D) => kernel.addVector(v.dataSync() as Float32Array);
+  const conv1 = filter(u.conv1, c);
   return {
-    conv1: filter(u.conv1),
-    bn1: { scale: vector(u.bn1.scale), shift: vector(u.bn1.shift) },
-    prelu: vector(u.prelu),
-    conv2: { filter: filter(u.conv2.filter, u.stride), bias: vector(u.conv2.bias) },
+    conv1,
+    bn1: { scale: kernel.addVector(u.bn1.scale), shift: kernel.addVector(u.bn1.shift) },
+    prelu: kernel.addVector(u.prelu),
+    conv2: { filter: filter(u.conv2.filter, conv1.cout, u.stride), bias: kernel.addVector(u.conv2.bias) },
   };
 }
 

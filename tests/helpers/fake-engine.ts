@@ -296,6 +296,7 @@ export function fakePorts(engine: FakeEngine, storage: MemoryStorage, options: P
     },
     restartEngine: () => { engine.freshWorker(); current = worker(); },
     callback: (fn) => fn,
+    handOver: (value) => value,
     storage,
     writer: { canWrite: () => true, claimWriter: async () => true },
     catalog: async () => CATALOG,
