@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import '@tensorflow/tfjs-backend-webgl';
-import '@tensorflow/tfjs-backend-webgpu';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -56,11 +54,21 @@ export async function initialiseWasmBackend(): Promise<void> {
   if (previous && previous !== 'wasm') await tf.setBackend(previous);
 }
 
+/**
+ * The GPU backends' code (4 and 5 MB as the dev server sends it), read only when one is tried: a page on wasm parsed
+ * and ran both at every start. Each registers itself with tfjs as it loads.
+ */
+const GPU_BACKENDS: Partial<Record<BrowserBackend, () => Promise<unknown>>> = {
+  webgpu: () => import('@tensorflow/tfjs-backend-webgpu'),
+  webgl: () => import('@tensorflow/tfjs-backend-webgl'),
+};
+
 /** Starts the first backend of `order` that works here and returns its name. */
 export async function startBackend(order: BrowserBackend[] = BACKEND_ORDER): Promise<BrowserBackend> {
   const failures: string[] = [];
   for (const name of order) {
     try {
+      await GPU_BACKENDS[name]?.();
       if (await (name === 'wasm' ? setWasmBackend() : tf.setBackend(name))) {
         await tf.ready();
         // A backend can register yet fail on first use (e.g. a GPU that is blocklisted); run one op to be sure.

@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as faceapi from '@vladmandic/face-api/dist/face-api.esm-nobundle.js';
 import { faceApiDetector, withBackend, type FaceApi, type FaceDetector } from '../photo/faces';
 import { checkImageBytes } from '../photo/sniff';
 import { initialiseWasmBackend } from './backend';
@@ -53,11 +52,19 @@ export async function decodePhotoBlob(blob: Blob, name = (blob as File).name ?? 
 
 let detector: Promise<FaceDetector> | null = null;
 
+type FaceApiModule = typeof import('@vladmandic/face-api/dist/face-api.esm-nobundle.js');
+/**
+ * face-api's code (8.8 MB as the dev server sends it), read when a photo first needs it: the engine's start parsed and
+ * ran it before any photo, and a reopened photo comes back from its snapshot without it.
+ */
+let faceApiModule: Promise<FaceApiModule> | null = null;
+const loadFaceApi = () => (faceApiModule ??= import('@vladmandic/face-api/dist/face-api.esm-nobundle.js'));
+
 /**
  * face-api recognises only a page or Node; in a worker it must be told what it has. It gets tensors from us, so
  * off-screen canvases stand in for the DOM elements it would otherwise create.
  */
-function useWorkerEnvironment(): void {
+function useWorkerEnvironment(faceapi: FaceApiModule): void {
   const unavailable = () => { throw new Error('not available in a worker'); };
   faceapi.env.setEnv({
     Canvas: OffscreenCanvas, CanvasRenderingContext2D: OffscreenCanvasRenderingContext2D, Image: OffscreenCanvas,
@@ -71,9 +78,10 @@ function useWorkerEnvironment(): void {
  * and run on the wasm backend whatever the editor uses (see withBackend).
  */
 export function browserFaceDetector(modelsUrl = '/face-api-models', backend = 'wasm'): Promise<FaceDetector> {
-  if (typeof document === 'undefined') useWorkerEnvironment();
   // The WASM backend may start here (the editor on a GPU): with every core, as the editor's own would.
   detector ??= (backend === 'wasm' ? initialiseWasmBackend() : Promise.resolve()).then(() => withBackend(backend, async () => {
+    const faceapi = await loadFaceApi();
+    if (typeof document === 'undefined') useWorkerEnvironment(faceapi);
     await faceapi.nets.ssdMobilenetv1.loadFromUri(modelsUrl);
     await faceapi.nets.faceLandmark68Net.loadFromUri(modelsUrl);
     await faceapi.nets.faceRecognitionNet.loadFromUri(modelsUrl);
@@ -89,6 +97,7 @@ export function browserFaceDetector(modelsUrl = '/face-api-models', backend = 'w
  */
 export async function warmUpFaceDetector(modelsUrl = '/face-api-models', backend = 'wasm'): Promise<void> {
   await browserFaceDetector(modelsUrl, backend);
+  const faceapi = await loadFaceApi();
   await withBackend(backend, async () => {
     const blank = tf.fill([160, 160, 3], 128, 'int32') as tf.Tensor3D;
     const input = blank as unknown as Parameters<typeof faceapi.computeFaceDescriptor>[0]; // face-api types its own tfjs
