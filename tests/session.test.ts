@@ -121,9 +121,12 @@ describe('editor session (the app\'s engine side, without a browser)', () => {
     await session.setPhoto(obama);
     await session.frame(session.defaultFraming());
     const renders = vi.spyOn(model, 'render');
+    const timed = vi.spyOn(model.previews, 'observe');
     try {
       const { reconstruction } = await session.invert();
       expect(renders).toHaveBeenCalledTimes(1);
+      // that render is timed for the previews' choice, as the full render it replaces was
+      expect(timed).toHaveBeenCalledWith(model.manifest.outputSize, expect.any(Number));
       const first = await session.renderWithComposite([]);
       expect(renders).toHaveBeenCalledTimes(1);
       expect(differs(first.image, reconstruction)).toBe(false);
@@ -143,6 +146,7 @@ describe('editor session (the app\'s engine side, without a browser)', () => {
       restored.dispose();
     } finally {
       renders.mockRestore();
+      timed.mockRestore();
       session.dispose();
     }
   });

@@ -415,6 +415,8 @@ export class EditorSession {
       const picture = this.model.render(s.codes, { tuned: s.refinement?.layers });
       const data = (await picture.data()) as Float32Array;
       s.reconstructed = { codes: s.codes, refinement: s.refinement, data, shape: picture.shape, ms: performance.now() - started };
+      // a full render like any other: the previews' choice learns from it (the first picture of a photo is this one)
+      this.model.previews.observe(this.model.manifest.outputSize, s.reconstructed.ms);
       picture.dispose();
     }
     return s.reconstructed;
