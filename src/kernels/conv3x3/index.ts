@@ -220,6 +220,17 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
+/**
+ * Winograd's bands: the tile rows a band holds, as many as keep its transforms (`positions` planes of its tiles ×
+ * `channels`) under `bandBytes`, in steps that keep a band's tiles in 4s (the products take tiles in 4s); and the
+ * tiles a band holds at most, in 4s (what its planes are reserved for).
+ */
+function winogradBands(rows: number, perRow: number, positions: number, channels: number, bandBytes = BAND_BYTES): { bandRows: number; bandTiles: number } {
+  const rowStep = perRow % 4 === 0 ? 1 : perRow % 2 === 0 ? 2 : 4;
+  const bandRows = Math.max(rowStep, Math.floor(bandBytes / (positions * perRow * channels * 4) / rowStep) * rowStep);
+  return { bandRows, bandTiles: Math.ceil((Math.min(bandRows, rows) * perRow) / 4) * 4 };
+}
+
 export interface KernelOptions {
   /** Which build: relaxed SIMD's fused multiply-add or plain SIMD (default: the first this runtime validates). */
   fusedMultiplyAdd?: boolean;
@@ -415,10 +426,8 @@ export class Conv3x3Kernel {
     const share = (n: number) => Math.max(1, Math.ceil(n / (4 * this.threads)));
     const tile = f.tile ?? 2, positions = (tile + 2) ** 2;
     const tw = w / tile, th = h / tile;
-    // Winograd's tile rows a band: as many as keep its transforms under bandBytes, in steps that keep its tiles in 4s.
-    const rowStep = tw % 4 === 0 ? 1 : tw % 2 === 0 ? 2 : 4;
-    const bandRows = f.stride === 2 ? h / 2 : Math.max(rowStep, Math.floor((steps.bandBytes ?? BAND_BYTES) / (positions * tw * Math.max(c, f.cout) * 4) / rowStep) * rowStep);
-    const bandTiles = Math.min(bandRows, th) * tw;
+    // the stride-2 form is direct: no bands, no transforms
+    const { bandRows, bandTiles } = f.stride === 1 ? winogradBands(th, tw, positions, Math.max(c, f.cout), steps.bandBytes) : { bandRows: 0, bandTiles: 0 };
     const at = { x: this.filtersEnd, v: 0, m: 0, y: 0, zeros: 0, sums: 0 };
     at.v = at.x + h * w * c * 4;
     at.m = at.v + (f.stride === 1 ? positions * planeBytes(bandTiles, c) : 0);
@@ -445,17 +454,9 @@ export class Conv3x3Kernel {
       if (f.stride === 2) {
         const rowsPer = share(ho);
         runSumming(CONV_STRIDE_2, { ...fused, per: rowsPer }, Math.ceil(ho / rowsPer), i);
-      }
-      for (let ty0 = 0; f.stride === 1 && ty0 < th; ty0 += bandRows) {
-        const ty1 = Math.min(th, ty0 + bandRows);
-        const tiles = (ty1 - ty0) * tw;
-        const job = (per: number): StepWords => ({ ...fused, v: at.v, m: at.m, ty0, ty1, per });
-        const rowsPer = share(ty1 - ty0);
-        this.run(INPUT_TRANSFORM, job(rowsPer), Math.ceil((ty1 - ty0) / rowsPer));
-        const productRows = Math.ceil(tiles / Math.ceil(this.threads / 4) / 4) * 4;
-        this.run(PRODUCTS, job(productRows), positions * Math.ceil(tiles / productRows));
-        const tilesPer = share(tiles);
-        runSumming(OUTPUT_TRANSFORM, job(tilesPer), Math.ceil(tiles / tilesPer), i);
+      } else {
+        this.inBands(th, tw, bandRows, positions, [INPUT_TRANSFORM, PRODUCTS, OUTPUT_TRANSFORM], (ty0, ty1, per) => ({ ...fused, v: at.v, m: at.m, ty0, ty1, per }),
+          (step, words, units) => runSumming(step, words, units, i));
       }
       output.values().set(new Float32Array(this.memory.buffer, at.y, ho * wo * f.cout), i * ho * wo * f.cout);
     }
@@ -584,27 +585,39 @@ export class Conv3x3Kernel {
       this.run(TRANSPOSED_PHASES, { x: at.x, u: f.offset, y: at.y, h, w, c, cout: f.cout, zeros: at.zeros, per: rowsPer }, Math.ceil((h + 1) / rowsPer));
       return at.y;
     }
-    // Winograd's F(2, 2): super-tiles of 2×2 (m, n), in bands whose transforms stay under bandBytes
+    // Winograd's F(2, 2): super-tiles of 2×2 (m, n), 25 products each
     const [sh, sw] = [h / 2 + 1, w / 2 + 1];
-    const rowStep = sw % 4 === 0 ? 1 : sw % 2 === 0 ? 2 : 4;
-    const bandRows = Math.max(rowStep, Math.floor(bandBytes / (25 * sw * Math.max(c, f.cout) * 4) / rowStep) * rowStep);
-    const bandTiles = Math.ceil((Math.min(bandRows, sh) * sw) / 4) * 4;
+    const { bandRows, bandTiles } = winogradBands(sh, sw, 25, Math.max(c, f.cout), bandBytes);
     const v = at.zeros + Math.ceil(c / 4) * 16;
     const m = v + 25 * planeBytes(bandTiles, c);
     this.reserve(m + 25 * planeBytes(bandTiles, f.cout));
-    const share = (n: number) => Math.max(1, Math.ceil(n / (4 * this.threads)));
-    for (let ty0 = 0; ty0 < sh; ty0 += bandRows) {
-      const ty1 = Math.min(sh, ty0 + bandRows);
-      const tiles = (ty1 - ty0) * sw, tiles4 = Math.ceil(tiles / 4) * 4;
-      const job = (per: number): StepWords => ({ x: at.x, v, m, y: at.y, u: f.offset, h, w, c, cout: f.cout, ty0, ty1, per });
-      const rowsPer = share(ty1 - ty0);
-      this.run(TRANSPOSED_INPUT, job(rowsPer), Math.ceil((ty1 - ty0) / rowsPer));
-      const productRows = Math.ceil(tiles4 / Math.ceil(this.threads / 4) / 4) * 4;
-      this.run(TRANSPOSED_PRODUCTS, job(productRows), 25 * Math.ceil(tiles4 / productRows));
-      const tilesPer = share(tiles);
-      this.run(TRANSPOSED_OUTPUT, job(tilesPer), Math.ceil(tiles / tilesPer));
-    }
+    this.inBands(sh, sw, bandRows, 25, [TRANSPOSED_INPUT, TRANSPOSED_PRODUCTS, TRANSPOSED_OUTPUT], (ty0, ty1, per) => ({ x: at.x, v, m, y: at.y, u: f.offset, h, w, c, cout: f.cout, ty0, ty1, per }));
     return at.y;
+  }
+
+  /**
+   * A Winograd convolution's three steps, band by band of `rows` tile rows (`perRow` tiles each): the input's
+   * transform (units of tile rows), the `positions` batched products (units of tile rows in 4s, the tiles split among
+   * threads where they outnumber the positions' units), the output's transform (units of tiles). `job` gives a
+   * step's words for a band and a unit's share; `runOutput` runs the last step (convolve sums its output there).
+   * Shared by the stride-1 convolution (F(2×2) and F(4×4)) and the transposed one (F(2, 2)).
+   */
+  private inBands(
+    rows: number, perRow: number, bandRows: number, positions: number, [input, products, output]: [number, number, number],
+    job: (ty0: number, ty1: number, per: number) => StepWords,
+    runOutput = (step: number, words: StepWords, units: number) => this.run(step, words, units),
+  ): void {
+    const share = (n: number) => Math.max(1, Math.ceil(n / (4 * this.threads)));
+    for (let ty0 = 0; ty0 < rows; ty0 += bandRows) {
+      const ty1 = Math.min(rows, ty0 + bandRows);
+      const tiles = (ty1 - ty0) * perRow;
+      const rowsPer = share(ty1 - ty0);
+      this.run(input, job(ty0, ty1, rowsPer), Math.ceil((ty1 - ty0) / rowsPer));
+      const productRows = Math.ceil(tiles / Math.ceil(this.threads / 4) / 4) * 4;
+      this.run(products, job(ty0, ty1, productRows), positions * Math.ceil(tiles / productRows));
+      const tilesPer = share(tiles);
+      runOutput(output, job(ty0, ty1, tilesPer), Math.ceil(tiles / tilesPer));
+    }
   }
 
   /** Whether `matMul` takes a product with these sides: rows in 4s, columns in 8s. */
