@@ -92,7 +92,7 @@ const STEP_WORDS = ['x', 'v', 'm', 'y', 'u', 'h', 'w', 'c', 'cout', 'ty0', 'ty1'
 type StepWords = Partial<Record<(typeof STEP_WORDS)[number], number>>;
 const STOP = -1;
 const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6, SCALE_CHANNELS = 7, BLUR_PHASE_GRID = 8,
-  TRANSPOSED_INPUT = 9, TRANSPOSED_PRODUCTS = 10, TRANSPOSED_OUTPUT = 11, WINOGRAD_FILTER = 12;
+  TRANSPOSED_INPUT = 9, TRANSPOSED_PRODUCTS = 10, TRANSPOSED_OUTPUT = 11, WINOGRAD_FILTER = 12, TRANSPOSED_FILTER = 13;
 
 /**
  * A helper's script: it instantiates the kernel on the shared memory, sleeps until a job's generation changes, and
@@ -352,31 +352,12 @@ export class Conv3x3Kernel {
   addTransposedFilter(filter: Float32Array, c: number, cout: number): KernelFilter {
     if (filter.length !== 9 * c * cout) throw new RangeError(`a 3×3 filter of ${c} → ${cout} channels has ${9 * c * cout} values, not ${filter.length}`);
     const offset = this.filtersEnd;
-    this.reserve(offset + 16 * c * cout * 4);
-    const u = new Float32Array(this.memory.buffer, offset, 16 * c * cout);
-    const panel = (cout / 8) * c * 8;
-    const positions = new Float64Array(16);
-    const tap = c * cout; // from one tap (ky, kx) of the filter to the next
-    for (let ci = 0; ci < c; ci++) {
-      for (let co = 0; co < cout; co++) {
-        const at = ci * cout + co;
-        // A phase's first tap reads the row or column before (ky or kx 2), its second this one (0); G k = (k0, k0 + k1,
-        // k1) (G = [1 0; 1 1; 0 1]), down and across for (0, 0), down for (0, 1), across for (1, 0)
-        const w22 = filter[8 * tap + at], w20 = filter[6 * tap + at], w02 = filter[2 * tap + at], w00 = filter[at];
-        const top = [w22, w22 + w20, w20], bottom = [w02, w02 + w00, w00];
-        for (let j = 0; j < 3; j++) {
-          positions[j] = top[j];
-          positions[3 + j] = top[j] + bottom[j];
-          positions[6 + j] = bottom[j];
-        }
-        const w21 = filter[7 * tap + at], w01 = filter[tap + at], w12 = filter[5 * tap + at], w10 = filter[3 * tap + at];
-        positions[9] = w21; positions[10] = w21 + w01; positions[11] = w01;
-        positions[12] = w12; positions[13] = w12 + w10; positions[14] = w10;
-        positions[15] = filter[4 * tap + at];
-        const base = ((co >> 3) * c + ci) * 8 + (co & 7);
-        for (let k = 0; k < 16; k++) u[base + k * panel] = positions[k];
-      }
-    }
+    const source = offset + 16 * c * cout * 4;
+    this.reserve(source + 9 * c * cout * 4);
+    // its positions in the kernel, on every thread (transposedFilterForm), from the filter copied in after where they go
+    new Float32Array(this.memory.buffer, source, 9 * c * cout).set(filter);
+    const per = Math.max(1, Math.ceil(c / (4 * this.threads)));
+    this.run(TRANSPOSED_FILTER, { x: source, u: offset, c, cout, per }, Math.ceil(c / per));
     this.filtersEnd = offset + 16 * c * cout * 4;
     return { offset, c, cout, stride: 2, transposed: true };
   }

@@ -552,6 +552,31 @@ function winogradFilter(g: usize, u: usize, c: i32, cout: i32, four: bool, from:
 }
 
 /**
+ * The transposed convolution's filter for Winograd's F(2, 2) (TRANSPOSED_PRODUCTS' 16 filter positions), input channels
+ * [from, to), from the filter g [3, 3, C, Cout] (HWIO) into U's panels: a phase's first tap reads the row or column
+ * before (ky or kx 2), its second this one (0), and G k = (k0, k0 + k1, k1) (G = [1 0; 1 1; 0 1]) runs down and across
+ * for phase (0, 0) (positions 0-8), down for (0, 1) (9-11), across for (1, 0) (12-14); phase (1, 1) is the middle tap (15).
+ */
+function transposedFilterForm(g: usize, u: usize, c: i32, cout: i32, from: i32, to: i32): void {
+  const tap = (c * cout) << 2, panel = tap;
+  for (let ci = from; ci < to; ci++) for (let co = 0; co < cout; co += 4) {
+    const src = g + ((ci * cout + co) << 2);
+    const w00 = ld(src), w01 = ld(src + tap), w02 = ld(src + 2 * tap);
+    const w10 = ld(src + 3 * tap), w11 = ld(src + 4 * tap), w12 = ld(src + 5 * tap);
+    const w20 = ld(src + 6 * tap), w21 = ld(src + 7 * tap), w22 = ld(src + 8 * tap);
+    const dst = u + (((((co >> 3) * c + ci) << 3) + (co & 7)) << 2);
+    const top0 = w22, top1 = f32x4.add(w22, w20), top2 = w20;
+    const bottom0 = w02, bottom1 = f32x4.add(w02, w00), bottom2 = w00;
+    v128.store(dst, top0); v128.store(dst + panel, top1); v128.store(dst + 2 * panel, top2);
+    v128.store(dst + 3 * panel, f32x4.add(top0, bottom0)); v128.store(dst + 4 * panel, f32x4.add(top1, bottom1)); v128.store(dst + 5 * panel, f32x4.add(top2, bottom2));
+    v128.store(dst + 6 * panel, bottom0); v128.store(dst + 7 * panel, bottom1); v128.store(dst + 8 * panel, bottom2);
+    v128.store(dst + 9 * panel, w21); v128.store(dst + 10 * panel, f32x4.add(w21, w01)); v128.store(dst + 11 * panel, w01);
+    v128.store(dst + 12 * panel, w12); v128.store(dst + 13 * panel, f32x4.add(w12, w10)); v128.store(dst + 14 * panel, w10);
+    v128.store(dst + 15 * panel, w11);
+  }
+}
+
+/**
  * Panels [from, to) of 8 columns of B [K, N] (or of Bᵀ, given X = B transposed, [N, K]) into [N / 8, K, 8], the
  * layout gemm reads.
  */
@@ -577,7 +602,7 @@ function pack(src: usize, dst: usize, k: i32, n: i32, transposed: bool, from: i3
 const STEP = 8, X = 9, V = 10, M = 11, Y = 12, U = 13, H = 14, W = 15, C = 16, COUT = 17, TY0 = 18, TY1 = 19, PER = 20;
 const SCALE = 21, SHIFT = 22, BIAS = 23, ALPHA = 24, SUMS = 25, ZEROS = 26, OUT_SCALE = 27, NOISE = 28, TILE = 29;
 export const INPUT_TRANSFORM = 0, PRODUCTS = 1, OUTPUT_TRANSFORM = 2, CONV_STRIDE_2 = 3, PACK = 4, MATMUL = 5, TRANSPOSED_PHASES = 6, SCALE_CHANNELS = 7, BLUR_PHASE_GRID = 8,
-  TRANSPOSED_INPUT = 9, TRANSPOSED_PRODUCTS = 10, TRANSPOSED_OUTPUT = 11, WINOGRAD_FILTER = 12;
+  TRANSPOSED_INPUT = 9, TRANSPOSED_PRODUCTS = 10, TRANSPOSED_OUTPUT = 11, WINOGRAD_FILTER = 12, TRANSPOSED_FILTER = 13;
 // PACK and MATMUL (C [M, N] = A [M, K] × B [K, N]) name their words apart:
 const SRC = X, PACKED = V, A = X, CMAT = Y, ROWS = H, COLS = COUT, DEPTH = C, TRANSPOSED = TY0, COL_GROUPS = TY1;
 
@@ -627,6 +652,10 @@ export function runUnit(job: usize, unit: i32): void {
     // units are input channels; the filter at X into U, for output tiles of TILE
     const from = unit * per;
     winogradFilter(word(job, X), word(job, U), word(job, C), word(job, COUT), four, from, min(word(job, C), from + per));
+  } else if (step == TRANSPOSED_FILTER) {
+    // units are input channels; the filter at X into U, F(2, 2)'s 16 positions
+    const from = unit * per;
+    transposedFilterForm(word(job, X), word(job, U), word(job, C), word(job, COUT), from, min(word(job, C), from + per));
   } else if (step == SCALE_CHANNELS) {
     // units are pixels [unit · per, …) of the H · W at X
     const from = unit * per;
