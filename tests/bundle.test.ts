@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StudioModel } from '../src/engine/model';
 import { useNodeBackend } from '../src/node/backend';
-import { floatToHalf, manifestByteLength, type BundleManifest } from '../src/weights/bundle';
+import { decodeWeights, floatToHalf, manifestByteLength, type BundleManifest, type WeightEntry } from '../src/weights/bundle';
 import type { CheckpointError } from '../src/io/errors';
 import { halfToFloat } from '../src/io/torch';
 import { loadBundle, memoryFiles } from '../src/weights/loader';
@@ -247,6 +247,32 @@ describe('a convolution weight in the filter layout the networks keep', () => {
       expect(layout).toEqual(expected.shape);
       expect(Array.from(values)).toEqual(Array.from(expected.dataSync()));
       expected.dispose();
+    }
+  });
+});
+
+describe('reading a bundle\'s weights', () => {
+  it('decodes float16 and float32 tensors wherever they lie: across shards, at odd offsets, and never aliases a float32 tensor to its shard', () => {
+    const values = { a: [1.5, -2, 0.25], b: [3, 4, 5, 6, 7], c: [65504, -0.5, 1 / 1024, 2] };
+    const weights: WeightEntry[] = [
+      { name: 'a', shape: [3], dtype: 'float32', quantization: { dtype: 'float16' } }, // 6 bytes
+      { name: 'b', shape: [5], dtype: 'float32' }, // 20 bytes from byte 6: not 4-aligned
+      { name: 'c', shape: [2, 2], dtype: 'float32', quantization: { dtype: 'float16' } }, // 8 bytes across the shards' border
+    ];
+    const bytes = new Uint8Array(6 + 20 + 8);
+    const view = new DataView(bytes.buffer);
+    values.a.forEach((v, i) => view.setUint16(2 * i, floatToHalf(v), true));
+    values.b.forEach((v, i) => view.setFloat32(6 + 4 * i, v, true));
+    values.c.forEach((v, i) => view.setUint16(26 + 2 * i, floatToHalf(v), true));
+    // shards at odd offsets of one buffer (as a browser may hand them over), split inside c
+    const backing = new Uint8Array(1 + bytes.length + 1);
+    backing.set(bytes.subarray(0, 30), 1);
+    backing.set(bytes.subarray(30), 32);
+    // and the same bytes split after 2 bytes, where c lies inside the second shard at an even offset: read in place
+    for (const shards of [[backing.subarray(1, 31), backing.subarray(32, 36)], [bytes.subarray(0, 2), bytes.subarray(2)]]) {
+      const decoded = decodeWeights({ paths: ['1', '2'], weights }, shards);
+      for (const [name, v] of Object.entries(values)) expect(Array.from(decoded.get(name)!.data)).toEqual(v);
+      for (const t of decoded.values()) expect(t.data.buffer === backing.buffer || t.data.buffer === bytes.buffer).toBe(false);
     }
   });
 });

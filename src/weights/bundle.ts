@@ -206,7 +206,18 @@ export function decodeWeights(group: WeightsGroup, shards: Uint8Array[]): Map<st
   const out = new Map<string, RawTensor>();
   let shard = 0;
   let at = 0;
-  const take = (length: number): Uint8Array => {
+  /**
+   * The next `length` bytes, copied; or, `decoded` (the caller makes its own values of them: float16), a view where they
+   * lie in one shard aligned for 2-byte values (141 MB less to copy for the official model). A float32 tensor is never
+   * a view: it would keep its whole shard alive for as long as the network keeps it.
+   */
+  const take = (length: number, decoded: boolean): Uint8Array => {
+    if (decoded && shard < shards.length && at + length <= shards[shard].length && (shards[shard].byteOffset + at) % 2 === 0) {
+      const view = shards[shard].subarray(at, at + length);
+      at += length;
+      if (at === shards[shard].length) { shard++; at = 0; }
+      return view;
+    }
     const bytes = new Uint8Array(length);
     let done = 0;
     while (done < length) {
@@ -221,15 +232,16 @@ export function decodeWeights(group: WeightsGroup, shards: Uint8Array[]): Map<st
   };
   for (const entry of group.weights) {
     const n = entry.shape.reduce((a, b) => a * b, 1);
-    const bytes = take(weightByteLength(entry));
+    const half = entry.quantization?.dtype === 'float16';
+    const bytes = take(weightByteLength(entry), half);
     let data: Float32Array;
-    if (entry.quantization?.dtype === 'float16') {
-      const half = new Uint16Array(bytes.buffer);
+    if (half) {
+      const bits = new Uint16Array(bytes.buffer, bytes.byteOffset, n);
       const table = halfTable();
       data = new Float32Array(n);
-      for (let i = 0; i < n; i++) data[i] = table[half[i]];
+      for (let i = 0; i < n; i++) data[i] = table[bits[i]];
     } else {
-      data = new Float32Array(bytes.buffer);
+      data = new Float32Array(bytes.buffer, bytes.byteOffset, n);
     }
     out.set(entry.name, { shape: entry.shape, data });
   }
