@@ -323,7 +323,7 @@ export class Conv3x3Kernel {
     this.reserve(source + 9 * c * cout * 4);
     // G g Gᵀ in the kernel, on every thread (winogradFilter), from the filter copied in after where its form goes
     new Float32Array(this.memory.buffer, source, 9 * c * cout).set(filter);
-    const per = Math.max(1, Math.ceil(c / (4 * this.threads)));
+    const per = this.share(c);
     this.run(WINOGRAD_FILTER, { x: source, u: offset, c, cout, tile, per }, Math.ceil(c / per));
     this.filtersEnd = offset + n * n * c * cout * 4;
     return { offset, c, cout, stride: 1, tile };
@@ -356,7 +356,7 @@ export class Conv3x3Kernel {
     this.reserve(source + 9 * c * cout * 4);
     // its positions in the kernel, on every thread (transposedFilterForm), from the filter copied in after where they go
     new Float32Array(this.memory.buffer, source, 9 * c * cout).set(filter);
-    const per = Math.max(1, Math.ceil(c / (4 * this.threads)));
+    const per = this.share(c);
     this.run(TRANSPOSED_FILTER, { x: source, u: offset, c, cout, per }, Math.ceil(c / per));
     this.filtersEnd = offset + 16 * c * cout * 4;
     return { offset, c, cout, stride: 2, transposed: true };
@@ -403,8 +403,6 @@ export class Conv3x3Kernel {
       if (v && f.stride === 2 && name !== 'bias') throw new RangeError(`the stride-2 convolution fuses a bias only, not ${name}`);
     }
     const [ho, wo] = [h / f.stride, w / f.stride];
-    // Units: enough for every thread to take several (they are claimed as threads come free).
-    const share = (n: number) => Math.max(1, Math.ceil(n / (4 * this.threads)));
     const tile = f.tile ?? 2, positions = (tile + 2) ** 2;
     const tw = w / tile, th = h / tile;
     // the stride-2 form is direct: no bands, no transforms
@@ -433,7 +431,7 @@ export class Conv3x3Kernel {
     for (let i = 0; i < b; i++) {
       new Float32Array(this.memory.buffer, at.x, h * w * c).set(valuesOf(x).subarray(i * h * w * c, (i + 1) * h * w * c));
       if (f.stride === 2) {
-        const rowsPer = share(ho);
+        const rowsPer = this.share(ho);
         runSumming(CONV_STRIDE_2, { ...fused, per: rowsPer }, Math.ceil(ho / rowsPer), i);
       } else {
         this.inBands(th, tw, bandRows, positions, [INPUT_TRANSFORM, PRODUCTS, OUTPUT_TRANSFORM], (ty0, ty1, per) => ({ ...fused, v: at.v, m: at.m, ty0, ty1, per }),
@@ -534,7 +532,7 @@ export class Conv3x3Kernel {
     const grid = this.phaseGrid(x, f, steps.scale ?? null, steps.bandBytes);
     const at = { z: grid + (h2 + 2) * (w2 + 2) * f.cout * 4, rows: 0 };
     at.rows = at.z + h2 * w2 * f.cout * 4;
-    const rowsPer = Math.max(1, Math.ceil(h2 / (4 * this.threads)));
+    const rowsPer = this.share(h2);
     const units = Math.ceil(h2 / rowsPer);
     this.reserve(at.rows + units * (w2 + 2) * f.cout * 4);
     this.run(BLUR_PHASE_GRID, {
@@ -558,11 +556,11 @@ export class Conv3x3Kernel {
     new Float32Array(this.memory.buffer, at.zeros, c).fill(0);
     new Float32Array(this.memory.buffer, at.x, h * w * c).set(valuesOf(x));
     if (scale) {
-      const pixelsPer = Math.max(1, Math.ceil((h * w) / (4 * this.threads)));
+      const pixelsPer = this.share(h * w);
       this.run(SCALE_CHANNELS, { x: at.x, h, w, c, scale: scale.offset, per: pixelsPer }, Math.ceil((h * w) / pixelsPer));
     }
     if (!f.transposed) {
-      const rowsPer = Math.max(1, Math.ceil((h + 1) / (4 * this.threads)));
+      const rowsPer = this.share(h + 1);
       this.run(TRANSPOSED_PHASES, { x: at.x, u: f.offset, y: at.y, h, w, c, cout: f.cout, zeros: at.zeros, per: rowsPer }, Math.ceil((h + 1) / rowsPer));
       return at.y;
     }
@@ -574,6 +572,11 @@ export class Conv3x3Kernel {
     this.reserve(m + 25 * planeBytes(bandTiles, f.cout));
     this.inBands(sh, sw, bandRows, 25, [TRANSPOSED_INPUT, TRANSPOSED_PRODUCTS, TRANSPOSED_OUTPUT], (ty0, ty1, per) => ({ x: at.x, v, m, y: at.y, u: f.offset, h, w, c, cout: f.cout, ty0, ty1, per }));
     return at.y;
+  }
+
+  /** Items a unit takes of a step's `n`: enough units for every thread to take several (claimed as threads come free). */
+  private share(n: number): number {
+    return Math.max(1, Math.ceil(n / (4 * this.threads)));
   }
 
   /**
@@ -588,15 +591,14 @@ export class Conv3x3Kernel {
     job: (ty0: number, ty1: number, per: number) => StepWords,
     runOutput = (step: number, words: StepWords, units: number) => this.run(step, words, units),
   ): void {
-    const share = (n: number) => Math.max(1, Math.ceil(n / (4 * this.threads)));
     for (let ty0 = 0; ty0 < rows; ty0 += bandRows) {
       const ty1 = Math.min(rows, ty0 + bandRows);
       const tiles = (ty1 - ty0) * perRow;
-      const rowsPer = share(ty1 - ty0);
+      const rowsPer = this.share(ty1 - ty0);
       this.run(input, job(ty0, ty1, rowsPer), Math.ceil((ty1 - ty0) / rowsPer));
       const productRows = Math.ceil(tiles / Math.ceil(this.threads / 4) / 4) * 4;
       this.run(products, job(ty0, ty1, productRows), positions * Math.ceil(tiles / productRows));
-      const tilesPer = share(tiles);
+      const tilesPer = this.share(tiles);
       runOutput(output, job(ty0, ty1, tilesPer), Math.ceil(tiles / tilesPer));
     }
   }
@@ -694,7 +696,7 @@ export class Conv3x3Kernel {
    */
   private product(at: { a: number; b: number; packed: number; c: number }, m: number, k: number, n: number, transposeB: boolean): void {
     const panels = n / 8;
-    const packPer = Math.max(1, Math.ceil(panels / (4 * this.threads)));
+    const packPer = this.share(panels);
     // PACK: SRC = x, PACKED = v, DEPTH = c, COLS = cout, TRANSPOSED = ty0 (src/kernels/conv3x3/assembly/conv3x3.ts)
     this.run(PACK, { x: at.b, v: at.packed, c: k, cout: n, ty0: transposeB ? 1 : 0, per: packPer }, Math.ceil(panels / packPer));
     const rowBlocks = Math.ceil(m / 64);
